@@ -1,0 +1,37 @@
+# gameday: every target wraps a `gameday` subcommand; `make install` runs first when needed.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+GAMEDAY := $(BIN)/gameday
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: install up down status test test-quick lint game-day smoke abort bench nightly kind-up kind-down
+
+$(STAMP): pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: $(STAMP)
+	$(GAMEDAY) up
+
+down: $(STAMP)
+	$(GAMEDAY) down
+
+status: $(STAMP)
+	$(GAMEDAY) status
+
+abort: $(STAMP)
+	$(GAMEDAY) abort
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(PYTEST)
+
+test-quick: $(STAMP)
+	$(PYTEST) -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .

@@ -1,0 +1,240 @@
+"""The ``gameday`` command: a thin layer over the package; every error is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from dataclasses import asdict
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gameday.config import Settings, get_settings, use_settings
+from gameday.errors import GamedayError, UsageError
+from gameday.ledger import Ledger
+from gameday.state import StateDir
+from gameday.targets import get_target
+from gameday.targets.base import TargetError
+
+app = typer.Typer(
+    help="Chaos game days and post-deploy verification for the Service Outage runbook.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(markup=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that every ``finally`` undoes its fault."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise Terminated()
+
+
+@app.callback()
+def _global(
+    target: Annotated[str | None, typer.Option(help="local or kubernetes (default: configuration / TARGET)")] = None,
+    context: Annotated[str | None, typer.Option(help="kube context")] = None,
+    namespace: Annotated[str | None, typer.Option(help="kube namespace")] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig path")] = None,
+    base_url: Annotated[str | None, typer.Option(help="the service's URL on kubernetes")] = None,
+) -> None:
+    """Choose the target; everything else comes from configuration."""
+    settings = get_settings()
+    kube = {k: v for k, v in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig),
+                               ("base_url", base_url)) if v}
+    update: dict[str, Any] = {}
+    if target:
+        if target not in ("local", "kubernetes"):
+            raise UsageError(f"unknown target {target!r}: expected local or kubernetes")
+        update["target"] = target
+    if kube:
+        update["kubernetes"] = settings.kubernetes.model_copy(update=kube)
+    if update:
+        use_settings(settings.model_copy(update=update))
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _ledger() -> Ledger:
+    return Ledger(StateDir(_settings().state_dir).ensure().ledger)
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack (PostgreSQL, Redis, Kafka broker, replicas, HAProxy, monitoring)."""
+    from gameday.targets.local import stack
+
+    settings = _settings()
+    info = stack.up(settings)
+    out.print(f"local stack up: load balancer {info['load_balancer_url']} (state: {info['state_dir']})")
+    _print_status(get_target(settings).status().to_dict())
+
+
+@app.command()
+def down() -> None:
+    """Stop the local stack; nothing is left running."""
+    from gameday.targets.local import stack
+
+    killed = stack.down(_settings())
+    note = f" ({len(killed)} leftover processes killed)" if killed else ""
+    out.print(f"local stack down{note}")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Replicas, endpoints, load balancer and dependencies (like kubectl get pods/endpoints/svc)."""
+    target = get_target(_settings())
+    target.reachable()
+    data = target.status().to_dict()
+    data["ledger"] = [asdict(e) for e in _ledger().entries()]
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        _print_status(data)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    table = Table("REPLICA", "PHASE", "READY", "RESTARTS", "REVISION", "VERSION", "ADDRESS", title="replicas")
+    for r in data["replicas"]:
+        table.add_row(r["name"], r["phase"], "1/1" if r["ready"] else "0/1", str(r["restarts"]),
+                      str(r["revision"]), str(r["version"]), str(r["address"]))
+    out.print(table)
+    lb = data["load_balancer"]
+    ready = f"{lb['ready_backends']}/{lb['total_backends']}"
+    out.print(f"load balancer {lb['url']}: {lb['state']}, {ready} endpoints ready")
+    for dep in data["dependencies"]:
+        out.print(f"  {dep['name']:<9} {dep['state']:<8} {dep['address']}")
+    if data.get("components"):
+        comp = Table("COMPONENT", "KIND", "PID", "PORT", "STATE", title="components")
+        for c in data["components"]:
+            comp.add_row(c["name"], c["kind"], str(c["pid"] or "-"), str(c["port"]), c["state"])
+        out.print(comp)
+
+
+@app.command()
+def history() -> None:
+    """Rollout history (kubectl rollout history)."""
+    for rev in get_target(_settings()).history():
+        out.print(f"{rev.number:>4}  {rev.version:<16} {rev.change_cause}")
+
+
+@app.command()
+def events(limit: int = 20) -> None:
+    """Recent events, newest last (kubectl get events --sort-by=.lastTimestamp)."""
+    from datetime import datetime
+
+    for e in get_target(_settings()).events(limit):
+        when = f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}"
+        out.print(f"{when}  {e.type:<7} {e.reason:<24} {e.object:<32} {e.message}", markup=False, highlight=False)
+
+
+@app.command()
+def logs(replica: Annotated[str | None, typer.Argument()] = None, tail: int = 100) -> None:
+    """Replica logs (kubectl logs deployment/ecommerce-backend --tail=100)."""
+    for line in get_target(_settings()).logs(replica, tail):
+        print(line)
+
+
+rollout = typer.Typer(help="Rollout actions (kubectl rollout ...).", no_args_is_help=True)
+app.add_typer(rollout, name="rollout")
+
+
+@rollout.command("restart")
+def rollout_restart() -> None:
+    """Rolling restart of every replica."""
+    rev = get_target(_settings()).rollout_restart(wait=True)
+    out.print(f"restarted: revision {rev.number} ({rev.version})")
+
+
+@rollout.command("undo")
+def rollout_undo(to_revision: Annotated[int | None, typer.Option("--to-revision")] = None) -> None:
+    """Roll back to the previous revision, or a given one."""
+    rev = get_target(_settings()).rollout_undo(to_revision, wait=True)
+    out.print(f"rolled back: revision {rev.number} ({rev.version})")
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"bad parameter {item!r}: expected KEY=VALUE")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@app.command()
+def inject(
+    fault: str,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE (JSON values allowed)")] = None,
+    allow_production: Annotated[bool, typer.Option(help="allow the production namespace")] = False,
+) -> None:
+    """Inject one fault and leave it (recorded in the ledger; 'gameday abort' undoes it)."""
+    from gameday import faults
+
+    if allow_production:
+        settings = _settings()
+        safety = settings.safety.model_copy(update={"allow_production": True})
+        use_settings(settings.model_copy(update={"safety": safety}))
+    target = get_target(_settings())
+    target.reachable()
+    entry = faults.inject(target, _ledger(), fault, _parse_params(param or []))
+    out.print(f"injected {entry.describe()}")
+
+
+@app.command()
+def abort() -> None:
+    """Undo every fault left in the ledger (by a run that was killed)."""
+    from gameday.abort import abort_all
+
+    undone, failed = abort_all(_ledger())
+    for line in undone:
+        out.print(f"undone: {line}")
+    for line in failed:
+        err.print(f"NOT undone: {line}")
+    if failed:
+        raise GamedayError(f"{len(failed)} fault(s) could not be undone; the ledger keeps them")
+    if not undone:
+        out.print("ledger empty: nothing to undo")
+
+
+@app.command()
+def ledger() -> None:
+    """Faults recorded and not yet undone."""
+    entries = _ledger().entries()
+    for e in entries:
+        out.print(e.describe(), markup=False)
+    if not entries:
+        out.print("ledger empty")
+
+
+def main() -> None:
+    """Entry point: one line and a non-zero exit for every known failure, never a traceback."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app()
+    except (GamedayError, TargetError) as exc:
+        err.print(f"gameday: {exc}")
+        sys.exit(getattr(exc, "exit_code", 1))
+    except (KeyboardInterrupt, Terminated):
+        err.print("gameday: interrupted; faults of this run were undone")
+        sys.exit(130)
+    except Exception as exc:  # an unexpected failure still gets one line
+        err.print(f"gameday: unexpected error: {type(exc).__name__}: {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The fault ledger: every fault is written here before it is applied and removed once undone.
+
+A run killed with SIGKILL leaves its entries behind; ``gameday abort`` undoes them, and a new run
+refuses to start while any remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.state import read_json, write_json_atomic
+
+
+@dataclass
+class LedgerEntry:
+    """One fault, from just before it is applied until it is undone."""
+
+    fault: str
+    params: dict[str, Any]
+    target: dict[str, Any]  # enough to rebuild the target in another process (see targets.from_identity)
+    undo: dict[str, Any] = field(default_factory=dict)  # what the undo needs, captured before injecting
+    state: str = "injecting"  # injecting -> injected; removed when undone
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    created_at: float = field(default_factory=time.time)
+    owner_pid: int = field(default_factory=os.getpid)
+
+    def describe(self) -> str:
+        """One line for people."""
+        params = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        where = self.target.get("context") or self.target.get("kind", "?")
+        return f"{self.fault}({params}) on {where} [{self.state}, id {self.id}]"
+
+
+class Ledger:
+    """A JSON file of entries, guarded by an exclusive lock for every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_path = path.with_suffix(".lock")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_path.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def entries(self) -> list[LedgerEntry]:
+        """Every fault still recorded, oldest first."""
+        return [LedgerEntry(**e) for e in read_json(self.path, [])]
+
+    def add(self, entry: LedgerEntry) -> LedgerEntry:
+        """Record a fault (before applying it)."""
+        with self._locked():
+            data = read_json(self.path, [])
+            data.append(asdict(entry))
+            write_json_atomic(self.path, data)
+        return entry
+
+    def update(self, entry_id: str, **changes: Any) -> None:
+        """Change fields of an entry."""
+        with self._locked():
+            data = read_json(self.path, [])
+            for item in data:
+                if item["id"] == entry_id:
+                    item.update(changes)
+            write_json_atomic(self.path, data)
+
+    def remove(self, entry_id: str) -> None:
+        """Forget an entry (its fault is undone)."""
+        with self._locked():
+            data = [e for e in read_json(self.path, []) if e["id"] != entry_id]
+            write_json_atomic(self.path, data)
+
+    def empty(self) -> bool:
+        """Whether no fault is recorded."""
+        return not self.entries()

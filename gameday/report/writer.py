@@ -1,0 +1,98 @@
+"""Write a game day report directory from the result dictionary of a run."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import jinja2
+from markupsafe import Markup
+
+from gameday.report.charts import experiment_chart
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("gameday.report", "templates"), autoescape=True, undefined=jinja2.ChainableUndefined
+)
+
+
+def fmt_s(value: float | None) -> str:
+    """Seconds for people; a dash when there is no value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def mark(flag: bool | None) -> Markup:
+    """A tick, a cross or a dash."""
+    if flag is None:
+        return Markup('<span class="dash">–</span>')
+    return Markup('<span class="tick">✔</span>' if flag else '<span class="cross">✘</span>')
+
+
+def write_report(report: dict[str, Any], seconds: list[dict[str, Any]], out_dir: Path) -> Path:
+    """Write index.html, report.json, junit.xml and summary.md; return the directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = dict(report)
+    report.setdefault("started_iso", datetime.fromtimestamp(report["started_at"]).isoformat(timespec="seconds"))
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    html_report = dict(report)
+    html_report["experiments"] = []
+    for exp in report["experiments"]:
+        start = exp.get("started_at") or report["started_at"]
+        end = exp.get("finished_at") or start
+        window = [s for s in seconds if start - 2 <= s["t"] <= end + 2]
+        chart = experiment_chart(window, exp, start) if window else None
+        html_report["experiments"].append({**exp, "chart": chart})
+    html = _ENV.get_template("index.html.j2").render(report=html_report, fmt_s=fmt_s, mark=mark)
+    (out_dir / "index.html").write_text(html)
+    (out_dir / "junit.xml").write_text(junit_xml(report))
+    (out_dir / "summary.md").write_text(summary_markdown(report))
+    return out_dir
+
+
+def junit_xml(report: dict[str, Any]) -> str:
+    """One test case per experiment and per checklist item of each experiment."""
+    suite = ET.Element("testsuite", name="gameday", timestamp=report.get("started_iso", ""))
+    cases = failures = 0
+    for exp in report["experiments"]:
+        items = [(exp["name"], "experiment", exp["status"], exp.get("message", ""))]
+        items += [
+            (f"{exp['name']}: {c['name']}", "checklist", c["status"], c.get("detail", "")) for c in exp["checklist"]
+        ]
+        for name, kind, status, detail in items:
+            case = ET.SubElement(suite, "testcase", classname=f"gameday.{kind}", name=name)
+            cases += 1
+            if status not in ("pass", "passed"):
+                failures += 1
+                ET.SubElement(case, "failure", message=f"{status}: {detail}"[:500]).text = detail
+    suite.set("tests", str(cases))
+    suite.set("failures", str(failures))
+    suite.set("time", f"{report.get('wall_time_s', 0):.1f}")
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def summary_markdown(report: dict[str, Any]) -> str:
+    """A short summary for a pull request comment or a chat message."""
+    lines = [
+        f"## Game day: {report['status'].upper()} ({report['target']}, {fmt_s(report.get('wall_time_s'))})",
+        "",
+        "| experiment | result | detect | recover | verify | diagnosis | escalation |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for e in report["experiments"]:
+        diag = e.get("diagnosis") or {}
+        verdict = f"{'✔' if diag.get('correct') else '✘'} {diag.get('verdict')}" if diag else "–"
+        lines.append(
+            f"| {e['name']} | {e['status']} | {fmt_s(e.get('time_to_detect_s'))} | {fmt_s(e.get('time_to_recover_s'))}"
+            f" | {fmt_s(e.get('time_to_verify_s'))} | {verdict} | {e.get('escalation', {}).get('level', '–')} |"
+        )
+    failed = [e for e in report["experiments"] if e["status"] != "passed"]
+    if failed:
+        lines += ["", "**Failed:**"] + [f"- {e['name']}: {e.get('message', '')}" for e in failed]
+    if report.get("message"):
+        lines += ["", report["message"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""The game day: every experiment in turn, under load, measured and reported."""

@@ -1,0 +1,264 @@
+"""The one target interface everything above the targets talks to.
+
+A target is where the ecommerce-backend runs: the embedded local stack, or a Kubernetes
+cluster. Targets know nothing of chaos, verdicts, reports or the CLI. The vocabulary is the
+runbook's: replicas are pods, endpoints are the replicas the load balancer sends traffic to,
+revisions are the rollout history.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEPENDENCIES: tuple[str, ...] = ("postgres", "redis", "kafka")
+
+
+class TargetError(Exception):
+    """An operation on a target failed; the message is one clear line for a person."""
+
+
+class UnknownDependencyError(TargetError):
+    """A dependency name that the target does not have."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown dependency {name!r}: expected one of {', '.join(DEPENDENCIES)}")
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One replica of the service, like a row of ``kubectl get pods``."""
+
+    name: str
+    phase: str  # Running, Pending, Stopped, CrashLoopBackOff, Frozen, Terminating, Unknown
+    ready: bool
+    restarts: int
+    revision: int | None = None
+    version: str | None = None
+    pid: int | None = None
+    address: str | None = None  # host:port
+    started_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A replica address as the load balancer / Service sees it."""
+
+    name: str
+    address: str
+    ready: bool
+    state: str = ""  # load balancer's word: UP, DOWN, MAINT, DRAIN ...
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """The load balancer / Service in front of the replicas."""
+
+    name: str
+    url: str
+    state: str  # "up" when it is answering, "down" when its process is gone
+    ready_backends: int
+    total_backends: int
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of the rollout history."""
+
+    number: int
+    version: str
+    change_cause: str
+    created_at: float
+    config_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A timestamped event, like ``kubectl get events``."""
+
+    timestamp: float
+    type: str  # Normal or Warning
+    reason: str
+    object: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DependencyCheck:
+    """The result of the runbook's step-3 connectivity check of one dependency."""
+
+    name: str
+    ok: bool
+    latency_s: float
+    detail: str
+    command: str = ""  # the check as a person would type it
+
+
+@dataclass(frozen=True)
+class DependencyState:
+    """A dependency's process/workload state as the target sees it."""
+
+    name: str
+    state: str  # running, stopped, frozen, unknown
+    address: str = ""
+    pid: int | None = None
+
+
+@dataclass
+class Status:
+    """Everything ``gameday status`` shows."""
+
+    target: str
+    base_url: str
+    replicas: list[Replica]
+    endpoints: list[Endpoint]
+    load_balancer: LoadBalancer
+    dependencies: list[DependencyState]
+    components: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return asdict(self)
+
+
+class Target(ABC):
+    """The operations the runbook uses, on whatever runs the service."""
+
+    name: str = "target"
+
+    # --- observation (read-only) -------------------------------------------------------------
+    @abstractmethod
+    def base_url(self) -> str:
+        """The load balancer's URL, e.g. ``http://127.0.0.1:8080``."""
+
+    @abstractmethod
+    def reachable(self) -> None:
+        """Raise TargetError with one clear line when the target cannot be reached."""
+
+    @abstractmethod
+    def replicas(self) -> list[Replica]:
+        """The replicas with phase, readiness and restarts (``kubectl get pods``)."""
+
+    @abstractmethod
+    def endpoints(self) -> list[Endpoint]:
+        """The replicas the load balancer / Service knows, with readiness (``get endpoints``)."""
+
+    @abstractmethod
+    def load_balancer(self) -> LoadBalancer:
+        """The load balancer / Service (``kubectl get svc``)."""
+
+    @abstractmethod
+    def history(self) -> list[Revision]:
+        """Rollout history, oldest first (``kubectl rollout history``)."""
+
+    @abstractmethod
+    def events(self, limit: int = 20) -> list[Event]:
+        """Recent events, oldest first, at most ``limit`` (``get events --sort-by``)."""
+
+    @abstractmethod
+    def logs(self, replica: str | None = None, tail: int = 100) -> list[str]:
+        """The last ``tail`` log lines of one replica, or of the deployment (all replicas)."""
+
+    @abstractmethod
+    def config(self) -> dict[str, str]:
+        """The service's current configuration (the ConfigMap's data)."""
+
+    @abstractmethod
+    def dependency_states(self) -> list[DependencyState]:
+        """Each dependency's process/workload state."""
+
+    @abstractmethod
+    def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
+        """The runbook's step-3 check (pg_isready, redis-cli ping, Kafka ApiVersions)."""
+
+    def status(self) -> Status:
+        """A snapshot of everything."""
+        return Status(
+            target=self.name,
+            base_url=self.base_url(),
+            replicas=self.replicas(),
+            endpoints=self.endpoints(),
+            load_balancer=self.load_balancer(),
+            dependencies=self.dependency_states(),
+        )
+
+    def current_revision(self) -> Revision | None:
+        """The newest revision of the rollout history."""
+        history = self.history()
+        return history[-1] if history else None
+
+    # --- actions (change the target) ---------------------------------------------------------
+    @abstractmethod
+    def terminate_replicas(self, names: list[str] | None = None) -> list[str]:
+        """Kill replicas abruptly (SIGKILL / pod delete with no grace); return their names."""
+
+    @abstractmethod
+    def freeze_replicas(self, names: list[str] | None = None) -> list[str]:
+        """Make replicas hang (they accept connections and never answer)."""
+
+    @abstractmethod
+    def thaw_replicas(self, names: list[str] | None = None) -> list[str]:
+        """Undo :meth:`freeze_replicas`."""
+
+    @abstractmethod
+    def rollout_restart(self, wait: bool = True, timeout: float = 60.0) -> Revision:
+        """Rolling restart with the current configuration (``kubectl rollout restart``)."""
+
+    @abstractmethod
+    def rollout_undo(self, to_revision: int | None = None, wait: bool = True, timeout: float = 60.0) -> Revision:
+        """Back to the previous revision, or a given one (``kubectl rollout undo``)."""
+
+    @abstractmethod
+    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
+        """Roll out a release version (``kubectl set image``)."""
+
+    @abstractmethod
+    def apply_config(self, changes: dict[str, str], cause: str = "") -> dict[str, str]:
+        """Change configuration without restarting; return the previous configuration."""
+
+    @abstractmethod
+    def replace_config(self, data: dict[str, str], cause: str = "") -> dict[str, str]:
+        """Replace configuration wholesale (``kubectl apply -f previous-config.yaml``)."""
+
+    @abstractmethod
+    def stop_dependency(self, name: str) -> None:
+        """Stop a dependency (process stopped / scaled to zero)."""
+
+    @abstractmethod
+    def start_dependency(self, name: str, wait: bool = True, timeout: float = 30.0) -> None:
+        """Bring a dependency back."""
+
+    @abstractmethod
+    def hang_dependency(self, name: str) -> None:
+        """Make a dependency hang instead of failing fast."""
+
+    @abstractmethod
+    def release_dependency(self, name: str) -> None:
+        """Undo :meth:`hang_dependency`."""
+
+    @abstractmethod
+    def wait_healthy(self, timeout: float = 60.0) -> bool:
+        """Wait until every replica is ready and the load balancer answers; False on timeout."""
+
+    def start_replicas(self, names: list[str] | None = None) -> list[str]:
+        """Bring back replicas that stopped or gave up; a Kubernetes controller does it by itself."""
+        return []
+
+    # --- identity and fault parameters ---------------------------------------------------------
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """Enough to rebuild this target in another process (stored in the fault ledger)."""
+
+    @abstractmethod
+    def bad_release(self) -> str:
+        """The known-bad release version to roll out for a failed deployment."""
+
+    @abstractmethod
+    def broken_config(self) -> dict[str, str]:
+        """Configuration changes that break the service (a wrong database host)."""
+
+    # --- descriptions for people -------------------------------------------------------------
+    def command_for(self, action: str) -> str:
+        """The command a person would type for a runbook action on this target."""
+        return f"gameday {action}"

@@ -1,0 +1,106 @@
+"""Programs of the local stack, as supervisor runs them, and the supervisor configuration they make."""
+
+from __future__ import annotations
+
+import shlex
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gameday.state import StateDir
+
+
+@dataclass(frozen=True)
+class Program:
+    """One long-running process of the local stack, kept alive by supervisor."""
+
+    name: str  # supervisor program name, e.g. "postgres", "replica-0"
+    kind: str  # component kind shown by status: replica, load-balancer, postgres, redis, kafka, ...
+    command: list[str]
+    port: int
+    readiness: str = "tcp"  # "tcp" (port accepts) or "http:/path" (answers 2xx)
+    user: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    directory: str | None = None
+    autorestart: str = "true"  # true | false | unexpected
+    startsecs: int = 1
+    startretries: int = 3
+    stopsignal: str = "TERM"
+    stopwaitsecs: int = 5
+    priority: int = 500  # lower starts first
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What a component module needs to describe its programs."""
+
+    state: StateDir
+    ports: dict[str, int]  # component name -> port, e.g. "load-balancer", "replica-0", "postgres"
+    replica_names: list[str]
+    python: str  # the interpreter of this environment
+
+    @property
+    def replica_addresses(self) -> list[str]:
+        """host:port of each replica."""
+        return [f"127.0.0.1:{self.ports[name]}" for name in self.replica_names]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _section(program: Program, logs: Path) -> str:
+    env = ",".join(f'{k}="{v}"' for k, v in sorted(program.environment.items()))
+    lines = [
+        f"[program:{program.name}]",
+        f"command={shlex.join(program.command)}",
+        "autostart=true",
+        f"autorestart={program.autorestart}",
+        f"startsecs={program.startsecs}",
+        f"startretries={program.startretries}",
+        f"stopsignal={program.stopsignal}",
+        f"stopwaitsecs={program.stopwaitsecs}",
+        f"priority={program.priority}",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "redirect_stderr=true",
+        f"stdout_logfile={logs / (program.name + '.log')}",
+        "stdout_logfile_maxbytes=20MB",
+        "stdout_logfile_backups=1",
+    ]
+    if program.user:
+        lines.append(f"user={program.user}")
+    if program.directory:
+        lines.append(f"directory={program.directory}")
+    if env:
+        lines.append(f"environment={env}")
+    return "\n".join(lines)
+
+
+def supervisor_config(state: StateDir, programs: list[Program]) -> str:
+    """The supervisord configuration for these programs, controlled over a Unix socket in the state dir."""
+    head = f"""[unix_http_server]
+file={state.path("supervisor.sock")}
+chmod=0700
+
+[supervisord]
+logfile={state.logs / "supervisord.log"}
+logfile_maxbytes=10MB
+logfile_backups=1
+pidfile={state.path("supervisord.pid")}
+childlogdir={state.logs}
+directory={state.root}
+nodaemon=false
+minfds=1024
+user=root
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{state.path("supervisor.sock")}
+"""
+    return head + "\n" + "\n\n".join(_section(p, state.logs) for p in programs) + "\n"

@@ -1,0 +1,125 @@
+"""A thin client for supervisord's XML-RPC interface over its Unix socket in the state directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from gameday.state import StateDir
+from gameday.targets.base import TargetError
+
+# supervisor's process states (supervisor.states.ProcessStates)
+RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF", "STOPPING"}
+
+
+class Supervisor:
+    """Start, stop and signal the programs of one local stack."""
+
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
+        self.socket = state.path("supervisor.sock")
+        self.config = state.path("supervisord.conf")
+        self.pidfile = state.path("supervisord.pid")
+
+    def _proxy(self) -> Any:
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def pid(self) -> int | None:
+        """supervisord's pid when it is alive, else None."""
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def alive(self) -> bool:
+        """Whether supervisord answers on its socket."""
+        if not self.socket.exists() or self.pid() is None:
+            return False
+        try:
+            return self._proxy().getState()["statename"] == "RUNNING"
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def launch(self, environment: dict[str, str]) -> None:
+        """Start supervisord (it daemonizes and starts every program in priority order)."""
+        env = {**os.environ, **environment}
+        result = subprocess.run(
+            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.config)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if result.returncode != 0:
+            line = (result.stderr or result.stdout).strip().splitlines()
+            raise TargetError(f"supervisord failed to start: {line[-1] if line else result.returncode}")
+
+    def shutdown(self) -> None:
+        """Ask supervisord to stop every program and exit."""
+        try:
+            self._proxy().shutdown()
+        except (OSError, xmlrpc.client.Error):
+            pid = self.pid()
+            if pid:
+                os.kill(pid, signal.SIGTERM)
+
+    def processes(self) -> dict[str, dict[str, Any]]:
+        """Every program's process info, by name."""
+        try:
+            return {p["name"]: p for p in self._proxy().getAllProcessInfo()}
+        except (OSError, xmlrpc.client.Error) as exc:
+            raise TargetError(f"local stack is not running (supervisor: {exc}); start it with 'gameday up'") from exc
+
+    def info(self, name: str) -> dict[str, Any]:
+        """One program's process info."""
+        try:
+            return self._proxy().getProcessInfo(name)
+        except xmlrpc.client.Fault as exc:
+            raise TargetError(f"no program {name!r} in the local stack") from exc
+        except OSError as exc:
+            raise TargetError(f"local stack is not running (supervisor: {exc}); start it with 'gameday up'") from exc
+
+    def start(self, name: str, wait: bool = False) -> None:
+        """Start a program; already started is fine."""
+        try:
+            self._proxy().startProcess(name, wait)
+        except xmlrpc.client.Fault as exc:
+            if "ALREADY_STARTED" not in exc.faultString:
+                raise TargetError(f"cannot start {name}: {exc.faultString}") from exc
+
+    def stop(self, name: str, wait: bool = True) -> None:
+        """Stop a program; already stopped is fine."""
+        try:
+            self._proxy().stopProcess(name, wait)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString:
+                raise TargetError(f"cannot stop {name}: {exc.faultString}") from exc
+
+    def signal_group(self, name: str, sig: signal.Signals) -> int | None:
+        """Send a signal to a program's whole process group (postgres backends included)."""
+        pid = self.info(name).get("pid") or 0
+        if pid <= 0:
+            return None
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return None
+        return pid
+
+
+def log_path(state: StateDir, name: str) -> Path:
+    """Where a program's output goes."""
+    return state.logs / f"{name}.log"

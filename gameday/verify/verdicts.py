@@ -1,0 +1,240 @@
+"""Verdicts: pure functions of measurements (counts and latency numbers), no I/O.
+
+"Error rate < 1%" is decided with a stated confidence: the verdict reports the measured rate, the
+sample size and the upper end of the Wilson score interval at the configured confidence (95% by
+default, z = 1.96), and passes only when that upper bound is under the threshold. With zero
+failures the bound is z²/(n + z²), so a pass needs n > z²(1 - t)/t requests (≈ 381 at 1%, 95%):
+:func:`required_requests` computes it, :func:`window_needed` turns it into seconds at a request rate.
+
+"Response time normal" compares the measured p95 with the SLO and with the baseline p95 measured in
+the same run before any fault (``baseline * tolerance + slack``); both limits are printed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from statistics import NormalDist
+from typing import Any
+
+# Fewer completed requests than this and a p95 means little: the latency verdict is inconclusive.
+MIN_LATENCY_SAMPLES = 20
+
+
+class Status(StrEnum):
+    """A verdict's outcome; only PASS passes."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One decided (or undecidable) check: a name, a status, the numbers behind it, one line of why."""
+
+    name: str
+    status: Status
+    measured: dict[str, Any] = field(default_factory=dict)
+    explanation: str = ""
+    item: str = ""  # the checklist item's id (its runbook tag), when the verdict is one
+
+    @property
+    def passed(self) -> bool:
+        """Whether the verdict is a pass (inconclusive is not)."""
+        return self.status is Status.PASS
+
+    def line(self) -> str:
+        """One line for people: status, name, explanation."""
+        return f"{self.status.value.upper():<12} {self.name}: {self.explanation}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+# --- error rate ----------------------------------------------------------------------------------
+def z_value(confidence: float) -> float:
+    """The normal quantile of a two-sided interval at ``confidence`` (1.96 at 0.95)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+
+
+def wilson_interval(failures: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a failure proportion; (0, 1) when there is no sample."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= failures <= n:
+        raise ValueError(f"failures ({failures}) must be between 0 and the sample size ({n})")
+    z = z_value(confidence)
+    p = failures / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def wilson_upper(failures: float, n: float, confidence: float = 0.95) -> float:
+    """The upper end of the Wilson score interval."""
+    return wilson_interval(failures, n, confidence)[1]
+
+
+def required_requests(max_rate: float = 0.01, confidence: float = 0.95, observed_rate: float = 0.0) -> int | None:
+    """The smallest sample whose Wilson upper bound is under ``max_rate`` at ``observed_rate``.
+
+    None when no sample can ever pass (the observed rate is not below the threshold).
+    """
+    if not 0.0 < max_rate < 1.0:
+        raise ValueError(f"max_rate must be between 0 and 1, got {max_rate}")
+    if observed_rate < 0 or observed_rate >= max_rate:
+        return None
+
+    def passes(n: int) -> bool:
+        return wilson_upper(observed_rate * n, n, confidence) < max_rate
+
+    hi = 1
+    while not passes(hi):
+        hi *= 2
+        if hi > 10**12:
+            return None
+    lo = hi // 2
+    while lo + 1 < hi:  # passes(hi) and not passes(lo) (or lo == 0)
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def window_needed(
+    rate_rps: float, max_rate: float = 0.01, confidence: float = 0.95, observed_rate: float = 0.0
+) -> float | None:
+    """Seconds of load at ``rate_rps`` needed for :func:`required_requests`; None when never (or no rate)."""
+    needed = required_requests(max_rate, confidence, observed_rate)
+    if needed is None or rate_rps <= 0:
+        return None
+    return needed / rate_rps
+
+
+def error_rate_verdict(
+    requests: int,
+    failures: int,
+    max_rate: float = 0.01,
+    confidence: float = 0.95,
+    duration_s: float | None = None,
+    name: str = "error rate < 1%",
+    item: str = "error-rate",
+) -> Verdict:
+    """Pass when the Wilson upper bound of the failure rate is under ``max_rate``.
+
+    Fail when the failures are confidently above (the Wilson lower bound reaches the threshold), or when
+    the measured rate itself is at or above the threshold on a sample large enough to have passed.
+    Otherwise inconclusive: too few requests (zero included) to decide; the explanation says how many are
+    needed, and for how long at the measured rate when ``duration_s`` is given.
+    """
+    if requests < 0 or failures < 0 or failures > requests:
+        raise ValueError(f"bad counts: {failures} failures of {requests} requests")
+    pct = f"{max_rate:.0%}" if (max_rate * 100).is_integer() else f"{max_rate:.2%}"
+    level = f"{confidence:.0%}"
+    minimum = required_requests(max_rate, confidence, 0.0) or 0
+    rate_rps = requests / duration_s if duration_s and duration_s > 0 else None
+    measured: dict[str, Any] = {
+        "requests": requests,
+        "failures": failures,
+        "error_rate": failures / requests if requests else None,
+        "upper_bound": None,
+        "lower_bound": None,
+        "confidence": confidence,
+        "threshold": max_rate,
+        "min_requests_for_pass": minimum,
+        "request_rate_rps": rate_rps,
+    }
+    if requests == 0:
+        return Verdict(name, Status.INCONCLUSIVE, measured,
+                       f"no requests measured; at least {minimum} are needed to show < {pct} at {level}", item)
+    lo, hi = wilson_interval(failures, requests, confidence)
+    rate = failures / requests
+    measured.update(upper_bound=hi, lower_bound=lo)
+    numbers = f"{failures}/{requests} failed = {rate:.2%}, {level} upper bound {hi:.2%}"
+    if hi < max_rate:
+        return Verdict(name, Status.PASS, measured, f"{numbers} < {pct}", item)
+    if lo >= max_rate:
+        return Verdict(name, Status.FAIL, measured, f"{numbers}; even the lower bound {lo:.2%} is >= {pct}", item)
+    if rate >= max_rate and requests >= minimum:
+        return Verdict(name, Status.FAIL, measured, f"{numbers}; the measured rate is not below {pct}", item)
+    needed = required_requests(max_rate, confidence, rate)
+    if needed is None:
+        why = f"the measured rate is not below {pct}; only more requests could tell"
+    else:
+        why = f"too few requests to decide: about {needed} are needed at this rate"
+        if rate_rps:
+            why += f" (~{math.ceil(needed / rate_rps)} s at {rate_rps:.0f} req/s)"
+        measured["requests_needed"] = needed
+    return Verdict(name, Status.INCONCLUSIVE, measured, f"{numbers}; {why}", item)
+
+
+# --- response time -------------------------------------------------------------------------------
+def response_time_verdict(
+    p95_ms: float | None,
+    samples: int,
+    slo_ms: float,
+    baseline_p95_ms: float | None = None,
+    tolerance: float = 2.0,
+    slack_ms: float = 50.0,
+    baseline_samples: int | None = None,
+    min_samples: int = MIN_LATENCY_SAMPLES,
+    name: str = "response time normal",
+    item: str = "response-time",
+) -> Verdict:
+    """Pass when p95 is within the SLO and within ``baseline * tolerance + slack`` of the baseline.
+
+    Without a baseline (none measured before any fault) only the SLO is judged, and the explanation says
+    so. A baseline that is itself above the SLO (a latency spike while it was measured) cannot loosen
+    the verdict: the SLO always applies. Too few samples, in the window or in the baseline, is inconclusive.
+    """
+    baseline_limit = None
+    usable_baseline = baseline_p95_ms is not None and (baseline_samples is None or baseline_samples >= min_samples)
+    if usable_baseline:
+        baseline_limit = baseline_p95_ms * tolerance + slack_ms  # type: ignore[operator]
+    measured: dict[str, Any] = {
+        "p95_ms": p95_ms,
+        "samples": samples,
+        "slo_ms": slo_ms,
+        "baseline_p95_ms": baseline_p95_ms,
+        "baseline_samples": baseline_samples,
+        "baseline_limit_ms": baseline_limit,
+        "tolerance": tolerance,
+        "slack_ms": slack_ms,
+    }
+    if p95_ms is None or samples < min_samples:
+        return Verdict(name, Status.INCONCLUSIVE, measured,
+                       f"{samples} requests measured; at least {min_samples} are needed for a p95", item)
+    limits = [f"SLO {slo_ms:.0f} ms"]
+    if baseline_limit is not None:
+        limits.append(f"baseline {baseline_p95_ms:.0f} ms x{tolerance:g} + {slack_ms:.0f} ms = {baseline_limit:.0f} ms")
+    elif baseline_p95_ms is not None:
+        limits.append(f"baseline ignored: {baseline_samples} samples")
+    else:
+        limits.append("no baseline measured before any fault: SLO only")
+    text = f"p95 {p95_ms:.0f} ms vs " + ", ".join(limits)
+    if usable_baseline and baseline_p95_ms > slo_ms:  # type: ignore[operator]
+        text += " (the baseline itself is above the SLO)"
+    if p95_ms > slo_ms:
+        return Verdict(name, Status.FAIL, measured, f"{text}: above the SLO", item)
+    if baseline_limit is not None and p95_ms > baseline_limit:
+        return Verdict(name, Status.FAIL, measured, f"{text}: above the baseline tolerance", item)
+    return Verdict(name, Status.PASS, measured, f"{text}: within", item)
+
+
+def overall(verdicts: list[Verdict]) -> Status:
+    """PASS only when every verdict passes; FAIL when any fails; otherwise INCONCLUSIVE."""
+    if verdicts and all(v.passed for v in verdicts):
+        return Status.PASS
+    if any(v.status is Status.FAIL for v in verdicts):
+        return Status.FAIL
+    return Status.INCONCLUSIVE
