@@ -169,6 +169,7 @@ class TimelineRecorder:
         """Write everything left when locust exits."""
         if self.flusher is not None:
             self.flusher.kill(block=False)
+            self.flusher = None
         self.flush(final=True)
 
 
@@ -191,3 +192,5 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         environment.events.request.add_listener(recorder.on_request)
     environment.events.test_start.add_listener(recorder.on_test_start)
     environment.events.quitting.add_listener(recorder.on_quitting)
+    # a master gets its workers' final reports during runner.quit(), after `quitting`: flush once more
+    environment.events.quit.add_listener(recorder.on_quitting)

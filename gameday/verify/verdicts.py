@@ -214,21 +214,22 @@ def response_time_verdict(
     if p95_ms is None or samples < min_samples:
         return Verdict(name, Status.INCONCLUSIVE, measured,
                        f"{samples} requests measured; at least {min_samples} are needed for a p95", item)
-    limits = [f"SLO {slo_ms:.0f} ms"]
+    slo_ok = p95_ms <= slo_ms
+    slo_text = f"{'within' if slo_ok else 'above'} SLO {slo_ms:.0f} ms"
     if baseline_limit is not None:
-        limits.append(f"baseline {baseline_p95_ms:.0f} ms x{tolerance:g} + {slack_ms:.0f} ms = {baseline_limit:.0f} ms")
+        base_ok = p95_ms <= baseline_limit
+        base_text = (f"{'within' if base_ok else 'above'} baseline {baseline_p95_ms:.0f} ms x{tolerance:g} + "
+                     f"{slack_ms:.0f} ms = {baseline_limit:.0f} ms")
+        if baseline_p95_ms > slo_ms:  # type: ignore[operator]
+            base_text += " (the baseline itself is above the SLO)"
     elif baseline_p95_ms is not None:
-        limits.append(f"baseline ignored: {baseline_samples} samples")
+        base_ok, base_text = True, f"baseline ignored: only {baseline_samples} samples, SLO only"
     else:
-        limits.append("no baseline measured before any fault: SLO only")
-    text = f"p95 {p95_ms:.0f} ms vs " + ", ".join(limits)
-    if usable_baseline and baseline_p95_ms > slo_ms:  # type: ignore[operator]
-        text += " (the baseline itself is above the SLO)"
-    if p95_ms > slo_ms:
-        return Verdict(name, Status.FAIL, measured, f"{text}: above the SLO", item)
-    if baseline_limit is not None and p95_ms > baseline_limit:
-        return Verdict(name, Status.FAIL, measured, f"{text}: above the baseline tolerance", item)
-    return Verdict(name, Status.PASS, measured, f"{text}: within", item)
+        base_ok, base_text = True, "no baseline measured before any fault: SLO only"
+    joiner = " and " if slo_ok == base_ok else " but "
+    text = f"p95 {p95_ms:.0f} ms {slo_text}{joiner if baseline_limit is not None else ' ('}{base_text}"
+    text += "" if baseline_limit is not None else ")"
+    return Verdict(name, Status.PASS if slo_ok and base_ok else Status.FAIL, measured, text, item)
 
 
 def overall(verdicts: list[Verdict]) -> Status:

@@ -58,6 +58,11 @@ def prepare_postgres(state: StateDir) -> None:
     if user:
         for p in (base, run):
             shutil.chown(p, user, user)
+        if _as_postgres(["test", "-x", str(base)], user).returncode != 0:
+            raise TargetError(
+                f"the postgres user cannot reach {base}: choose a state directory it can traverse "
+                "(e.g. GAMEDAY_STATE_DIR=/var/tmp/gameday)"
+            )
     if (data / "PG_VERSION").exists():
         return
     init = _as_postgres(

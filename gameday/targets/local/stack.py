@@ -176,9 +176,40 @@ def stack_processes(state: StateDir) -> list[int]:
     return found
 
 
+def listening_pids(ports: list[int]) -> list[int]:
+    """Pids of the processes listening on these TCP ports of 127.0.0.1 (from /proc, no tools needed)."""
+    wanted = {f"0100007F:{p:04X}" for p in ports}
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] in wanted and fields[3] == "0A":  # LISTEN
+            inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return []
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+        except OSError:
+            continue
+        if links & inodes:
+            found.add(int(entry.name))
+    return sorted(found)
+
+
 def kill_leftovers(state: StateDir, timeout: float = 10.0) -> list[int]:
-    """SIGKILL whatever a crashed or killed stack left running."""
-    pids = stack_processes(state)
+    """SIGKILL whatever a crashed or killed stack left running: found by environment marker and by port.
+
+    Some programs (Redis, PostgreSQL) rewrite their process title over their environment, so the
+    marker alone is not enough: anything still listening on one of the stack's ports goes too.
+    """
+    stack = load_stack(state) or {}
+    ports = list((stack.get("ports") or {}).values())
+    ours = {os.path.realpath(p["command"][0]) for p in stack.get("programs", [])}
+    by_port = [pid for pid in listening_pids(ports) if _exe_name(pid) in ours]  # never a stranger on a reused port
+    pids = sorted((set(stack_processes(state)) | set(by_port)) - {os.getpid()})
     for pid in pids:
         _signal(pid, signal.SIGCONT)
         _signal(pid, signal.SIGKILL)
@@ -187,6 +218,13 @@ def kill_leftovers(state: StateDir, timeout: float = 10.0) -> list[int]:
         for name in ("supervisor.sock", "supervisord.pid"):
             state.path(name).unlink(missing_ok=True)
     return pids
+
+
+def _exe_name(pid: int) -> str:
+    try:
+        return os.path.realpath(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,40 @@
+"""The chaostoolkit extension of gameday: actions and probes over the configured target.
+
+Experiments call ``gameday.chaos.actions`` and ``gameday.chaos.probes``; they never name a target:
+each activity builds it from configuration (``gameday.targets.get_target(get_settings())``), so one
+experiment file runs unchanged on the local stack and on Kubernetes. ``discover`` follows the
+convention of chaostoolkit extensions (``chaos discover``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameday import __version__
+
+__all__ = ["__version__", "discover"]
+
+
+def discover(discover_system: bool = True) -> dict[str, Any]:
+    """Describe the extension's activities (and, when asked, the configured target) for ``chaos discover``."""
+    from chaoslib.discovery.discover import discover_actions, discover_probes, initialize_discovery_result
+
+    discovery = initialize_discovery_result("gameday", __version__, "gameday")
+    discovery["activities"].extend(discover_actions("gameday.chaos.actions"))
+    discovery["activities"].extend(discover_probes("gameday.chaos.probes"))
+    if discover_system:
+        discovery["system"] = _system()
+    return discovery
+
+
+def _system() -> dict[str, Any]:
+    """The configured target as ``chaos discover`` reports it (never fails: discovery is read-only)."""
+    from gameday.config import get_settings
+    from gameday.targets import get_target
+
+    settings = get_settings()
+    try:
+        target = get_target(settings)
+        return {"target": settings.target, "identity": target.identity(), "base_url": target.base_url()}
+    except Exception as exc:  # discovery must work without a running target
+        return {"target": settings.target, "error": str(exc)}

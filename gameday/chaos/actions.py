@@ -1,0 +1,111 @@
+"""Actions of the gameday chaostoolkit extension: inject a fault, the runbook's resolutions, and the undo.
+
+Faults go through :func:`gameday.faults.inject` (safety guard first, ledger entry before anything is
+applied); every other action that changes the target passes the safety guard first too. On Kubernetes
+the rollout restart is chaostoolkit-kubernetes's own action; everything else goes through the Target
+interface, so experiments never name a target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameday import faults
+from gameday.chaos import kube
+from gameday.chaos.context import changing_target, current_target, ledger, own_entries
+from gameday.config import get_settings
+from gameday.errors import GamedayError, UsageError
+from gameday.targets import from_identity
+from gameday.targets.base import DEPENDENCIES, Revision
+
+__all__ = [
+    "inject_fault",
+    "restore_previous_config",
+    "rollout_restart",
+    "rollout_undo",
+    "start_dependency",
+    "thaw_replicas",
+    "undo_faults",
+    "wait_until_healthy",
+]
+
+
+class RecoveryFailed(GamedayError):
+    """A resolution step did not bring the service back."""
+
+
+def inject_fault(fault: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Inject a fault of gameday's vocabulary (kill-replicas, bad-release, ...): guarded, ledgered, then applied."""
+    entry = faults.inject(current_target(), ledger(), fault, params or {})
+    return {"id": entry.id, "fault": entry.fault, "params": entry.params, "target": entry.target}
+
+
+def undo_faults(fault: str | None = None) -> list[str]:
+    """Undo this run's faults (all, or those named ``fault``), newest first; idempotent (rollbacks call it)."""
+    if fault is not None:
+        faults.get_fault(fault)
+    book = ledger()
+    undone = []
+    for entry in reversed(own_entries(book, fault)):
+        faults.undo(from_identity(entry.target), book, entry)
+        undone.append(entry.describe())
+    return undone
+
+
+def rollout_restart(timeout: float = 60.0) -> dict[str, Any]:
+    """The runbook's ``kubectl rollout restart deployment/ecommerce-backend`` (chaosk8s on Kubernetes)."""
+    target = changing_target()
+    if kube.is_kubernetes(target.identity()):
+        kube.rollout_restart(get_settings())
+        return {"healthy": target.wait_healthy(timeout), "via": "chaosk8s.deployment.actions.rollout_deployment"}
+    return _revision(target.rollout_restart(wait=True, timeout=timeout))
+
+
+def rollout_undo(to_revision: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    """The runbook's ``kubectl rollout undo deployment/ecommerce-backend`` (to the previous revision by default)."""
+    return _revision(changing_target().rollout_undo(to_revision, wait=True, timeout=timeout))
+
+
+def restore_previous_config() -> dict[str, Any]:
+    """The runbook's ``kubectl apply -f previous-config.yaml``: the configuration saved before this run changed it.
+
+    The previous configuration is the one the bad-config fault recorded in the ledger before applying;
+    a restart (``rollout_restart``) then puts the replicas on it.
+    """
+    saved = [e for e in own_entries(ledger(), "bad-config") if e.undo.get("config") is not None]
+    if not saved:
+        raise UsageError("no previous configuration recorded by this run (no bad-config fault in the ledger)")
+    target = changing_target()
+    previous = saved[-1].undo["config"]
+    if target.config() == previous:
+        return {"restored": False, "reason": "configuration already the previous one"}
+    target.replace_config(previous, cause="runbook: restore previous configuration")
+    return {"restored": True, "keys": sorted(previous)}
+
+
+def start_dependency(name: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Bring a dependency back (the runbook's "check and fix database/Redis/Kafka")."""
+    if name not in DEPENDENCIES:
+        raise UsageError(f"unknown dependency {name!r}: expected one of {', '.join(DEPENDENCIES)}")
+    target = changing_target()
+    target.start_dependency(name, wait=True, timeout=timeout)
+    check = target.check_dependency(name)
+    return {"dependency": name, "answers": check.ok, "detail": check.detail}
+
+
+def thaw_replicas() -> dict[str, Any]:
+    """Release hung replicas (SIGCONT / unpause)."""
+    return {"thawed": changing_target().thaw_replicas()}
+
+
+def wait_until_healthy(timeout: float = 60.0) -> dict[str, Any]:
+    """Wait until every replica is ready and the load balancer answers; fail the step if not within ``timeout``."""
+    target = current_target()
+    if not target.wait_healthy(timeout):
+        states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
+        raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states})")
+    return {"healthy": True}
+
+
+def _revision(rev: Revision) -> dict[str, Any]:
+    return {"revision": rev.number, "version": rev.version, "change_cause": rev.change_cause}

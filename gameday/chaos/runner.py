@@ -1,0 +1,224 @@
+"""Run one experiment programmatically with guaranteed cleanup.
+
+``chaos run`` alone is not enough: SIGTERM only fails the current activity, and its default rollback
+strategy skips rollbacks when interrupted. Here:
+
+1. before anything changes: the experiment is parsed and checked (faults, dependencies), the target
+   is built from configuration, the safety guard says yes, the target answers, and the ledger is
+   empty (a killed run's faults must first be undone with ``gameday abort``);
+2. chaostoolkit runs it with the ``always`` rollback strategy; SIGINT and SIGTERM both interrupt it
+   the way Ctrl-C does (so the rollbacks run); a second signal never interrupts the cleanup;
+3. afterwards, whatever happened, every fault this run left in the ledger is undone;
+4. the journal (written phase by phase while running) decides the verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from chaoslib.run import RunEventHandler
+
+from gameday import faults
+from gameday.chaos import lint, probes
+from gameday.chaos.context import ledger, own_entries
+from gameday.chaos.journal import JournalRecorder, verdict_from_journal
+from gameday.config import Settings, get_settings, use_settings
+from gameday.errors import SafetyError
+from gameday.ledger import Ledger
+from gameday.safety import guard
+from gameday.targets import from_identity, get_target
+
+ROLLBACKS_ALWAYS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a run: chaostoolkit treats it as Ctrl-C (interrupted, rollbacks played)."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+@dataclass
+class RunResult:
+    """The outcome of one experiment run."""
+
+    name: str
+    ok: bool
+    message: str
+    journal_path: Path
+    journal: dict[str, Any]
+    duration_s: float
+    interrupted_by: str | None = None
+    left_in_ledger: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 passed, 130/143 interrupted by SIGINT/SIGTERM, 1 failed."""
+        if self.interrupted_by:
+            return EXIT_CODES.get(self.interrupted_by, 1)
+        return 0 if self.ok else 1
+
+    def line(self) -> str:
+        """One line for people."""
+        word = "PASSED" if self.ok else ("INTERRUPTED" if self.interrupted_by else "FAILED")
+        return f"{word} {self.name} in {self.duration_s:.1f}s: {self.message}"
+
+
+class _SignalGuard(RunEventHandler):
+    """SIGINT/SIGTERM: the first interrupts the run (like Ctrl-C); later ones are noted, never interrupt cleanup."""
+
+    def __init__(self, recorder: JournalRecorder) -> None:
+        self.recorder = recorder
+        self.first: str | None = None
+        self.cleaning = False
+        self._saved: dict[int, Any] = {}
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        self.recorder.extra["signals"].append(
+            {"signal": name, "phase": self.recorder.phase, "activity": self.recorder.activity, "at": time.time()}
+        )
+        if self.first is None and not self.cleaning:
+            self.first = name
+            raise Interrupted(name)
+        print(f"gameday: {name} received again: finishing rollbacks and undoing this run's faults first "
+              "(SIGKILL would leave them for 'gameday abort')", file=sys.stderr, flush=True)
+
+    def install(self) -> None:
+        """Take SIGINT and SIGTERM (remembering the previous handlers)."""
+        for sig in SIGNALS:
+            self._saved.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, self.handle)
+
+    def restore(self) -> None:
+        """Give the signals back to whoever had them."""
+        for sig, previous in self._saved.items():
+            signal.signal(sig, previous)
+
+    def started(self, experiment: Any, journal: Any) -> None:
+        # chaoslib's Runner has just installed its own SIGTERM handler (fail the current activity only):
+        # take SIGTERM back so that it interrupts the run and the rollbacks run.
+        signal.signal(signal.SIGTERM, self.handle)
+
+
+def default_journal_path(name: str, settings: Settings) -> Path:
+    """reports/chaos/<experiment>-<timestamp>.json under the configured reports directory."""
+    return Path(settings.reports_dir) / "chaos" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}.json"
+
+
+def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, Any], Ledger]:
+    """Everything checked before anything changes; raises one-line errors (UsageError, SafetyError, TargetError)."""
+    path = lint.resolve(name_or_path)
+    experiment = lint.load(path)
+    target = get_target(settings)
+    guard(target)
+    target.reachable()
+    book = ledger(settings)
+    left = book.entries()
+    if left:
+        raise SafetyError(
+            f"the ledger ({book.path}) still holds {len(left)} fault(s) from an earlier run "
+            f"({'; '.join(e.describe() for e in left)}): run 'gameday abort' to undo them, then retry"
+        )
+    return path, experiment, book
+
+
+def run(
+    name_or_path: str,
+    journal_path: Path | None = None,
+    settings: Settings | None = None,
+    log_to_stderr: bool = False,
+) -> RunResult:
+    """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards."""
+    from chaoslib.experiment import run_experiment
+
+    previous_settings = get_settings()
+    settings = use_settings(settings) if settings is not None else previous_settings
+    try:
+        path, experiment, book = preflight(name_or_path, settings)
+        journal_path = Path(journal_path or default_journal_path(path.stem, settings)).resolve()
+        recorder = JournalRecorder(journal_path, str(path))
+        signals = _SignalGuard(recorder)
+        probes.reset_run_state()
+        started = time.monotonic()
+        error: str | None = None
+        with _chaos_logging(journal_path.with_suffix(".log"), log_to_stderr):
+            recorder.write()
+            signals.install()
+            try:
+                run_experiment(experiment, settings=ROLLBACKS_ALWAYS, event_handlers=[recorder, signals])
+            except Interrupted:
+                pass  # interrupted outside the phases chaostoolkit guards: the cleanup below still runs
+            except Exception as exc:  # chaostoolkit itself failed: still undo, still write the journal
+                error = f"chaostoolkit failed: {type(exc).__name__}: {exc}"
+            finally:
+                signals.cleaning = True
+                try:
+                    left = _cleanup(book, recorder, settings)
+                finally:
+                    signals.restore()
+        journal = recorder.final()
+        if signals.first and journal.get("status") not in ("interrupted",):
+            journal["status"] = "interrupted"
+        ok, message = verdict_from_journal(journal)
+        if error:
+            ok, message = False, error
+        journal["gameday"]["verdict"] = {"ok": ok, "message": message}
+        recorder.set_phase("done")
+        return RunResult(path.stem, ok, message, journal_path, journal, time.monotonic() - started,
+                         signals.first, left)
+    finally:
+        use_settings(previous_settings)
+
+
+def _cleanup(book: Ledger, recorder: JournalRecorder, settings: Settings) -> list[str]:
+    """Undo every fault this run left in the ledger; return those that could not be undone."""
+    recorder.set_phase("cleanup")
+    left = []
+    for entry in reversed(own_entries(book)):
+        record: dict[str, Any] = {"fault": entry.describe(), "undone": False}
+        try:
+            faults.undo(from_identity(entry.target, settings), book, entry)
+            record["undone"] = True
+        except Exception as exc:  # keep going: every other fault still gets its undo
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            left.append(entry.describe())
+        recorder.extra["cleanup"].append(record)
+        recorder.write()
+    return left
+
+
+@contextmanager
+def _chaos_logging(log_path: Path, to_stderr: bool) -> Iterator[None]:
+    """chaostoolkit's log next to the journal (and on stderr for people), for the run only."""
+    chaos_log = logging.getLogger("chaostoolkit")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(log_path)]
+    if to_stderr:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    for h in handlers:
+        h.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s] %(message)s", "%H:%M:%S"))
+        chaos_log.addHandler(h)
+    level = chaos_log.level
+    chaos_log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        chaos_log.setLevel(level)
+        for h in handlers:
+            chaos_log.removeHandler(h)
+            h.close()
+

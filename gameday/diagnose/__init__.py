@@ -1,0 +1,27 @@
+"""``gameday diagnose``: the runbook's diagnosis steps 1-3, automated, with a root-cause verdict.
+
+- :mod:`gameday.diagnose.evidence` collects (through the Target interface, concurrently, with timeouts),
+- :mod:`gameday.diagnose.rules` decides (a pure function of the evidence),
+- :mod:`gameday.diagnose.resolution` names the runbook's resolution and this target's commands,
+- :mod:`gameday.diagnose.scoring` scores verdicts against injected faults for the game day.
+"""
+
+from gameday.diagnose.diagnosis import Diagnosis, diagnose, load_runbook
+from gameday.diagnose.evidence import Evidence, collect
+from gameday.diagnose.rules import KINDS, TITLES, Verdict, decide
+from gameday.diagnose.scoring import ConfusionMatrix, confusion_matrix, expected_verdict
+
+__all__ = [
+    "KINDS",
+    "TITLES",
+    "ConfusionMatrix",
+    "Diagnosis",
+    "Evidence",
+    "Verdict",
+    "collect",
+    "confusion_matrix",
+    "decide",
+    "diagnose",
+    "expected_verdict",
+    "load_runbook",
+]

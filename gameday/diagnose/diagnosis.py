@@ -1,0 +1,63 @@
+"""``diagnose(target)``: collect the evidence, decide the verdict, name the runbook's resolution. Read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, Evidence, collect
+from gameday.diagnose.resolution import Resolution, resolve
+from gameday.diagnose.rules import Verdict, decide
+from gameday.errors import GamedayError
+from gameday.runbook.parse import Runbook, default_runbook_path, log_patterns, parse_runbook
+from gameday.targets.base import Target
+
+
+@dataclass
+class Diagnosis:
+    """Evidence, verdict and resolution of one diagnosis."""
+
+    target: str
+    evidence: Evidence
+    verdict: Verdict
+    resolution: Resolution
+    runbook: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "target": self.target,
+            "runbook": self.runbook,
+            "verdict": self.verdict.to_dict(),
+            "resolution": self.resolution.to_dict(),
+            "evidence": self.evidence.to_dict(),
+            "duration_s": round(self.evidence.duration_s, 3),
+        }
+
+
+def load_runbook(path: str | Path | None = None) -> Runbook | None:
+    """The runbook to name resolutions from (the shipped one by default); None when there is none."""
+    chosen = Path(path) if path else default_runbook_path()
+    if path is None and not chosen.exists():
+        return None
+    try:
+        return parse_runbook(chosen)
+    except GamedayError:
+        if path is None:
+            return None
+        raise
+
+
+def diagnose(
+    target: Target,
+    runbook: Runbook | None = None,
+    *,
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    budget: float = DEFAULT_BUDGET,
+) -> Diagnosis:
+    """The runbook's diagnosis steps 1-3 on ``target``, its verdict and the matching resolution."""
+    evidence = collect(target, log_patterns(runbook), check_timeout=check_timeout, budget=budget)
+    verdict = decide(evidence)
+    resolution = resolve(verdict, target, runbook, evidence)
+    return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")

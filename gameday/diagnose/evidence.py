@@ -1,0 +1,207 @@
+"""Collect the runbook's diagnosis evidence (steps 1-3 and the pod logs) through the Target interface only.
+
+Every call runs concurrently in a thread with its own deadline, so a hanging dependency, replica or
+load balancer costs at most the budget: what did not answer in time is recorded as an error, not
+waited for. Read-only: nothing here changes the target.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gameday.targets.base import (
+    DEPENDENCIES,
+    DependencyCheck,
+    Endpoint,
+    Event,
+    LoadBalancer,
+    Replica,
+    Revision,
+    Target,
+    TargetError,
+)
+
+# crash lines besides the runbook's patterns: label -> regular expression
+CRASH_PATTERNS: dict[str, str] = {
+    "FATAL": r"\bFATAL\b",
+    "CRITICAL": r"\bCRITICAL\b",
+    "Traceback": r"\bTraceback\b",
+    "crash": r"(?i)\bcrash",
+    "panic": r"(?i)\bpanic\b",
+    "configuration error": r"(?i)\bconfiguration error\b",
+}
+DEFAULT_CHECK_TIMEOUT = 2.0
+DEFAULT_BUDGET = 7.0
+
+
+@dataclass(frozen=True)
+class LogMatch:
+    """A log line that matches one of the runbook's patterns (or a crash pattern)."""
+
+    replica: str
+    pattern: str
+    line: str
+
+
+@dataclass
+class Evidence:
+    """Everything the runbook's steps 1-3 look at, as collected at one moment."""
+
+    target: str
+    collected_at: float
+    duration_s: float = 0.0
+    replicas: list[Replica] = field(default_factory=list)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    load_balancer: LoadBalancer | None = None
+    history: list[Revision] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    dependencies: list[DependencyCheck] = field(default_factory=list)
+    log_matches: list[LogMatch] = field(default_factory=list)
+    log_lines_read: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # source -> why it has no answer
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evidence:
+        """Rebuild from :meth:`to_dict` (for replaying a diagnosis)."""
+        lb = data.get("load_balancer")
+        return cls(
+            target=data["target"],
+            collected_at=float(data["collected_at"]),
+            duration_s=float(data.get("duration_s", 0.0)),
+            replicas=[Replica(**r) for r in data.get("replicas", [])],
+            endpoints=[Endpoint(**e) for e in data.get("endpoints", [])],
+            load_balancer=LoadBalancer(**lb) if lb else None,
+            history=[Revision(**r) for r in data.get("history", [])],
+            events=[Event(**e) for e in data.get("events", [])],
+            dependencies=[DependencyCheck(**d) for d in data.get("dependencies", [])],
+            log_matches=[LogMatch(**m) for m in data.get("log_matches", [])],
+            log_lines_read=int(data.get("log_lines_read", 0)),
+            errors=dict(data.get("errors", {})),
+        )
+
+
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d)?\b")
+LOG_WINDOW_S = 600.0
+
+
+def line_time(line: str) -> float | None:
+    """The epoch time of a log line that starts with an ISO-8601 timestamp (UTC when it has no offset)."""
+    match = _TIMESTAMP.match(line)
+    if not match:
+        return None
+    zone = match.group(2) or "Z"
+    try:
+        stamp = datetime.fromisoformat(match.group(1) + ("+00:00" if zone == "Z" else zone))
+    except ValueError:
+        return None
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+
+
+def match_logs(
+    replica: str, lines: list[str], patterns: list[str], since: float | None = None
+) -> list[LogMatch]:
+    """Lines containing a runbook pattern (case-insensitive) or a crash pattern (FATAL, Traceback ...).
+
+    Lines that carry a timestamp older than ``since`` are left out (an old crash is not evidence now).
+    """
+    compiled = [(p, re.compile(re.escape(p), re.IGNORECASE)) for p in patterns]
+    compiled += [(label, re.compile(rx)) for label, rx in CRASH_PATTERNS.items() if label not in patterns]
+    out = []
+    for line in lines:
+        when = line_time(line) if since is not None else None
+        if when is not None and since is not None and when < since:
+            continue
+        for pattern, regex in compiled:
+            if regex.search(line):
+                out.append(LogMatch(replica, pattern, line.strip()))
+                break
+    return out
+
+
+def collect(
+    target: Target,
+    patterns: list[str],
+    *,
+    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    budget: float = DEFAULT_BUDGET,
+    log_tail: int = 100,
+    event_limit: int = 30,
+) -> Evidence:
+    """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds."""
+    started = time.monotonic()
+    evidence = Evidence(target=target.name, collected_at=time.time())
+    pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="diagnose")
+    pending: dict[Future[Any], str] = {}
+
+    def submit(source: str, fn: Any, *args: Any) -> None:
+        pending[pool.submit(fn, *args)] = source
+
+    submit("replicas", target.replicas)
+    submit("endpoints", target.endpoints)
+    submit("load_balancer", target.load_balancer)
+    submit("history", target.history)
+    submit("events", target.events, event_limit)
+    for dep in DEPENDENCIES:
+        submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
+    checks: dict[str, DependencyCheck] = {}
+    deadline = started + budget
+    try:
+        while pending:
+            done, _ = wait(list(pending), timeout=max(0.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED)
+            if not done:
+                break
+            for future in done:
+                source = pending.pop(future)
+                try:
+                    value = future.result()
+                except Exception as exc:  # a failed call is evidence too, never a crash of the diagnosis
+                    evidence.errors[source] = _describe(exc)
+                    continue
+                _store(evidence, source, value, checks, patterns)
+                if source == "replicas":
+                    for replica in value:
+                        submit(f"logs:{replica.name}", target.logs, replica.name, log_tail)
+        for source in pending.values():
+            evidence.errors[source] = f"no answer within the {budget:.0f}s budget"
+            if source.startswith("dependency:"):
+                name = source.split(":", 1)[1]
+                checks[name] = DependencyCheck(name, False, budget, f"check did not return within {budget:.0f}s")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    evidence.dependencies = [checks[d] for d in DEPENDENCIES if d in checks]
+    evidence.duration_s = time.monotonic() - started
+    return evidence
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
+
+
+def _store(
+    evidence: Evidence, source: str, value: Any, checks: dict[str, DependencyCheck], patterns: list[str]
+) -> None:
+    if source == "replicas":
+        evidence.replicas = list(value)
+    elif source == "endpoints":
+        evidence.endpoints = list(value)
+    elif source == "load_balancer":
+        evidence.load_balancer = value
+    elif source == "history":
+        evidence.history = list(value)
+    elif source == "events":
+        evidence.events = list(value)
+    elif source.startswith("dependency:"):
+        checks[source.split(":", 1)[1]] = value
+    elif source.startswith("logs:"):
+        evidence.log_lines_read += len(value)
+        since = evidence.collected_at - LOG_WINDOW_S
+        evidence.log_matches += match_logs(source.split(":", 1)[1], list(value), patterns, since)

@@ -1,0 +1,335 @@
+"""The root-cause verdict: one pure function of the collected evidence (no target, no clock, no I/O).
+
+Order of the rules, first match wins:
+
+1. healthy — every replica and endpoint ready, the load balancer up, every dependency answering
+   → ``no-outage``.
+2. frozen replicas (hung, accepting connections and never answering) → ``replicas-hanging``.
+3. a dependency check failing → ``dependency-failure:<dep>`` when the service is impacted (replicas or
+   endpoints not ready), ``dependency-degraded:<dep>`` when it still serves everything (Redis or
+   Kafka down: /readyz answers 200 "degraded"). PostgreSQL first, then Redis, then Kafka.
+4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
+   - a rollout to a new version whose replicas crash or never get ready → ``failed-deployment``;
+   - a configuration change (event reason ConfigChanged, an event on a ``configmap/``, or a revision
+     whose config hash changed) — possibly picked up by killing or restarting the replicas within
+     ``bounce_s`` — with replicas failing since → ``configuration-problem``;
+   - replicas killed, or no recent change at all, and nothing is ready → ``all-replicas-down``.
+5. anything else → ``unknown`` (with the evidence that was seen).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.diagnose.evidence import Evidence
+from gameday.targets.base import DEPENDENCIES, Event, Replica, Revision
+
+NO_OUTAGE = "no-outage"
+FAILED_DEPLOYMENT = "failed-deployment"
+CONFIGURATION_PROBLEM = "configuration-problem"
+DEPENDENCY_FAILURE = "dependency-failure"
+DEPENDENCY_DEGRADED = "dependency-degraded"
+ALL_REPLICAS_DOWN = "all-replicas-down"
+REPLICAS_HANGING = "replicas-hanging"
+UNKNOWN = "unknown"
+KINDS: tuple[str, ...] = (
+    NO_OUTAGE, FAILED_DEPLOYMENT, CONFIGURATION_PROBLEM, DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED,
+    ALL_REPLICAS_DOWN, REPLICAS_HANGING, UNKNOWN,
+)
+TITLES: dict[str, str] = {
+    NO_OUTAGE: "no outage found",
+    FAILED_DEPLOYMENT: "failed deployment",
+    CONFIGURATION_PROBLEM: "configuration problem",
+    DEPENDENCY_FAILURE: "dependency failure",
+    DEPENDENCY_DEGRADED: "dependency degraded",
+    ALL_REPLICAS_DOWN: "all replicas down",
+    REPLICAS_HANGING: "replicas hanging",
+    UNKNOWN: "unknown",
+}
+# the runbook's resolution, as kubectl words (Target.command_for turns them into this target's command)
+ACTIONS: dict[str, list[str]] = {
+    NO_OUTAGE: [],
+    FAILED_DEPLOYMENT: ["rollout undo"],
+    CONFIGURATION_PROBLEM: ["rollout restart"],  # after restoring the previous configuration
+    DEPENDENCY_FAILURE: [],
+    DEPENDENCY_DEGRADED: [],
+    ALL_REPLICAS_DOWN: ["rollout restart"],
+    REPLICAS_HANGING: ["rollout restart"],
+    UNKNOWN: ["logs"],
+}
+RECENT_S = 1800.0  # a change older than this is not "recent"
+BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pick it up
+MAX_LOG_EVIDENCE = 6
+
+_KILL_MESSAGE = re.compile(r"SIGKILL|Killing replica|deleted", re.IGNORECASE)
+_CONFIG_REASONS = {"ConfigChanged", "ConfigMapChanged", "ConfigMapUpdated"}
+
+
+@dataclass
+class Verdict:
+    """The diagnosis: what is wrong, the evidence lines that say so, and the runbook's actions."""
+
+    kind: str
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    dependency: str | None = None
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """``dependency-failure:postgres`` or ``failed-deployment``: what the game day scores."""
+        return f"{self.kind}:{self.dependency}" if self.dependency else self.kind
+
+    @property
+    def title(self) -> str:
+        """``dependency failure: postgres`` — for people."""
+        title = TITLES.get(self.kind, self.kind)
+        return f"{title}: {self.dependency}" if self.dependency else title
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "title": self.title,
+            "dependency": self.dependency,
+            "summary": self.summary,
+            "evidence": self.evidence,
+            "actions": self.actions,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """A recent change the runbook's step 2 looks for."""
+
+    at: float
+    kind: str  # rollout | config | kill
+    line: str  # the evidence line
+    revision: Revision | None = None
+    version_changed: bool = False
+    config_changed: bool = False
+
+
+# --- evidence lines ------------------------------------------------------------------------------
+def ago(seconds: float) -> str:
+    """``12s``, ``3m05s``, ``2h10m``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def replica_line(r: Replica) -> str:
+    """One ``kubectl get pods`` row as a sentence."""
+    version = f", revision {r.revision} ({r.version})" if r.revision is not None or r.version else ""
+    return f"pod {r.name}: {r.phase}, {'1/1' if r.ready else '0/1'} ready, {r.restarts} restarts{version}"
+
+
+def event_line(e: Event, now: float) -> str:
+    """One ``kubectl get events`` row as a sentence."""
+    return f"event {ago(now - e.timestamp)} ago: {e.type} {e.reason} {e.object}: {e.message}"
+
+
+def _service_lines(ev: Evidence) -> list[str]:
+    lines = []
+    ready = [r for r in ev.replicas if r.ready]
+    lines.append(f"{len(ready)}/{len(ev.replicas)} replicas ready")
+    if ev.endpoints:
+        ready_eps = [e for e in ev.endpoints if e.ready]
+        down = ", ".join(f"{e.name} {e.state}".strip() for e in ev.endpoints if not e.ready)
+        suffix = f" (not ready: {down})" if down else ""
+        lines.append(f"{len(ready_eps)}/{len(ev.endpoints)} endpoints ready{suffix}")
+    lb = ev.load_balancer
+    if lb is not None:
+        lines.append(f"load balancer {lb.name} {lb.url}: {lb.state}, {lb.ready_backends}/{lb.total_backends} backends")
+    return lines
+
+
+def _dependency_line(check: Any) -> str:
+    state = "OK" if check.ok else "FAILED"
+    return f"{check.name}: {state} in {check.latency_s * 1000:.0f} ms — {check.detail}"
+
+
+def _log_lines(ev: Evidence, patterns: tuple[str, ...] | None = None) -> list[str]:
+    matches = [m for m in ev.log_matches if patterns is None or m.pattern in patterns]
+    chosen = matches[-MAX_LOG_EVIDENCE:]
+    out = [f"log {m.replica}: {m.line[:240]}" for m in chosen]
+    if len(matches) > len(chosen):
+        out.insert(0, f"{len(matches)} log lines match the runbook's patterns; the latest:")
+    return out
+
+
+# --- facts -----------------------------------------------------------------------------------------
+def fully_up(ev: Evidence) -> bool:
+    """Every replica Running and ready, every endpoint ready, the load balancer up."""
+    if not ev.replicas or ev.load_balancer is None or ev.load_balancer.state != "up":
+        return False
+    if any(not r.ready or r.phase != "Running" for r in ev.replicas):
+        return False
+    return all(e.ready for e in ev.endpoints) and bool(ev.endpoints) and ev.load_balancer.ready_backends > 0
+
+
+def nothing_serves(ev: Evidence) -> bool:
+    """No ready replica, or no ready endpoint, or the load balancer is down."""
+    if ev.load_balancer is not None and (ev.load_balancer.state != "up" or ev.load_balancer.ready_backends == 0):
+        return True
+    if ev.endpoints and not any(e.ready for e in ev.endpoints):
+        return True
+    return not any(r.ready for r in ev.replicas)
+
+
+def failing_replicas(ev: Evidence) -> list[Replica]:
+    """Replicas that are not ready, or crash-looping."""
+    return [r for r in ev.replicas if not r.ready or r.phase in ("CrashLoopBackOff", "Terminated", "Stopped")]
+
+
+def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
+    """Rollouts, configuration changes and replica kills within ``recent_s``, oldest first."""
+    now = ev.collected_at
+    since = now - recent_s
+    names = {r.name for r in ev.replicas}
+    changes: list[Change] = []
+    history = sorted(ev.history, key=lambda r: r.number)
+    for i, rev in enumerate(history):
+        if rev.created_at < since:
+            continue
+        prev = history[i - 1] if i else None
+        version_changed = prev is None or rev.version != prev.version
+        config_changed = bool(prev and rev.config_hash and prev.config_hash and rev.config_hash != prev.config_hash)
+        line = f"revision {rev.number} ({rev.version}) rolled out {ago(now - rev.created_at)} ago: {rev.change_cause}"
+        if prev is not None and version_changed:
+            line += f" (previous: {prev.version})"
+        changes.append(Change(rev.created_at, "rollout", line, rev, version_changed, config_changed))
+    for e in ev.events:
+        if e.timestamp < since:
+            continue
+        if e.reason in _CONFIG_REASONS or e.object.lower().startswith("configmap/"):
+            changes.append(Change(e.timestamp, "config", event_line(e, now)))
+        elif _is_kill(e, names):
+            changes.append(Change(e.timestamp, "kill", event_line(e, now)))
+    return sorted(changes, key=lambda c: c.at)
+
+
+def _is_kill(e: Event, names: set[str]) -> bool:
+    """A replica killed from outside (not stopped by a rollout): SIGKILL, pod deleted."""
+    obj = e.object.split("/", 1)[-1]
+    if names and obj not in names:
+        return False
+    if e.message.startswith("stopped:"):  # supervisor stopping it on purpose (a rollout)
+        return False
+    return e.reason in ("Killing", "BackOff") and bool(_KILL_MESSAGE.search(e.message))
+
+
+def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, list[Change]]:
+    """What the latest recent change was: deployment, config, restart, kill, or none."""
+    if not changes:
+        return "none", []
+    latest = changes[-1]
+    if latest.kind == "kill":
+        start = len(changes) - 1
+        while start > 0 and changes[start - 1].kind == "kill":
+            start -= 1
+        kills = changes[start:]
+        before = changes[start - 1] if start > 0 else None
+        if before is not None and before.kind == "config" and kills[0].at - before.at <= bounce_s:
+            return "config", [before, *kills]
+        return "kill", kills
+    if latest.kind == "config":
+        return "config", [latest]
+    if latest.version_changed:
+        return "deployment", [latest]
+    previous_rollout = max((c.at for c in changes[:-1] if c.kind == "rollout"), default=float("-inf"))
+    configs = [c for c in changes[:-1] if c.kind == "config" and c.at > previous_rollout]
+    if latest.config_changed or configs:  # a configuration change, picked up by a restart
+        return "config", [*configs[-1:], latest]
+    return "restart", [latest]
+
+
+# --- the verdict -----------------------------------------------------------------------------------
+def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S) -> Verdict:
+    """The root-cause verdict for the evidence (see the module docstring for the rules)."""
+    now = ev.collected_at
+    failed_checks = [c for d in DEPENDENCIES for c in ev.dependencies if c.name == d and not c.ok]
+    up = fully_up(ev)
+    service = _service_lines(ev)
+
+    if not ev.replicas and "replicas" in ev.errors:
+        return _verdict(UNKNOWN, f"unknown: the replicas could not be read ({ev.errors['replicas']})",
+                        [*service, *(f"{k}: {v}" for k, v in ev.errors.items())])
+
+    if up and not failed_checks:
+        return _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency answers",
+                        [*service, *(_dependency_line(c) for c in ev.dependencies)])
+
+    frozen = [r for r in ev.replicas if r.phase == "Frozen"]
+    if frozen:
+        names = ", ".join(r.name for r in frozen)
+        evidence = [*(replica_line(r) for r in frozen), *service]
+        evidence += [event_line(e, now) for e in ev.events if e.reason == "Frozen"][-3:]
+        return _verdict(REPLICAS_HANGING,
+                        f"replicas hanging: {names} frozen (processes alive, not answering)", evidence)
+
+    if failed_checks:
+        first = failed_checks[0]
+        evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev)
+        others = f" (also failing: {', '.join(c.name for c in failed_checks[1:])})" if failed_checks[1:] else ""
+        if up:
+            return _verdict(DEPENDENCY_DEGRADED,
+                            f"dependency degraded: {first.name} does not answer ({first.detail}) but every replica "
+                            f"is still ready — the service runs degraded{others}",
+                            evidence, first.name)
+        return _verdict(DEPENDENCY_FAILURE,
+                        f"dependency failure: {first.name} does not answer ({first.detail}) and the service is "
+                        f"impacted{others}",
+                        evidence, first.name)
+
+    failing = failing_replicas(ev)
+    kind, changes = episode(recent_changes(ev, recent_s), bounce_s)
+    crash_logs = _log_lines(ev)
+
+    if kind == "deployment" and failing:
+        rev = changes[-1].revision
+        on_it = [r for r in failing if rev and _runs(r, rev)]
+        if rev is not None and on_it:
+            return _verdict(FAILED_DEPLOYMENT,
+                            f"failed deployment: revision {rev.number} ({rev.version}) was rolled out "
+                            f"{ago(now - rev.created_at)} ago and {len(on_it)}/{len(ev.replicas)} of its replicas "
+                            f"crash or are not ready",
+                            [changes[-1].line, *(replica_line(r) for r in on_it), *service, *crash_logs])
+
+    if kind == "config" and failing:
+        return _verdict(CONFIGURATION_PROBLEM,
+                        f"configuration problem: the configuration changed {ago(now - changes[0].at)} ago and "
+                        f"{len(failing)}/{len(ev.replicas)} replicas fail on it",
+                        [*(c.line for c in changes[:4]), *(replica_line(r) for r in failing), *service, *crash_logs])
+
+    if nothing_serves(ev):
+        if kind == "kill":
+            cause = f"replicas were killed {ago(now - changes[-1].at)} ago"
+        elif kind in ("deployment", "config", "restart"):
+            cause = f"the latest change ({changes[-1].line}) does not explain it"
+        else:
+            cause = f"no change in the last {ago(recent_s)}"
+        return _verdict(ALL_REPLICAS_DOWN,
+                        f"all replicas down with no recent deployment or configuration change: {cause}",
+                        [*(replica_line(r) for r in ev.replicas), *service, *(c.line for c in changes[-3:]),
+                         *crash_logs])
+
+    partial = f"{len(failing)}/{len(ev.replicas)} replicas not ready" if failing else "the service is impacted"
+    return _verdict(UNKNOWN, f"unknown: {partial}, and no recent change or failing dependency explains it",
+                    [*(replica_line(r) for r in failing), *service, *(c.line for c in changes[-3:]), *crash_logs,
+                     *(f"{k}: {v}" for k, v in ev.errors.items())])
+
+
+def _runs(replica: Replica, rev: Revision) -> bool:
+    """Whether a replica runs that revision (by number, or by version when the target has no numbers)."""
+    return replica.revision == rev.number or (replica.revision is None and replica.version == rev.version)
+
+
+def _verdict(kind: str, summary: str, evidence: list[str], dependency: str | None = None) -> Verdict:
+    return Verdict(kind, summary, evidence, dependency, list(ACTIONS[kind]))

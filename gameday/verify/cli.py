@@ -1,0 +1,64 @@
+"""``gameday smoke``: the post-deploy verification (the runbook's checklist) as one command.
+
+Wire it with ``from gameday.verify.cli import register; register(app)``. The target comes from the global
+options (``gameday --target kubernetes --context C --base-url URL smoke``) or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gameday.config import get_settings
+from gameday.targets import get_target
+from gameday.verify.smoke import SmokeReport, run_smoke
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+def print_report(report: SmokeReport) -> None:
+    """Each item with its measured numbers, then the outcome."""
+    for attempt in report.attempts:
+        out.print(f"{attempt.label} of {report.target} ({report.base_url}), {attempt.elapsed_s:.1f} s:", markup=False)
+        for v in attempt.verdicts:
+            out.print(f"  {v.line()}", markup=False)
+        if attempt is report.attempts[0] and report.rollback is not None:
+            rb = report.rollback
+            if rb.get("done"):
+                src, dst = rb.get("from") or {}, rb["to"]
+                out.print(f"rolled back: revision {src.get('revision')} ({src.get('version')}) -> "
+                          f"revision {dst['revision']} ({dst['version']})", markup=False)
+            else:
+                out.print(f"rollback failed: {rb.get('error')}", markup=False)
+    verdict = "PASSED" if report.passed else "FAILED"
+    tail = ""
+    if not report.passed and len(report.attempts) > 1:
+        tail = f"; after rollback the service {'passes' if report.attempts[1].passed else 'still fails'}"
+    out.print(f"smoke {verdict} in {report.elapsed_s:.1f} s{tail}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``smoke`` to the gameday CLI."""
+
+    @app.command()
+    def smoke(
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable report on stdout")] = False,
+        rollback_on_failure: Annotated[bool, typer.Option(
+            "--rollback-on-failure", help="on failure, roll back to the previous revision and verify again")] = False,
+        users: Annotated[int, typer.Option(help="locust users of the load window (1-50)")] = 4,
+        max_load_seconds: Annotated[float, typer.Option(help="longest load window (3-300 s)")] = 20.0,
+        out_dir: Annotated[Path | None, typer.Option(help="keep the load timeline and stats here")] = None,
+    ) -> None:
+        """Post-deploy smoke: the runbook's six verification items; exit 0 only when all pass. Never injects."""
+        settings = get_settings()
+        report = run_smoke(get_target(settings), settings, rollback_on_failure=rollback_on_failure, users=users,
+                           max_load_s=max_load_seconds, out_dir=out_dir)
+        if as_json:
+            print(json.dumps(report.to_dict(), indent=2, default=str, ensure_ascii=False))
+        else:
+            print_report(report)
+        raise typer.Exit(report.exit_code)

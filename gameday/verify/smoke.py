@@ -1,0 +1,157 @@
+"""Post-deploy smoke: the six checklist items against a target, with a bounded load window of its own.
+
+It never injects anything. The load is locust in a subprocess (``gameday.load.runner``: ~0.5-2 s to start),
+a few users with almost no think time, stopped as soon as the error-rate verdict is decided at the
+measured request rate (zero failures: ~381 requests; see ``verdicts.required_requests``), and in any
+case after ``max_load_s``. The four quick items run while locust starts.
+
+With ``rollback_on_failure`` (the runbook's Prevention: automatic rollback on failure) a failed
+verification rolls the target back to its previous revision (``target.rollout_undo()``) and verifies
+again; both verdicts are reported and the deploy still counts as failed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gameday.config import Settings
+from gameday.errors import GamedayError, UsageError
+from gameday.load.runner import LoadRun, LoadSpec
+from gameday.targets.base import Target, TargetError
+from gameday.verify.checklist import ITEMS, LOAD_ITEMS, check_item
+from gameday.verify.measurements import LoadWindow, Measurements
+from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, Verdict, error_rate_verdict, overall
+
+SMOKE_WAIT = (0.0, 0.02)  # think time of the smoke's users: it wants a sample fast, not realism
+MIN_LOAD_SECONDS = 2  # complete timeline seconds before an early stop
+
+
+@dataclass
+class Attempt:
+    """One verification: the six verdicts and the load window behind the last two."""
+
+    label: str
+    verdicts: list[Verdict]
+    load: LoadWindow | None
+    elapsed_s: float
+    load_dir: str = ""
+
+    @property
+    def status(self) -> Status:
+        """PASS only when all six pass."""
+        return overall(self.verdicts)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every item passed."""
+        return self.status is Status.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {"label": self.label, "status": self.status.value, "elapsed_s": round(self.elapsed_s, 2),
+                "verdicts": [v.to_dict() for v in self.verdicts],
+                "load": self.load.to_dict() if self.load else None, "load_dir": self.load_dir}
+
+
+@dataclass
+class SmokeReport:
+    """The verification, and after a rollback the second one; ``passed`` is about the deploy."""
+
+    target: str
+    base_url: str
+    attempts: list[Attempt] = field(default_factory=list)
+    rollback: dict[str, Any] | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """The deploy passed: its (first) verification passed. A rollback never makes it pass."""
+        return bool(self.attempts) and self.attempts[0].passed
+
+    @property
+    def exit_code(self) -> int:
+        """0 only when every item of the first verification passed."""
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {"target": self.target, "base_url": self.base_url, "passed": self.passed,
+                "exit_code": self.exit_code, "elapsed_s": round(self.elapsed_s, 2),
+                "attempts": [a.to_dict() for a in self.attempts], "rollback": self.rollback}
+
+
+def decided(window: LoadWindow, settings: Settings) -> bool:
+    """Whether the error-rate verdict is decided and the p95 has enough samples."""
+    if window.requests < MIN_LATENCY_SAMPLES:
+        return False
+    v = error_rate_verdict(window.requests, window.failures, settings.slo.max_error_rate, settings.slo.confidence)
+    return v.status is not Status.INCONCLUSIVE
+
+
+def measure_load(base_url: str, settings: Settings, users: int = 4, max_seconds: float = 20.0,
+                 out_dir: Path | None = None, fixed: bool = False) -> tuple[LoadWindow, Path]:
+    """A bounded locust window against ``base_url``: until decided (or ``max_seconds``), or all of it if ``fixed``."""
+    out = out_dir or Path(tempfile.mkdtemp(prefix="gameday-smoke-load-"))
+    spec = LoadSpec(host=base_url, users=users, duration_s=max_seconds, wait=SMOKE_WAIT, out_dir=out)
+    with LoadRun(spec) as run:
+        while run.running() and not fixed:
+            tl = run.timeline()
+            if len(tl) >= MIN_LOAD_SECONDS and decided(LoadWindow.from_timeline(tl), settings):
+                break
+            time.sleep(0.25)  # poll
+        result = run.wait() if fixed else run.stop()
+    if result.tool_error and not result.timeline.requests:
+        raise GamedayError(f"load could not run: {result.tool_error}")
+    return LoadWindow.from_timeline(result.timeline), out
+
+
+def verify(target: Target, settings: Settings, users: int = 4, max_load_s: float = 20.0,
+           baseline: LoadWindow | None = None, label: str = "verification", out_dir: Path | None = None) -> Attempt:
+    """The six items: the four quick ones while locust starts, then the two judged on its window."""
+    start = time.monotonic()
+    base_url = target.base_url()
+    quick = [i for i in ITEMS if i not in LOAD_ITEMS]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        load_future = pool.submit(measure_load, base_url, settings, users, max_load_s, out_dir)
+        quick_verdicts = [check_item(i, target, Measurements(), settings) for i in quick]
+        window, load_dir = load_future.result()
+    m = Measurements(load=window, baseline=baseline)
+    load_verdicts = [check_item(i, target, m, settings) for i in LOAD_ITEMS]
+    return Attempt(label, quick_verdicts + load_verdicts, window, time.monotonic() - start, str(load_dir))
+
+
+def run_smoke(target: Target, settings: Settings, rollback_on_failure: bool = False, users: int = 4,
+              max_load_s: float = 20.0, out_dir: Path | None = None) -> SmokeReport:
+    """Verify the target; on failure and when asked, roll back and verify again."""
+    if not 1 <= users <= 50:
+        raise UsageError(f"--users must be 1-50, got {users}")
+    if not 3 <= max_load_s <= 300:
+        raise UsageError(f"--max-load-seconds must be 3-300, got {max_load_s:g}")
+    start = time.monotonic()
+    target.reachable()
+    report = SmokeReport(target.name, target.base_url())
+    first_dir = out_dir / "verification" if out_dir else None
+    report.attempts.append(verify(target, settings, users, max_load_s, out_dir=first_dir))
+    if not report.passed and rollback_on_failure:
+        before = target.current_revision()
+        try:
+            after = target.rollout_undo(wait=True)
+        except TargetError as exc:
+            report.rollback = {"done": False, "error": str(exc)}
+        else:
+            target.wait_healthy(timeout=30)
+            report.rollback = {
+                "done": True,
+                "from": {"revision": before.number, "version": before.version} if before else None,
+                "to": {"revision": after.number, "version": after.version},
+            }
+            second_dir = out_dir / "after-rollback" if out_dir else None
+            report.attempts.append(verify(target, settings, users, max_load_s, label="after rollback",
+                                          out_dir=second_dir))
+    report.elapsed_s = time.monotonic() - start
+    return report

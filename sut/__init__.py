@@ -1,0 +1,1 @@
+"""Reference systems under test for the gameday suite (deployable on their own, no gameday imports)."""
