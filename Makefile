@@ -6,7 +6,7 @@ GAMEDAY := $(BIN)/gameday
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install up down status test test-quick lint game-day smoke abort bench nightly kind-up kind-down
+.PHONY: install up down status test test-quick lint game-day smoke abort bench
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -35,3 +35,18 @@ test-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+LOCAL_UP = $(if $(filter kubernetes,$(TARGET)),,$(GAMEDAY) up >/dev/null)
+
+game-day: $(STAMP)
+	$(LOCAL_UP)
+	$(GAMEDAY) run $(EXPERIMENTS)
+
+smoke: $(STAMP)
+	$(LOCAL_UP)
+	$(GAMEDAY) smoke
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+-include deploy/kind.mk

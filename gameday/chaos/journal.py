@@ -84,7 +84,10 @@ def _method_summary(journal: dict[str, Any]) -> str:
         if isinstance(output, dict) and "observed" in output:
             parts.append(f"symptoms observed after {output.get('after_s')}s")
         elif isinstance(output, dict) and "orders_accepted" in output:
-            parts.append(f"degraded but serving ({output.get('dependency')} down, orders accepted)")
+            late = output.get("unsuccessful_samples_before") or 0
+            note = f"; {late} earlier sample(s) had failures" if late else ""
+            parts.append(f"degraded but serving after {output.get('after_s')}s "
+                         f"({output.get('dependency')} down, orders accepted{note})")
     steps = len(journal.get("run") or [])
     return ", ".join([*parts, f"{steps} method steps succeeded"])
 

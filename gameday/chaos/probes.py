@@ -193,6 +193,7 @@ def degraded_but_serving(dependency: str, within_s: float = 20.0, orders: int = 
     base_url = current_target().base_url()
     started = time.monotonic()
     unsuccessful = 0
+    failures_seen: list[dict[str, Any]] = []
     last: dict[str, Any] = {}
     while True:
         readyz = _get_json(base_url, "/readyz")
@@ -221,9 +222,16 @@ def degraded_but_serving(dependency: str, within_s: float = 20.0, orders: int = 
                 # carts live in Redis: 503 while Redis is down is the designed degradation, not a failure
                 "cart_status": placed[1].status,
                 "unsuccessful_samples_before": unsuccessful,
+                "failures_before": failures_seen,
                 "sample": last,
             }
         unsuccessful += 1
+        if len(failures_seen) < 5:  # the transient before the breakers open is a finding: keep it in the journal
+            failures_seen.append({
+                "at_s": round(time.monotonic() - started, 2),
+                "readyz": [readyz["status"], body.get("status")],
+                "not_ok": [[a.name, a.status or a.error] for a in placed if not a.ok and a.name != "cart"],
+            })
         if time.monotonic() - started >= within_s:
             break
         time.sleep(0.5)  # poll

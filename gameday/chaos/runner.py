@@ -123,6 +123,7 @@ def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, An
     """Everything checked before anything changes; raises one-line errors (UsageError, SafetyError, TargetError)."""
     path = lint.resolve(name_or_path)
     experiment = lint.load(path)
+    _guard_configured(settings)
     target = get_target(settings)
     guard(target)
     target.reachable()
@@ -134,6 +135,22 @@ def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, An
             f"({'; '.join(e.describe() for e in left)}): run 'gameday abort' to undo them, then retry"
         )
     return path, experiment, book
+
+
+class _Configured:
+    """The Kubernetes target as configuration names it, for the safety guard before any client exists."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.kube = settings.kubernetes
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": "kubernetes", "context": self.kube.context, "namespace": self.kube.namespace}
+
+
+def _guard_configured(settings: Settings) -> None:
+    """Refuse a configured context or namespace outside the allowlist before the target is even built."""
+    if settings.target == "kubernetes" and settings.kubernetes.context:
+        guard(_Configured(settings))  # type: ignore[arg-type]  # guard only reads identity()
 
 
 def run(

@@ -3,11 +3,14 @@
 Order of the rules, first match wins:
 
 1. healthy — every replica and endpoint ready, the load balancer up, every dependency answering
-   → ``no-outage``.
+   → ``no-outage`` (with ``recovered_from: all-replicas-down`` when every replica was killed within
+   ``RECOVERED_S`` and came back by itself).
 2. frozen replicas (hung, accepting connections and never answering) → ``replicas-hanging``.
 3. a dependency check failing → ``dependency-failure:<dep>`` when the service is impacted (replicas or
    endpoints not ready), ``dependency-degraded:<dep>`` when it still serves everything (Redis or
-   Kafka down: /readyz answers 200 "degraded"). PostgreSQL first, then Redis, then Kafka.
+   Kafka down: /readyz answers 200 "degraded"). PostgreSQL first, then Redis, then Kafka. A critical
+   dependency (PostgreSQL: the data lives there) failing is always a failure, even while the replicas
+   still report ready (their grace period, or a hung database that readiness does not notice).
 4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
    - a rollout to a new version whose replicas crash or never get ready → ``failed-deployment``;
    - a configuration change (event reason ConfigChanged, an event on a ``configmap/``, or a revision
@@ -23,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.diagnose.evidence import Evidence
+from gameday.diagnose.evidence import CRASH_PATTERNS, Evidence
 from gameday.targets.base import DEPENDENCIES, Event, Replica, Revision
 
 NO_OUTAGE = "no-outage"
@@ -59,8 +62,10 @@ ACTIONS: dict[str, list[str]] = {
     REPLICAS_HANGING: ["rollout restart"],
     UNKNOWN: ["logs"],
 }
+CRITICAL_DEPENDENCIES = frozenset({"postgres"})  # the service cannot serve without it (its data lives there)
 RECENT_S = 1800.0  # a change older than this is not "recent"
 BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pick it up
+RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recently "recovered" from an outage
 MAX_LOG_EVIDENCE = 6
 
 _KILL_MESSAGE = re.compile(r"SIGKILL|Killing replica|deleted", re.IGNORECASE)
@@ -76,6 +81,7 @@ class Verdict:
     evidence: list[str] = field(default_factory=list)
     dependency: str | None = None
     actions: list[str] = field(default_factory=list)
+    recovered_from: str | None = None  # healthy now, but this outage happened moments ago
 
     @property
     def key(self) -> str:
@@ -98,6 +104,7 @@ class Verdict:
             "summary": self.summary,
             "evidence": self.evidence,
             "actions": self.actions,
+            "recovered_from": self.recovered_from,
         }
 
 
@@ -111,6 +118,7 @@ class Change:
     revision: Revision | None = None
     version_changed: bool = False
     config_changed: bool = False
+    subject: str = ""  # the replica a kill hit
 
 
 # --- evidence lines ------------------------------------------------------------------------------
@@ -155,12 +163,30 @@ def _dependency_line(check: Any) -> str:
     return f"{check.name}: {state} in {check.latency_s * 1000:.0f} ms — {check.detail}"
 
 
-def _log_lines(ev: Evidence, patterns: tuple[str, ...] | None = None) -> list[str]:
-    matches = [m for m in ev.log_matches if patterns is None or m.pattern in patterns]
-    chosen = matches[-MAX_LOG_EVIDENCE:]
-    out = [f"log {m.replica}: {m.line[:240]}" for m in chosen]
-    if len(matches) > len(chosen):
-        out.insert(0, f"{len(matches)} log lines match the runbook's patterns; the latest:")
+_STAMP = re.compile(r"^\S*\d{4}-\d\d-\d\d[T ]\S+\s+")
+_ALIASES = {"postgres": ("postgres", "database", "asyncpg", "db_host"), "redis": ("redis",), "kafka": ("kafka",)}
+
+
+def _log_lines(ev: Evidence, focus: str | None = None) -> list[str]:
+    """The most telling matching log lines: crash lines first, repeats folded, about ``focus`` when given."""
+    matches = list(ev.log_matches)
+    if focus:
+        words = _ALIASES.get(focus, (focus,))
+        matches = [m for m in matches if any(w in m.line.lower() for w in words)] or matches
+    folded: dict[str, tuple[int, Any]] = {}  # repeated message (numbers ignored) -> (count, latest)
+    for m in matches:
+        key = m.replica + re.sub(r"\d+", "#", _STAMP.sub("", m.line))
+        count = folded[key][0] + 1 if key in folded else 1
+        folded.pop(key, None)
+        folded[key] = (count, m)
+    items = list(folded.values())
+    crashes = [i for i in items if i[1].pattern in CRASH_PATTERNS][-MAX_LOG_EVIDENCE // 2:]
+    others = [i for i in items if i[1].pattern not in CRASH_PATTERNS]
+    others = others[-(MAX_LOG_EVIDENCE - len(crashes)):]
+    chosen = [i for i in items if i in crashes or i in others]
+    out = [f"log {m.replica}: {m.line[:240]}" + (f" (×{n})" if n > 1 else "") for n, m in chosen]
+    if len(matches) > sum(n for n, _ in chosen):
+        out.insert(0, f"{len(matches)} log lines match the runbook's patterns; the most telling:")
     return out
 
 
@@ -174,10 +200,8 @@ def fully_up(ev: Evidence) -> bool:
     return all(e.ready for e in ev.endpoints) and bool(ev.endpoints) and ev.load_balancer.ready_backends > 0
 
 
-def nothing_serves(ev: Evidence) -> bool:
-    """No ready replica, or no ready endpoint, or the load balancer is down."""
-    if ev.load_balancer is not None and (ev.load_balancer.state != "up" or ev.load_balancer.ready_backends == 0):
-        return True
+def all_replicas_down(ev: Evidence) -> bool:
+    """No replica ready, or none of them an endpoint the load balancer sends traffic to."""
     if ev.endpoints and not any(e.ready for e in ev.endpoints):
         return True
     return not any(r.ready for r in ev.replicas)
@@ -211,7 +235,7 @@ def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
         if e.reason in _CONFIG_REASONS or e.object.lower().startswith("configmap/"):
             changes.append(Change(e.timestamp, "config", event_line(e, now)))
         elif _is_kill(e, names):
-            changes.append(Change(e.timestamp, "kill", event_line(e, now)))
+            changes.append(Change(e.timestamp, "kill", event_line(e, now), subject=e.object.split("/", 1)[-1]))
     return sorted(changes, key=lambda c: c.at)
 
 
@@ -251,7 +275,12 @@ def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, lis
 
 
 # --- the verdict -----------------------------------------------------------------------------------
-def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S) -> Verdict:
+def decide(
+    ev: Evidence,
+    recent_s: float = RECENT_S,
+    bounce_s: float = BOUNCE_S,
+    critical: frozenset[str] = CRITICAL_DEPENDENCIES,
+) -> Verdict:
     """The root-cause verdict for the evidence (see the module docstring for the rules)."""
     now = ev.collected_at
     failed_checks = [c for d in DEPENDENCIES for c in ev.dependencies if c.name == d and not c.ok]
@@ -263,8 +292,15 @@ def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S)
                         [*service, *(f"{k}: {v}" for k, v in ev.errors.items())])
 
     if up and not failed_checks:
-        return _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency answers",
-                        [*service, *(_dependency_line(c) for c in ev.dependencies)])
+        verdict = _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
+                           "answers", [*service, *(_dependency_line(c) for c in ev.dependencies)])
+        kills = [c for c in recent_changes(ev, RECOVERED_S) if c.kind == "kill"]
+        killed = {c.subject for c in kills}
+        if kills and {r.name for r in ev.replicas} <= killed:
+            verdict.recovered_from = ALL_REPLICAS_DOWN
+            verdict.summary += f"; every replica was killed {ago(now - kills[-1].at)} ago and came back by itself"
+            verdict.evidence += [c.line for c in kills[-len(ev.replicas):]]
+        return verdict
 
     frozen = [r for r in ev.replicas if r.phase == "Frozen"]
     if frozen:
@@ -276,8 +312,13 @@ def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S)
 
     if failed_checks:
         first = failed_checks[0]
-        evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev)
+        evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev, first.name)
         others = f" (also failing: {', '.join(c.name for c in failed_checks[1:])})" if failed_checks[1:] else ""
+        if first.name in critical and up:
+            return _verdict(DEPENDENCY_FAILURE,
+                            f"dependency failure: {first.name} does not answer ({first.detail}); the service cannot "
+                            f"work without it, though its replicas still report ready{others}",
+                            evidence, first.name)
         if up:
             return _verdict(DEPENDENCY_DEGRADED,
                             f"dependency degraded: {first.name} does not answer ({first.detail}) but every replica "
@@ -308,7 +349,7 @@ def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S)
                         f"{len(failing)}/{len(ev.replicas)} replicas fail on it",
                         [*(c.line for c in changes[:4]), *(replica_line(r) for r in failing), *service, *crash_logs])
 
-    if nothing_serves(ev):
+    if all_replicas_down(ev):
         if kind == "kill":
             cause = f"replicas were killed {ago(now - changes[-1].at)} ago"
         elif kind in ("deployment", "config", "restart"):
@@ -320,7 +361,13 @@ def decide(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S)
                         [*(replica_line(r) for r in ev.replicas), *service, *(c.line for c in changes[-3:]),
                          *crash_logs])
 
-    partial = f"{len(failing)}/{len(ev.replicas)} replicas not ready" if failing else "the service is impacted"
+    lb = ev.load_balancer
+    if lb is None or lb.state != "up":
+        partial = "the load balancer is " + ("not answering" if lb else "unknown")
+    elif failing:
+        partial = f"{len(failing)}/{len(ev.replicas)} replicas not ready"
+    else:
+        partial = "the service is impacted"
     return _verdict(UNKNOWN, f"unknown: {partial}, and no recent change or failing dependency explains it",
                     [*(replica_line(r) for r in failing), *service, *(c.line for c in changes[-3:]), *crash_logs,
                      *(f"{k}: {v}" for k, v in ev.errors.items())])

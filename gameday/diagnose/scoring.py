@@ -29,6 +29,7 @@ from typing import Any
 from gameday.diagnose.rules import (
     ALL_REPLICAS_DOWN,
     CONFIGURATION_PROBLEM,
+    CRITICAL_DEPENDENCIES,
     DEPENDENCY_DEGRADED,
     DEPENDENCY_FAILURE,
     FAILED_DEPLOYMENT,
@@ -39,7 +40,6 @@ from gameday.diagnose.rules import (
 from gameday.errors import UsageError
 from gameday.targets.base import DEPENDENCIES
 
-CRITICAL_DEPENDENCIES = {"postgres"}
 _BY_FAULT = {
     "kill-replicas": ALL_REPLICAS_DOWN,
     "freeze-replicas": REPLICAS_HANGING,

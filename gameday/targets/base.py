@@ -245,6 +245,15 @@ class Target(ABC):
         """Bring back replicas that stopped or gave up; a Kubernetes controller does it by itself."""
         return []
 
+    # --- monitoring ----------------------------------------------------------------------------
+    def prometheus_url(self) -> str | None:
+        """Prometheus watching this target, when there is one."""
+        return None
+
+    def received_alerts_file(self) -> str | None:
+        """Where gameday's Alertmanager receiver writes the alerts it got, when there is one."""
+        return None
+
     # --- identity and fault parameters ---------------------------------------------------------
     @abstractmethod
     def identity(self) -> dict[str, Any]:

@@ -42,7 +42,9 @@ def print_report(report: SmokeReport) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``smoke`` to the gameday CLI."""
+    """Add ``smoke`` to the gameday CLI (once: calling it again changes nothing)."""
+    if any((c.name or getattr(c.callback, "__name__", "")) == "smoke" for c in app.registered_commands):
+        return
 
     @app.command()
     def smoke(

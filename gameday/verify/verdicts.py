@@ -160,11 +160,11 @@ def error_rate_verdict(
     lo, hi = wilson_interval(failures, requests, confidence)
     rate = failures / requests
     measured.update(upper_bound=hi, lower_bound=lo)
-    numbers = f"{failures}/{requests} failed = {rate:.2%}, {level} upper bound {hi:.2%}"
+    numbers = f"{failures}/{requests} failed = {rate:.2%}, {level} upper bound {hi:.3%}"
     if hi < max_rate:
         return Verdict(name, Status.PASS, measured, f"{numbers} < {pct}", item)
     if lo >= max_rate:
-        return Verdict(name, Status.FAIL, measured, f"{numbers}; even the lower bound {lo:.2%} is >= {pct}", item)
+        return Verdict(name, Status.FAIL, measured, f"{numbers}; even the lower bound {lo:.3%} is >= {pct}", item)
     if rate >= max_rate and requests >= minimum:
         return Verdict(name, Status.FAIL, measured, f"{numbers}; the measured rate is not below {pct}", item)
     needed = required_requests(max_rate, confidence, rate)

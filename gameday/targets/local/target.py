@@ -384,6 +384,17 @@ class LocalTarget(Target):
             time.sleep(0.2)  # poll
         return False
 
+    def prometheus_url(self) -> str | None:
+        ports = self.stack["ports"]
+        return f"http://127.0.0.1:{ports['prometheus']}" if "prometheus" in ports else None
+
+    def received_alerts_file(self) -> str | None:
+        if "alert-receiver" not in self.stack["ports"]:
+            return None
+        from gameday.targets.local.monitoring import received_alerts_path  # noqa: PLC0415
+
+        return str(received_alerts_path(self.state))
+
     def identity(self) -> dict[str, Any]:
         return {"kind": "local", "state_dir": str(self.state.root)}
 

@@ -1,0 +1,69 @@
+"""``gameday load``: a bounded headless locust run against the target, with its per-second timeline.
+
+Wire it with ``from gameday.load.cli import register; register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gameday.config import get_settings
+from gameday.errors import GamedayError
+from gameday.load.runner import DEFAULT_LOCUSTFILE, LoadSpec, run_load
+from gameday.targets import get_target
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``load`` to the gameday CLI (once: calling it again changes nothing)."""
+    if any((c.name or getattr(c.callback, "__name__", "")) == "load" for c in app.registered_commands):
+        return
+
+    @app.command()
+    def load(
+        users: Annotated[int, typer.Option("--users", "-u", help="simulated users (1-200)")] = 5,
+        duration: Annotated[float, typer.Option("--duration", "-t", help="seconds (1-3600)")] = 10.0,
+        spawn_rate: Annotated[float | None, typer.Option(help="users started per second (default: all)")] = None,
+        workers: Annotated[int, typer.Option(help="distributed mode: this many local workers (0-8)")] = 0,
+        host: Annotated[str | None, typer.Option(help="URL to load (default: the target's load balancer)")] = None,
+        locustfile: Annotated[Path, typer.Option(help="the journeys")] = DEFAULT_LOCUSTFILE,
+        out_dir: Annotated[Path | None, typer.Option(help="timeline.jsonl, stats.json, locust.log go here")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
+    ) -> None:
+        """Run the e-commerce journeys headless in a locust subprocess; print the per-second timeline."""
+        settings = get_settings()
+        if host is None:
+            target = get_target(settings)
+            target.reachable()
+            host = target.base_url()
+        out_path = out_dir or settings.reports_dir / "load"
+        result = run_load(LoadSpec(host=host, users=users, duration_s=duration, spawn_rate=spawn_rate,
+                                   workers=workers, locustfile=locustfile, out_dir=out_path))
+        if result.tool_error and not result.timeline.requests:
+            raise GamedayError(f"load did not run: {result.tool_error} (log: {result.out_dir / 'locust.log'})")
+        if as_json:
+            print(json.dumps(result.to_dict(), indent=2, default=str))
+            return
+        table = Table("SECOND", "USERS", "REQUESTS", "FAILURES", "P50 ms", "P95 ms", "P99 ms", title="timeline")
+        for s in result.timeline.seconds:
+            table.add_row(str(s.t), str(s.users), str(s.requests), str(s.failures), _ms(s.percentile(0.5)),
+                          _ms(s.percentile(0.95)), _ms(s.percentile(0.99)))
+        out.print(table)
+        tl = result.timeline
+        rate = f"{tl.error_rate:.2%}" if tl.error_rate is not None else "-"
+        out.print(f"{tl.requests} requests, {tl.failures} failed ({rate}), {tl.rate_rps:.0f} req/s, "
+                  f"p50 {_ms(tl.p50)} ms, p95 {_ms(tl.p95)} ms, p99 {_ms(tl.p99)} ms; files in {result.out_dir}",
+                  markup=False)
+        for message, count in list(tl.errors().items())[:5]:
+            out.print(f"  {count}x {message}", markup=False)

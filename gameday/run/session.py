@@ -1,0 +1,429 @@
+"""One game day: preflight, background load and probing, every experiment in turn, the report.
+
+Each experiment runs through chaostoolkit (:mod:`gameday.chaos.runner`, rollbacks always, ledger
+emptied). Around it the game day measures what a person wants to know: when the fault went in,
+when users saw the outage, when resolution started, when the service was back, when the runbook's
+verification checklist passed; what the diagnosis said; whether APIEndpointDown paged; who would
+have been escalated to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gameday.abort import abort_all
+from gameday.alerts import client as alerts
+from gameday.chaos import runner
+from gameday.config import Settings
+from gameday.diagnose.diagnosis import diagnose
+from gameday.diagnose.scoring import expected_verdict
+from gameday.errors import GamedayError, SafetyError
+from gameday.ledger import Ledger
+from gameday.load.runner import LoadRun, LoadSpec
+from gameday.load.timeline import Timeline
+from gameday.notify import escalation, messages
+from gameday.notify.sender import Notifier
+from gameday.report.writer import write_report
+from gameday.run import prober as probing
+from gameday.run.catalogue import CatalogueEntry, catalogue
+from gameday.run.progress import Progress
+from gameday.run.track import ExperimentTrack, set_current
+from gameday.safety import guard
+from gameday.state import StateDir
+from gameday.targets import get_target
+from gameday.targets.base import Target
+from gameday.verify.checklist import run_checklist
+from gameday.verify.measurements import LoadWindow, Measurements
+from gameday.verify.verdicts import Status
+
+ALERT_NAME = "APIEndpointDown"
+CONTROLS = [{"name": "gameday-phases", "provider": {"type": "python", "module": "gameday.run.control"}}]
+MAX_LOAD_S = 3000.0
+
+
+@dataclass
+class GameDayOptions:
+    """What to run and how."""
+
+    experiments: list[str] = field(default_factory=list)  # names or paths; empty: the whole catalogue
+    users: int = 4
+    baseline_s: float = 12.0
+    verify_window_s: float = 8.0
+    wait_for_alert: bool = True
+    alert_timeout_s: float = 45.0
+    reports_dir: Path | None = None
+    live: bool = True
+
+
+@dataclass
+class GameDayResult:
+    """The report written and the exit code."""
+
+    report: dict[str, Any]
+    out_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        """0 only when every experiment recovered and verified; 130 when interrupted."""
+        status = self.report["status"]
+        return 0 if status == "passed" else 130 if status == "interrupted" else 1
+
+
+def preflight(target: Target, settings: Settings, entries: list[CatalogueEntry]) -> Ledger:
+    """Everything checked before any fault: reachable, allowlisted, ledger empty, steady state met."""
+    guard(target)
+    target.reachable()
+    ledger = Ledger(StateDir(settings.state_dir).ensure().ledger)
+    left = ledger.entries()
+    if left:
+        raise SafetyError(
+            f"the ledger still holds {len(left)} fault(s) from an earlier run: run 'gameday abort' first"
+        )
+    if not target.wait_healthy(timeout=20):
+        not_ready = [r.name for r in target.replicas() if not r.ready]
+        raise GamedayError(f"system not healthy before the game day (not ready: {', '.join(not_ready) or 'service'})")
+    return ledger
+
+
+class GameDay:
+    """Runs the catalogue against one target and writes ``reports/<timestamp>/``."""
+
+    def __init__(self, settings: Settings, options: GameDayOptions, target: Target | None = None) -> None:
+        self.settings = settings
+        self.options = options
+        self.target = target or get_target(settings)
+        self.entries = catalogue(options.experiments or None)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out_dir = Path(options.reports_dir or settings.reports_dir) / stamp
+        self.run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+        self.notifier = Notifier()
+        self.results: list[dict[str, Any]] = []
+        self.load: LoadRun | None = None
+        self.prober: probing.Prober | None = None
+        self.baseline: LoadWindow | None = None
+        self.started_at = time.time()
+
+    # --- the run -----------------------------------------------------------------------------
+    def run(self) -> GameDayResult:
+        """The whole game day; interruptions still undo the faults and write a partial report."""
+        ledger = preflight(self.target, self.settings, self.entries)
+        status, message = "passed", ""
+        progress = Progress(len(self.entries), self._timeline) if self.options.live else None
+        try:
+            self._start_background()
+            with progress or contextlib.nullcontext():
+                self._measure_baseline(progress)
+                for index, entry in enumerate(self.entries, 1):
+                    if progress:
+                        progress.update(index=index, name=entry.name, phase="starting")
+                    result = self._run_experiment(entry, progress)
+                    self.results.append(result)
+                    if progress:
+                        detail = f"detect {_s(result['time_to_detect_s'])}, recover {_s(result['time_to_recover_s'])}"
+                        progress.finished(entry.name, result["status"], detail)
+                    if result["status"] == "interrupted":
+                        status, message = "interrupted", result["message"]
+                        break
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted: load stopped, faults undone, partial report written"
+        except BaseException as exc:
+            if type(exc).__name__ != "Terminated":
+                raise
+            status, message = "interrupted", "terminated (SIGTERM): load stopped, faults undone, partial report"
+        finally:
+            set_current(None)
+            self._stop_background()
+            undone, failed = abort_all(ledger)
+            ledger_clean = not failed
+        if status == "passed" and any(r["status"] != "passed" for r in self.results):
+            status = "failed"
+            message = "failed: " + ", ".join(r["name"] for r in self.results if r["status"] != "passed")
+        if undone:
+            message = (message + f"; undone after the run: {len(undone)} fault(s)").lstrip("; ")
+        return GameDayResult(self._write(status, message, ledger_clean), self.out_dir)
+
+    def _timeline(self) -> Timeline:
+        return self.load.timeline() if self.load else Timeline()
+
+    def _start_background(self) -> None:
+        base = self.target.base_url()
+        estimate = self.options.baseline_s + 150.0 * len(self.entries) + 60.0
+        spec = LoadSpec(
+            host=base,
+            users=self.options.users,
+            duration_s=min(MAX_LOAD_S, estimate),
+            out_dir=self.out_dir / "load",
+            wait=(0.05, 0.15),
+            request_timeout_s=5.0,
+        )
+        self.load = LoadRun(spec).start()
+        self.prober = probing.Prober(base, ["/healthz", "/api/products", self._order_probe_path(base)]).start()
+
+    def _order_probe_path(self, base: str) -> str:
+        """An order lookup: it needs PostgreSQL and has no cache fallback."""
+        try:
+            product = httpx.get(base + "/api/products", timeout=5).json()[0]["id"]
+            order = httpx.post(base + "/api/orders", timeout=5,
+                               json={"customer": "gameday-prober", "items": [{"product_id": product, "quantity": 1}]})
+            return f"/api/orders/{order.json()['id']}"
+        except (httpx.HTTPError, KeyError, IndexError, ValueError):
+            return "/api/products/1"
+
+    def _stop_background(self) -> None:
+        if self.prober:
+            self.prober.stop()
+        if self.load:
+            self.load.stop()
+
+    def _measure_baseline(self, progress: Progress | None) -> None:
+        start = time.time()
+        deadline = time.monotonic() + self.options.baseline_s + 30
+        while time.monotonic() < deadline:
+            window = self._timeline().window(start + 1, time.time())
+            if window.duration >= self.options.baseline_s and window.requests:
+                self.baseline = LoadWindow.from_timeline(window)
+                return
+            time.sleep(0.5)  # poll
+        raise GamedayError("no load measured during the baseline window: locust did not reach the service")
+
+    # --- one experiment ----------------------------------------------------------------------
+    def _run_experiment(self, entry: CatalogueEntry, progress: Progress | None) -> dict[str, Any]:
+        track = ExperimentTrack(entry.name, entry.fault, entry.params, entry.expects_outage)
+        diagnosis: dict[str, Any] = {}
+        notes: list[dict[str, Any]] = []
+        track.pre_resolution += [self._wait_for_page, lambda t: diagnosis.update(self._diagnose(t))]
+        track.on_detected.append(lambda t: notes.extend(self._notify_outage(t)))
+        track.on_recovered.append(lambda t: notes.extend(self._notify_recovered(t)))
+        assert self.prober is not None
+        self.prober.listeners[:] = [track.observe]
+        set_current(track)
+        stop_following = threading.Event()
+        if progress:
+            threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True).start()
+        try:
+            result = runner.run(str(entry.path), journal_path=self.out_dir / "journals" / f"{entry.name}.json",
+                                settings=self.settings, controls=CONTROLS)
+        finally:
+            set_current(None)
+            stop_following.set()
+            self.prober.listeners[:] = []
+        finished = time.time()
+        if progress:
+            progress.update(phase="verification checklist")
+        checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
+        return self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
+
+    @staticmethod
+    def _follow(progress: Progress, track: ExperimentTrack, stop: threading.Event) -> None:
+        while not stop.wait(0.25):
+            progress.update(phase=track.phase)
+
+    def _wait_for_page(self, track: ExperimentTrack) -> None:
+        """Like the on-call engineer: act once APIEndpointDown has paged (bounded), if it is expected to."""
+        prom = self.target.prometheus_url()
+        if not (self.options.wait_for_alert and prom and track.expects_outage):
+            return
+        track.phase = f"waiting for {ALERT_NAME}"
+        remaining = self.options.alert_timeout_s - (time.time() - (track.injected_at or time.time()))
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError, alerts.PrometheusError):
+                alerts.wait_for_alert(prom, ALERT_NAME, "firing", timeout=remaining)
+
+    def _diagnose(self, track: ExperimentTrack) -> dict[str, Any]:
+        started = time.time()
+        found = diagnose(self.target)
+        expected = expected_verdict(track.fault, track.params)
+        verdict = found.verdict.to_dict()
+        return {
+            "at": started,
+            "verdict": verdict.get("key"),
+            "summary": verdict.get("summary") or verdict.get("title"),
+            "expected": expected,
+            "correct": verdict.get("key") == expected,
+            "command": found.resolution.to_dict().get("command"),
+            "duration_s": round(time.time() - started, 2),
+        }
+
+    def _notify_outage(self, track: ExperimentTrack) -> list[dict[str, Any]]:
+        at = track.detected_at or time.time()
+        dedup = f"gameday-{self.run_id}-{track.name}"
+        summary = f"{messages.SUBJECT}: ecommerce-backend down ({track.name})"
+        sent = [
+            self.notifier.notice(messages.stakeholder_notice("ecommerce-backend", track.name, at)),
+            self.notifier.pagerduty(messages.pagerduty_event("trigger", dedup, summary, self.target.name, at,
+                                                             {"experiment": track.name, "fault": track.fault})),
+            self.notifier.slack(messages.slack_message(summary, {"experiment": track.name, "fault": track.fault}),
+                                "trigger"),
+        ]
+        return [n.__dict__ for n in sent]
+
+    def _notify_recovered(self, track: ExperimentTrack) -> list[dict[str, Any]]:
+        at = track.recovered_at or time.time()
+        dedup = f"gameday-{self.run_id}-{track.name}"
+        text = f"Resolved: ecommerce-backend back ({track.name}). {messages.RESOLVED_BODY}"
+        sent = [
+            self.notifier.pagerduty(messages.pagerduty_event("resolve", dedup, text, self.target.name, at)),
+            self.notifier.slack(messages.slack_message(text, {"experiment": track.name}), "resolve"),
+        ]
+        return [n.__dict__ for n in sent]
+
+    def _verify(self, start: float) -> tuple[list[dict[str, Any]], float | None]:
+        """The runbook's checklist over a load window after recovery."""
+        deadline = time.monotonic() + self.options.verify_window_s + 20
+        window = Timeline()
+        while time.monotonic() < deadline:
+            window = self._timeline().window(start + 1, time.time())
+            if window.duration >= self.options.verify_window_s:
+                break
+            time.sleep(0.5)  # poll
+        measurements = Measurements(load=LoadWindow.from_timeline(window), baseline=self.baseline)
+        verdicts = run_checklist(self.target, measurements, self.settings)
+        passed = all(v.status == Status.PASS for v in verdicts)
+        return [_verdict_dict(v) for v in verdicts], (time.time() if passed else None)
+
+    def _score(
+        self,
+        entry: CatalogueEntry,
+        track: ExperimentTrack,
+        result: runner.RunResult,
+        checklist: list[dict[str, Any]],
+        verified_at: float | None,
+        diagnosis: dict[str, Any],
+        notes: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        assert self.prober is not None
+        observations = self.prober.snapshot(track.started_at)
+        injected = track.injected_at
+        detected = probing.first_outage(observations, injected) if injected else None
+        resolution = track.resolution_started_at
+        recovered = probing.first_recovery(observations, resolution or detected or 0) if detected else None
+        seen = probing.symptoms(observations, injected or track.started_at, resolution or time.time())
+        expected_symptoms = list(seen) if entry.expects_outage else []
+        outage_s = (recovered or time.time()) - detected if detected else None
+        alert = self._alert(track, injected, detected)
+        status, message = "passed", result.message
+        problems = []
+        if result.interrupted_by:
+            status = "interrupted"
+        elif not result.ok:
+            problems.append(result.message)
+        if entry.expects_outage and not detected:
+            problems.append("no outage seen by the probes")
+        if not entry.expects_outage and detected:
+            problems.append("an outage was seen although the service should keep serving (degraded)")
+        if detected and not recovered:
+            problems.append("the service did not come back")
+        if not result.interrupted_by and verified_at is None:
+            failed = [c["name"] for c in checklist if c["status"] != "pass"]
+            problems.append(f"verification checklist failed: {', '.join(failed)}")
+        if status != "interrupted" and problems:
+            status, message = "failed", "; ".join(problems)
+        return {
+            "name": entry.name,
+            "title": entry.title,
+            "fault": entry.fault,
+            "params": entry.params,
+            "expects_outage": entry.expects_outage,
+            "status": status,
+            "message": message,
+            "started_at": track.started_at,
+            "finished_at": time.time(),
+            "injected_at": injected,
+            "detected_at": detected,
+            "resolution_started_at": resolution,
+            "resolution_action": track.resolution_action,
+            "recovered_at": recovered,
+            "verified_at": verified_at,
+            "time_to_detect_s": _delta(injected, detected),
+            "time_to_recover_s": _delta(injected, recovered),
+            "time_to_verify_s": _delta(injected, verified_at),
+            "symptoms_expected": expected_symptoms,
+            "symptoms_seen": seen,
+            "checklist": checklist,
+            "diagnosis": diagnosis or None,
+            "alert": alert,
+            "escalation": {
+                "outage_s": outage_s,
+                "level": escalation.level(outage_s),
+                "steps": [s.who for s in escalation.steps_reached(outage_s)],
+            },
+            "notifications": notes,
+            "journal": str(result.journal_path),
+            "notes": track.notes,
+        }
+
+    def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None) -> dict[str, Any] | None:
+        prom = self.target.prometheus_url()
+        if not prom or injected is None:
+            return None
+        try:
+            intervals = alerts.alert_intervals(prom, ALERT_NAME, injected, time.time())
+        except alerts.PrometheusError as exc:
+            return {"expected": track.expects_outage, "error": str(exc), "as_expected": None}
+        fired = intervals[0][0] if intervals else None
+        resolved = intervals[0][1] if intervals else None
+        return {
+            "expected": track.expects_outage,
+            "fired_at": fired,
+            "resolved_at": resolved,
+            "time_to_fire_s": _delta(injected, fired),
+            "after_detection_s": _delta(detected, fired),
+            "as_expected": bool(fired) == track.expects_outage,
+        }
+
+    # --- the report --------------------------------------------------------------------------
+    def _write(self, status: str, message: str, ledger_clean: bool) -> dict[str, Any]:
+        from gameday.diagnose.scoring import confusion_matrix
+
+        pairs = [(r["diagnosis"]["expected"], r["diagnosis"]["verdict"]) for r in self.results if r.get("diagnosis")]
+        report = {
+            "status": status,
+            "message": message,
+            "target": self.target.name,
+            "base_url": self.target.base_url(),
+            "started_at": self.started_at,
+            "finished_at": time.time(),
+            "wall_time_s": time.time() - self.started_at,
+            "baseline": {
+                "rps": self.baseline.rate_rps if self.baseline else None,
+                "p95_ms": self.baseline.p95_ms if self.baseline else None,
+                "error_rate": (self.baseline.failures / self.baseline.requests)
+                if self.baseline and self.baseline.requests else None,
+            },
+            "experiments": self.results,
+            "confusion": confusion_matrix(pairs).to_dict() if pairs else None,
+            "dry_run": self.notifier.dry_run,
+            "ledger_clean": ledger_clean,
+            "load": self.load.stop().to_dict() if self.load else None,
+        }
+        seconds = [_chart_second(s.to_json()) for s in self._timeline().seconds]
+        write_report(report, seconds, self.out_dir)
+        return report
+
+
+def _verdict_dict(v: Any) -> dict[str, Any]:
+    data = v.to_dict()
+    return {"name": data.get("name"), "status": str(data.get("status")), "detail": data.get("explanation", ""),
+            "measured": data.get("measured", {})}
+
+
+def _chart_second(s: dict[str, Any]) -> dict[str, Any]:
+    return {"t": s["t"], "requests": s.get("requests", 0), "failures": s.get("failures", 0),
+            "p95_ms": s.get("p95")}
+
+
+def _delta(start: float | None, end: float | None) -> float | None:
+    return round(end - start, 2) if start is not None and end is not None else None
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}s"

@@ -1,0 +1,101 @@
+"""The live record of one experiment during a game day: phases, detection, recovery, notifications."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.run.prober import Observation
+
+_current: list[ExperimentTrack] = []
+
+
+def current_track() -> ExperimentTrack | None:
+    """The experiment the game day is running now, if any."""
+    return _current[0] if _current else None
+
+
+def set_current(track: ExperimentTrack | None) -> None:
+    """Make ``track`` the current one (None: between experiments)."""
+    _current[:] = [track] if track else []
+
+
+@dataclass
+class ExperimentTrack:
+    """What happened when, for one experiment; fed by the chaostoolkit control and the prober."""
+
+    name: str
+    fault: str
+    params: dict[str, Any]
+    expects_outage: bool
+    started_at: float = field(default_factory=time.time)
+    phase: str = "steady state"
+    activity: str = ""
+    injected_at: float | None = None  # the fault's injection started (ledger written, first change)
+    fault_in_place_at: float | None = None
+    detected_at: float | None = None
+    resolution_started_at: float | None = None
+    resolution_action: str = ""
+    recovered_at: float | None = None
+    pre_resolution: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
+    on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
+    on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _fail_run: list[float] = field(default_factory=list)
+    _ok_run: list[float] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    DETECT_AFTER = 2  # consecutive failed probes
+    RECOVER_AFTER = 6  # consecutive successful probes
+
+    def mark_injecting(self, at: float) -> None:
+        """The injection activity started."""
+        self.injected_at = self.injected_at or at
+        self.phase = "injecting"
+
+    def mark_injected(self, at: float) -> None:
+        """The injection activity ended: the fault is in place."""
+        self.fault_in_place_at = at
+        self.phase = "outage" if self.detected_at else "waiting for symptoms"
+
+    def mark_resolution(self, at: float, action: str) -> None:
+        """The first resolution action starts."""
+        self.resolution_started_at = at
+        self.resolution_action = action
+        self.phase = "resolving"
+
+    def before_resolution(self) -> None:
+        """Between detection and resolution: page, diagnose (each hook bounded by itself)."""
+        self.phase = "diagnosing"
+        for hook in self.pre_resolution:
+            try:
+                hook(self)
+            except Exception as exc:  # a hook must never stop the resolution
+                self.notes.append(f"{getattr(hook, '__name__', 'hook')} failed: {type(exc).__name__}: {exc}")
+
+    def observe(self, obs: Observation) -> None:
+        """Feed one probe observation (called from the prober's threads)."""
+        fire: list[Callable[[ExperimentTrack], None]] = []
+        with self._lock:
+            if self.injected_at is None or obs.at < self.injected_at:
+                return
+            if obs.ok:
+                self._fail_run.clear()
+                self._ok_run.append(obs.at)
+                if (self.detected_at and not self.recovered_at and self.resolution_started_at
+                        and len(self._ok_run) >= self.RECOVER_AFTER):
+                    self.recovered_at = self._ok_run[0]
+                    fire = self.on_recovered
+            else:
+                self._ok_run.clear()
+                self._fail_run.append(obs.at)
+                if self.detected_at is None and len(self._fail_run) >= self.DETECT_AFTER:
+                    self.detected_at = self._fail_run[0]
+                    if self.phase == "waiting for symptoms":
+                        self.phase = "outage"
+                    fire = self.on_detected
+        for hook in fire:
+            threading.Thread(target=hook, args=(self,), daemon=True).start()
