@@ -220,6 +220,21 @@ def ledger() -> None:
         out.print("ledger empty")
 
 
+def _register_commands() -> None:
+    """Commands that live next to what they drive."""
+    from gameday.chaos.cli import register as chaos  # noqa: PLC0415
+    from gameday.diagnose.cli import register as diagnose  # noqa: PLC0415
+    from gameday.run.cli import register as game_day  # noqa: PLC0415
+    from gameday.runbook.cli import register as runbook  # noqa: PLC0415
+    from gameday.verify.cli import register as smoke  # noqa: PLC0415
+
+    for register in (game_day, smoke, chaos, diagnose, runbook):
+        register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: one line and a non-zero exit for every known failure, never a traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)

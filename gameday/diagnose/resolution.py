@@ -20,6 +20,15 @@ from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.targets.base import Target
 
 DEPENDENCY_NAMES = {"postgres": "PostgreSQL", "redis": "Redis", "kafka": "Kafka"}
+# the actions the gameday CLI itself has (a target without its own command_for maps actions to ``gameday ACTION``)
+GAMEDAY_ACTIONS = {"rollout undo", "rollout restart", "logs"}
+
+
+def command_for(target: Target, action: str) -> str | None:
+    """This target's command for a runbook action; None when the target has none for it."""
+    if type(target).command_for is Target.command_for and action not in GAMEDAY_ACTIONS:
+        return None
+    return target.command_for(action)
 
 
 @dataclass
@@ -69,7 +78,7 @@ def resolve(verdict: Verdict, target: Target, runbook: Runbook | None, evidence:
     lines = runbook_lines(verdict.kind, runbook)
     step = lines[0].where if lines else ""
     resolution = Resolution(step, [ln.text for ln in lines if ln.kind == "command"])
-    commands = [target.command_for(action) for action in verdict.actions]
+    commands = [cmd for cmd in (command_for(target, action) for action in verdict.actions) if cmd]
     if verdict.kind == FAILED_DEPLOYMENT:
         resolution.steps = ["roll back to the previous revision"]
     elif verdict.kind == CONFIGURATION_PROBLEM:

@@ -55,7 +55,7 @@ TITLES: dict[str, str] = {
 ACTIONS: dict[str, list[str]] = {
     NO_OUTAGE: [],
     FAILED_DEPLOYMENT: ["rollout undo"],
-    CONFIGURATION_PROBLEM: ["rollout restart"],  # after restoring the previous configuration
+    CONFIGURATION_PROBLEM: ["restore config", "rollout restart"],
     DEPENDENCY_FAILURE: [],
     DEPENDENCY_DEGRADED: [],
     ALL_REPLICAS_DOWN: ["rollout restart"],
@@ -68,7 +68,7 @@ BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pi
 RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recently "recovered" from an outage
 MAX_LOG_EVIDENCE = 6
 
-_KILL_MESSAGE = re.compile(r"SIGKILL|Killing replica|deleted", re.IGNORECASE)
+_KILL_MESSAGE = re.compile(r"SIGKILL|Killing replica|pod deleted", re.IGNORECASE)
 _CONFIG_REASONS = {"ConfigChanged", "ConfigMapChanged", "ConfigMapUpdated"}
 
 
@@ -89,6 +89,11 @@ class Verdict:
         return f"{self.kind}:{self.dependency}" if self.dependency else self.kind
 
     @property
+    def scored(self) -> str:
+        """What the game day scores: the outage it recovered from when healthy again, else :attr:`key`."""
+        return self.recovered_from or self.key
+
+    @property
     def title(self) -> str:
         """``dependency failure: postgres`` — for people."""
         title = TITLES.get(self.kind, self.kind)
@@ -99,6 +104,7 @@ class Verdict:
         return {
             "kind": self.kind,
             "key": self.key,
+            "scored": self.scored,
             "title": self.title,
             "dependency": self.dependency,
             "summary": self.summary,
@@ -239,10 +245,20 @@ def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
     return sorted(changes, key=lambda c: c.at)
 
 
+def _family(name: str) -> str:
+    """``ecommerce-backend-758bf646df-js9sn`` → ``ecommerce-backend``; ``replica-0`` → ``replica``."""
+    parts = name.split("-")
+    return "-".join(parts[:-2]) if len(parts) > 2 else parts[0]
+
+
 def _is_kill(e: Event, names: set[str]) -> bool:
-    """A replica killed from outside (not stopped by a rollout): SIGKILL, pod deleted."""
+    """A replica killed from outside (not stopped by a rollout): SIGKILL, pod deleted.
+
+    On Kubernetes a killed pod is replaced by one with another name: a pod of the same workload
+    (same name up to the ReplicaSet hash) counts too.
+    """
     obj = e.object.split("/", 1)[-1]
-    if names and obj not in names:
+    if names and obj not in names and _family(obj) not in {_family(n) for n in names}:
         return False
     if e.message.startswith("stopped:"):  # supervisor stopping it on purpose (a rollout)
         return False
@@ -295,8 +311,7 @@ def decide(
         verdict = _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
                            "answers", [*service, *(_dependency_line(c) for c in ev.dependencies)])
         kills = [c for c in recent_changes(ev, RECOVERED_S) if c.kind == "kill"]
-        killed = {c.subject for c in kills}
-        if kills and {r.name for r in ev.replicas} <= killed:
+        if kills and len({c.subject for c in kills}) >= len(ev.replicas):
             verdict.recovered_from = ALL_REPLICAS_DOWN
             verdict.summary += f"; every replica was killed {ago(now - kills[-1].at)} ago and came back by itself"
             verdict.evidence += [c.line for c in kills[-len(ev.replicas):]]

@@ -18,6 +18,10 @@ none (a control run)                   ``no-outage``
 Redis and Kafka are not critical to the service (``/readyz`` answers 200 "degraded" without them):
 their loss is a degraded dependency, not an outage, so the verdict names the dependency and says
 "degraded" instead of "failure".
+
+A :class:`Verdict` is scored by :attr:`Verdict.scored`: its key, or — when the target is healthy again but every
+replica was killed moments ago (``recovered_from``) — the outage it recovered from. A kill-replicas experiment
+whose replicas came back before detection still scores ``all-replicas-down``.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ def expected_verdict(fault_name: str | None, params: dict[str, Any] | None = Non
 
 
 def _key(value: str | Verdict) -> str:
-    return value.key if isinstance(value, Verdict) else str(value)
+    return value.scored if isinstance(value, Verdict) else str(value)
 
 
 @dataclass

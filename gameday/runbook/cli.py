@@ -124,10 +124,10 @@ def print_coverage(report: CoverageReport) -> None:
         for ln in lines:
             label = {"covered": "covered", "not-automatable": "NOT AUTOMATABLE", "not-covered": "NOT COVERED",
                      "unmapped": "UNMAPPED"}[ln.status]
-            typer.echo(f"  L{ln.line:<4} {ln.id or '-':<28} {label:<15} {ln.text}")
+            typer.echo(f"  L{ln.line:<4} {ln.id or '-':<38} {label:<15} {ln.text}")
             for source in ln.covered_by:
                 typer.echo(f"        ← {source}")
-            if ln.reason and ln.status != "covered":
+            if ln.reason:
                 typer.echo(f"        ({ln.reason})")
     typer.echo(
         f"\n{report.count('covered')}/{report.automatable} automatable lines covered ({report.percent:.1f}%); "

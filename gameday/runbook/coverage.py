@@ -2,8 +2,9 @@
 
 The mapping is data: a YAML file beside the runbook (``service-outage.coverage.yml``) gives each line
 an id (``diagnosis:pods``), optional other tag ids that also cover it, optional checks that are not
-tagged scenarios (``covered_by``), or ``not_automatable: <why>``. The scenarios and experiments that
-check a line say so with tags (``@runbook:diagnosis:pods``, see :mod:`gameday.runbook.tags`).
+tagged scenarios (``covered_by``), a ``note`` on what those checks leave out, or ``not_automatable: <why>``.
+The scenarios and experiments that check a line say so with tags (``@runbook:diagnosis:pods``, see
+:mod:`gameday.runbook.tags`).
 A runbook line the file does not name is "unmapped"; an entry whose text is no longer in the
 runbook is "stale" — both are reported, so the file and the runbook cannot drift apart silently.
 """
@@ -35,6 +36,7 @@ class MappingEntry:
     tags: list[str] = field(default_factory=list)  # other ids whose tags also cover it
     covered_by: list[str] = field(default_factory=list)
     not_automatable: str = ""
+    note: str = ""  # what the covering checks leave out, said honestly
 
 
 @dataclass
@@ -134,6 +136,7 @@ def load_mapping(path: Path) -> list[MappingEntry]:
                 tags=[str(t) for t in item.get("tags") or []],
                 covered_by=[str(c) for c in item.get("covered_by") or []],
                 not_automatable=str(item.get("not_automatable") or ""),
+                note=str(item.get("note") or ""),
             )
         )
     return entries
@@ -175,9 +178,9 @@ def coverage(runbook: Runbook, entries: list[MappingEntry], claims: list[Claim],
         if entry.not_automatable and not sources:
             status, reason = NOT_AUTOMATABLE, entry.not_automatable
         else:
-            status, reason = (COVERED if sources else NOT_COVERED), ""
+            status, reason = (COVERED if sources else NOT_COVERED), entry.note
         lines.append(CoverageLine(entry.id, line.section, line.line, line.kind, line.text, status, sources, reason))
     matched_texts = {(ln.id, normalise(ln.text)) for ln in lines}
     stale = [f"{e.id}: {t}" for e in entries for t in e.texts if (e.id, t) not in matched_texts]
-    unknown = [c for c in claims if c.runbook_id not in known_ids]
+    unknown = [c for c in claims if c.explicit and c.runbook_id not in known_ids]
     return CoverageReport(str(runbook.path), mapping, lines, unknown, stale)

