@@ -222,11 +222,11 @@ def ledger() -> None:
 
 def _register_commands() -> None:
     """Commands that live next to what they drive."""
-    from gameday.chaos.cli import register as chaos  # noqa: PLC0415
-    from gameday.diagnose.cli import register as diagnose  # noqa: PLC0415
-    from gameday.run.cli import register as game_day  # noqa: PLC0415
-    from gameday.runbook.cli import register as runbook  # noqa: PLC0415
-    from gameday.verify.cli import register as smoke  # noqa: PLC0415
+    from gameday.chaos.cli import register as chaos
+    from gameday.diagnose.cli import register as diagnose
+    from gameday.run.cli import register as game_day
+    from gameday.runbook.cli import register as runbook
+    from gameday.verify.cli import register as smoke
 
     for register in (game_day, smoke, chaos, diagnose, runbook):
         register(app)

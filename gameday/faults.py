@@ -43,6 +43,18 @@ class Fault(ABC):
         """Put the target back, whatever state it is in."""
 
 
+def _replica_names(params: dict[str, Any]) -> dict[str, Any]:
+    """``replicas`` as a list of names: a comma-separated string (from the CLI) is split."""
+    names = params.get("replicas")
+    if names is None:
+        return params
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise UsageError("replicas must be a list of replica names (or a comma-separated string)")
+    return {**params, "replicas": names}
+
+
 def _dependency(params: dict[str, Any]) -> str:
     name = params.get("dependency")
     if name not in DEPENDENCIES:
@@ -62,7 +74,7 @@ class KillReplicas(Fault):
     }
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
-        params = super().validate(params)
+        params = _replica_names(super().validate(params))
         try:
             rounds = int(params.get("rounds", 1))
             interval = float(params.get("interval", 0.5))
@@ -90,6 +102,9 @@ class FreezeReplicas(Fault):
     name = "freeze-replicas"
     description = "make replicas hang instead of failing fast"
     params: ClassVar[dict[str, str]] = {"replicas": "names to freeze (default: all)"}
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        return _replica_names(super().validate(params))
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.freeze_replicas(params.get("replicas"))

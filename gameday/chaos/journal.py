@@ -84,8 +84,8 @@ def _method_summary(journal: dict[str, Any]) -> str:
         if isinstance(output, dict) and "observed" in output:
             parts.append(f"symptoms observed after {output.get('after_s')}s")
         elif isinstance(output, dict) and "orders_accepted" in output:
-            late = output.get("unsuccessful_samples_before") or 0
-            note = f"; {late} earlier sample(s) had failures" if late else ""
+            failing = output.get("failing_samples_before") or 0
+            note = f"; requests failed in {failing} earlier sample(s)" if failing else ""
             parts.append(f"degraded but serving after {output.get('after_s')}s "
                          f"({output.get('dependency')} down, orders accepted{note})")
     steps = len(journal.get("run") or [])

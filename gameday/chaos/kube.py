@@ -19,26 +19,39 @@ def is_kubernetes(identity: dict[str, Any]) -> bool:
 
 
 def secrets_for(settings: Settings) -> dict[str, str]:
-    """The chaosk8s secrets selecting our kube context (chaosk8s reads ``KUBERNETES_CONTEXT``)."""
-    return {"KUBERNETES_CONTEXT": settings.kubernetes.context} if settings.kubernetes.context else {}
+    """The chaosk8s secrets: our kube context, and TLS verification kept on (chaosk8s turns it off otherwise)."""
+    secrets = {"KUBERNETES_VERIFY_SSL": "true"}
+    if settings.kubernetes.context:
+        secrets["KUBERNETES_CONTEXT"] = settings.kubernetes.context
+    return secrets
 
 
 @contextlib.contextmanager
 def _kubeconfig(settings: Settings) -> Iterator[None]:
-    """chaosk8s finds the kubeconfig through ``KUBECONFIG``: point it at ours for the call only."""
+    """Point chaosk8s at our kubeconfig for the call only.
+
+    chaosk8s checks ``$KUBECONFIG`` at call time, but the kubernetes client's ``load_kube_config`` falls
+    back to a default path read from ``$KUBECONFIG`` when the module was imported: both are set here,
+    and put back afterwards, so the call never reaches a cluster of another kubeconfig.
+    """
+    from kubernetes.config import kube_config
+
     path = settings.kubernetes.kubeconfig
     if not path:
         yield
         return
-    previous = os.environ.get("KUBECONFIG")
+    previous_env = os.environ.get("KUBECONFIG")
+    previous_default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     os.environ["KUBECONFIG"] = path
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = path
     try:
         yield
     finally:
-        if previous is None:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = previous_default
+        if previous_env is None:
             os.environ.pop("KUBECONFIG", None)
         else:
-            os.environ["KUBECONFIG"] = previous
+            os.environ["KUBECONFIG"] = previous_env
 
 
 def rollout_restart(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from gameday.chaos import lint, probes
 from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, verdict_from_journal
 from gameday.config import Settings, get_settings, use_settings
-from gameday.errors import SafetyError
+from gameday.errors import SafetyError, UsageError
 from gameday.ledger import Ledger
 from gameday.safety import guard
 from gameday.targets import from_identity, get_target
@@ -94,7 +95,7 @@ class _SignalGuard(RunEventHandler):
         if self.first is None and not self.cleaning:
             self.first = name
             raise Interrupted(name)
-        print(f"gameday: {name} received again: finishing rollbacks and undoing this run's faults first "
+        print(f"gameday: {name}: already stopping; undoing this run's faults first "
               "(SIGKILL would leave them for 'gameday abort')", file=sys.stderr, flush=True)
 
     def install(self) -> None:
@@ -162,6 +163,8 @@ def run(
     """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards."""
     from chaoslib.experiment import run_experiment
 
+    if threading.current_thread() is not threading.main_thread():
+        raise UsageError("run experiments from the main thread: only it can take SIGINT/SIGTERM for the cleanup")
     previous_settings = get_settings()
     settings = use_settings(settings) if settings is not None else previous_settings
     try:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gameday.config import get_settings
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, UsageError
 from gameday.load.runner import DEFAULT_LOCUSTFILE, LoadSpec, run_load
 from gameday.targets import get_target
 
@@ -23,6 +23,14 @@ out = Console(highlight=False, soft_wrap=True)
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
+
+
+def _parse_wait(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(f"--wait {text!r}: expected MIN,MAX seconds, e.g. 0.5,2") from None
+    return low, high
 
 
 def register(app: typer.Typer) -> None:
@@ -38,18 +46,20 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(help="distributed mode: this many local workers (0-8)")] = 0,
         host: Annotated[str | None, typer.Option(help="URL to load (default: the target's load balancer)")] = None,
         locustfile: Annotated[Path, typer.Option(help="the journeys")] = DEFAULT_LOCUSTFILE,
+        wait: Annotated[str | None, typer.Option(help="think time 'MIN,MAX' s (default: the locustfile's)")] = None,
         out_dir: Annotated[Path | None, typer.Option(help="timeline.jsonl, stats.json, locust.log go here")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     ) -> None:
         """Run the e-commerce journeys headless in a locust subprocess; print the per-second timeline."""
         settings = get_settings()
+        think = _parse_wait(wait) if wait is not None else None
         if host is None:
             target = get_target(settings)
             target.reachable()
             host = target.base_url()
         out_path = out_dir or settings.reports_dir / "load"
         result = run_load(LoadSpec(host=host, users=users, duration_s=duration, spawn_rate=spawn_rate,
-                                   workers=workers, locustfile=locustfile, out_dir=out_path))
+                                   workers=workers, locustfile=locustfile, wait=think, out_dir=out_path))
         if result.tool_error and not result.timeline.requests:
             raise GamedayError(f"load did not run: {result.tool_error} (log: {result.out_dir / 'locust.log'})")
         if as_json:

@@ -85,17 +85,34 @@ class Prober:
             return sorted((o for o in self.observations if o.at >= since), key=lambda o: o.at)
 
 
-def first_outage(observations: list[Observation], since: float, consecutive: int = 2) -> float | None:
-    """When the first of ``consecutive`` failed probes in a row (any path) started, after ``since``."""
-    run: list[Observation] = []
-    for obs in (o for o in observations if o.at >= since):
+def _deciding_run(observations: list[Observation], since: float, consecutive: int) -> list[Observation] | None:
+    """The first run of ``consecutive`` failures in a row of one path, after ``since`` (by completion time).
+
+    Paths are judged one by one, so a dependency outage that only some requests feel (an order lookup
+    while the catalogue is still served from the cache) is an outage too.
+    """
+    runs: dict[str, list[Observation]] = {}
+    for obs in sorted((o for o in observations if o.at >= since), key=lambda o: o.at + o.latency_s):
+        run = runs.setdefault(obs.path, [])
         if obs.ok:
-            run = []
+            run.clear()
             continue
         run.append(obs)
         if len(run) >= consecutive:
-            return run[0].at
+            return run
     return None
+
+
+def outage_decided(observations: list[Observation], since: float, consecutive: int = 2) -> Observation | None:
+    """The probe whose failure decided the outage."""
+    run = _deciding_run(observations, since, consecutive)
+    return run[-1] if run else None
+
+
+def first_outage(observations: list[Observation], since: float, consecutive: int = 2) -> float | None:
+    """When the failures that decided the outage began (the first failed probe of the deciding run)."""
+    run = _deciding_run(observations, since, consecutive)
+    return run[0].at if run else None
 
 
 def first_recovery(observations: list[Observation], since: float, consecutive: int = 6) -> float | None:

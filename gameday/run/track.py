@@ -44,11 +44,11 @@ class ExperimentTrack:
     on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    _fail_run: list[float] = field(default_factory=list)
+    _fail_runs: dict[str, list[float]] = field(default_factory=dict)
     _ok_run: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    DETECT_AFTER = 2  # consecutive failed probes
+    DETECT_AFTER = 2  # consecutive failed probes of one path
     RECOVER_AFTER = 6  # consecutive successful probes
 
     def mark_injecting(self, at: float) -> None:
@@ -82,8 +82,9 @@ class ExperimentTrack:
         with self._lock:
             if self.injected_at is None or obs.at < self.injected_at:
                 return
+            fail_run = self._fail_runs.setdefault(obs.path, [])
             if obs.ok:
-                self._fail_run.clear()
+                fail_run.clear()
                 self._ok_run.append(obs.at)
                 if (self.detected_at and not self.recovered_at and self.resolution_started_at
                         and len(self._ok_run) >= self.RECOVER_AFTER):
@@ -91,9 +92,9 @@ class ExperimentTrack:
                     fire = self.on_recovered
             else:
                 self._ok_run.clear()
-                self._fail_run.append(obs.at)
-                if self.detected_at is None and len(self._fail_run) >= self.DETECT_AFTER:
-                    self.detected_at = self._fail_run[0]
+                fail_run.append(obs.at)
+                if self.detected_at is None and len(fail_run) >= self.DETECT_AFTER:
+                    self.detected_at = fail_run[0]
                     if self.phase == "waiting for symptoms":
                         self.phase = "outage"
                     fire = self.on_detected

@@ -113,6 +113,12 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
     scrape_s = alert_rules.parse_duration(scrape_interval)
     probe_s = max(alert_rules.parse_duration(probe_interval), scrape_s)
     base = monitoring_dir(ctx.state)
+    # A fresh stack starts on empty monitoring data: Prometheus writes no staleness markers when it stops (the
+    # old stack's series would stay current for 5 minutes) and Alertmanager's notification log would hold back
+    # an alert that fires again; the receiver's file would mix two stacks' alerts.
+    for data in ("prometheus-data", "alertmanager-data"):
+        shutil.rmtree(base / data, ignore_errors=True)
+    received_alerts_path(ctx.state).unlink(missing_ok=True)
     rules_dir = base / "rules"
     rules_dir.mkdir(exist_ok=True)
     paths = {

@@ -391,7 +391,7 @@ class LocalTarget(Target):
     def received_alerts_file(self) -> str | None:
         if "alert-receiver" not in self.stack["ports"]:
             return None
-        from gameday.targets.local.monitoring import received_alerts_path  # noqa: PLC0415
+        from gameday.targets.local.monitoring import received_alerts_path
 
         return str(received_alerts_path(self.state))
 

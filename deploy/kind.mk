@@ -1,0 +1,54 @@
+# kind: the nightly game day on a local Kubernetes cluster.
+# Included from the Makefile (after BIN, GAMEDAY and STAMP are defined):  include deploy/kind.mk
+#
+#   make kind-up     create the kind cluster (if missing), build and load the images, apply the kind overlay,
+#                    wait for every rollout
+#   make nightly     kind-up, then the whole game day on it (TARGET=kubernetes CONTEXT=kind-gameday
+#                    NAMESPACE=gameday); the report goes to reports/; exits non-zero when the game day fails
+#   make kind-down   delete the cluster
+#
+# Needs kind and a working docker (neither is on the development machines: there kind-up stops with one
+# line). deploy/README.md says what is verified without a cluster.
+
+KIND_CLUSTER ?= gameday
+KIND_CONTEXT ?= kind-$(KIND_CLUSTER)
+KIND_NAMESPACE ?= gameday
+KIND_CONFIG ?= deploy/overlays/kind/kind-cluster.yaml
+KIND_OVERLAY ?= deploy/overlays/kind
+KIND_BASE_URL ?= http://127.0.0.1:8080
+KUBECTL ?= $(BIN)/kubectl
+APP_IMAGE ?= ecommerce-backend
+APP_TAG ?= 1.4.2
+BAD_TAG ?= 1.5.0-broken
+REPORTS_DIR ?= reports
+NIGHTLY_ARGS ?= --no-live --no-alert-wait
+
+.PHONY: kind-check kind-up nightly kind-down
+
+kind-check:
+	@command -v kind >/dev/null 2>&1 || { echo "kind-up: 'kind' is not installed (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)" >&2; exit 1; }
+	@command -v docker >/dev/null 2>&1 || { echo "kind-up: 'docker' is not installed: kind runs its node in a container" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "kind-up: docker is installed but its daemon does not answer (is it running? may this user use it?)" >&2; exit 1; }
+
+kind-up: kind-check $(STAMP)
+	@kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' \
+	  || kind create cluster --name '$(KIND_CLUSTER)' --config '$(KIND_CONFIG)' --wait 180s
+	docker build -f sut/Dockerfile -t '$(APP_IMAGE):$(APP_TAG)' --build-arg 'APP_VERSION=$(APP_TAG)' .
+	docker build -f sut/Dockerfile -t '$(APP_IMAGE):$(BAD_TAG)' --build-arg 'APP_VERSION=$(BAD_TAG)' .
+	kind load docker-image --name '$(KIND_CLUSTER)' '$(APP_IMAGE):$(APP_TAG)' '$(APP_IMAGE):$(BAD_TAG)'
+	$(KUBECTL) --context '$(KIND_CONTEXT)' apply -k '$(KIND_OVERLAY)'
+	for sts in postgres redis kafka; do \
+	  $(KUBECTL) --context '$(KIND_CONTEXT)' -n '$(KIND_NAMESPACE)' rollout status "statefulset/$$sts" --timeout=300s || exit 1; \
+	done
+	$(KUBECTL) --context '$(KIND_CONTEXT)' -n '$(KIND_NAMESPACE)' rollout status deployment/ecommerce-backend --timeout=300s
+	TARGET=kubernetes CONTEXT='$(KIND_CONTEXT)' NAMESPACE='$(KIND_NAMESPACE)' \
+	  GAMEDAY_KUBERNETES__BASE_URL='$(KIND_BASE_URL)' $(GAMEDAY) status
+
+nightly: kind-up
+	TARGET=kubernetes CONTEXT='$(KIND_CONTEXT)' NAMESPACE='$(KIND_NAMESPACE)' \
+	  GAMEDAY_KUBERNETES__BASE_URL='$(KIND_BASE_URL)' \
+	  $(GAMEDAY) run --reports-dir '$(REPORTS_DIR)' $(NIGHTLY_ARGS)
+
+kind-down:
+	@if command -v kind >/dev/null 2>&1; then kind delete cluster --name '$(KIND_CLUSTER)'; \
+	else echo "kind-down: 'kind' is not installed: no cluster to delete" >&2; fi

@@ -1,0 +1,60 @@
+"""The kubectl command a person would type for a runbook action on the configured cluster."""
+
+from __future__ import annotations
+
+import shlex
+
+from gameday.config import KubernetesSettings
+
+DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "kafka": 9092}
+
+
+def scope(kube: KubernetesSettings, context: str) -> str:
+    """``-n NAMESPACE --context CONTEXT`` (and ``--kubeconfig`` when one is configured)."""
+    words = ["-n", kube.namespace]
+    if context:
+        words += ["--context", context]
+    if kube.kubeconfig:
+        words += ["--kubeconfig", kube.kubeconfig]
+    return shlex.join(words)
+
+
+def kubectl_for(action: str, kube: KubernetesSettings, context: str) -> str:
+    """``rollout undo`` -> ``kubectl rollout undo deployment/ecommerce-backend -n production --context X``."""
+    where = scope(kube, context)
+    deploy = f"deployment/{kube.deployment}"
+    words = " ".join(action.split())
+    known = {
+        "get pods": f"kubectl get pods {where} -l {kube.label_selector}",
+        "get endpoints": f"kubectl get endpoints {kube.service} {where}",
+        "get svc": f"kubectl get svc {kube.service} {where}",
+        "rollout history": f"kubectl rollout history {deploy} {where}",
+        "get events": f"kubectl get events {where} --sort-by=.lastTimestamp",
+        "logs": f"kubectl logs {deploy} {where} --tail=100",
+        "rollout restart": f"kubectl rollout restart {deploy} {where}",
+        "rollout undo": f"kubectl rollout undo {deploy} {where}",
+        "rollout status": f"kubectl rollout status {deploy} {where}",
+        "set image": f"kubectl set image {deploy} {kube.deployment}=IMAGE {where}",
+        "apply config": f"kubectl apply -f previous-config.yaml {where}",
+        "get configmap": f"kubectl get configmap {kube.configmap} {where} -o yaml",
+    }
+    aliases = {
+        "status": "get pods", "pods": "get pods", "endpoints": "get endpoints", "svc": "get svc",
+        "service": "get svc", "history": "rollout history", "events": "get events", "restart": "rollout restart",
+        "undo": "rollout undo", "rollback": "rollout undo", "deploy": "set image", "apply": "apply config",
+        "restore config": "apply config", "config": "get configmap",
+    }
+    words = aliases.get(words, words)
+    if words in known:
+        return known[words]
+    return f"kubectl {words} {where}".strip()
+
+
+def dependency_check_command(name: str, kube: KubernetesSettings, context: str, host: str, port: int) -> str:
+    """The runbook's step-3 check, run from one of the service's pods."""
+    remote = {
+        "postgres": f"pg_isready -h {host} -p {port}",
+        "redis": f"redis-cli -h {host} -p {port} ping",
+        "kafka": f"kafka-broker-api-versions --bootstrap-server {host}:{port}",
+    }[name]
+    return f"kubectl exec deployment/{kube.deployment} {scope(kube, context)} -- {remote}"

@@ -1,0 +1,10 @@
+"""The runbook's Symptoms as pytest-bdd scenarios (features/symptoms*.feature); end-to-end, so slow."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import scenarios
+
+pytestmark = pytest.mark.slow
+
+scenarios("../features/symptoms.feature")

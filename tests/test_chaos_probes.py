@@ -1,0 +1,51 @@
+"""The probes judge what they claim: the steady state holds on a healthy service, and the symptoms do not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gameday.chaos import actions, probes
+from gameday.errors import UsageError
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_steady_state_probes_pass_on_a_healthy_service(healthy: Any) -> None:
+    probes.reset_run_state()
+    assert probes.health_checks_pass()["ok"]
+    smoke = probes.smoke_endpoints_answer()
+    assert smoke["ok"] and smoke["failed"] == []
+    assert [a["status"] for a in smoke["answers"]] == [200, 200, 200, 200, 200, 200, 201, 204]
+    load = probes.load_within_slo(requests=60, concurrency=2)
+    assert load["ok"] and load["sent"] == 60 and load["failures"] == 0
+    assert load["latency_verdict"]["status"] == "pass"
+    assert probes.no_faults_from_other_runs() == {"ok": True, "entries": []}
+
+
+def test_the_symptom_probes_fail_when_the_service_is_healthy(healthy: Any) -> None:
+    with pytest.raises(probes.ProbeFailed, match=r"symptoms not observed within 1s: missing health_check_failing"):
+        probes.outage_symptoms_observed(within_s=1)
+    with pytest.raises(probes.ProbeFailed, match=r"redis down: service not degraded-but-serving within 1s"):
+        probes.degraded_but_serving("redis", within_s=1, orders=1)
+    with pytest.raises(probes.ProbeFailed, match="diagnosis does not match: postgres still answers"):
+        probes.check_dependencies(expect_down=["postgres"])
+
+
+def test_a_frozen_replica_fails_the_health_checks(healthy: Any) -> None:
+    healthy.freeze_replicas([healthy.replica_names[0]])
+    try:
+        result = probes.health_checks_pass()
+    finally:
+        healthy.thaw_replicas()
+    assert not result["ok"]
+    assert result["replicas"][0]["ready"] is False
+
+
+def test_resolutions_without_their_fault_are_one_line(healthy: Any) -> None:
+    with pytest.raises(UsageError, match="no previous configuration recorded by this run"):
+        actions.restore_previous_config()
+    with pytest.raises(UsageError, match="unknown dependency 'mysql'"):
+        actions.start_dependency("mysql")
+    assert actions.undo_faults() == []  # nothing of this process in the ledger: nothing to undo
