@@ -159,8 +159,12 @@ def run(
     journal_path: Path | None = None,
     settings: Settings | None = None,
     log_to_stderr: bool = False,
+    controls: list[dict[str, Any]] | None = None,
 ) -> RunResult:
-    """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards."""
+    """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards.
+
+    ``controls`` are chaostoolkit controls added to the experiment for this run (the game day's phase tracker).
+    """
     from chaoslib.experiment import run_experiment
 
     if threading.current_thread() is not threading.main_thread():
@@ -169,6 +173,8 @@ def run(
     settings = use_settings(settings) if settings is not None else previous_settings
     try:
         path, experiment, book = preflight(name_or_path, settings)
+        if controls:
+            experiment["controls"] = [*(experiment.get("controls") or []), *controls]
         journal_path = Path(journal_path or default_journal_path(path.stem, settings)).resolve()
         recorder = JournalRecorder(journal_path, str(path))
         signals = _SignalGuard(recorder)

@@ -57,7 +57,7 @@ class OrderService:
         log.debug("order %s accepted for %s, total %.2f", order["id"], request.customer, order["total"])
         # Publish now rather than at the next relay interval; the order is accepted either way.
         # (a pass that outlives the wait keeps running in the background).
-        await asyncio.wait({self._spawn(self._relay.flush())}, timeout=self._settings.KAFKA_TIMEOUT_SECONDS)
+        await asyncio.wait({self._spawn(self._relay.flush())}, timeout=self._settings.ORDER_PUBLISH_WAIT_SECONDS)
         if request.cart_id is not None:
             self._spawn(self._clear_cart(request.cart_id))
         return {"id": order["id"], "status": "accepted", "total": order["total"]}

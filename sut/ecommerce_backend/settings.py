@@ -50,6 +50,9 @@ class Settings(BaseModel):
     CACHE_TTL_SECONDS: int = Field(300, ge=1)
     BROKEN_CRASH_AFTER_SECONDS: float = Field(3.0, ge=0, le=86400)
     OUTBOX_INTERVAL_SECONDS: float = Field(1.0, gt=0, le=3600)
+    # how long an order request waits for its event to be published before answering (it is accepted
+    # either way): keep it well under the load balancer's server timeout, or a Kafka outage becomes 504s
+    ORDER_PUBLISH_WAIT_SECONDS: float = Field(0.3, ge=0, le=60)
 
     @field_validator("KAFKA_BOOTSTRAP")
     @classmethod

@@ -103,9 +103,7 @@ class ReplicaSetController:
             "terminatingReplicas": len(pods) - len(active),
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        omit_zero(
-            status, "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "terminatingReplicas"
-        )
+        omit_zero(status, "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "terminatingReplicas")
         if rs.get("status") != status:
             current = self.api.store.get(REPLICASETS, ns, rs["metadata"]["name"])
             if current is not None:

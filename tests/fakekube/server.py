@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -255,6 +256,19 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             self.close_connection = True
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed a streaming connection (watch, log follow)."""
+        try:
+            readable, _w, _x = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            gone = True
+        if gone:
+            self.close_connection = True
+        return gone
 
     def _accept(self) -> dict[str, str]:
         """The first Accept entry that asks for an ``as=`` transformation, as a dict of its params."""
@@ -597,6 +611,8 @@ class Handler(BaseHTTPRequestHandler):
                     elif change.type == "DELETED" and now_match:
                         emit("DELETED", obj)
                 if not changes:
+                    if self._client_gone():
+                        return
                     store.wait_for_change(last, min(remaining, 0.5))
         except OSError:
             self.close_connection = True
@@ -650,6 +666,8 @@ class Handler(BaseHTTPRequestHandler):
             sent = logs.count(ns, name, container)
             version = logs.version
             while not self.server.stopping.is_set():
+                if self._client_gone():
+                    return
                 version = logs.wait(version, 0.5)
                 if self.api.store.get(PODS, ns, name) is None:
                     break
