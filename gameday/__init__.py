@@ -5,6 +5,6 @@ __version__ = "0.1.0"
 
 def discover(discover_system: bool = True) -> dict:
     """chaostoolkit's entry point for ``chaos discover gameday``: the actions and probes of gameday.chaos."""
-    from gameday.chaos import discover as discover_chaos  # noqa: PLC0415
+    from gameday.chaos import discover as discover_chaos
 
     return discover_chaos(discover_system)

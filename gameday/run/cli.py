@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from gameday.config import get_settings, use_settings
 
@@ -41,7 +40,6 @@ def register(app: typer.Typer) -> None:
             live=not no_live,
         )
         result = GameDay(settings, options).run()
-        out = Console(markup=False, highlight=False)
-        out.print((result.out_dir / "summary.md").read_text())
-        out.print(f"report: {result.out_dir / 'index.html'}")
+        print((result.out_dir / "summary.md").read_text())
+        print(f"report: {result.out_dir / 'index.html'}")
         raise typer.Exit(result.exit_code)

@@ -43,6 +43,7 @@ from gameday.targets import get_target
 from gameday.targets.base import Target
 from gameday.verify.checklist import run_checklist
 from gameday.verify.measurements import LoadWindow, Measurements
+from gameday.verify.smoke import decided
 from gameday.verify.verdicts import Status
 
 ALERT_NAME = "APIEndpointDown"
@@ -249,7 +250,7 @@ class GameDay:
             "summary": verdict.get("summary") or verdict.get("title"),
             "expected": expected,
             "correct": verdict.get("key") == expected,
-            "command": found.resolution.to_dict().get("command"),
+            "command": "; ".join(found.resolution.commands) or "; ".join(found.resolution.steps),
             "duration_s": round(time.time() - started, 2),
         }
 
@@ -278,14 +279,14 @@ class GameDay:
 
     def _verify(self, start: float) -> tuple[list[dict[str, Any]], float | None]:
         """The runbook's checklist over a load window after recovery."""
-        deadline = time.monotonic() + self.options.verify_window_s + 20
-        window = Timeline()
+        deadline = time.monotonic() + self.options.verify_window_s + 30
+        window = LoadWindow.from_timeline(Timeline())
         while time.monotonic() < deadline:
-            window = self._timeline().window(start + 1, time.time())
-            if window.duration >= self.options.verify_window_s:
-                break
+            window = LoadWindow.from_timeline(self._timeline().window(start + 1, time.time()))
+            if window.duration_s >= self.options.verify_window_s and decided(window, self.settings):
+                break  # long enough, and enough requests for the error-rate verdict at this rate
             time.sleep(0.5)  # poll
-        measurements = Measurements(load=LoadWindow.from_timeline(window), baseline=self.baseline)
+        measurements = Measurements(load=window, baseline=self.baseline)
         verdicts = run_checklist(self.target, measurements, self.settings)
         passed = all(v.status == Status.PASS for v in verdicts)
         return [_verdict_dict(v) for v in verdicts], (time.time() if passed else None)

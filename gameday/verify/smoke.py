@@ -29,6 +29,7 @@ from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, Verdict, error_
 
 SMOKE_WAIT = (0.0, 0.02)  # think time of the smoke's users: it wants a sample fast, not realism
 MIN_LOAD_SECONDS = 2  # complete timeline seconds before an early stop
+SETTLE_TIMEOUT_S = 30.0  # after a rollback: replicas ready and every endpoint back in the load balancer
 
 
 @dataclass
@@ -125,6 +126,19 @@ def verify(target: Target, settings: Settings, users: int = 4, max_load_s: float
     return Attempt(label, quick_verdicts + load_verdicts, window, time.monotonic() - start, str(load_dir))
 
 
+def settle(target: Target, timeout: float) -> bool:
+    """Wait (bounded) until every replica is ready and the load balancer lists every endpoint UP."""
+    deadline = time.monotonic() + timeout
+    if not target.wait_healthy(timeout=timeout):
+        return False
+    while time.monotonic() < deadline:
+        endpoints = target.endpoints()
+        if endpoints and all(e.ready for e in endpoints):
+            return True
+        time.sleep(0.2)  # poll
+    return False
+
+
 def run_smoke(target: Target, settings: Settings, rollback_on_failure: bool = False, users: int = 4,
               max_load_s: float = 20.0, out_dir: Path | None = None) -> SmokeReport:
     """Verify the target; on failure and when asked, roll back and verify again."""
@@ -144,7 +158,7 @@ def run_smoke(target: Target, settings: Settings, rollback_on_failure: bool = Fa
         except TargetError as exc:
             report.rollback = {"done": False, "error": str(exc)}
         else:
-            target.wait_healthy(timeout=30)
+            settle(target, timeout=SETTLE_TIMEOUT_S)
             report.rollback = {
                 "done": True,
                 "from": {"revision": before.number, "version": before.version} if before else None,

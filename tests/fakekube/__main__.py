@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from .fake import FakeKube
+from .kubeconfig import write_kubeconfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     kube = FakeKube.start(args.host, args.port)
     try:
         if args.kubeconfig:
-            path = kube.write_kubeconfig(args.kubeconfig.parent, args.context, args.namespace)
-            if path != args.kubeconfig:
-                path.replace(args.kubeconfig)
+            kube.kubeconfig_path = write_kubeconfig(
+                kube.url, args.kubeconfig.parent, args.context, args.namespace, filename=args.kubeconfig.name
+            )
         if args.seed:
             kube.seed_ecommerce(args.namespace)
         print(kube.url, flush=True)

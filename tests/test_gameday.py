@@ -1,0 +1,86 @@
+"""The game day end to end on the shared local stack: a passing run, a run that cannot recover, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gameday.ledger import Ledger
+from gameday.run.session import GameDay, GameDayOptions
+from tests.helpers import status_of, wait_for
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _options(tmp_path: Path, *experiments: str, **kw) -> GameDayOptions:
+    return GameDayOptions(experiments=list(experiments), baseline_s=6, reports_dir=tmp_path, live=False,
+                          wait_for_alert=False, **kw)
+
+
+def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_path):
+    result = GameDay(settings, _options(tmp_path, "postgres-down", "redis-down"), healthy).run()
+    report = result.report
+    assert result.exit_code == 0, report["message"] + json.dumps(
+        [(e["name"], e["message"]) for e in report["experiments"]])
+    outage, degraded = report["experiments"]
+    assert outage["detected_at"] > outage["injected_at"]
+    assert outage["recovered_at"] > outage["resolution_started_at"] >= outage["detected_at"]
+    assert outage["verified_at"] > outage["recovered_at"]
+    assert outage["symptoms_seen"]["load balancer 503/504"]
+    assert outage["diagnosis"]["correct"], outage["diagnosis"]
+    assert outage["escalation"]["level"] == "on-call engineer"
+    assert [n["kind"] for n in outage["notifications"]][:3] == ["notice", "trigger", "trigger"]
+    assert degraded["detected_at"] is None and degraded["diagnosis"]["verdict"] == "dependency-degraded:redis"
+    assert all(c["status"] == "pass" for e in report["experiments"] for c in e["checklist"])
+    for name in ("index.html", "report.json", "junit.xml", "summary.md"):
+        assert (result.out_dir / name).exists()
+    assert report["ledger_clean"] and Ledger(healthy.state.ledger).empty()
+
+
+def test_a_game_day_that_cannot_recover_fails_cleans_up_and_says_why(healthy, settings, tmp_path):
+    experiment = json.loads((ROOT / "experiments" / "postgres-down.json").read_text())
+    resolution = {"start_dependency", "wait_until_healthy"}
+    experiment["method"] = [a for a in experiment["method"] if a["provider"].get("func") not in resolution]
+    broken = tmp_path / "postgres-down-no-resolution.json"
+    broken.write_text(json.dumps(experiment))
+    result = GameDay(settings, _options(tmp_path, str(broken)), healthy).run()
+    assert result.exit_code == 1
+    (exp,) = result.report["experiments"]
+    assert exp["status"] == "failed" and exp["name"] == "postgres-down-no-resolution"
+    assert "steady state not restored" in exp["message"] or "did not come back" in exp["message"]
+    assert "postgres-down-no-resolution" in (result.out_dir / "summary.md").read_text()
+    assert Ledger(healthy.state.ledger).empty()  # the rollbacks undid the fault
+    wait_for(lambda: status_of(healthy.base_url() + "/api/orders/1") in (200, 404), 30, what="postgres back")
+
+
+def test_ctrl_c_stops_load_undoes_the_fault_and_writes_a_partial_report(healthy, tmp_path):
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(healthy.state.root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gameday.cli", "run", "--no-live", "--no-alert-wait", "--baseline", "5",
+         "--reports-dir", str(tmp_path), "postgres-down", "redis-down"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    ledger = Ledger(healthy.state.ledger)
+    try:
+        wait_for(lambda: any(e.state == "injected" for e in ledger.entries()), 90, what="the fault injected")
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output[-2000:]
+    assert ledger.empty()
+    (report_file,) = tmp_path.glob("*/report.json")
+    report = json.loads(report_file.read_text())
+    assert report["status"] == "interrupted"
+    assert report["experiments"][0]["status"] == "interrupted"
+    locusts = subprocess.run(["pgrep", "-f", f"locust.*{tmp_path}"], capture_output=True, text=True).stdout
+    assert not locusts.strip(), "locust still running after Ctrl-C"
+    wait_for(lambda: healthy.wait_healthy(timeout=1), 30, what="healthy again")
