@@ -11,7 +11,7 @@ import pytest
 # Tests never touch a developer's own stack: they get a state directory of their own.
 os.environ.setdefault("GAMEDAY_STATE_DIR", f"/var/tmp/gameday-test-{os.getuid()}")
 
-from gameday.config import Settings, use_settings  # noqa: E402
+from gameday.config import Settings, use_settings
 
 pytest_plugins = ["pytest_bdd"]
 

@@ -30,7 +30,8 @@ def test_every_endpoint_answers_through_the_load_balancer(healthy):
         added = http.post(f"/api/cart/{cart}/items", json={"product_id": first["id"], "quantity": 2})
         assert added.status_code in (200, 201)
         assert any(i["product_id"] == first["id"] for i in http.get(f"/api/cart/{cart}").json()["items"])
-        order = http.post("/api/orders", json={"customer": "test", "items": [{"product_id": first["id"], "quantity": 1}]})
+        items = [{"product_id": first["id"], "quantity": 1}]
+        order = http.post("/api/orders", json={"customer": "test", "items": items})
         assert order.status_code == 201
         assert http.get(f"/api/orders/{order.json()['id']}").json()["id"] == order.json()["id"]
         assert http.delete(f"/api/cart/{cart}").status_code in (200, 204)
@@ -80,8 +81,8 @@ def test_orders_accepted_while_kafka_is_down_are_delivered_when_it_returns(healt
     wait_for(lambda: _replica_readiness(healthy, "kafka") == {"down"}, 10, what="kafka reported down")
     ids = []
     for i in range(3):
-        r = httpx.post(base + "/api/orders", json={"customer": f"c{i}", "items": [{"product_id": product, "quantity": 1}]},
-                       timeout=5)
+        body = {"customer": f"c{i}", "items": [{"product_id": product, "quantity": 1}]}
+        r = httpx.post(base + "/api/orders", json=body, timeout=5)
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
     assert not httpx.get(f"{base}/api/orders/{ids[0]}", timeout=3).json()["event_published"]

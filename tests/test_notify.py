@@ -26,7 +26,7 @@ class Receiver(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         problems = check_pagerduty(body) if self.path == "/v2/enqueue" else check_slack(body, self.path)
         self.server.received.append((self.path, body))

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
@@ -21,9 +20,11 @@ def _report() -> tuple[dict, list[dict]]:
     seconds = []
     for i in range(60):
         failing = 10 <= i < 25
-        seconds.append({"t": T0 + i, "requests": 45, "failures": 45 if failing else 0, "p95_ms": 300 if failing else 12})
-    checklist = [{"name": n, "status": "pass", "detail": d} for n, d in [
-        ("all pods running", "3/3 replicas Running and ready"), ("error rate < 1%", "0/400 failed, upper bound 0.95%")]]
+        seconds.append({"t": T0 + i, "requests": 45, "failures": 45 if failing else 0,
+                        "p95_ms": 300 if failing else 12})
+    items = [("all pods running", "3/3 replicas Running and ready"),
+             ("error rate < 1%", "0/400 failed, upper bound 0.95%")]
+    checklist = [{"name": n, "status": "pass", "detail": d} for n, d in items]
     experiment = {
         "name": "all-pods-down", "title": "All pods down", "status": "passed", "message": "ok",
         "started_at": T0, "finished_at": T0 + 58, "injected_at": T0 + 9.5, "detected_at": T0 + 10.0,

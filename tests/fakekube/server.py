@@ -111,8 +111,11 @@ class FakeKubeHTTPServer(ThreadingHTTPServer):
                 self._conns.pop(threading.current_thread(), None)
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # quieter than the default
+        import sys
         import traceback
 
+        if isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away (killed): not our error
+            return
         self.errors.append(traceback.format_exc())
 
     def close_connections(self, timeout: float = 5.0) -> None:
