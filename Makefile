@@ -26,12 +26,16 @@ status: $(STAMP)
 abort: $(STAMP)
 	$(GAMEDAY) abort
 
+TEST_REPORTS := --junitxml=reports/tests/junit.xml --cucumberjson=reports/tests/cucumber.json
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(PYTEST)
+	mkdir -p reports/tests
+	$(PYTEST) $(TEST_REPORTS)
 
 test-quick: $(STAMP)
-	$(PYTEST) -m "not slow"
+	mkdir -p reports/tests
+	$(PYTEST) -m "not slow" $(TEST_REPORTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -224,11 +224,12 @@ def _register_commands() -> None:
     """Commands that live next to what they drive."""
     from gameday.chaos.cli import register as chaos
     from gameday.diagnose.cli import register as diagnose
+    from gameday.load.cli import register as load
     from gameday.run.cli import register as game_day
     from gameday.runbook.cli import register as runbook
     from gameday.verify.cli import register as smoke
 
-    for register in (game_day, smoke, chaos, diagnose, runbook):
+    for register in (game_day, smoke, load, chaos, diagnose, runbook):
         register(app)
 
 

@@ -16,10 +16,13 @@ from gameday.load.timeline import Timeline
 class Progress:
     """A table refreshed twice a second while the game day runs (plain lines when not on a terminal)."""
 
-    def __init__(self, total: int, timeline: Callable[[], Timeline], console: Console | None = None) -> None:
+    def __init__(
+        self, total: int, timeline: Callable[[], Timeline], console: Console | None = None, live: bool = True
+    ) -> None:
         self.total = total
         self.timeline = timeline
         self.console = console or Console(stderr=True)
+        self.live = live and self.console.is_terminal
         self.state: dict[str, Any] = {"index": 0, "name": "baseline", "phase": "measuring baseline"}
         self.done: list[tuple[str, str, str]] = []
         self._live: Live | None = None
@@ -42,7 +45,7 @@ class Progress:
     def update(self, **state: Any) -> None:
         """Change what the current row shows."""
         self.state.update(state)
-        if not self.console.is_terminal:
+        if not self.live:
             line = f"[{self.state['index']}/{self.total}] {self.state['name']}: {self.state['phase']}"
             if line != self._last_line:
                 self.console.print(line, markup=False, highlight=False)
@@ -51,11 +54,11 @@ class Progress:
     def finished(self, name: str, result: str, detail: str) -> None:
         """An experiment ended."""
         self.done.append((name, result, detail))
-        if not self.console.is_terminal:
+        if not self.live:
             self.console.print(f"  {name}: {result} {detail}", markup=False, highlight=False)
 
     def __enter__(self) -> Progress:
-        if self.console.is_terminal:
+        if self.live:
             self._live = Live(self._table(), console=self.console, refresh_per_second=2, transient=False)
             self._live.__enter__()
             threading.Thread(target=self._refresh, daemon=True).start()

@@ -118,19 +118,17 @@ class GameDay:
         """The whole game day; interruptions still undo the faults and write a partial report."""
         ledger = preflight(self.target, self.settings, self.entries)
         status, message = "passed", ""
-        progress = Progress(len(self.entries), self._timeline) if self.options.live else None
+        progress = Progress(len(self.entries), self._timeline, live=self.options.live)
         try:
             self._start_background()
-            with progress or contextlib.nullcontext():
-                self._measure_baseline(progress)
+            with progress:
+                self._measure_baseline()
                 for index, entry in enumerate(self.entries, 1):
-                    if progress:
-                        progress.update(index=index, name=entry.name, phase="starting")
+                    progress.update(index=index, name=entry.name, phase="starting")
                     result = self._run_experiment(entry, progress)
                     self.results.append(result)
-                    if progress:
-                        detail = f"detect {_s(result['time_to_detect_s'])}, recover {_s(result['time_to_recover_s'])}"
-                        progress.finished(entry.name, result["status"], detail)
+                    detail = f"detect {_s(result['time_to_detect_s'])}, recover {_s(result['time_to_recover_s'])}"
+                    progress.finished(entry.name, result["status"], detail)
                     if result["status"] == "interrupted":
                         status, message = "interrupted", result["message"]
                         break
@@ -185,7 +183,7 @@ class GameDay:
         if self.load:
             self.load.stop()
 
-    def _measure_baseline(self, progress: Progress | None) -> None:
+    def _measure_baseline(self) -> None:
         start = time.time()
         deadline = time.monotonic() + self.options.baseline_s + 30
         while time.monotonic() < deadline:
@@ -197,7 +195,7 @@ class GameDay:
         raise GamedayError("no load measured during the baseline window: locust did not reach the service")
 
     # --- one experiment ----------------------------------------------------------------------
-    def _run_experiment(self, entry: CatalogueEntry, progress: Progress | None) -> dict[str, Any]:
+    def _run_experiment(self, entry: CatalogueEntry, progress: Progress) -> dict[str, Any]:
         track = ExperimentTrack(entry.name, entry.fault, entry.params, entry.expects_outage)
         diagnosis: dict[str, Any] = {}
         notes: list[dict[str, Any]] = []
@@ -208,8 +206,7 @@ class GameDay:
         self.prober.listeners[:] = [track.observe]
         set_current(track)
         stop_following = threading.Event()
-        if progress:
-            threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True).start()
+        threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True).start()
         try:
             result = runner.run(str(entry.path), journal_path=self.out_dir / "journals" / f"{entry.name}.json",
                                 settings=self.settings, controls=CONTROLS)
@@ -218,8 +215,7 @@ class GameDay:
             stop_following.set()
             self.prober.listeners[:] = []
         finished = time.time()
-        if progress:
-            progress.update(phase="verification checklist")
+        progress.update(phase="verification checklist")
         checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
         return self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
 
