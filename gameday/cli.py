@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -244,6 +245,11 @@ def main() -> None:
     except (GamedayError, TargetError) as exc:
         err.print(f"gameday: {exc}")
         sys.exit(getattr(exc, "exit_code", 1))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        err.print(f"gameday: bad configuration: {where}: {first['msg']}")
+        sys.exit(2)
     except (KeyboardInterrupt, Terminated):
         err.print("gameday: interrupted; faults of this run were undone")
         sys.exit(130)

@@ -172,17 +172,22 @@ class BadConfig(Fault):
             target.rollout_restart(wait=True)
 
 
-class StopDependency(Fault):
-    """A dependency stopped (process stopped / scaled to zero)."""
+class _DependencyFault(Fault):
+    """A fault on one named dependency."""
 
-    name = "stop-dependency"
-    description = "stop PostgreSQL, Redis or Kafka"
     params: ClassVar[dict[str, str]] = {"dependency": "postgres, redis or kafka"}
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         params = super().validate(params)
         _dependency(params)
         return params
+
+
+class StopDependency(_DependencyFault):
+    """A dependency stopped (process stopped / scaled to zero)."""
+
+    name = "stop-dependency"
+    description = "stop PostgreSQL, Redis or Kafka"
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.stop_dependency(params["dependency"])
@@ -191,17 +196,11 @@ class StopDependency(Fault):
         target.start_dependency(params["dependency"], wait=True)
 
 
-class HangDependency(Fault):
+class HangDependency(_DependencyFault):
     """A dependency hangs (SIGSTOP / egress denied) instead of failing fast."""
 
     name = "hang-dependency"
     description = "make PostgreSQL, Redis or Kafka hang"
-    params: ClassVar[dict[str, str]] = {"dependency": "postgres, redis or kafka"}
-
-    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
-        params = super().validate(params)
-        _dependency(params)
-        return params
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.hang_dependency(params["dependency"])

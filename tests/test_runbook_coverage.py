@@ -63,7 +63,7 @@ def test_the_mapping_names_every_line_of_the_shipped_runbook():
     # identical lines in two places get the right ids
     restarts = [ln.id for ln in report.lines if ln.text.startswith("kubectl rollout restart")]
     assert restarts == ["resolution:rollout-restart", "resolution:restore-config-and-restart"]
-    assert next(ln for ln in report.lines if ln.id == "resolution:notify").status == NOT_COVERED
+    assert next(ln for ln in report.lines if ln.id == "resolution:notify").status != NOT_COVERED  # tests/test_notify
 
 
 def test_not_automatable_lines_say_why_and_do_not_count_against_the_percentage(tmp_path):

@@ -13,7 +13,6 @@ they arrive (the reader merges lines of the same second).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections import Counter
@@ -23,33 +22,11 @@ import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
+from gameday.load.timeline import percentile, round_ms  # the same rounding and percentiles as the reader
+
 TIMELINE_ENV = "GAMEDAY_TIMELINE_FILE"
 REPORT_KEY = "gameday_timeline"
 MAX_ERROR_KINDS = 8  # per second: the most frequent failure messages are enough to tell the story
-
-
-def _round_ms(ms: float) -> int:
-    """Locust's rounding of response times (the same as gameday.load.timeline.round_ms)."""
-    if ms < 100:
-        return round(ms)
-    if ms < 1000:
-        return int(round(ms, -1))
-    if ms < 10000:
-        return int(round(ms, -2))
-    return int(round(ms, -3))
-
-
-def _percentile(hist: Counter, q: float) -> int | None:
-    total = sum(hist.values())
-    if not total:
-        return None
-    rank = max(1, math.ceil(q * total))
-    seen = 0
-    for value in sorted(hist):
-        seen += hist[value]
-        if seen >= rank:
-            return value
-    return max(hist)
 
 
 class _Bucket:
@@ -66,7 +43,7 @@ class _Bucket:
     def add(self, response_time: float | None, error: str | None) -> None:
         self.requests += 1
         if response_time is not None:
-            self.hist[_round_ms(response_time)] += 1
+            self.hist[round_ms(response_time)] += 1
         if error is not None:
             self.failures += 1
             self.errors[error[:160]] += 1
@@ -156,9 +133,9 @@ class TimelineRecorder:
             "t": t,
             "requests": b.requests,
             "failures": b.failures,
-            "p50": _percentile(b.hist, 0.5),
-            "p95": _percentile(b.hist, 0.95),
-            "p99": _percentile(b.hist, 0.99),
+            "p50": percentile(b.hist, 0.5),
+            "p95": percentile(b.hist, 0.95),
+            "p99": percentile(b.hist, 0.99),
             "users": users,
             "hist": {str(k): v for k, v in sorted(b.hist.items())},
             "errors": dict(b.errors.most_common(MAX_ERROR_KINDS)),
