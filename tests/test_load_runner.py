@@ -103,6 +103,14 @@ def test_a_run_writes_a_per_second_timeline_matching_locusts_totals(shop: StubSh
     assert "locust" not in sys.modules  # gameday never imports locust
 
 
+def test_a_relative_output_directory_works(shop: StubShop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # locust runs inside its output directory: a relative path must not double up
+    with LoadRun(LoadSpec(host=_url(shop), users=2, duration_s=2, wait=(0, 0.02), out_dir=Path("reports/load"))) as run:
+        result = run.wait()
+    assert result.tool_error is None and result.timeline.requests > 0
+    assert (tmp_path / "reports" / "load" / "timeline.jsonl").exists()
+
+
 def test_refused_connections_are_failed_requests_not_tool_errors(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     result = run_load(LoadSpec(host=closed, users=2, duration_s=2, wait=(0, 0.05), out_dir=tmp_path))

@@ -137,7 +137,9 @@ class LoadRun:
 
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec.validate()
-        self.out_dir = Path(spec.out_dir) if spec.out_dir else Path(tempfile.mkdtemp(prefix="gameday-load-"))
+        # absolute: locust runs with the output directory as its working directory
+        out = Path(spec.out_dir) if spec.out_dir else Path(tempfile.mkdtemp(prefix="gameday-load-"))
+        self.out_dir = out.resolve()
         self.timeline_path = self.out_dir / "timeline.jsonl"
         self.stats_base = self.out_dir / "stats"  # locust appends .json
         self.log_path = self.out_dir / "locust.log"

@@ -104,7 +104,7 @@ class GameDay:
         self.target = target or get_target(settings)
         self.entries = catalogue(options.experiments or None)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.out_dir = Path(options.reports_dir or settings.reports_dir) / stamp
+        self.out_dir = (Path(options.reports_dir or settings.reports_dir) / stamp).resolve()
         self.run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
         self.notifier = Notifier()
         self.results: list[dict[str, Any]] = []
