@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_chaos_support import EXPERIMENTS, gameday_chaos, ledger_entries, one_line, variant
+from tests.chaos_support import EXPERIMENTS, gameday_chaos, ledger_entries, one_line, variant
 
 
 def snapshot(target: Any) -> dict[str, Any]:

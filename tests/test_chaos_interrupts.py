@@ -12,7 +12,7 @@ import pytest
 
 from gameday.chaos.journal import verdict_from_journal
 from gameday.targets.local.stack import base_config, load_stack
-from tests.test_chaos_support import (
+from tests.chaos_support import (
     EXPERIMENTS,
     env_for,
     finish,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.cli import register
 from gameday.targets.base import DependencyCheck, Event, Revision, TargetError
-from tests.test_diagnose_fakes import FakeTarget, KubeLikeTarget
+from tests.diagnose_fakes import FakeTarget, KubeLikeTarget
 
 RUNBOOK = load_runbook()
 

@@ -6,7 +6,7 @@ import time
 
 from gameday.diagnose.evidence import collect, line_time, match_logs
 from gameday.targets.base import TargetError
-from tests.test_diagnose_fakes import FakeTarget
+from tests.diagnose_fakes import FakeTarget
 
 PATTERNS = ["Connection refused", "service unavailable"]
 

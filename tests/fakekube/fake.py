@@ -246,7 +246,7 @@ class FakeKube:
                 return value
             if time.monotonic() >= deadline:
                 raise WaitTimeout(f"timed out after {timeout}s waiting for {message}")
-            time.sleep(interval)
+            time.sleep(interval)  # poll
 
     def pods_ready(self, namespace: str, label_selector: str, count: int | None = None) -> bool:
         """Whether the matching (non-terminating) pods are all Running and ready (and ``count`` of them)."""

@@ -63,7 +63,7 @@ def wait_for(
             return last
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
-        time.sleep(interval)
+        time.sleep(interval)  # poll
 
 
 @dataclass

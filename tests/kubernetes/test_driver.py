@@ -5,7 +5,7 @@ By default that is the fake API server seeded with the ecommerce scenario (pods 
 to it denied makes the backend not ready); with KUBECONFIG set, a real cluster running deploy/.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_driver_support are redefined as test arguments)
+# ruff: noqa: F811  (pytest fixtures imported from driver_support are redefined as test arguments)
 from __future__ import annotations
 
 import http.server
@@ -24,7 +24,7 @@ from gameday.targets.kubernetes.policies import FROZEN_LABEL, freeze_policy_name
 from gameday.targets.kubernetes.target import CHECK_ADDRESS, REPLICAS_BEFORE_STOP
 
 from .conftest import BACKEND, CONFIGMAP, KubeTarget, wait_for
-from .test_driver_support import (  # noqa: F401 (fixtures)
+from .driver_support import (  # noqa: F401 (fixtures)
     backend_ok,
     gameday_policies,
     k8s_settings,

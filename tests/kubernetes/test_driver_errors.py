@@ -14,7 +14,7 @@ from gameday.targets.kubernetes import KubernetesTarget
 from tests.fakekube import write_kubeconfig
 
 from .conftest import KubeTarget
-from .test_driver_support import gameday_cli, kube_flags
+from .driver_support import gameday_cli, kube_flags
 
 pytestmark = pytest.mark.kubernetes
 

@@ -1,6 +1,6 @@
 """gameday's fault vocabulary on the kubernetes target: inject/undo with the ledger, abort, and safety."""
 
-# ruff: noqa: F811  (pytest fixtures imported from test_driver_support are redefined as test arguments)
+# ruff: noqa: F811  (pytest fixtures imported from driver_support are redefined as test arguments)
 from __future__ import annotations
 
 import json
@@ -24,7 +24,7 @@ from gameday.targets.kubernetes.policies import freeze_policy_name, hang_policy_
 from tests.fakekube import FakeKube
 
 from .conftest import BACKEND, CONFIGMAP, KubeTarget, wait_for
-from .test_driver_support import (  # noqa: F401 (fixtures)
+from .driver_support import (  # noqa: F401 (fixtures)
     MUTATING,
     backend_ok,
     gameday_cli,

@@ -12,7 +12,7 @@ The full runner (``gameday.chaos.runner.run``) is run once too: with no service 
 state fails first and nothing is injected.
 """
 
-# ruff: noqa: F811  (pytest fixtures imported from test_driver_support are redefined as test arguments)
+# ruff: noqa: F811  (pytest fixtures imported from driver_support are redefined as test arguments)
 from __future__ import annotations
 
 import importlib
@@ -32,7 +32,7 @@ from gameday.state import StateDir
 from gameday.targets.kubernetes import KubernetesTarget
 
 from .conftest import KubeTarget, wait_for
-from .test_driver_support import (  # noqa: F401 (fixtures)
+from .driver_support import (  # noqa: F401 (fixtures)
     backend_ok,
     gameday_policies,
     k8s_settings,
