@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -27,15 +28,17 @@ from typing import Any
 import httpx
 
 from gameday import faults
+from gameday.abort import abort_all
 from gameday.config import Settings, use_settings
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
+from gameday.load.timeline import percentile, round_ms
 from gameday.run.prober import Prober, outage_decided
+from gameday.run.session import delta
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.target import LocalTarget
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 TRIVIAL_LOCUSTFILE = HERE / "locust_trivial.py"
 CANARY_INTERVAL_S, CANARY_CHECKS = 60, 5  # the common canary-analysis defaults: 1 min interval, 5 checks
 
@@ -104,12 +107,12 @@ def bench_detection(target: LocalTarget, settings: Settings, trials: int) -> dic
             try:
                 _wait(lambda p=prober: len(p.snapshot()) >= 6, 10)
                 instant = time.time()
-                entry = faults.inject(target, ledger, fault, params)
+                faults.inject(target, ledger, fault, params)
                 decided = _wait(lambda p=prober, t=instant: outage_decided(p.snapshot(t), t), 15)
                 latencies.append(decided.at + decided.latency_s - instant)
-                faults.undo(target, ledger, entry)
             finally:
                 prober.stop()
+                abort_all(ledger)
         out[label] = {"median_s": median(latencies), "worst_s": round(max(latencies), 3),
                       "trials": len(latencies), "all_s": [round(x, 3) for x in latencies]}
     return out
@@ -136,10 +139,8 @@ def haproxy_requests(log: Path, start: float, end: float) -> list[tuple[float, i
 
 
 def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    """The p95 of HAProxy's times, by the same rounding and nearest-rank rule as gameday's timeline."""
+    return percentile(Counter(round_ms(ms) for ms in values), 0.95)
 
 
 def bench_fidelity(target: LocalTarget, settings: Settings, trials: int, seconds: float = 20) -> dict[str, Any]:
@@ -149,10 +150,12 @@ def bench_fidelity(target: LocalTarget, settings: Settings, trials: int, seconds
     for _ in range(trials):
         _wait_healthy(target)
         run = LoadRun(LoadSpec(host=target.base_url(), users=4, duration_s=seconds, wait=(0.05, 0.15))).start()
-        _wait(lambda r=run: r.timeline().duration >= 3, 30)
-        entry = faults.inject(target, ledger, "stop-dependency", {"dependency": "postgres"})
-        time.sleep(3)  # the fault's length: orders fail, the catalogue is served from the cache
-        faults.undo(target, ledger, entry)
+        try:
+            _wait(lambda r=run: r.timeline().duration >= 3, 30)
+            faults.inject(target, ledger, "stop-dependency", {"dependency": "postgres"})
+            time.sleep(3)  # the fault's length: orders fail, the catalogue is served from the cache
+        finally:
+            abort_all(ledger)
         result = run.wait()
         timeline = result.timeline
         start, end = timeline.start, timeline.end
@@ -222,45 +225,54 @@ def bench_recovery(target: LocalTarget, settings: Settings, trials: int) -> dict
         target.rollout_restart(wait=False)
         _wait(lambda: target.wait_healthy(timeout=0.1), 60)
         restart.append(time.monotonic() - t0)
-        entry = faults.inject(target, ledger, "bad-release", {})
-        _wait(lambda: _status(target.base_url() + "/api/products") == 503, 60)
-        t0 = time.monotonic()
-        target.rollout_undo(wait=False)
-        _wait(lambda: target.wait_healthy(timeout=0.1), 60)
-        undo.append(time.monotonic() - t0)
-        faults.undo(target, ledger, entry)
+        try:
+            faults.inject(target, ledger, "bad-release", {})
+            _wait(lambda: _status(target.base_url() + "/api/products") == 503, 60)
+            t0 = time.monotonic()
+            target.rollout_undo(wait=False)
+            _wait(lambda: target.wait_healthy(timeout=0.1), 60)
+            undo.append(time.monotonic() - t0)
+        finally:
+            abort_all(ledger)
     return {"rollout_restart_s": {"median": median(restart), "all": [round(x, 2) for x in restart]},
             "rollout_undo_s": {"median": median(undo), "all": [round(x, 2) for x in undo]}}
 
 
 # --- 5. game day wall time ------------------------------------------------------------------------
 def bench_gameday(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
-    """A full game day; wall time per experiment and per phase."""
-    reports = Path(settings.reports_dir)
+    """One full game day (``trials`` is not used: one run takes minutes); wall time per experiment and phase."""
+    out = Path(settings.reports_dir).resolve() / "bench"
+    before = set(out.glob("*/report.json"))
     t0 = time.monotonic()
-    res = _gameday("run", "--no-live", "--reports-dir", str(reports / "bench"), settings=settings, timeout=1500)
+    proc = subprocess.Popen([sys.executable, "-m", "gameday.cli", "run", "--no-live", "--reports-dir", str(out)],
+                            env={**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, stderr = proc.communicate(timeout=1500)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the game day undoes its fault and writes a partial report
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        abort_all(Ledger(target.state.ledger))
     wall = time.monotonic() - t0
-    latest = sorted((reports / "bench").glob("*/report.json"))
-    if not latest:
-        return {"error": f"no report (exit {res.returncode}): {res.stderr.strip()[-300:]}"}
+    written = sorted(set(out.glob("*/report.json")) - before)
+    if not written:
+        return {"error": f"no report (exit {proc.returncode}): {stderr.strip()[-300:]}"}
+    latest = written
     report = json.loads(latest[-1].read_text())
     per = {}
     for e in report["experiments"]:
         phases = {
-            "steady state + injection": _d(e["started_at"], e.get("injected_at")),
+            "steady state + injection": delta(e["started_at"], e.get("injected_at")),
             "detection": e.get("time_to_detect_s"),
-            "diagnosis (incl. waiting for the page)": _d(e.get("detected_at"), e.get("resolution_started_at")),
-            "resolution": _d(e.get("resolution_started_at"), e.get("recovered_at")),
-            "verification": _d(e.get("recovered_at") or e.get("injected_at"), e.get("verified_at")),
-            "total": _d(e["started_at"], e["finished_at"]),
+            "diagnosis (incl. waiting for the page)": delta(e.get("detected_at"), e.get("resolution_started_at")),
+            "resolution": delta(e.get("resolution_started_at"), e.get("recovered_at")),
+            "verification": delta(e.get("recovered_at") or e.get("injected_at"), e.get("verified_at")),
+            "total": delta(e["started_at"], e["finished_at"]),
         }
         per[e["name"]] = {"status": e["status"], **phases}
-    return {"exit_code": res.returncode, "wall_s": round(wall, 1), "report": str(latest[-1].parent),
+    return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(latest[-1].parent),
             "baseline_rps": report["baseline"]["rps"], "experiments": per}
-
-
-def _d(a: float | None, b: float | None) -> float | None:
-    return round(b - a, 2) if a is not None and b is not None else None
 
 
 # --- helpers ----------------------------------------------------------------------------------

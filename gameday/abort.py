@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from gameday import faults
-from gameday.errors import GamedayError
 from gameday.ledger import Ledger
 from gameday.targets import from_identity
-from gameday.targets.base import TargetError
 
 
 def abort_all(ledger: Ledger) -> tuple[list[str], list[str]]:
@@ -18,6 +16,6 @@ def abort_all(ledger: Ledger) -> tuple[list[str], list[str]]:
             target = from_identity(entry.target)
             faults.undo(target, ledger, entry)
             undone.append(entry.describe())
-        except (GamedayError, TargetError, OSError) as exc:
-            failed.append(f"{entry.describe()}: {exc}")
+        except Exception as exc:  # keep going: every other fault still gets its undo
+            failed.append(f"{entry.describe()}: {type(exc).__name__}: {exc}")
     return undone, failed

@@ -250,9 +250,12 @@ def main() -> None:
         where = ".".join(str(part) for part in first["loc"]) or "settings"
         err.print(f"gameday: bad configuration: {where}: {first['msg']}")
         sys.exit(2)
-    except (KeyboardInterrupt, Terminated):
+    except KeyboardInterrupt:
         err.print("gameday: interrupted; faults of this run were undone")
         sys.exit(130)
+    except Terminated:
+        err.print("gameday: terminated; faults of this run were undone")
+        sys.exit(143)
     except Exception as exc:  # an unexpected failure still gets one line
         err.print(f"gameday: unexpected error: {type(exc).__name__}: {exc}")
         sys.exit(1)

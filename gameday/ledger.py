@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gameday.errors import SafetyError
 from gameday.state import read_json, write_json_atomic
 
 
@@ -86,3 +87,12 @@ class Ledger:
     def empty(self) -> bool:
         """Whether no fault is recorded."""
         return not self.entries()
+
+    def ensure_empty(self) -> None:
+        """Refuse to start while faults of an earlier run are still recorded (one line, how to clear it)."""
+        left = self.entries()
+        if left:
+            raise SafetyError(
+                f"the ledger ({self.path}) still holds {len(left)} fault(s) from an earlier run "
+                f"({'; '.join(e.describe() for e in left)}): run 'gameday abort' to undo them, then retry"
+            )

@@ -266,7 +266,7 @@ def test_alert_times_combines_prometheus_and_the_receiver(tmp_path: Path, monkey
     monkeypatch.setattr(client, "alert_intervals", lambda *a, **k: [(t0 + 18.0, t0 + 40.0), (t0 + 90.0, None)])
     pending = [t0 + 1, t0 + 2, *(t0 + i for i in range(4, 18))]  # a blip, then 14 s pending before it fired
     monkeypatch.setattr(client, "query_range", lambda *a, **k: [{"metric": {}, "values": [[t, "1"] for t in pending]}])
-    times = alert_times("http://p", path, ALERT, t0, t0 + 120)
+    times = alert_times("http://127.0.0.1:1", path, ALERT, t0, t0 + 120)
     assert (times.pending_at, times.fired_at, times.resolved_at) == (t0 + 4, t0 + 18.0, t0 + 40.0)
     assert (times.received_firing_at, times.received_resolved_at) == (t0 + 18.5, t0 + 40.2)
     assert times.fired and times.delays(t0)["received_firing"] == 18.5
@@ -275,18 +275,18 @@ def test_alert_times_combines_prometheus_and_the_receiver(tmp_path: Path, monkey
     monkeypatch.setattr(client, "alert_intervals", lambda *a, **k: [(t0, None)])  # already firing at the start
     ends = 1_795_000_039.0
     path.write_text(_line("firing", t0 + 1) + "\n" + _line("resolved", t0 + 40.2, ends="2026-11-18T11:07:19Z") + "\n")
-    already = alert_times("http://p", path, ALERT, t0, t0 + 41)
+    already = alert_times("http://127.0.0.1:1", path, ALERT, t0, t0 + 41)
     assert already.resolved_at == ends and already.pending_at is None
 
     # the notifications carry Prometheus's exact firing and resolve times: they refine the 1 s steps
     monkeypatch.setattr(client, "alert_intervals", lambda *a, **k: [(t0 + 18.0, t0 + 40.0)])
     path.write_text(_line("firing", t0 + 18.5, starts=_iso(t0 + 17.4)) + "\n"
                     + _line("resolved", t0 + 39.5, ends=_iso(t0 + 39.2)) + "\n")
-    exact = alert_times("http://p", path, ALERT, t0, t0 + 60)
+    exact = alert_times("http://127.0.0.1:1", path, ALERT, t0, t0 + 60)
     assert (exact.fired_at, exact.resolved_at) == (pytest.approx(t0 + 17.4), pytest.approx(t0 + 39.2))
 
     monkeypatch.setattr(client, "alert_intervals", lambda *a, **k: [])
-    quiet = alert_times("http://p", tmp_path / "missing.jsonl", ALERT, t0, t0 + 60)
+    quiet = alert_times("http://127.0.0.1:1", tmp_path / "missing.jsonl", ALERT, t0, t0 + 60)
     assert quiet == AlertTimes(None, None, None, None)
     assert not quiet.fired and quiet.delays(t0)["fired"] is None
     assert alert_times(None, None, ALERT, t0, t0 + 1) == AlertTimes(None, None, None, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +98,11 @@ def test_receiver_rejects_garbage(receiver: tuple[str, Path]) -> None:
     url, path = receiver
     assert httpx.post(f"{url}/alerts", content=b"not json").status_code == 400
     assert httpx.post(f"{url}/alerts", json={"no": "alerts"}).status_code == 400
+    assert httpx.post(f"{url}/alerts", json={"alerts": [1, "x"]}).status_code == 400
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:  # httpx refuses to send this header
+        sock.sendall(b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}")
+        assert sock.recv(64).split(b" ")[1] == b"400"
     assert httpx.post(f"{url}/other", json=_payload()).status_code == 404
     assert not path.exists() or path.read_text() == ""
 
@@ -135,12 +141,12 @@ def test_alert_intervals(monkeypatch: pytest.MonkeyPatch) -> None:
         return [_series(100, 101, 102, 103), _series(103, 104, 105), _series(120, 121, 122, 123, 124, 125)]
 
     monkeypatch.setattr(client, "query_range", fake_range)
-    assert client.alert_intervals("http://p", "APIEndpointDown", 90, 125) == [(100.0, 106.0), (120.0, None)]
+    assert client.alert_intervals("http://127.0.0.1:1", "APIEndpointDown", 90, 125) == [(100.0, 106.0), (120.0, None)]
     assert seen["expr"] == 'ALERTS{alertstate="firing", alertname="APIEndpointDown"}'
-    assert client.alert_intervals("http://p", "APIEndpointDown", 90, 140) == [(100.0, 106.0), (120.0, 126.0)]
+    assert client.alert_intervals("http://127.0.0.1:1", "APIEndpointDown", 90, 140) == [(100.0, 106.0), (120.0, 126.0)]
 
     monkeypatch.setattr(client, "query_range", lambda *a, **k: [])
-    assert client.alert_intervals("http://p", "APIEndpointDown", 90, 140) == []
+    assert client.alert_intervals("http://127.0.0.1:1", "APIEndpointDown", 90, 140) == []
 
 
 def test_alert_intervals_raises_the_step_for_long_windows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +157,7 @@ def test_alert_intervals_raises_the_step_for_long_windows(monkeypatch: pytest.Mo
         return []
 
     monkeypatch.setattr(client, "query_range", fake_range)
-    client.alert_intervals("http://p", "X", 0, 86400)
+    client.alert_intervals("http://127.0.0.1:1", "X", 0, 86400)
     assert steps[0] * client.MAX_POINTS >= 86400
 
 
@@ -169,7 +175,7 @@ def test_error_ratio_and_p95(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if 'status=~"5.."' in expr else 900.0  # no 5xx series at the replicas yet
 
     monkeypatch.setattr(client, "query_scalar", fake_scalar)
-    stats = client.error_ratio_and_p95("http://p", 1000.0, 1060.0)
+    stats = client.error_ratio_and_p95("http://127.0.0.1:1", 1000.0, 1060.0)
     assert stats.lb_requests == 1000.0 and stats.probe_requests == 40.0
     assert stats.error_ratio == pytest.approx(0.02)
     assert stats.service_5xx == 0.0 and stats.service_error_ratio == 0.0
@@ -177,7 +183,7 @@ def test_error_ratio_and_p95(monkeypatch: pytest.MonkeyPatch) -> None:
     assert {at for _, at in asked} == {1060.0}
     assert all("[60000ms]" in expr for expr, _ in asked)
     with pytest.raises(ValueError):
-        client.error_ratio_and_p95("http://p", 10, 10)
+        client.error_ratio_and_p95("http://127.0.0.1:1", 10, 10)
 
 
 def test_no_traffic_means_no_ratio() -> None:
@@ -195,7 +201,7 @@ def test_wait_for_alert_times_out_when_prometheus_is_down() -> None:
     with pytest.raises(TimeoutError, match="APIEndpointDown firing"):
         client.wait_for_alert(f"http://127.0.0.1:{free_port()}", "APIEndpointDown", timeout=0.3, interval=0.1)
     with pytest.raises(ValueError):
-        client.wait_for_alert("http://p", "X", state="bogus")
+        client.wait_for_alert("http://127.0.0.1:1", "X", state="bogus")
 
 
 def test_to_unix() -> None:

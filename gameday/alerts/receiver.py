@@ -114,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != "/alerts":
             self._send(404, {"error": f"no such path: {self.path}"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         if length <= 0 or length > MAX_BODY:
             self._send(400, {"error": "missing or oversized body"})
             return
@@ -123,7 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             self._send(400, {"error": f"invalid JSON: {exc}"})
             return
-        if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        alerts = payload.get("alerts") if isinstance(payload, dict) else None
+        if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
             self._send(400, {"error": "not an Alertmanager webhook payload (no 'alerts' list)"})
             return
         records = self.server.log.append(payload)

@@ -34,7 +34,7 @@ from gameday.chaos import lint, probes
 from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, verdict_from_journal
 from gameday.config import Settings, get_settings, use_settings
-from gameday.errors import SafetyError, UsageError
+from gameday.errors import UsageError
 from gameday.ledger import Ledger
 from gameday.safety import guard
 from gameday.targets import from_identity, get_target
@@ -129,12 +129,7 @@ def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, An
     guard(target)
     target.reachable()
     book = ledger(settings)
-    left = book.entries()
-    if left:
-        raise SafetyError(
-            f"the ledger ({book.path}) still holds {len(left)} fault(s) from an earlier run "
-            f"({'; '.join(e.describe() for e in left)}): run 'gameday abort' to undo them, then retry"
-        )
+    book.ensure_empty()
     return path, experiment, book
 
 

@@ -33,8 +33,3 @@ def level(outage_s: float | None, policy: tuple[EscalationStep, ...] = POLICY) -
     reached = steps_reached(outage_s, policy)
     return reached[-1].who if reached else "none"
 
-
-def next_step(outage_s: float, policy: tuple[EscalationStep, ...] = POLICY) -> EscalationStep | None:
-    """The next step still ahead, if any."""
-    ahead = [s for s in policy if s.after_s > outage_s]
-    return ahead[0] if ahead else None

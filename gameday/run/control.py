@@ -23,7 +23,7 @@ def _func(activity: dict[str, Any]) -> str:
 def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
     """Record when each method activity starts; run the pre-resolution steps before the first resolution."""
     track = current_track()
-    if track is None or track.phase in ("rollbacks", "done"):
+    if track is None or track.phase == "rollbacks":
         return
     func = _func(context)
     now = time.time()

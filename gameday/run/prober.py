@@ -74,7 +74,7 @@ class Prober:
                 obs = Observation(started, path, status, time.monotonic() - t0)
                 with self._lock:
                     self.observations.append(obs)
-                for listener in self.listeners:
+                for listener in tuple(self.listeners):
                     listener(obs)
                 next_at += period
                 self._stop.wait(max(0.0, next_at - time.monotonic()))

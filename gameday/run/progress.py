@@ -72,10 +72,6 @@ class Progress:
                 except Exception:  # a display glitch must never end a game day
                     continue
 
-    def phase_of(self, get: Callable[[], str]) -> None:
-        """Follow a changing phase (read from the experiment's track)."""
-        self.update(phase=get())
-
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._live is not None:

@@ -10,9 +10,11 @@ have been escalated to.
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,11 +24,12 @@ import httpx
 
 from gameday.abort import abort_all
 from gameday.alerts import client as alerts
+from gameday.alerts.timeline import alert_times
 from gameday.chaos import runner
 from gameday.config import Settings
 from gameday.diagnose.diagnosis import diagnose
 from gameday.diagnose.scoring import expected_verdict
-from gameday.errors import GamedayError, SafetyError
+from gameday.errors import GamedayError
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import Timeline
@@ -79,16 +82,12 @@ class GameDayResult:
         return 0 if status == "passed" else 130 if status == "interrupted" else 1
 
 
-def preflight(target: Target, settings: Settings, entries: list[CatalogueEntry]) -> Ledger:
+def preflight(target: Target, settings: Settings) -> Ledger:
     """Everything checked before any fault: reachable, allowlisted, ledger empty, steady state met."""
     guard(target)
     target.reachable()
     ledger = Ledger(StateDir(settings.state_dir).ensure().ledger)
-    left = ledger.entries()
-    if left:
-        raise SafetyError(
-            f"the ledger still holds {len(left)} fault(s) from an earlier run: run 'gameday abort' first"
-        )
+    ledger.ensure_empty()
     if not target.wait_healthy(timeout=20):
         not_ready = [r.name for r in target.replicas() if not r.ready]
         raise GamedayError(f"system not healthy before the game day (not ready: {', '.join(not_ready) or 'service'})")
@@ -116,7 +115,7 @@ class GameDay:
     # --- the run -----------------------------------------------------------------------------
     def run(self) -> GameDayResult:
         """The whole game day; interruptions still undo the faults and write a partial report."""
-        ledger = preflight(self.target, self.settings, self.entries)
+        ledger = preflight(self.target, self.settings)
         status, message = "passed", ""
         progress = Progress(len(self.entries), self._timeline, live=self.options.live)
         try:
@@ -140,8 +139,9 @@ class GameDay:
             status, message = "interrupted", "terminated (SIGTERM): load stopped, faults undone, partial report"
         finally:
             set_current(None)
-            self._stop_background()
-            undone, failed = abort_all(ledger)
+            with _signals_deferred():  # a second Ctrl-C must not interrupt the undo
+                self._stop_background()
+                undone, failed = abort_all(ledger)
             ledger_clean = not failed
         if status == "passed" and any(r["status"] != "passed" for r in self.results):
             status = "failed"
@@ -203,17 +203,23 @@ class GameDay:
         track.on_detected.append(lambda t: notes.extend(self._notify_outage(t)))
         track.on_recovered.append(lambda t: notes.extend(self._notify_recovered(t)))
         assert self.prober is not None
-        self.prober.listeners[:] = [track.observe]
+        self.prober.listeners = [track.observe]
         set_current(track)
         stop_following = threading.Event()
-        threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True).start()
+        follower = threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True)
+        follower.start()
         try:
             result = runner.run(str(entry.path), journal_path=self.out_dir / "journals" / f"{entry.name}.json",
                                 settings=self.settings, controls=CONTROLS)
         finally:
             set_current(None)
             stop_following.set()
-            self.prober.listeners[:] = []
+            follower.join(1)
+            self.prober.listeners = []
+        if track.detected_at and not track.recovered_at and not result.interrupted_by:
+            track.recovered_at = time.time()  # never leave an incident open at PagerDuty
+            notes.extend(self._notify_recovered(track))
+        track.join_hooks(timeout=20)
         finished = time.time()
         progress.update(phase="verification checklist")
         checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
@@ -335,14 +341,15 @@ class GameDay:
             "started_at": track.started_at,
             "finished_at": time.time(),
             "injected_at": injected,
+            "fault_in_place_at": track.fault_in_place_at,
             "detected_at": detected,
             "resolution_started_at": resolution,
             "resolution_action": track.resolution_action,
             "recovered_at": recovered,
             "verified_at": verified_at,
-            "time_to_detect_s": _delta(injected, detected),
-            "time_to_recover_s": _delta(injected, recovered),
-            "time_to_verify_s": _delta(injected, verified_at),
+            "time_to_detect_s": delta(injected, detected),
+            "time_to_recover_s": delta(injected, recovered),
+            "time_to_verify_s": delta(injected, verified_at),
             "symptoms_expected": expected_symptoms,
             "symptoms_seen": seen,
             "checklist": checklist,
@@ -359,22 +366,21 @@ class GameDay:
         }
 
     def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None) -> dict[str, Any] | None:
+        """When APIEndpointDown fired and resolved (Prometheus and the receiver), against what was expected."""
         prom = self.target.prometheus_url()
         if not prom or injected is None:
             return None
+        receiver = self.target.received_alerts_file()
         try:
-            intervals = alerts.alert_intervals(prom, ALERT_NAME, injected, time.time())
-        except alerts.PrometheusError as exc:
+            times = alert_times(prom, Path(receiver) if receiver else None, ALERT_NAME, injected, time.time())
+        except (alerts.PrometheusError, ValueError) as exc:
             return {"expected": track.expects_outage, "error": str(exc), "as_expected": None}
-        fired = intervals[0][0] if intervals else None
-        resolved = intervals[0][1] if intervals else None
         return {
+            **times.as_dict(),
             "expected": track.expects_outage,
-            "fired_at": fired,
-            "resolved_at": resolved,
-            "time_to_fire_s": _delta(injected, fired),
-            "after_detection_s": _delta(detected, fired),
-            "as_expected": bool(fired) == track.expects_outage,
+            "time_to_fire_s": delta(injected, times.fired_at),
+            "after_detection_s": delta(detected, times.fired_at),
+            "as_expected": bool(times.fired_at) == track.expects_outage,
         }
 
     # --- the report --------------------------------------------------------------------------
@@ -407,6 +413,19 @@ class GameDay:
         return report
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM are noted but do not interrupt the block (the cleanup after a game day)."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _verdict_dict(v: Any) -> dict[str, Any]:
     data = v.to_dict()
     return {"name": data.get("name"), "status": str(data.get("status")), "detail": data.get("explanation", ""),
@@ -418,7 +437,8 @@ def _chart_second(s: dict[str, Any]) -> dict[str, Any]:
             "p95_ms": s.get("p95")}
 
 
-def _delta(start: float | None, end: float | None) -> float | None:
+def delta(start: float | None, end: float | None) -> float | None:
+    """``end - start`` in seconds (2 decimals), or None when either is missing."""
     return round(end - start, 2) if start is not None and end is not None else None
 
 

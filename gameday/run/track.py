@@ -44,6 +44,7 @@ class ExperimentTrack:
     on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _hook_threads: list[threading.Thread] = field(default_factory=list)
     _fail_runs: dict[str, list[float]] = field(default_factory=dict)
     _ok_run: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -71,10 +72,7 @@ class ExperimentTrack:
         """Between detection and resolution: page, diagnose (each hook bounded by itself)."""
         self.phase = "diagnosing"
         for hook in self.pre_resolution:
-            try:
-                hook(self)
-            except Exception as exc:  # a hook must never stop the resolution
-                self.notes.append(f"{getattr(hook, '__name__', 'hook')} failed: {type(exc).__name__}: {exc}")
+            self._run_hook(hook)  # a hook must never stop the resolution
 
     def observe(self, obs: Observation) -> None:
         """Feed one probe observation (called from the prober's threads)."""
@@ -99,4 +97,18 @@ class ExperimentTrack:
                         self.phase = "outage"
                     fire = self.on_detected
         for hook in fire:
-            threading.Thread(target=hook, args=(self,), daemon=True).start()
+            thread = threading.Thread(target=self._run_hook, args=(hook,), daemon=True)
+            self._hook_threads.append(thread)
+            thread.start()
+
+    def _run_hook(self, hook: Callable[[ExperimentTrack], None]) -> None:
+        try:
+            hook(self)
+        except Exception as exc:  # a notification that failed is a note of the report, never a traceback
+            self.notes.append(f"{getattr(hook, '__name__', 'hook')} failed: {type(exc).__name__}: {exc}")
+
+    def join_hooks(self, timeout: float) -> None:
+        """Wait (bounded) for the detection/recovery hooks still running, so the report has their results."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._hook_threads):
+            thread.join(max(0.0, deadline - time.monotonic()))

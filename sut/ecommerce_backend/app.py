@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from . import SERVICE_NAME
 from .broken import crash_later
-from .context import AppContext, build_context
+from .context import build_context
 from .errors import ServiceUnavailable
 from .logging_setup import get_logger
 from .metrics import UNAVAILABLE_REASON_KEY, HTTPMetricsMiddleware
@@ -86,8 +86,3 @@ def register_handlers(app: FastAPI) -> None:
     async def service_unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
         request.scope[UNAVAILABLE_REASON_KEY] = exc.reason
         return JSONResponse({"detail": "service unavailable"}, status_code=503, headers={"Retry-After": "1"})
-
-
-def context_of(app: FastAPI) -> AppContext:
-    """The context of an application built by create_app."""
-    return app.state.ctx

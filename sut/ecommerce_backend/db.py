@@ -66,7 +66,7 @@ class Database:
             "host": s.DB_HOST,
             "port": s.DB_PORT,
             "user": s.DB_USER,
-            "password": s.DB_PASSWORD or None,
+            "password": s.DB_PASSWORD.get_secret_value() or None,
             "database": s.DB_NAME,
             "timeout": s.DB_TIMEOUT_SECONDS,  # connect timeout
             "server_settings": {"application_name": f"ecommerce-backend/{s.POD_NAME}"},

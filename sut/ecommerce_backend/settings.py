@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from . import SERVICE_NAME
 
@@ -37,7 +37,7 @@ class Settings(BaseModel):
     DB_PORT: int = Field(5432, ge=1, le=65535)
     DB_NAME: str = Field("app", min_length=1)
     DB_USER: str = Field("app", min_length=1)
-    DB_PASSWORD: str = ""
+    DB_PASSWORD: SecretStr = SecretStr("")  # a SecretStr: never in repr, never stripped
     REDIS_HOST: str = Field("127.0.0.1", min_length=1)
     REDIS_PORT: int = Field(6379, ge=1, le=65535)
     KAFKA_BOOTSTRAP: str = "127.0.0.1:9092"
@@ -80,6 +80,7 @@ class Settings(BaseModel):
 
 
 KEYS: tuple[str, ...] = tuple(Settings.model_fields)
+SECRET_KEYS = frozenset({"DB_PASSWORD"})  # never echoed in an error line
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -120,7 +121,7 @@ def load_settings(config_file: str | os.PathLike[str] | None = None,
             if err["type"] == "extra_forbidden":
                 problems.append(f"{key}: unknown key (from {sources.get(key, 'input')})")
                 continue
-            shown = json.dumps(err.get("input"), default=str)
+            shown = "***" if key in SECRET_KEYS else json.dumps(err.get("input"), default=str)
             message = err["msg"].replace("\n", " ")
             problems.append(f"{key}={shown}: {message} (from {sources.get(key, 'defaults')})")
         raise ConfigError("; ".join(problems)) from None

@@ -342,6 +342,9 @@ class KubernetesTarget(Target):
                                    f"{policies.hang_policy_name(name)}", shown)
         if address:
             where, _, runner_port = address.rpartition(":")
+            if not where or not runner_port.isdigit():
+                raise TargetError(f"annotation gameday.io/check-address of service {name!r} must be HOST:PORT, "
+                                  f"got {address!r}")
             check = {"postgres": probes.pg_isready, "redis": probes.redis_ping,
                      "kafka": probes.kafka_api_versions}[name]
             result = check(where, int(runner_port), timeout)

@@ -15,9 +15,6 @@ from supervisor.xmlrpc import SupervisorTransport
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 
-# supervisor's process states (supervisor.states.ProcessStates)
-RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF", "STOPPING"}
-
 
 class Supervisor:
     """Start, stop and signal the programs of one local stack."""
