@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.chaos_support import EXPERIMENTS, gameday_chaos, ledger_entries, one_line, variant
+from tests.helpers import wait_for
 
 
 def snapshot(target: Any) -> dict[str, Any]:
@@ -111,6 +113,7 @@ def test_a_system_not_healthy_before_the_experiment_fails_the_run_without_inject
 ) -> None:
     # chaos run would exit 0 here; the journal decides: the steady state failed, the method never ran
     healthy.stop_dependency("redis")  # outside the ledger: the system is simply unhealthy (the fixture restores it)
+    wait_for(lambda: _readyz_status(healthy.base_url()) == "degraded", 15, what="the replicas to notice")
     journal = tmp_path / "journal.json"
     result = gameday_chaos("run", "postgres-down", "--journal", str(journal), "--quiet",
                            state_dir=healthy.state.root, cwd=tmp_path)
@@ -120,3 +123,10 @@ def test_a_system_not_healthy_before_the_experiment_fails_the_run_without_inject
     assert data["run"] == [] and data["gameday"]["verdict"]["ok"] is False
     assert ledger_entries(healthy.state.root) == []
     assert healthy.check_dependency("postgres").ok  # the fault was never applied
+
+
+def _readyz_status(base_url: str) -> str | None:
+    try:
+        return httpx.get(base_url + "/readyz", timeout=2).json().get("status")
+    except (httpx.HTTPError, ValueError):
+        return None

@@ -8,6 +8,7 @@ The fast tests at the bottom check ``gameday.alerts.timeline`` without a stack.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -183,20 +184,29 @@ def test_degraded_but_serving_does_not_page(live) -> None:
 def test_window_of_known_traffic_agrees_with_the_count(live) -> None:
     """200 requests through the load balancer, all 200: Prometheus counts them, with no error and a p95."""
     mon = _monitoring(live)
-    latest = f"max(timestamp({client.LB_RESPONSES}))"
+    lb_scrape = f"max(timestamp({client.LB_RESPONSES}))"
+    replica_scrape = 'min(timestamp(up{job="ecommerce-backend"}))'  # every replica scraped since
 
-    def scrape_after(t: float) -> float | None:
-        ts = client.query_scalar(mon.prom, latest)
+    def scraped_after(query: str, t: float) -> float | None:
+        ts = client.query_scalar(mon.prom, query)
         return ts if ts is not None and ts > t else None
 
-    # Window edges on HAProxy's own scrapes: no extrapolation of increase() beyond the traffic.
+    # Window edges on HAProxy's own scrapes (no extrapolation of its counters beyond the traffic), with a
+    # scrape of every replica inside the window on both sides of the traffic (they are scraped separately).
+    wait_for_scrape = functools.partial(wait_for, timeout=10 * mon.scrape_s, interval=POLL)
+    for name in live.replica_names:  # every replica's series exist before the window (a new series has no start)
+        assert status_of(f"http://127.0.0.1:{live.port(name)}/api/products") == 200
     before = time.time()
-    first = wait_for(lambda: scrape_after(before), 10 * mon.scrape_s, POLL, "a scrape of HAProxy")
+    wait_for_scrape(lambda: scraped_after(replica_scrape, before), what="a scrape of every replica")
+    before = time.time()
+    first = wait_for_scrape(lambda: scraped_after(lb_scrape, before), what="a scrape of HAProxy")
+    wait_for_scrape(lambda: scraped_after(replica_scrape, first), what="a scrape of every replica")
     with httpx.Client(base_url=live.base_url(), timeout=5) as http:
         codes = [http.get("/api/products").status_code for _ in range(TRAFFIC)]
     assert codes == [200] * TRAFFIC
     after = time.time()
-    last = wait_for(lambda: scrape_after(after), 10 * mon.scrape_s, POLL, "a scrape of HAProxy")
+    replicas_done = wait_for_scrape(lambda: scraped_after(replica_scrape, after), what="every replica again")
+    last = wait_for_scrape(lambda: scraped_after(lb_scrape, replicas_done), what="a scrape of HAProxy")
 
     stats = client.error_ratio_and_p95(mon.prom, first - 0.002, last)
     traffic = (stats.lb_requests or 0.0) - (stats.probe_requests or 0.0)

@@ -85,46 +85,40 @@ class Prober:
             return sorted((o for o in self.observations if o.at >= since), key=lambda o: o.at)
 
 
-def _deciding_run(observations: list[Observation], since: float, consecutive: int) -> list[Observation] | None:
-    """The first run of ``consecutive`` failures in a row of one path, after ``since`` (by completion time).
+def outage_decided(observations: list[Observation], since: float, consecutive: int = 2) -> Observation | None:
+    """The probe whose failure decided the outage: the ``consecutive``-th failure in a row of one path.
 
     Paths are judged one by one, so a dependency outage that only some requests feel (an order lookup
     while the catalogue is still served from the cache) is an outage too.
     """
-    runs: dict[str, list[Observation]] = {}
+    runs: dict[str, int] = {}
     for obs in sorted((o for o in observations if o.at >= since), key=lambda o: o.at + o.latency_s):
-        run = runs.setdefault(obs.path, [])
-        if obs.ok:
-            run.clear()
-            continue
-        run.append(obs)
-        if len(run) >= consecutive:
-            return run
+        runs[obs.path] = 0 if obs.ok else runs.get(obs.path, 0) + 1
+        if runs[obs.path] >= consecutive:
+            return obs
     return None
 
 
-def outage_decided(observations: list[Observation], since: float, consecutive: int = 2) -> Observation | None:
-    """The probe whose failure decided the outage."""
-    run = _deciding_run(observations, since, consecutive)
-    return run[-1] if run else None
+def detected_at(observations: list[Observation], since: float, consecutive: int = 2) -> float | None:
+    """When the outage was known: the completion of the probe that decided it."""
+    decided = outage_decided(observations, since, consecutive)
+    return decided.at + decided.latency_s if decided else None
 
 
-def first_outage(observations: list[Observation], since: float, consecutive: int = 2) -> float | None:
-    """When the failures that decided the outage began (the first failed probe of the deciding run)."""
-    run = _deciding_run(observations, since, consecutive)
-    return run[0].at if run else None
+def recovered_at(observations: list[Observation], since: float, consecutive: int = 6) -> float | None:
+    """When the service was back: the first answer of ``consecutive`` successful probes in a row, after ``since``.
 
-
-def first_recovery(observations: list[Observation], since: float, consecutive: int = 6) -> float | None:
-    """When ``consecutive`` successful probes in a row (every path) began, after ``since``."""
+    Times are completions, not starts: a request held in the load balancer's queue until a replica
+    came back was answered when the replica was back, not when it was sent.
+    """
     run: list[Observation] = []
-    for obs in (o for o in observations if o.at >= since):
+    for obs in sorted((o for o in observations if o.at + o.latency_s >= since), key=lambda o: o.at + o.latency_s):
         if not obs.ok:
             run = []
             continue
         run.append(obs)
         if len(run) >= consecutive:
-            return run[0].at
+            return run[0].at + run[0].latency_s
     return None
 
 

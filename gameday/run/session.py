@@ -306,9 +306,9 @@ class GameDay:
         assert self.prober is not None
         observations = self.prober.snapshot(track.started_at)
         injected = track.injected_at
-        detected = probing.first_outage(observations, injected) if injected else None
+        detected = probing.detected_at(observations, injected) if injected else None
         resolution = track.resolution_started_at
-        recovered = probing.first_recovery(observations, resolution or detected or 0) if detected else None
+        recovered = probing.recovered_at(observations, resolution or detected or 0) if detected else None
         seen = probing.symptoms(observations, injected or track.started_at, resolution or time.time())
         expected_symptoms = list(seen) if entry.expects_outage else []
         outage_s = (recovered or time.time()) - detected if detected else None

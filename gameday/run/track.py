@@ -81,18 +81,19 @@ class ExperimentTrack:
             if self.injected_at is None or obs.at < self.injected_at:
                 return
             fail_run = self._fail_runs.setdefault(obs.path, [])
+            done = obs.at + obs.latency_s  # when the answer came: what a user saw then
             if obs.ok:
                 fail_run.clear()
-                self._ok_run.append(obs.at)
+                self._ok_run.append(done)
                 if (self.detected_at and not self.recovered_at and self.resolution_started_at
                         and len(self._ok_run) >= self.RECOVER_AFTER):
                     self.recovered_at = self._ok_run[0]
                     fire = self.on_recovered
             else:
                 self._ok_run.clear()
-                fail_run.append(obs.at)
+                fail_run.append(done)
                 if self.detected_at is None and len(fail_run) >= self.DETECT_AFTER:
-                    self.detected_at = fail_run[0]
+                    self.detected_at = done
                     if self.phase == "waiting for symptoms":
                         self.phase = "outage"
                     fire = self.on_detected
