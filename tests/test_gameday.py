@@ -39,6 +39,8 @@ def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_p
     assert [n["kind"] for n in outage["notifications"]][:3] == ["notice", "trigger", "trigger"]
     assert degraded["detected_at"] is None and degraded["diagnosis"]["verdict"] == "dependency-degraded:redis"
     assert all(c["status"] == "pass" for e in report["experiments"] for c in e["checklist"])
+    cross = outage["prometheus_cross_check"]  # the verification window, counted by Prometheus too
+    assert cross["prometheus"]["error_rate"] is not None and abs(cross["error_rate_difference_pp"]) < 1
     for name in ("index.html", "report.json", "junit.xml", "summary.md"):
         assert (result.out_dir / name).exists()
     assert report["ledger_clean"] and Ledger(healthy.state.ledger).empty()

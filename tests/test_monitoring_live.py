@@ -196,22 +196,31 @@ def test_window_of_known_traffic_agrees_with_the_count(live) -> None:
     wait_for_scrape = functools.partial(wait_for, timeout=10 * mon.scrape_s, interval=POLL)
     for name in live.replica_names:  # every replica's series exist before the window (a new series has no start)
         assert status_of(f"http://127.0.0.1:{live.port(name)}/api/products") == 200
-    before = time.time()
-    wait_for_scrape(lambda: scraped_after(replica_scrape, before), what="a scrape of every replica")
-    before = time.time()
-    first = wait_for_scrape(lambda: scraped_after(lb_scrape, before), what="a scrape of HAProxy")
-    wait_for_scrape(lambda: scraped_after(replica_scrape, first), what="a scrape of every replica")
-    with httpx.Client(base_url=live.base_url(), timeout=5) as http:
-        codes = [http.get("/api/products").status_code for _ in range(TRAFFIC)]
-    assert codes == [200] * TRAFFIC
-    after = time.time()
-    replicas_done = wait_for_scrape(lambda: scraped_after(replica_scrape, after), what="every replica again")
-    last = wait_for_scrape(lambda: scraped_after(lb_scrape, replicas_done), what="a scrape of HAProxy")
 
-    stats = client.error_ratio_and_p95(mon.prom, first - 0.002, last)
-    traffic = (stats.lb_requests or 0.0) - (stats.probe_requests or 0.0)
+    def measured_window() -> tuple[float, float, client.WindowStats]:
+        before = time.time()
+        wait_for_scrape(lambda: scraped_after(replica_scrape, before), what="a scrape of every replica")
+        before = time.time()
+        first = wait_for_scrape(lambda: scraped_after(lb_scrape, before), what="a scrape of HAProxy")
+        wait_for_scrape(lambda: scraped_after(replica_scrape, first), what="a scrape of every replica")
+        with httpx.Client(base_url=live.base_url(), timeout=5) as http:
+            codes = [http.get("/api/products").status_code for _ in range(TRAFFIC)]
+        assert codes == [200] * TRAFFIC
+        after = time.time()
+        replicas_done = wait_for_scrape(lambda: scraped_after(replica_scrape, after), what="every replica again")
+        last = wait_for_scrape(lambda: scraped_after(lb_scrape, replicas_done), what="a scrape of HAProxy")
+        return first, last, client.error_ratio_and_p95(mon.prom, first - 0.002, last)
+
+    # A scrape that Prometheus missed under load leaves a source with one sample in the window: not
+    # measurable (None), never a wrong count. Such a window is measured again, at most three times.
+    for _ in range(3):
+        first, last, stats = measured_window()
+        if stats.lb_requests is not None and stats.service_requests is not None:
+            break
+    assert stats.lb_requests is not None, "three windows in a row without two HAProxy scrapes"
+    traffic = stats.lb_requests - (stats.probe_requests or 0.0)
     print(f"\n[traffic] {last - first:.1f}s window: LB counted {stats.lb_requests:.1f} requests "
-          f"({stats.probe_requests:.0f} probes), 5xx {stats.lb_5xx}, ratio {stats.error_ratio}, "
+          f"({stats.probe_requests} probes), 5xx {stats.lb_5xx}, ratio {stats.error_ratio}, "
           f"p95 {stats.p95_seconds}s")
     assert abs(traffic - TRAFFIC) <= 3, f"Prometheus counted {traffic:.1f} requests besides the probes"
     assert stats.lb_5xx == 0 and stats.error_ratio == 0

@@ -110,6 +110,7 @@ class GameDay:
         self.load: LoadRun | None = None
         self.prober: probing.Prober | None = None
         self.baseline: LoadWindow | None = None
+        self._cross_check: dict[str, Any] | None = None
         self.started_at = time.time()
 
     # --- the run -----------------------------------------------------------------------------
@@ -222,6 +223,7 @@ class GameDay:
         track.join_hooks(timeout=20)
         finished = time.time()
         progress.update(phase="verification checklist")
+        self._cross_check = None
         checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
         return self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
 
@@ -291,7 +293,26 @@ class GameDay:
         measurements = Measurements(load=window, baseline=self.baseline)
         verdicts = run_checklist(self.target, measurements, self.settings)
         passed = all(v.status == Status.PASS for v in verdicts)
+        self._cross_check = self._prometheus_cross_check(window)
         return [_verdict_dict(v) for v in verdicts], (time.time() if passed else None)
+
+    def _prometheus_cross_check(self, window: LoadWindow) -> dict[str, Any] | None:
+        """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters)."""
+        prom = self.target.prometheus_url()
+        if not prom or window.start is None or window.end is None or not window.requests:
+            return None
+        try:
+            theirs = alerts.error_ratio_and_p95(prom, window.start, window.end + 1)
+        except alerts.PrometheusError as exc:
+            return {"error": str(exc)}
+        ours_rate = window.failures / window.requests
+        p95_prom_ms = theirs.p95_seconds * 1000 if theirs.p95_seconds is not None else None
+        return {
+            "gameday": {"error_rate": ours_rate, "p95_ms": window.p95_ms, "requests": window.requests},
+            "prometheus": {"error_rate": theirs.error_ratio, "p95_ms": p95_prom_ms, "requests": theirs.lb_requests},
+            "error_rate_difference_pp": None if theirs.error_ratio is None
+            else round(100 * (ours_rate - theirs.error_ratio), 3),
+        }
 
     def _score(
         self,
@@ -353,6 +374,7 @@ class GameDay:
             "symptoms_expected": expected_symptoms,
             "symptoms_seen": seen,
             "checklist": checklist,
+            "prometheus_cross_check": self._cross_check,
             "diagnosis": diagnosis or None,
             "alert": alert,
             "escalation": {
