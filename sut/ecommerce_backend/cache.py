@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -37,7 +38,10 @@ class RedisCache:
         self.client = aioredis.Redis(
             host=settings.REDIS_HOST, port=settings.REDIS_PORT,
             socket_timeout=self._timeout, socket_connect_timeout=self._timeout,
-            retry=Retry(NoBackoff(), 0), retry_on_timeout=False, health_check_interval=0,
+            # one immediate retry on a new connection: after Redis restarts, every pooled connection is dead,
+            # and without it each one fails a request once (enough to trip the breaker again)
+            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError], retry_on_timeout=False,
+            health_check_interval=0,
             decode_responses=True,
         )
         self.breaker = make_breaker("redis", failure_threshold=3, recovery_timeout=5.0)
@@ -62,9 +66,15 @@ class RedisCache:
             raise CacheUnavailable(describe_error(exc, self.where, self._timeout)) from exc
 
     async def ping(self) -> None:
-        """PING without the breaker (the readiness probe measures Redis itself)."""
+        """PING without the breaker (the readiness probe measures Redis itself).
+
+        A successful PING is the breaker's half-open trial: Redis is back, so calls go through again at once
+        instead of failing for the rest of the breaker's recovery timeout.
+        """
         async with asyncio.timeout(self._timeout):
             await self.client.ping()
+        if not self.breaker.closed:
+            self.breaker.reset()
 
     # --- catalogue cache -------------------------------------------------------------------------
 
