@@ -187,10 +187,8 @@ class ReadinessMonitor:
             log.info("%s: up again after %.1fs down (%s, %.1f ms)", name, down_for, state.where, latency_ms)
         if not failed_before:
             return
-        # An active check proved the dependency is back: close its circuit instead of waiting it out.
-        if name == "redis":
-            self._cache.breaker.reset()
-        elif name == "kafka":
+        # (Redis: every successful PING closes an open breaker, see RedisCache.ping.)
+        if name == "kafka":
             # New producer, topic re-created: a memory-only broker forgets it on restart.
             await self._publisher.recover()
             if self._on_kafka_recovered is not None:
