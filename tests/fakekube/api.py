@@ -42,6 +42,19 @@ def random_suffix(n: int = 5) -> str:
     return "".join(random.choice(alphabet) for _ in range(n))
 
 
+# what the API server fills in on create, by kind (Service needs allocators: see Api._apply_defaults)
+_DEFAULTERS = {
+    "Pod": defaults.default_pod,
+    "Deployment": defaults.default_deployment,
+    "ReplicaSet": defaults.default_replicaset,
+    "StatefulSet": defaults.default_statefulset,
+    "Namespace": defaults.default_namespace,
+    "NetworkPolicy": defaults.default_network_policy,
+    "PodDisruptionBudget": defaults.default_pdb,
+    "Event": defaults.default_event,
+    "Secret": defaults.default_secret,
+}
+
 class Api:
     """The API server's registry layer."""
 
@@ -63,27 +76,10 @@ class Api:
         return obj
 
     def _apply_defaults(self, rt: ResourceType, obj: Obj) -> None:
-        kind = rt.kind
-        if kind == "Pod":
-            defaults.default_pod(obj)
-        elif kind == "Deployment":
-            defaults.default_deployment(obj)
-        elif kind == "ReplicaSet":
-            defaults.default_replicaset(obj)
-        elif kind == "StatefulSet":
-            defaults.default_statefulset(obj)
-        elif kind == "Service":
+        if rt.kind == "Service":
             defaults.default_service(obj, self.cluster_ips.allocate, self._allocate_node_port)
-        elif kind == "Namespace":
-            defaults.default_namespace(obj)
-        elif kind == "NetworkPolicy":
-            defaults.default_network_policy(obj)
-        elif kind == "PodDisruptionBudget":
-            defaults.default_pdb(obj)
-        elif kind == "Event":
-            defaults.default_event(obj)
-        elif kind == "Secret":
-            defaults.default_secret(obj)
+        elif rt.kind in _DEFAULTERS:
+            _DEFAULTERS[rt.kind](obj)
 
     def _check_namespace(self, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         meta = obj.setdefault("metadata", {})
