@@ -45,8 +45,10 @@ def _global(
     namespace: Annotated[str | None, typer.Option(help="kube namespace")] = None,
     kubeconfig: Annotated[str | None, typer.Option(help="kubeconfig path")] = None,
     base_url: Annotated[str | None, typer.Option(help="the service's URL on kubernetes")] = None,
+    profile: Annotated[str | None, typer.Option(help="the service profile (default: GAMEDAY_PROFILE, ./gameday.yaml, "
+                                                     "the reference ecommerce-backend)")] = None,
 ) -> None:
-    """Choose the target; everything else comes from configuration."""
+    """Choose the target and the service; everything else comes from configuration."""
     settings = get_settings()
     kube = {k: v for k, v in (("context", context), ("namespace", namespace), ("kubeconfig", kubeconfig),
                                ("base_url", base_url)) if v}
@@ -57,6 +59,8 @@ def _global(
         update["target"] = target
     if kube:
         update["kubernetes"] = settings.kubernetes.model_copy(update=kube)
+    if profile:
+        update["profile"] = profile
     if update:
         use_settings(settings.model_copy(update=update))
 
@@ -226,11 +230,12 @@ def _register_commands() -> None:
     from gameday.chaos.cli import register as chaos
     from gameday.diagnose.cli import register as diagnose
     from gameday.load.cli import register as load
+    from gameday.profile_cli import register as service_profile
     from gameday.run.cli import register as game_day
     from gameday.runbook.cli import register as runbook
     from gameday.verify.cli import register as smoke
 
-    for register in (game_day, smoke, load, chaos, diagnose, runbook):
+    for register in (service_profile, game_day, smoke, load, chaos, diagnose, runbook):
         register(app)
 
 
@@ -243,7 +248,8 @@ def main() -> None:
     try:
         app()
     except (GamedayError, TargetError) as exc:
-        err.print(f"gameday: {exc}")
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            err.print(f"gameday: {line}")
         sys.exit(getattr(exc, "exit_code", 1))
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -9,12 +9,16 @@ Values come from (highest first) explicit overrides, environment variables prefi
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gameday.profile import Profile
+from gameday.profile import load as load_profile
 
 
 def default_state_dir() -> Path:
@@ -70,6 +74,17 @@ class SloSettings(BaseModel):
     p95_slo_ms: float = 500.0
     baseline_tolerance: float = 2.0  # p95 may be at most this many times the baseline p95
     baseline_slack_ms: float = 50.0  # ... plus this absolute slack (tiny baselines are noisy)
+    # the resilience score's targets (docs/history.md): full points at or under the target, none at the limit
+    detect_target_s: float = 5.0
+    detect_limit_s: float = 60.0
+    recover_target_s: float = 60.0
+    recover_limit_s: float = 300.0  # the runbook escalates to the team lead after 5 minutes
+
+
+class HistorySettings(BaseModel):
+    """Where every game day is remembered (docs/history.md): a SQLAlchemy URL; empty: history.db in the state dir."""
+
+    url: str | None = None
 
 
 class Settings(BaseSettings):
@@ -78,12 +93,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GAMEDAY_", env_nested_delimiter="__", extra="ignore")
 
     target: Literal["local", "kubernetes"] = "local"
+    # the service profile (``--profile`` / GAMEDAY_PROFILE; else ./gameday.yaml, else the reference service)
+    profile: Path | None = None
     state_dir: Path = Field(default_factory=default_state_dir)
     reports_dir: Path = Path("reports")
     local: LocalSettings = Field(default_factory=LocalSettings)
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     slo: SloSettings = Field(default_factory=SloSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
+
+    @cached_property
+    def service(self) -> Profile:
+        """The service profile, loaded (and validated) on first use."""
+        return load_profile(self.profile)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,277 @@
+"""HTTP calls to the service, as the profile describes them: the one result type, endpoints and journeys.
+
+Every part of gameday that talks to the service over HTTP (the smoke gate, the symptoms probes, the game day's prober,
+``profile check``, the Gherkin steps) goes through :class:`Client` and gets a :class:`Call`, so "ok", "success" and
+"failed" mean one thing everywhere:
+
+- ``ok``: the answer a healthy service gives (the expected status, and every JSON assertion holds);
+- ``success``: any 2xx;
+- ``failed``: a 5xx or no answer at all (refused, reset, timed out) — what the runbook's Symptoms count.
+
+Header values and captured values may be secrets (``{env.API_TOKEN}``, a login token): they are sent, never kept in
+a Call, never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from gameday import placeholders
+from gameday.profile import Assertion, Endpoint, Journey, Profile, Request, json_matches
+
+BODY_LIMIT = 64 * 1024  # bodies larger than this are not parsed (a listing can be big; assertions need the start)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one request got: a status, or None when no HTTP answer came."""
+
+    name: str
+    method: str
+    path: str
+    status: int | None
+    expect: int
+    elapsed_ms: float
+    error: str = ""  # why there was no answer, or why the answer is not the expected one
+    problems: tuple[str, ...] = ()  # JSON assertions that did not hold
+    body: Any = field(default=None, compare=False, repr=False)  # parsed JSON (None when not JSON)
+
+    @property
+    def answered(self) -> bool:
+        """An HTTP answer came back."""
+        return self.status is not None
+
+    @property
+    def ok(self) -> bool:
+        """The answer a healthy service gives."""
+        return self.status == self.expect and not self.problems
+
+    @property
+    def success(self) -> bool:
+        """Any 2xx."""
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def failed(self) -> bool:
+        """A 5xx or no answer at all."""
+        return self.status is None or self.status >= 500
+
+    def describe(self) -> str:
+        """``GET /api/products -> 200 in 4 ms`` or ``GET /x -> no answer (Connection refused) in 1 ms``."""
+        got = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
+        text = f"{self.method} {self.path} -> {got} in {self.elapsed_ms:.0f} ms"
+        if self.status is not None and self.status != self.expect:
+            text += f" (expected {self.expect})"
+        if self.problems:
+            text += f" ({'; '.join(self.problems)})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (without the body)."""
+        data = asdict(self)
+        data.pop("body")
+        data["ok"], data["failed"] = self.ok, self.failed
+        return data
+
+
+@dataclass(frozen=True)
+class JourneyRun:
+    """One run of a journey: its calls in order, stopping at the first that is not ok."""
+
+    name: str
+    calls: tuple[Call, ...]
+    steps: int
+    missing_captures: tuple[str, ...] = ()  # captures whose JSONPath matched nothing
+
+    @property
+    def ok(self) -> bool:
+        """Every step answered as expected and every capture matched."""
+        return len(self.calls) == self.steps and all(c.ok for c in self.calls) and not self.missing_captures
+
+    @property
+    def failed(self) -> bool:
+        """A step failed the way the runbook's Symptoms count (5xx or no answer)."""
+        return any(c.failed for c in self.calls)
+
+    def describe(self) -> str:
+        """One line: where it stopped and why."""
+        if self.ok:
+            total = sum(c.elapsed_ms for c in self.calls)
+            return f"journey {self.name}: {self.steps} steps ok in {total:.0f} ms"
+        if self.missing_captures:
+            return f"journey {self.name}: capture {', '.join(self.missing_captures)} matched nothing"
+        bad = next((c for c in self.calls if not c.ok), None)
+        where = f"step {len(self.calls)}/{self.steps} {bad.name}: {bad.describe()}" if bad else "did not finish"
+        return f"journey {self.name}: {where}"
+
+
+def check_assertions(assertions: list[Assertion], body: Any) -> list[str]:
+    """Which of the profile's JSON assertions do not hold for ``body`` (empty: all hold)."""
+    problems: list[str] = []
+    for a in assertions:
+        found = json_matches(a.path, body) if body is not None else []
+        if a.exists is not None and bool(found) != a.exists:
+            problems.append(f"{a.path} {'missing' if a.exists else 'present'}")
+            continue
+        if not found:
+            if a.exists is None:
+                problems.append(f"{a.path} missing")
+            continue
+        value = found[0]
+        if a.type is not None and not _is_type(value, a.type):
+            problems.append(f"{a.path} is {type(value).__name__}, expected {a.type}")
+        if a.equals is not None and value != a.equals:
+            problems.append(f"{a.path} is {value!r}, expected {a.equals!r}")
+        if a.not_empty and not (isinstance(value, str | list | dict) and value):
+            problems.append(f"{a.path} is empty")
+    return problems
+
+
+def _is_type(value: Any, expected: str) -> bool:
+    match expected:
+        case "string":
+            return isinstance(value, str)
+        case "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "number":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case "boolean":
+            return isinstance(value, bool)
+        case "array":
+            return isinstance(value, list)
+        case "object":
+            return isinstance(value, dict)
+    return value is None
+
+
+class Client:
+    """Requests to one base URL; every call bounded by its timeout, never raising for a failed request."""
+
+    def __init__(self, base_url: str, timeout_s: float | None = None, environ: dict[str, str] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s  # overrides each request's own timeout when given
+        self.environ = os.environ if environ is None else environ
+        self._http = httpx.Client(base_url=self.base_url, follow_redirects=False)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def get(self, path: str, name: str | None = None, expect: int = 200) -> Call:
+        """A plain GET (health and readiness paths)."""
+        return self._send(name or path, "GET", path, {}, None, expect, [], self.timeout_s or 3.0)
+
+    def call(self, request: Request, values: dict[str, Any] | None = None, name: str | None = None) -> Call:
+        """One profile request, its placeholders filled from ``values`` (captures, run id) and the environment."""
+        lookup = self._lookup(values or {})
+        try:
+            path = placeholders.render(request.path, lookup)
+            headers = {k: placeholders.render(v, lookup) for k, v in request.headers.items()}
+            body = placeholders.render_value(request.json_body, lookup) if request.json_body is not None else None
+        except placeholders.MissingPlaceholder as exc:
+            return Call(name or request.path, request.method, request.path, None, request.expect.status, 0.0,
+                        error=str(exc))
+        return self._send(name or getattr(request, "name", None) or request.path, request.method, path, headers,
+                          body, request.expect.status, request.expect.json_, self.timeout_s or request.timeout_s)
+
+    def endpoint(self, endpoint: Endpoint, values: dict[str, Any] | None = None) -> Call:
+        """One endpoint of the profile."""
+        return self.call(endpoint, values, endpoint.name)
+
+    def journey(self, journey: Journey, values: dict[str, Any] | None = None) -> tuple[JourneyRun, dict[str, Any]]:
+        """Run a journey's steps in order; return the run and every value captured."""
+        captured: dict[str, Any] = {"run_id": uuid.uuid4().hex[:12], **(values or {})}
+        calls: list[Call] = []
+        missing: list[str] = []
+        for i, step in enumerate(journey.steps):
+            call = self.call(step, captured, journey.step_name(i))
+            calls.append(call)
+            if not call.ok:
+                break
+            for key, path in step.capture.items():
+                found = json_matches(path, call.body) if call.body is not None else []
+                if not found:
+                    missing.append(f"{key} ({path} in {journey.step_name(i)})")
+                else:
+                    captured[key] = found[0]
+            if missing:
+                break
+        return JourneyRun(journey.name, tuple(calls), len(journey.steps), tuple(missing)), captured
+
+    def _lookup(self, values: dict[str, Any]) -> Any:
+        def lookup(name: str) -> Any:
+            if name.startswith("env."):
+                key = name[4:]
+                if key not in self.environ:
+                    raise placeholders.MissingPlaceholder(name)
+                return self.environ[key]
+            if name == "uuid":
+                return uuid.uuid4().hex
+            if name == "run_id" and name not in values:
+                return uuid.uuid4().hex[:12]
+            if name not in values:
+                raise placeholders.MissingPlaceholder(name)
+            return values[name]
+
+        return lookup
+
+    def _send(self, name: str, method: str, path: str, headers: dict[str, str], body: Any, expect: int,
+              assertions: list[Assertion], timeout: float) -> Call:
+        start = time.monotonic()
+        try:
+            resp = self._http.request(method, path, headers=headers, json=body, timeout=timeout)
+        except httpx.HTTPError as exc:
+            reason = _reason(exc)
+            return Call(name, method, path, None, expect, (time.monotonic() - start) * 1000, error=reason)
+        elapsed = (time.monotonic() - start) * 1000
+        parsed = _json(resp)
+        problems = tuple(check_assertions(assertions, parsed)) if resp.status_code == expect and assertions else ()
+        return Call(name, method, path, resp.status_code, expect, elapsed, body=parsed, problems=problems)
+
+
+def _json(resp: httpx.Response) -> Any:
+    if len(resp.content) > BODY_LIMIT or "json" not in resp.headers.get("content-type", ""):
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """A short reason a person recognises: Connection refused, timed out, reset."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    if "refused" in text.lower():
+        return "Connection refused"
+    if "reset" in text.lower():
+        return "Connection reset"
+    return text.splitlines()[0][:200]
+
+
+def exercise(profile: Profile, base_url: str, timeout_s: float | None = None) -> list[Call | JourneyRun]:
+    """Every endpoint and every journey once (``profile check``): endpoints get the setup journey's captures."""
+    results: list[Call | JourneyRun] = []
+    with Client(base_url, timeout_s) as client:
+        values: dict[str, Any] = {}
+        if profile.detection.setup:
+            run, values = client.journey(profile.journey(profile.detection.setup))
+            results.append(run)
+        for journey in profile.journeys:
+            if journey.name != profile.detection.setup:
+                results.append(client.journey(journey)[0])
+        results += [client.endpoint(ep, values) for ep in profile.endpoints]
+    return results

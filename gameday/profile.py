@@ -1,0 +1,631 @@
+"""The service profile: one YAML file that is the whole contract between gameday and the service it exercises.
+
+gameday knows nothing of any service. Everything a team's service does differently (how it starts, its paths and
+JSON shapes, its journeys, which dependencies it cannot live without, its SLOs and alert names) is written here,
+so a team onboards its own service with a profile file and no change to the package.
+
+Where the profile comes from (first found): ``--profile PATH``, ``GAMEDAY_PROFILE``, ``./gameday.yaml``, then the
+reference service's ``profiles/ecommerce-backend.yaml``. A bad profile is reported as one line per problem naming the
+file, the field and what was expected (:class:`ProfileError`, exit code 2), before anything is started.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from jsonpath2.path import Path as JsonPath
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gameday import placeholders
+from gameday.dependencies import KINDS, kind_of
+from gameday.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROFILES_DIR = PROJECT_ROOT / "profiles"
+DEFAULT_PROFILE = PROFILES_DIR / "ecommerce-backend.yaml"
+LOCAL_FILE = "gameday.yaml"
+ENV_VAR = "GAMEDAY_PROFILE"
+
+HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+OnOutage = Literal["outage", "degraded"]
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=63)]
+
+# placeholders every replica-side string may use, besides <dependency>.<attribute>, config.<KEY> and file.<name>
+REPLICA_PLACEHOLDERS = ("port", "replica", "version", "python", "profile_dir", "state_dir", "service")
+# placeholders of journeys and endpoints that are not captures
+REQUEST_BUILTINS = ("run_id", "uuid")
+
+
+class ProfileError(UsageError):
+    """A profile that cannot be used: one line per problem, each naming the file and the field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    """Strict: an unknown key is a typo, refused with the closest valid name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- HTTP: endpoints and journeys -------------------------------------------------------------------
+class Assertion(_Model):
+    """One check on a JSON body, by JSONPath: ``{path: "$.data[0].event_id", exists: true}``."""
+
+    path: str = Field(description="JSONPath into the response body, e.g. $.data[0].id")
+    exists: bool | None = Field(None, description="the path matches (true) or does not (false)")
+    equals: Any = Field(None, description="the matched value equals this")
+    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = None
+    not_empty: bool | None = Field(None, description="the matched value is a non-empty string, array or object")
+
+    @field_validator("path")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        _compile(value)
+        return value
+
+
+class Expect(_Model):
+    """What a healthy service answers."""
+
+    status: int = Field(200, ge=100, le=599)
+    json_: list[Assertion] = Field(default_factory=list, alias="json", description="assertions on the JSON body")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _expect(value: Any) -> Any:
+    """``expect: 201`` is short for ``expect: {status: 201}``."""
+    return {"status": value} if isinstance(value, int) else value
+
+
+class Request(_Model):
+    """One HTTP request of the service's API; strings may hold ``{placeholders}``."""
+
+    method: HttpMethod = "GET"
+    path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /api/orders/{order_id}")
+    headers: dict[str, str] = Field(default_factory=dict, description="values may use {env.NAME}: never printed")
+    json_body: Any = Field(None, alias="json", description="a JSON body to send")
+    expect: Expect = Field(default_factory=Expect)
+    timeout_s: float = Field(3.0, gt=0, le=60)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _short_expect(cls, value: Any) -> Any:
+        return _expect(value)
+
+    def placeholder_names(self) -> set[str]:
+        """Every placeholder this request uses."""
+        found = set(placeholders.names(self.path)) | set(placeholders.value_names(self.json_body))
+        for value in self.headers.values():
+            found |= set(placeholders.names(value))
+        return found
+
+
+class Endpoint(Request):
+    """An endpoint checked by ``profile check``, the smoke gate and the symptoms probes."""
+
+    name: Name
+    needs: list[str] | None = Field(
+        None, description="dependencies it cannot answer without (default: every dependency with on_outage: outage)")
+
+
+class Step(Request):
+    """One step of a journey; ``capture`` names values of its JSON answer for later steps."""
+
+    name: Name | None = None
+    capture: dict[Name, str] = Field(default_factory=dict, description="name -> JSONPath into the answer")
+
+    @field_validator("capture")
+    @classmethod
+    def _paths_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value.values():
+            _compile(path)
+        return value
+
+
+class Journey(_Model):
+    """An ordered user journey; later steps use values captured from earlier answers."""
+
+    name: Name
+    steps: list[Step] = Field(min_length=1)
+    needs: list[str] | None = Field(None, description="as for endpoints")
+
+    def step_name(self, index: int) -> str:
+        """A step's name for people: its own, else ``METHOD path``."""
+        step = self.steps[index]
+        return step.name or f"{step.method} {step.path}"
+
+
+class MixEntry(_Model):
+    """One line of the load mix: a journey or an endpoint, with its weight."""
+
+    journey: str | None = None
+    endpoint: str | None = None
+    weight: int = Field(1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MixEntry:
+        if (self.journey is None) == (self.endpoint is None):
+            raise ValueError("give exactly one of journey or endpoint")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The journey's or endpoint's name."""
+        return self.journey or self.endpoint or ""
+
+
+class Load(_Model):
+    """The traffic of a game day and of the smoke gate's load window."""
+
+    users: int = Field(4, ge=1, le=200)
+    think_time_s: tuple[float, float] = Field((0.5, 2.0), description="[min, max] seconds between a user's tasks")
+    mix: list[MixEntry] = Field(default_factory=list, description="default: every endpoint with weight 1")
+
+    @field_validator("think_time_s")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] <= value[1] <= 60:
+            raise ValueError("expected 0 <= min <= max <= 60")
+        return value
+
+
+# --- dependencies ----------------------------------------------------------------------------------
+class Dependency(_Model):
+    """Something the service needs, and what the service does without it."""
+
+    name: Name
+    kind: str = Field(description=f"one of: {', '.join(sorted(KINDS))}")
+    on_outage: OnOutage = Field(
+        "outage", description="outage: the service cannot serve without it; degraded: it keeps serving, degraded")
+    address: str | None = Field(
+        None, description="host:port of an external dependency; absent: the local target provides it")
+    health_path: str = Field("/", description="http dependencies: the path that answers 2xx when healthy")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown dependency kind {value!r}: expected one of {', '.join(sorted(KINDS))}")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _, port = value.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port, got {value!r}")
+        return value
+
+    @property
+    def provided(self) -> bool:
+        """Whether the local target runs it (and so can stop, start and hang it)."""
+        return self.address is None
+
+
+# --- how the local target runs it ----------------------------------------------------------------------
+class ConfigFile(_Model):
+    """A file rendered for each replica before it starts (many services read a file, not the environment)."""
+
+    name: Name = Field(description="usable as {file.<name>}: the rendered file's path")
+    format: Literal["text", "json", "env"] = Field(
+        "text", description="text: the template rendered; json/env: the live configuration plus `values`")
+    template: str | None = Field(None, description="template file, relative to the profile (text format)")
+    content: str | None = Field(None, description="inline template (text format)")
+    values: dict[str, str] = Field(default_factory=dict, description="json/env: extra keys, e.g. the version")
+
+    @model_validator(mode="after")
+    def _source(self) -> ConfigFile:
+        if self.format == "text" and (self.template is None) == (self.content is None):
+            raise ValueError("a text file needs exactly one of template or content")
+        return self
+
+
+class Database(_Model):
+    """The database, user and password the local target creates in its PostgreSQL for the service."""
+
+    name: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    user: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    password_env: str | None = Field(
+        None, description="environment variable holding the password (never written in the profile)")
+
+
+class Release(_Model):
+    """A release the failed-deployment experiment rolls out: a version plus what makes it that version."""
+
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+    environment: dict[str, str] = Field(default_factory=dict)
+    command: list[str] | None = None
+
+
+class Local(_Model):
+    """How the local target runs the service: N replicas under supervisor behind HAProxy."""
+
+    command: list[str] = Field(min_length=1, description="one replica's command; {port} and {replica} differ")
+    environment: dict[str, str] = Field(default_factory=dict)
+    environment_from_config: bool = Field(
+        False, description="also pass every live configuration key as an environment variable")
+    working_dir: str = Field(".", description="relative to the profile file")
+    replicas: int = Field(3, ge=1, le=16)
+    config: dict[str, str] = Field(
+        default_factory=dict, description="the live configuration (the ConfigMap): read by replicas at (re)start")
+    files: list[ConfigFile] = Field(default_factory=list)
+    setup: list[list[str]] = Field(
+        default_factory=list, description="commands run once after the dependencies are up (migrations)")
+    start_timeout_s: float = Field(60.0, gt=0, le=600)
+    start_seconds: int = Field(5, ge=0, le=120, description="a replica up this long counts as started")
+    start_retries: int = Field(3, ge=0, le=20, description="restarts before it counts as crash-looping")
+    database: Database = Field(default_factory=Database)
+    release: str = Field("1.0.0", description="the version the stack starts with ({version})")
+    bad_release: Release | None = Field(None, description="a release that fails after passing its probes")
+    slow_release: Release | None = Field(None, description="a correct but slower release (canary latency check)")
+    bad_config: dict[str, str] = Field(
+        default_factory=dict, description="configuration changes that break the service (bad-config experiment)")
+
+
+class Kubernetes(_Model):
+    """Where the service lives on a cluster."""
+
+    namespace: str = "production"
+    deployment: str
+    container: str | None = Field(None, description="default: the deployment's first container")
+    label_selector: str
+    service: str
+    configmap: str | None = None
+    base_url: str | None = Field(None, description="the service's URL as the runner reaches it")
+    bad_image: str | None = Field(None, description="the known-bad release's image")
+    workloads: dict[str, str] = Field(
+        default_factory=dict, description="dependency name -> its Deployment/StatefulSet name (default: the name)")
+
+
+# --- what "working" means ----------------------------------------------------------------------------
+class Slo(_Model):
+    """What "error rate < 1%" and "response time normal" mean for this service."""
+
+    max_error_rate: float = Field(0.01, gt=0, lt=1)
+    p95_ms: float = Field(500.0, gt=0)
+    detect_within_s: float = Field(5.0, gt=0, description="target time to detect an outage")
+    recover_within_s: float = Field(60.0, gt=0, description="target time to recover from an outage")
+
+
+class Alerts(_Model):
+    """The names of the service's alerts, as its Prometheus rules define them."""
+
+    endpoint_down: str = "APIEndpointDown"
+    error_ratio: str = "HighErrorRatio"
+    latency: str = "HighLatencyP95"
+    rules: str | None = Field(None, description="Prometheus rules file for the local target, relative to the profile")
+
+
+class Detection(_Model):
+    """How the game day's prober tells that the service is down and back."""
+
+    probes: list[str] = Field(default_factory=list, description="endpoint names probed (default: every endpoint)")
+    setup: str | None = Field(None, description="a journey run once first; its captures are usable in probe paths")
+
+
+class Service(_Model):
+    """The service itself."""
+
+    name: Name
+    health_path: str = Field("/healthz", pattern=r"^/")
+    readiness_path: str = Field("/readyz", pattern=r"^/")
+    metrics_path: str | None = Field("/metrics", description="Prometheus metrics of each replica, if any")
+
+
+class Profile(_Model):
+    """The whole service profile."""
+
+    service: Service
+    local: Local | None = None
+    kubernetes: Kubernetes | None = None
+    dependencies: list[Dependency] = Field(default_factory=list)
+    endpoints: list[Endpoint] = Field(min_length=1)
+    journeys: list[Journey] = Field(default_factory=list)
+    load: Load = Field(default_factory=Load)
+    detection: Detection = Field(default_factory=Detection)
+    slo: Slo = Field(default_factory=Slo)
+    alerts: Alerts = Field(default_factory=Alerts)
+    runbook: str = Field("service-outage", description="the runbook package this service's game day follows")
+
+    # where it was loaded from: relative paths in it are relative to this folder
+    source: Path = Field(DEFAULT_PROFILE, exclude=True)
+
+    @cached_property
+    def directory(self) -> Path:
+        """The folder relative paths of the profile are taken from."""
+        return self.source.parent
+
+    def dependency(self, name: str) -> Dependency:
+        """A dependency by name; :class:`UsageError` names the known ones."""
+        for dep in self.dependencies:
+            if dep.name == name:
+                return dep
+        known = ", ".join(d.name for d in self.dependencies) or "none"
+        raise UsageError(f"unknown dependency {name!r} for {self.service.name}: expected one of {known}")
+
+    def endpoint(self, name: str) -> Endpoint:
+        """An endpoint by name."""
+        for ep in self.endpoints:
+            if ep.name == name:
+                return ep
+        raise UsageError(f"unknown endpoint {name!r} for {self.service.name}")
+
+    def journey(self, name: str) -> Journey:
+        """A journey by name."""
+        for j in self.journeys:
+            if j.name == name:
+                return j
+        raise UsageError(f"unknown journey {name!r} for {self.service.name}")
+
+    def critical(self) -> list[str]:
+        """Dependencies whose outage is an outage of the service."""
+        return [d.name for d in self.dependencies if d.on_outage == "outage"]
+
+    def needs(self, item: Endpoint | Journey) -> list[str]:
+        """The dependencies an endpoint or journey cannot work without."""
+        return list(item.needs) if item.needs is not None else self.critical()
+
+    def probe_endpoints(self) -> list[Endpoint]:
+        """What the game day's prober requests, in order."""
+        names = self.detection.probes or [e.name for e in self.endpoints]
+        return [self.endpoint(n) for n in names]
+
+    def mix(self) -> list[MixEntry]:
+        """The load mix: the profile's, or every endpoint once."""
+        return list(self.load.mix) or [MixEntry(endpoint=e.name) for e in self.endpoints]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Profile:
+        problems = list(_cross_problems(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _compile(path: str) -> JsonPath:
+    try:
+        return JsonPath.parse_str(path)
+    except Exception as exc:  # jsonpath2 raises its parser's own error types
+        raise ValueError(f"not a JSONPath: {path!r}") from exc
+
+
+def json_matches(path: str, body: Any) -> list[Any]:
+    """The values ``path`` matches in ``body`` (empty when none)."""
+    return [m.current_value for m in _compile(path).match(body)]
+
+
+# --- cross-field checks: every name a profile uses must exist ------------------------------------------
+def _cross_problems(p: Profile) -> Iterator[str]:
+    dep_names = [d.name for d in p.dependencies]
+    for dup in {n for n in dep_names if dep_names.count(n) > 1}:
+        yield f"dependencies: {dup!r} is named twice"
+    ep_names = [e.name for e in p.endpoints]
+    for dup in {n for n in ep_names if ep_names.count(n) > 1}:
+        yield f"endpoints: {dup!r} is named twice"
+    journeys = {j.name for j in p.journeys}
+    for field, items in (("endpoints", p.endpoints), ("journeys", p.journeys)):
+        for i, item in enumerate(items):
+            for need in item.needs or []:
+                if need not in dep_names:
+                    yield f"{field}[{i}].needs: {need!r} names no dependency (known: {', '.join(dep_names) or 'none'})"
+    for i, entry in enumerate(p.load.mix):
+        if entry.journey is not None and entry.journey not in journeys:
+            yield f"load.mix[{i}].journey: {entry.journey!r} names no journey"
+        if entry.endpoint is not None and entry.endpoint not in ep_names:
+            yield f"load.mix[{i}].endpoint: {entry.endpoint!r} names no endpoint"
+    for i, name in enumerate(p.detection.probes):
+        if name not in ep_names:
+            yield f"detection.probes[{i}]: {name!r} names no endpoint"
+    if p.detection.setup is not None and p.detection.setup not in journeys:
+        yield f"detection.setup: {p.detection.setup!r} names no journey"
+    setup_captures = set()
+    if p.detection.setup in journeys:
+        setup_captures = {c for s in p.journey(p.detection.setup).steps for c in s.capture}
+    for i, ep in enumerate(p.endpoints):
+        for name in sorted(ep.placeholder_names()):
+            if not _request_builtin(name) and name not in setup_captures:
+                yield (f"endpoints[{i}] ({ep.name}): placeholder {{{name}}} is neither captured by detection.setup "
+                       f"nor one of {', '.join(REQUEST_BUILTINS)}, env.NAME")
+    for j, journey in enumerate(p.journeys):
+        captured: set[str] = set()
+        for s, step in enumerate(journey.steps):
+            for name in sorted(step.placeholder_names()):
+                if not _request_builtin(name) and name not in captured:
+                    yield (f"journeys[{j}] ({journey.name}).steps[{s}]: placeholder {{{name}}} is not captured by "
+                           "an earlier step")
+            captured |= set(step.capture)
+    if p.local is not None:
+        yield from _local_problems(p)
+
+
+def _request_builtin(name: str) -> bool:
+    return name in REQUEST_BUILTINS or (name.startswith("env.") and name.count(".") == 1)
+
+
+def _local_problems(p: Profile) -> Iterator[str]:
+    assert p.local is not None
+    local = p.local
+    deps = {d.name: d for d in p.dependencies}
+    files = {f.name for f in local.files}
+
+    def check(where: str, text: str, allow_config: bool = True) -> Iterator[str]:
+        for name in placeholders.names(text):
+            head, _, attr = name.partition(".")
+            if not attr and name in REPLICA_PLACEHOLDERS:
+                continue
+            if head == "config" and allow_config:
+                if attr not in local.config:
+                    yield f"{where}: placeholder {{{name}}} names no key of local.config"
+                continue
+            if head == "file":
+                if attr not in files:
+                    yield f"{where}: placeholder {{{name}}} names no file of local.files"
+                continue
+            if head == "database" and attr in ("name", "user", "password"):
+                continue
+            if head in deps:
+                offered = kind_of(deps[head].kind).attributes()
+                if attr not in offered:
+                    yield f"{where}: placeholder {{{name}}}: a {deps[head].kind} offers {', '.join(offered)}"
+                continue
+            known = ", ".join([*REPLICA_PLACEHOLDERS, *deps, "config.KEY", "file.NAME", "database.*"])
+            yield f"{where}: placeholder {{{name}}} names no dependency or known value ({known})"
+
+    for i, part in enumerate(local.command):
+        yield from check(f"local.command[{i}]", part)
+    for key, value in local.environment.items():
+        yield from check(f"local.environment.{key}", value)
+    for key, value in local.config.items():
+        yield from check(f"local.config.{key}", value, allow_config=False)
+    for i, cmd in enumerate(local.setup):
+        for k, part in enumerate(cmd):
+            yield from check(f"local.setup[{i}][{k}]", part)
+    for i, f in enumerate(local.files):
+        for key, value in f.values.items():
+            yield from check(f"local.files[{i}].values.{key}", value)
+        if f.content is not None:
+            yield from check(f"local.files[{i}].content", f.content)
+        elif f.template is not None:
+            path = p.directory / f.template
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                yield f"local.files[{i}].template: cannot read {path}: {exc.strerror or exc}"
+                continue
+            yield from check(f"local.files[{i}].template ({f.template})", text)
+    for key in local.bad_config:
+        if key not in local.config:
+            yield f"local.bad_config.{key}: names no key of local.config"
+    for field in ("bad_release", "slow_release"):
+        release = getattr(local, field)
+        if release is not None:
+            for key, value in release.environment.items():
+                yield from check(f"local.{field}.environment.{key}", value)
+            for i, part in enumerate(release.command or []):
+                yield from check(f"local.{field}.command[{i}]", part)
+    if local.database.password_env and not _env_name(local.database.password_env):
+        yield "local.database.password_env: expected an environment variable name"
+
+
+def _env_name(name: str) -> bool:
+    return name.replace("_", "a").isalnum() and not name[0].isdigit()
+
+
+# --- loading ------------------------------------------------------------------------------------------
+def locate(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """Which profile file to use: ``--profile``, ``GAMEDAY_PROFILE``, ``./gameday.yaml``, the reference service."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    here = (cwd or Path.cwd()) / LOCAL_FILE
+    return here if here.is_file() else DEFAULT_PROFILE
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Profile:
+    """Read and validate a profile; :class:`ProfileError` lists every problem, one line each."""
+    source = locate(path)
+    shown = _shown(source)
+    try:
+        text = source.read_text()
+    except IsADirectoryError:
+        raise ProfileError([f"{shown}: is a directory, expected a YAML file"]) from None
+    except FileNotFoundError:
+        raise ProfileError([f"{shown}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError([f"{shown}: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ProfileError([f"{shown}: not YAML{where}: {getattr(exc, 'problem', None) or exc}"]) from None
+    if not isinstance(data, dict):
+        raise ProfileError([f"{shown}: expected a mapping at the top level"])
+    try:
+        return Profile.model_validate({**data, "source": source.resolve()})
+    except ValidationError as exc:
+        raise ProfileError([f"{shown}: {line}" for line in _explain(exc)]) from None
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _explain(exc: ValidationError) -> list[str]:
+    """Pydantic's errors as ``field: what was expected``, an unknown key with the closest valid name."""
+    lines: list[str] = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        where = _dotted(loc)
+        if error["type"] == "extra_forbidden":
+            valid = _valid_keys(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else (f" (expected one of {', '.join(valid)})"
+                                                                  if valid else "")
+            lines.append(f"{where}: unknown key{hint}")
+        elif error["type"] == "value_error" and not loc:
+            lines += [f"{part}" for part in str(error["ctx"]["error"]).split("; ")]
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{where or 'profile'}: {message}")
+    return lines
+
+
+def _dotted(loc: list[str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def _valid_keys(loc: list[str]) -> list[str]:
+    """The keys the model at ``loc`` accepts (for the did-you-mean hint)."""
+    model: Any = Profile
+    for part in loc:
+        if part.isdigit() or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            alias = {f.alias: f for f in model.model_fields.values() if f.alias}.get(part)
+            field = alias
+        model = _model_of(field.annotation) if field is not None else None
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return sorted((f.alias or n) for n, f in model.model_fields.items() if n != "source")
+
+
+def _model_of(annotation: Any) -> Any:
+    """The BaseModel inside ``X``, ``X | None`` or ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def schema() -> dict[str, Any]:
+    """The profile's JSON Schema (``gameday profile schema``), for editors and CI linting."""
+    out = Profile.model_json_schema(by_alias=True)
+    out["properties"].pop("source", None)
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "gameday service profile"
+    return out

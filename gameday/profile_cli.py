@@ -1,0 +1,95 @@
+"""``gameday profile schema|check``: the profile's JSON Schema, and the profile tried against the running service.
+
+``check`` is what someone onboarding a service runs first: the file is validated (one line per problem, exit 2),
+then every endpoint and journey is called once and every dependency is checked, each with a line saying what
+passed, or what failed and why. Exit 0 only when everything passed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
+
+import typer
+
+from gameday import calls
+from gameday.config import Settings, get_settings
+from gameday.errors import GamedayError
+from gameday.profile import schema
+from gameday.targets import get_target
+from gameday.targets.base import TargetError
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One line of ``profile check``."""
+
+    kind: str  # endpoint, journey, dependency, readiness
+    name: str
+    ok: bool
+    detail: str
+
+
+class ProfileCheckFailed(GamedayError):
+    """Some endpoint, journey or dependency of the profile did not behave as the profile says."""
+
+    exit_code = 1
+
+
+def check_profile(settings: Settings) -> list[CheckLine]:
+    """Validate the profile, then exercise it against the running target."""
+    profile = settings.service  # raises ProfileError (one line per problem) before anything is touched
+    target = get_target(settings)
+    target.reachable()
+    base = target.base_url()
+    lines: list[CheckLine] = []
+    with calls.Client(base) as client:
+        for path, kind in ((profile.service.health_path, "health"), (profile.service.readiness_path, "readiness")):
+            call = client.get(path, name=kind)
+            lines.append(CheckLine(kind, path, call.ok, call.describe()))
+    for result in calls.exercise(profile, base):
+        if isinstance(result, calls.JourneyRun):
+            lines.append(CheckLine("journey", result.name, result.ok, result.describe()))
+        else:
+            lines.append(CheckLine("endpoint", result.name, result.ok, result.describe()))
+    for dep in profile.dependencies:
+        try:
+            check = target.check_dependency(dep.name)
+        except TargetError as exc:
+            lines.append(CheckLine("dependency", dep.name, False, str(exc)))
+            continue
+        state = "answers" if check.ok else "does not answer"
+        took = f"{check.latency_s * 1000:.0f} ms"
+        detail = f"{dep.kind} {state}: {check.detail} ({check.command}, {took})"
+        lines.append(CheckLine("dependency", dep.name, check.ok, detail))
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``gameday profile ...``."""
+    group = typer.Typer(help="The service profile: its schema, and a check against the running service.",
+                        no_args_is_help=True)
+    app.add_typer(group, name="profile")
+
+    @group.command("schema")
+    def schema_command() -> None:
+        """Print the profile's JSON Schema."""
+        print(json.dumps(schema(), indent=2))
+
+    @group.command("check")
+    def check_command(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+        """Validate the profile, then call every endpoint and journey once and check every dependency."""
+        settings = get_settings()
+        lines = check_profile(settings)
+        failed = [line for line in lines if not line.ok]
+        if as_json:
+            report: dict[str, Any] = {"profile": str(settings.service.source), "ok": not failed,
+                                      "checks": [asdict(line) for line in lines]}
+            print(json.dumps(report, indent=2))
+        else:
+            for line in lines:
+                print(f"{'ok  ' if line.ok else 'FAIL'} {line.kind:<10} {line.name:<20} {line.detail}")
+            print(f"profile {settings.service.service.name}: {len(lines) - len(failed)}/{len(lines)} checks passed")
+        if failed:
+            raise ProfileCheckFailed(f"profile check failed: {', '.join(f'{f.kind} {f.name}' for f in failed)}")
