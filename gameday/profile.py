@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from jsonpath2.path import Path as JsonPath
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gameday import placeholders
 from gameday.dependencies import KINDS, kind_of
@@ -63,7 +63,8 @@ class Assertion(_Model):
     path: str = Field(description="JSONPath into the response body, e.g. $.data[0].id")
     exists: bool | None = Field(None, description="the path matches (true) or does not (false)")
     equals: Any = Field(None, description="the matched value equals this")
-    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = None
+    type: Literal["string", "number", "integer", "boolean", "array", "object", "null"] | None = Field(
+        None, description="the matched value is of this JSON type")
     not_empty: bool | None = Field(None, description="the matched value is a non-empty string, array or object")
 
     @field_validator("path")
@@ -76,7 +77,7 @@ class Assertion(_Model):
 class Expect(_Model):
     """What a healthy service answers."""
 
-    status: int = Field(200, ge=100, le=599)
+    status: int = Field(200, ge=100, le=599, description="the HTTP status a healthy service answers")
     json_: list[Assertion] = Field(default_factory=list, alias="json", description="assertions on the JSON body")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -84,25 +85,23 @@ class Expect(_Model):
 
 def _expect(value: Any) -> Any:
     """``expect: 201`` is short for ``expect: {status: 201}``."""
-    return {"status": value} if isinstance(value, int) else value
+    return {"status": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ExpectField = Annotated[Expect, BeforeValidator(_expect, json_schema_input_type=Expect | int)]
 
 
 class Request(_Model):
     """One HTTP request of the service's API; strings may hold ``{placeholders}``."""
 
-    method: HttpMethod = "GET"
+    method: HttpMethod = Field("GET", description="HTTP method")
     path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /api/orders/{order_id}")
     headers: dict[str, str] = Field(default_factory=dict, description="values may use {env.NAME}: never printed")
     json_body: Any = Field(None, alias="json", description="a JSON body to send")
-    expect: Expect = Field(default_factory=Expect)
-    timeout_s: float = Field(3.0, gt=0, le=60)
+    expect: ExpectField = Field(default_factory=Expect, description="the status (or {status, json}) expected")
+    timeout_s: float = Field(3.0, gt=0, le=60, description="seconds before the request counts as failed")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @field_validator("expect", mode="before")
-    @classmethod
-    def _short_expect(cls, value: Any) -> Any:
-        return _expect(value)
 
     def placeholder_names(self) -> set[str]:
         """Every placeholder this request uses."""
@@ -115,7 +114,7 @@ class Request(_Model):
 class Endpoint(Request):
     """An endpoint checked by ``profile check``, the smoke gate and the symptoms probes."""
 
-    name: Name
+    name: Name = Field(description="a short name used in reports and the load mix")
     needs: list[str] | None = Field(
         None, description="dependencies it cannot answer without (default: every dependency with on_outage: outage)")
 
@@ -123,7 +122,7 @@ class Endpoint(Request):
 class Step(Request):
     """One step of a journey; ``capture`` names values of its JSON answer for later steps."""
 
-    name: Name | None = None
+    name: Name | None = Field(None, description="the step's name in reports (default: METHOD path)")
     capture: dict[Name, str] = Field(default_factory=dict, description="name -> JSONPath into the answer")
 
     @field_validator("capture")
@@ -137,8 +136,8 @@ class Step(Request):
 class Journey(_Model):
     """An ordered user journey; later steps use values captured from earlier answers."""
 
-    name: Name
-    steps: list[Step] = Field(min_length=1)
+    name: Name = Field(description="the journey's name")
+    steps: list[Step] = Field(min_length=1, description="requests in order")
     needs: list[str] | None = Field(None, description="as for endpoints")
 
     def step_name(self, index: int) -> str:
@@ -150,9 +149,9 @@ class Journey(_Model):
 class MixEntry(_Model):
     """One line of the load mix: a journey or an endpoint, with its weight."""
 
-    journey: str | None = None
-    endpoint: str | None = None
-    weight: int = Field(1, ge=1, le=1000)
+    journey: str | None = Field(None, description="a journey's name")
+    endpoint: str | None = Field(None, description="an endpoint's name")
+    weight: int = Field(1, ge=1, le=1000, description="relative frequency")
 
     @model_validator(mode="after")
     def _one_of(self) -> MixEntry:
@@ -169,9 +168,9 @@ class MixEntry(_Model):
 class Load(_Model):
     """The traffic of a game day and of the smoke gate's load window."""
 
-    users: int = Field(4, ge=1, le=200)
+    users: int = Field(4, ge=1, le=200, description="concurrent simulated users")
     think_time_s: tuple[float, float] = Field((0.5, 2.0), description="[min, max] seconds between a user's tasks")
-    mix: list[MixEntry] = Field(default_factory=list, description="default: every endpoint with weight 1")
+    mix: list[MixEntry] = Field(default_factory=list, description="what users do (default: every endpoint, weight 1)")
 
     @field_validator("think_time_s")
     @classmethod
@@ -185,7 +184,7 @@ class Load(_Model):
 class Dependency(_Model):
     """Something the service needs, and what the service does without it."""
 
-    name: Name
+    name: Name = Field(description="the dependency's name, used in placeholders, faults and verdicts")
     kind: str = Field(description=f"one of: {', '.join(sorted(KINDS))}")
     on_outage: OnOutage = Field(
         "outage", description="outage: the service cannot serve without it; degraded: it keeps serving, degraded")
@@ -236,8 +235,8 @@ class ConfigFile(_Model):
 class Database(_Model):
     """The database, user and password the local target creates in its PostgreSQL for the service."""
 
-    name: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    user: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    name: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="database created for the service")
+    user: str = Field("app", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="its owner")
     password_env: str | None = Field(
         None, description="environment variable holding the password (never written in the profile)")
 
@@ -245,29 +244,30 @@ class Database(_Model):
 class Release(_Model):
     """A release the failed-deployment experiment rolls out: a version plus what makes it that version."""
 
-    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-    environment: dict[str, str] = Field(default_factory=dict)
-    command: list[str] | None = None
+    version: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$",
+                         description="the release's version ({version})")
+    environment: dict[str, str] = Field(default_factory=dict, description="environment added for this release")
+    command: list[str] | None = Field(None, description="a command replacing local.command for this release")
 
 
 class Local(_Model):
     """How the local target runs the service: N replicas under supervisor behind HAProxy."""
 
     command: list[str] = Field(min_length=1, description="one replica's command; {port} and {replica} differ")
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=dict, description="each replica's environment")
     environment_from_config: bool = Field(
         False, description="also pass every live configuration key as an environment variable")
     working_dir: str = Field(".", description="relative to the profile file")
-    replicas: int = Field(3, ge=1, le=16)
+    replicas: int = Field(3, ge=1, le=16, description="how many replicas behind the load balancer")
     config: dict[str, str] = Field(
         default_factory=dict, description="the live configuration (the ConfigMap): read by replicas at (re)start")
-    files: list[ConfigFile] = Field(default_factory=list)
+    files: list[ConfigFile] = Field(default_factory=list, description="files rendered for each replica")
     setup: list[list[str]] = Field(
         default_factory=list, description="commands run once after the dependencies are up (migrations)")
-    start_timeout_s: float = Field(60.0, gt=0, le=600)
+    start_timeout_s: float = Field(60.0, gt=0, le=600, description="seconds `gameday up` waits for a serving stack")
     start_seconds: int = Field(5, ge=0, le=120, description="a replica up this long counts as started")
     start_retries: int = Field(3, ge=0, le=20, description="restarts before it counts as crash-looping")
-    database: Database = Field(default_factory=Database)
+    database: Database = Field(default_factory=Database, description="created in the local PostgreSQL")
     release: str = Field("1.0.0", description="the version the stack starts with ({version})")
     bad_release: Release | None = Field(None, description="a release that fails after passing its probes")
     slow_release: Release | None = Field(None, description="a correct but slower release (canary latency check)")
@@ -278,12 +278,12 @@ class Local(_Model):
 class Kubernetes(_Model):
     """Where the service lives on a cluster."""
 
-    namespace: str = "production"
-    deployment: str
+    namespace: str = Field("production", description="the service's namespace")
+    deployment: str = Field(description="its Deployment")
     container: str | None = Field(None, description="default: the deployment's first container")
-    label_selector: str
-    service: str
-    configmap: str | None = None
+    label_selector: str = Field(description="selects its pods, e.g. app=ecommerce-backend")
+    service: str = Field(description="its Service")
+    configmap: str | None = Field(None, description="its configuration (the bad-config experiment edits it)")
     base_url: str | None = Field(None, description="the service's URL as the runner reaches it")
     bad_image: str | None = Field(None, description="the known-bad release's image")
     workloads: dict[str, str] = Field(
@@ -294,8 +294,8 @@ class Kubernetes(_Model):
 class Slo(_Model):
     """What "error rate < 1%" and "response time normal" mean for this service."""
 
-    max_error_rate: float = Field(0.01, gt=0, lt=1)
-    p95_ms: float = Field(500.0, gt=0)
+    max_error_rate: float = Field(0.01, gt=0, lt=1, description="the error-rate bound (Wilson upper bound)")
+    p95_ms: float = Field(500.0, gt=0, description="p95 latency of successful requests")
     detect_within_s: float = Field(5.0, gt=0, description="target time to detect an outage")
     recover_within_s: float = Field(60.0, gt=0, description="target time to recover from an outage")
 
@@ -303,9 +303,9 @@ class Slo(_Model):
 class Alerts(_Model):
     """The names of the service's alerts, as its Prometheus rules define them."""
 
-    endpoint_down: str = "APIEndpointDown"
-    error_ratio: str = "HighErrorRatio"
-    latency: str = "HighLatencyP95"
+    endpoint_down: str = Field("APIEndpointDown", description="fires when the service is down as a whole (pages)")
+    error_ratio: str = Field("HighErrorRatio", description="fires on an error ratio above the SLO")
+    latency: str = Field("HighLatencyP95", description="fires on p95 latency above the SLO")
     rules: str | None = Field(None, description="Prometheus rules file for the local target, relative to the profile")
 
 
@@ -319,25 +319,25 @@ class Detection(_Model):
 class Service(_Model):
     """The service itself."""
 
-    name: Name
-    health_path: str = Field("/healthz", pattern=r"^/")
-    readiness_path: str = Field("/readyz", pattern=r"^/")
+    name: Name = Field(description="the service's name (labels, reports, history)")
+    health_path: str = Field("/healthz", pattern=r"^/", description="liveness: 200 while the process works")
+    readiness_path: str = Field("/readyz", pattern=r"^/", description="readiness: 200 while it can serve")
     metrics_path: str | None = Field("/metrics", description="Prometheus metrics of each replica, if any")
 
 
 class Profile(_Model):
     """The whole service profile."""
 
-    service: Service
-    local: Local | None = None
-    kubernetes: Kubernetes | None = None
-    dependencies: list[Dependency] = Field(default_factory=list)
-    endpoints: list[Endpoint] = Field(min_length=1)
-    journeys: list[Journey] = Field(default_factory=list)
-    load: Load = Field(default_factory=Load)
-    detection: Detection = Field(default_factory=Detection)
-    slo: Slo = Field(default_factory=Slo)
-    alerts: Alerts = Field(default_factory=Alerts)
+    service: Service = Field(description="the service itself")
+    local: Local | None = Field(None, description="how the local target runs it")
+    kubernetes: Kubernetes | None = Field(None, description="where it lives on a cluster")
+    dependencies: list[Dependency] = Field(default_factory=list, description="what it needs")
+    endpoints: list[Endpoint] = Field(min_length=1, description="endpoints checked by the gate and the probes")
+    journeys: list[Journey] = Field(default_factory=list, description="user journeys with captures")
+    load: Load = Field(default_factory=Load, description="the load mix")
+    detection: Detection = Field(default_factory=Detection, description="what the game day probes")
+    slo: Slo = Field(default_factory=Slo, description="service level objectives")
+    alerts: Alerts = Field(default_factory=Alerts, description="alert names")
     runbook: str = Field("service-outage", description="the runbook package this service's game day follows")
 
     # where it was loaded from: relative paths in it are relative to this folder
