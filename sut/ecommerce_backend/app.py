@@ -74,6 +74,14 @@ def create_app(settings: Settings) -> FastAPI:
             if request.url.path.startswith("/api/"):
                 first_api_request.set()
             return await call_next(request)
+    if settings.is_slow_release:
+        delay = settings.SLOW_RELEASE_DELAY_MS / 1000
+
+        @app.middleware("http")
+        async def slow_release_delay(request: Request, call_next):  # type: ignore[no-untyped-def]
+            if request.url.path.startswith("/api/"):
+                await asyncio.sleep(delay)  # the release's regression: correct answers, later
+            return await call_next(request)
     for module in (health, products, cart, orders, metrics_route):
         app.include_router(module.router)
     return app

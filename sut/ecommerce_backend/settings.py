@@ -49,6 +49,7 @@ class Settings(BaseModel):
     READINESS_INTERVAL_SECONDS: float = Field(0.5, gt=0, le=3600)
     CACHE_TTL_SECONDS: int = Field(300, ge=1)
     BROKEN_CRASH_AFTER_SECONDS: float = Field(3.0, ge=0, le=86400)
+    SLOW_RELEASE_DELAY_MS: float = Field(150.0, ge=0, le=60_000)  # what the -slow release adds to each API response
     OUTBOX_INTERVAL_SECONDS: float = Field(1.0, gt=0, le=3600)
     # how long an order request waits for its event to be published before answering (it is accepted
     # either way): keep it well under the load balancer's server timeout, or a Kafka outage becomes 504s
@@ -63,6 +64,11 @@ class Settings(BaseModel):
             if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
                 raise ValueError(f"expected host:port[,host:port...], got {value!r}")
         return value
+
+    @property
+    def is_slow_release(self) -> bool:
+        """True for the known-slow release (a version ending in ``-slow``): correct, but slower on every API path."""
+        return self.APP_VERSION.endswith("-slow")
 
     @property
     def is_broken_release(self) -> bool:
