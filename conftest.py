@@ -50,19 +50,20 @@ def healthy(stack) -> Iterator:
 
 def restore(target) -> None:
     """Undo anything a test may have left: frozen or stopped processes, a changed release or config."""
-    from gameday.targets.local.stack import base_config, load_stack
+    from gameday.targets.local.stack import load_stack
 
-    for dep in ("postgres", "redis", "kafka"):
+    for dep in (d.name for d in target.profile.dependencies if d.provided):
         target.release_dependency(dep)
         target.start_dependency(dep, wait=True)
     target.thaw_replicas()
-    wanted = base_config(load_stack(target.state)["ports"], target.settings)
+    wanted = load_stack(target.state)["config"]  # the live configuration ``up`` rendered
+    release = target.profile.local.release
     current = target.current_revision()
     config_changed = target.config() != wanted
     if config_changed:
         target.replace_config(wanted, cause="test cleanup")
-    if current is not None and current.version != target.settings.local.release_version:
-        target.deploy(target.settings.local.release_version, cause="test cleanup", wait=True)
+    if current is not None and current.version != release:
+        target.deploy(release, cause="test cleanup", wait=True)
     elif config_changed:
         target.rollout_restart(wait=True)
     target.start_replicas()

@@ -5,6 +5,7 @@
 #                    wait for every rollout
 #   make nightly     kind-up, then the whole game day on it (TARGET=kubernetes CONTEXT=kind-gameday
 #                    NAMESPACE=gameday); the report goes to reports/; exits non-zero when the game day fails
+#                    or an experiment regressed against the history (--fail-on-regression, docs/history.md)
 #   make kind-down   delete the cluster
 #
 # Needs kind and a working docker (neither is on the development machines: there kind-up stops with one
@@ -21,7 +22,7 @@ APP_IMAGE ?= ecommerce-backend
 APP_TAG ?= 1.4.2
 BAD_TAG ?= 1.5.0-broken
 REPORTS_DIR ?= reports
-NIGHTLY_ARGS ?= --no-live --no-alert-wait
+NIGHTLY_ARGS ?= --no-live --no-alert-wait --fail-on-regression
 
 .PHONY: kind-check kind-up nightly kind-down
 

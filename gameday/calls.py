@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from gameday import placeholders
-from gameday.profile import Assertion, Endpoint, Journey, Profile, Request, json_matches
+from gameday.profile import REQUEST_BUILTINS, Assertion, Endpoint, Journey, Profile, Request, json_matches
 
 BODY_LIMIT = 64 * 1024  # bodies larger than this are not parsed (a listing can be big; assertions need the start)
 
@@ -63,7 +63,7 @@ class Call:
         return self.status is None or self.status >= 500
 
     def describe(self) -> str:
-        """``GET /api/products -> 200 in 4 ms`` or ``GET /x -> no answer (Connection refused) in 1 ms``."""
+        """``GET /healthz -> 200 in 4 ms`` or ``GET /x -> no answer (Connection refused) in 1 ms``."""
         got = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
         text = f"{self.method} {self.path} -> {got} in {self.elapsed_ms:.0f} ms"
         if self.status is not None and self.status != self.expect:
@@ -109,6 +109,11 @@ class JourneyRun:
         bad = next((c for c in self.calls if not c.ok), None)
         where = f"step {len(self.calls)}/{self.steps} {bad.name}: {bad.describe()}" if bad else "did not finish"
         return f"journey {self.name}: {where}"
+
+
+def fillable(request: Request, values: dict[str, Any]) -> bool:
+    """Whether every placeholder of ``request`` has a value: captured, built in (run id, uuid) or ``env.NAME``."""
+    return all(n in values or n in REQUEST_BUILTINS or n.startswith("env.") for n in request.placeholder_names())
 
 
 def check_assertions(assertions: list[Assertion], body: Any) -> list[str]:
@@ -157,7 +162,8 @@ class Client:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s  # overrides each request's own timeout when given
         self.environ = os.environ if environ is None else environ
-        self._http = httpx.Client(base_url=self.base_url, follow_redirects=False)
+        # no proxies from the environment: gameday's traffic stays on loopback
+        self._http = httpx.Client(base_url=self.base_url, follow_redirects=False, trust_env=False)
 
     def __enter__(self) -> Client:
         return self
@@ -262,16 +268,26 @@ def _reason(exc: httpx.HTTPError) -> str:
     return text.splitlines()[0][:200]
 
 
-def exercise(profile: Profile, base_url: str, timeout_s: float | None = None) -> list[Call | JourneyRun]:
-    """Every endpoint and every journey once (``profile check``): endpoints get the setup journey's captures."""
+def setup(profile: Profile, client: Client) -> tuple[JourneyRun | None, dict[str, Any]]:
+    """Run ``detection.setup`` once (if the profile has one): its run and the values it captured for endpoints."""
+    if not profile.detection.setup:
+        return None, {}
+    return client.journey(profile.journey(profile.detection.setup))
+
+
+def exercise(profile: Profile, base_url: str,
+             timeout_s: float | None = None) -> tuple[list[Call | JourneyRun], dict[str, Any]]:
+    """Every endpoint and every journey once (``profile check``): endpoints get the setup journey's captures.
+
+    Returns the results and those captures (callers probing endpoints later need them).
+    """
     results: list[Call | JourneyRun] = []
     with Client(base_url, timeout_s) as client:
-        values: dict[str, Any] = {}
-        if profile.detection.setup:
-            run, values = client.journey(profile.journey(profile.detection.setup))
+        run, values = setup(profile, client)
+        if run is not None:
             results.append(run)
         for journey in profile.journeys:
             if journey.name != profile.detection.setup:
                 results.append(client.journey(journey)[0])
         results += [client.endpoint(ep, values) for ep in profile.endpoints]
-    return results
+    return results, values

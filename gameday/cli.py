@@ -57,6 +57,9 @@ def _global(
         if target not in ("local", "kubernetes"):
             raise UsageError(f"unknown target {target!r}: expected local or kubernetes")
         update["target"] = target
+    if base_url and (target or settings.target) == "local":  # never silently replace a URL the user gave
+        raise UsageError(f"--base-url {base_url} applies to the kubernetes target; the local target is always "
+                         "reached through its own load balancer (see 'gameday status')")
     if kube:
         update["kubernetes"] = settings.kubernetes.model_copy(update=kube)
     if profile:
@@ -117,7 +120,8 @@ def _print_status(data: dict[str, Any]) -> None:
     ready = f"{lb['ready_backends']}/{lb['total_backends']}"
     out.print(f"load balancer {lb['url']}: {lb['state']}, {ready} endpoints ready")
     for dep in data["dependencies"]:
-        out.print(f"  {dep['name']:<9} {dep['state']:<8} {dep['address']}")
+        runs_in = f"  container {dep['container']} ({dep['image']})" if dep.get("container") else ""
+        out.print(f"  {dep['name']:<9} {dep['state']:<8} {dep['address']}{runs_in}")
     if data.get("components"):
         comp = Table("COMPONENT", "KIND", "PID", "PORT", "STATE", title="components")
         for c in data["components"]:
@@ -188,11 +192,13 @@ def inject(
 ) -> None:
     """Inject one fault and leave it (recorded in the ledger; 'gameday abort' undoes it)."""
     from gameday import faults
+    from gameday.guard.gate import admit
 
     if allow_production:
         settings = _settings()
         safety = settings.safety.model_copy(update={"allow_production": True})
         use_settings(settings.model_copy(update={"safety": safety}))
+    admit(_settings())  # allowlist from configuration before any network call, then the halt record
     target = get_target(_settings())
     target.reachable()
     entry = faults.inject(target, _ledger(), fault, _parse_params(param or []))
@@ -202,16 +208,15 @@ def inject(
 @app.command()
 def abort() -> None:
     """Undo every fault left in the ledger (by a run that was killed)."""
-    from gameday.abort import abort_all
+    from gameday.abort import undo_entries
 
-    undone, failed = abort_all(_ledger())
-    for line in undone:
-        out.print(f"undone: {line}")
-    for line in failed:
-        err.print(f"NOT undone: {line}")
-    if failed:
-        raise GamedayError(f"{len(failed)} fault(s) could not be undone; the ledger keeps them")
-    if not undone:
+    book = _ledger()
+    result = undo_entries(book, book.entries())
+    for line in result.lines():
+        (err if line.startswith("NOT") else out).print(line)
+    if result.failed:
+        raise GamedayError(f"{len(result.failed)} fault(s) could not be undone; the ledger keeps them")
+    if not result.undone and not result.cleared:
         out.print("ledger empty: nothing to undo")
 
 
@@ -227,15 +232,19 @@ def ledger() -> None:
 
 def _register_commands() -> None:
     """Commands that live next to what they drive."""
+    from gameday.canary.cli import register as canary
     from gameday.chaos.cli import register as chaos
     from gameday.diagnose.cli import register as diagnose
+    from gameday.guard.cli import register as guardrails
+    from gameday.history.cli import register as history_commands
     from gameday.load.cli import register as load
     from gameday.profile_cli import register as service_profile
     from gameday.run.cli import register as game_day
     from gameday.runbook.cli import register as runbook
     from gameday.verify.cli import register as smoke
 
-    for register in (service_profile, game_day, smoke, load, chaos, diagnose, runbook):
+    for register in (service_profile, game_day, smoke, canary, load, chaos, diagnose, runbook, history_commands,
+                     guardrails):
         register(app)
 
 

@@ -1,4 +1,7 @@
-"""One typed configuration model, loaded once, with the runbook's names as defaults.
+"""One typed configuration model, loaded once: where gameday runs and how, never what the service is.
+
+The service (its names, paths, dependencies, how the local target runs it, where it lives on a cluster) is the
+profile (:mod:`gameday.profile`), loaded as :attr:`Settings.service`.
 
 Values come from (highest first) explicit overrides, environment variables prefixed
 ``GAMEDAY_`` (nested with ``__``, e.g. ``GAMEDAY_KUBERNETES__NAMESPACE``), a YAML file named by
@@ -8,15 +11,18 @@ Values come from (highest first) explicit overrides, environment variables prefi
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gameday.errors import UsageError
 from gameday.profile import Profile
 from gameday.profile import load as load_profile
 
@@ -26,36 +32,37 @@ def default_state_dir() -> Path:
     return Path(f"/var/tmp/gameday-{os.getuid()}")
 
 
-class LocalSettings(BaseModel):
-    """The embedded local target."""
+class ContainerImages(BaseModel):
+    """The images of the containers provider: the official ones by default; the tests use locally built ones."""
 
-    replicas: int = 3
-    release_version: str = "1.4.2"
-    bad_release_version: str = "1.5.0-broken"
-    # readiness: how long a PostgreSQL outage is absorbed before replicas turn not ready
-    postgres_grace_seconds: float = 4.0
-    # supervisor crash-loop policy (like a pod's restart back-off)
-    start_seconds: int = 5
-    start_retries: int = 3
+    postgres: str = "postgres:15"
+    redis: str = "redis:7"
+    kafka: str = "apache/kafka:3.9.0"
+
+
+class LocalSettings(BaseModel):
+    """The embedded local target (how the service runs on it is the profile's ``local`` section)."""
+
+    # where PostgreSQL, Redis and the Kafka broker come from: Debian's binaries (native), Docker containers
+    # (containers), or native when its binaries are installed and containers otherwise (auto)
+    provider: Literal["auto", "native", "containers"] = "auto"
+    docker_host: str | None = None  # the containers provider's engine (default: DOCKER_HOST, else the default socket)
+    images: ContainerImages = Field(default_factory=ContainerImages)
     monitoring: bool = True
     scrape_interval: str = "1s"
 
 
 class KubernetesSettings(BaseModel):
-    """The kubernetes target (kind, staging, anything a kubeconfig reaches)."""
+    """Where the cluster is (kind, staging, anything a kubeconfig reaches), and the user's overrides.
+
+    The service's names on the cluster (deployment, service, label selector, ...) are the profile's ``kubernetes``
+    section; ``namespace`` and ``base_url`` here, when set (``--namespace``, ``--base-url``), win over it.
+    """
 
     kubeconfig: str | None = None
     context: str | None = None
-    namespace: str = "production"
-    deployment: str = "ecommerce-backend"
-    service: str = "ecommerce-backend"
-    label_selector: str = "app=ecommerce-backend"
-    configmap: str = "ecommerce-backend-config"
+    namespace: str | None = None
     base_url: str | None = None
-    bad_image: str = "ecommerce-backend:1.5.0-broken"
-    dependencies: dict[str, str] = Field(
-        default_factory=lambda: {"postgres": "postgres", "redis": "redis", "kafka": "kafka"}
-    )
 
 
 class SafetySettings(BaseModel):
@@ -82,9 +89,59 @@ class SloSettings(BaseModel):
 
 
 class HistorySettings(BaseModel):
-    """Where every game day is remembered (docs/history.md): a SQLAlchemy URL; empty: history.db in the state dir."""
+    """Where every game day is remembered, and the regression gate's policy (docs/history.md)."""
 
-    url: str | None = None
+    url: str | None = None  # a SQLAlchemy URL (sqlite:///..., postgresql://...); empty: history.db in the state dir
+    # a figure regresses over median + max(k x 1.4826 x MAD, relative x median, absolute_s) of its last runs
+    regression_k: float = Field(3.0, gt=0)
+    regression_relative: float = Field(0.5, ge=0)
+    # the time to verify carries the machine's load (the verification window waits for enough requests at the
+    # rate the machine manages): measured 34-95 s around a 45-50 s median on the loaded 2-core machine
+    regression_relative_verify: float = Field(1.25, ge=0)
+    regression_absolute_s: float = Field(2.0, ge=0)
+    regression_min_runs: int = Field(5, ge=5)  # fewer passed runs: "not enough history", never a failure
+    regression_window: int = Field(30, ge=5)
+
+
+class PromqlCondition(BaseModel):
+    """Stop when a PromQL expression returns any sample for ``for_s`` seconds (like an alerting rule)."""
+
+    expr: str
+    for_s: float = Field(default=0.0, ge=0)
+    url: str | None = None  # default: the target's Prometheus
+
+
+class HttpCondition(BaseModel):
+    """Stop when another service's health URL fails (non-2xx, refused, slower than ``timeout_s``) for ``for_s``."""
+
+    url: str
+    for_s: float = Field(default=0.0, ge=0)
+    timeout_s: float = Field(default=1.0, gt=0)
+
+
+class BlastRadiusCondition(BaseModel):
+    """Stop when traffic the experiment should not affect (a path) fails more than ``max_error_rate``."""
+
+    path: str
+    max_error_rate: float = Field(ge=0, le=1)
+    window_s: float = Field(default=5.0, gt=0)
+
+
+class ConditionSet(BaseModel):
+    """Stop conditions of one experiment (added to the run's)."""
+
+    outage_s: float | None = Field(default=None, gt=0)
+    promql: list[PromqlCondition] = Field(default_factory=list)
+    http: list[HttpCondition] = Field(default_factory=list)
+    blast_radius: list[BlastRadiusCondition] = Field(default_factory=list)
+
+
+class StopConditions(ConditionSet):
+    """When a game day stops itself (docs: README "Guardrails"); ``--stop-on`` adds to these."""
+
+    outage_s: float | None = Field(default=120.0, gt=0)  # the runbook escalates at 15 minutes
+    continue_after_stop: bool = False  # True: the remaining experiments still run
+    experiments: dict[str, ConditionSet] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -102,11 +159,19 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     slo: SloSettings = Field(default_factory=SloSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    stop_conditions: StopConditions = Field(default_factory=StopConditions)
 
     @cached_property
     def service(self) -> Profile:
         """The service profile, loaded (and validated) on first use."""
         return load_profile(self.profile)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
+        """A copy; naming another profile drops the loaded one (a cached property is copied with the object)."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update and "profile" in update:
+            copy.__dict__.pop("service", None)
+        return copy
 
     @classmethod
     def settings_customise_sources(
@@ -130,10 +195,71 @@ class _YamlSource(PydanticBaseSettingsSource):
         path = os.environ.get("GAMEDAY_CONFIG")
         if not path:
             return {}
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
+        data = read_config_file(Path(path))
+        unknown_keys(data, Settings, Path(path))
         return data
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping of a configuration file; any problem is one line naming the file (UsageError, exit 2)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UsageError(f"configuration file {path}: not found (GAMEDAY_CONFIG)") from None
+    except IsADirectoryError:
+        raise UsageError(f"configuration file {path}: is a directory, expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"configuration file {path}: not text (binary?), expected YAML") from None
+    except OSError as exc:
+        raise UsageError(f"configuration file {path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UsageError(f"configuration file {path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"configuration file {path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def unknown_keys(data: dict[str, Any], model: type[BaseModel], path: Path, prefix: str = "") -> None:
+    """Refuse a key the model does not have (a typo would otherwise be ignored), naming the closest valid one."""
+    fields = model.model_fields
+    for key, value in data.items():
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
+            raise UsageError(f"configuration file {path}: unknown key '{prefix}{key}'{hint}")
+        inner = _model_of(fields[key].annotation)
+        if inner is None:
+            continue
+        shape, sub = inner
+        items = ([(f"{key}.", value)] if shape == "one" else
+                 [(f"{key}[{i}].", v) for i, v in enumerate(value)] if shape == "list" and isinstance(value, list)
+                 else [(f"{key}.{k}.", v) for k, v in value.items()] if shape == "dict" and isinstance(value, dict)
+                 else [])
+        for where, item in items:
+            if isinstance(item, dict):
+                unknown_keys(item, sub, path, prefix + where)
+
+
+def _model_of(annotation: Any) -> tuple[str, type[BaseModel]] | None:
+    """("one"|"list"|"dict", Model) when a field holds models; None for plain values."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "one", annotation
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    origin = get_origin(annotation)
+    if origin is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return "list", args[0]
+    if origin is dict and len(args) == 2 and isinstance(args[1], type) and issubclass(args[1], BaseModel):
+        return "dict", args[1]
+    if len(args) == 1:
+        return _model_of(args[0])
+    return None
 
 
 class _AliasSource(PydanticBaseSettingsSource):

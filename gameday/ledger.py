@@ -1,7 +1,11 @@
 """The fault ledger: every fault is written here before it is applied and removed once undone.
 
 A run killed with SIGKILL leaves its entries behind; ``gameday abort`` undoes them, and a new run
-refuses to start while any remain.
+refuses to start while any remain. Besides faults, a run records the load generator it started
+(``kind="load"``: the locust process groups), so that ``abort`` and ``halt`` end it too.
+
+An entry's ``state`` says how far it got: ``injecting`` (written, nothing applied yet: it provably
+changed nothing), ``applying`` (the change started), ``injected``.
 """
 
 from __future__ import annotations
@@ -28,10 +32,16 @@ class LedgerEntry:
     params: dict[str, Any]
     target: dict[str, Any]  # enough to rebuild the target in another process (see targets.from_identity)
     undo: dict[str, Any] = field(default_factory=dict)  # what the undo needs, captured before injecting
-    state: str = "injecting"  # injecting -> injected; removed when undone
+    state: str = "injecting"  # injecting -> applying -> injected; removed when undone
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created_at: float = field(default_factory=time.time)
     owner_pid: int = field(default_factory=os.getpid)
+    kind: str = "fault"  # "fault", or "load": a load generator's processes (params: pids)
+
+    @property
+    def changed_nothing(self) -> bool:
+        """Written but never applied: the process ended (or failed) before its first change."""
+        return self.kind == "fault" and self.state == "injecting"
 
     def describe(self) -> str:
         """One line for people."""
@@ -84,13 +94,25 @@ class Ledger:
             data = [e for e in read_json(self.path, []) if e["id"] != entry_id]
             write_json_atomic(self.path, data)
 
+    def applying(self, entry_id: str) -> None:
+        """The change is about to start: from now on the entry may have changed something."""
+        self.update(entry_id, state="applying")
+
+    def own(self, pid: int | None = None) -> list[LedgerEntry]:
+        """Entries written by one process (default: this one), oldest first: one run's faults."""
+        pid = os.getpid() if pid is None else pid
+        return [e for e in self.entries() if e.owner_pid == pid]
+
     def empty(self) -> bool:
         """Whether no fault is recorded."""
         return not self.entries()
 
     def ensure_empty(self) -> None:
-        """Refuse to start while faults of an earlier run are still recorded (one line, how to clear it)."""
-        left = self.entries()
+        """Refuse to start while faults of an earlier run are still recorded (one line, how to clear it).
+
+        Entries of this process are this run's own (its load generator), not an earlier run's.
+        """
+        left = [e for e in self.entries() if e.owner_pid != os.getpid()]
         if left:
             raise SafetyError(
                 f"the ledger ({self.path}) still holds {len(left)} fault(s) from an earlier run "

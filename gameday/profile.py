@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -95,7 +95,7 @@ class Request(_Model):
     """One HTTP request of the service's API; strings may hold ``{placeholders}``."""
 
     method: HttpMethod = Field("GET", description="HTTP method")
-    path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /api/orders/{order_id}")
+    path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /v1/orders/{order_id}")
     headers: dict[str, str] = Field(default_factory=dict, description="values may use {env.NAME}: never printed")
     json_body: Any = Field(None, alias="json", description="a JSON body to send")
     expect: ExpectField = Field(default_factory=Expect, description="the status (or {status, json}) expected")
@@ -271,6 +271,8 @@ class Local(_Model):
     release: str = Field("1.0.0", description="the version the stack starts with ({version})")
     bad_release: Release | None = Field(None, description="a release that fails after passing its probes")
     slow_release: Release | None = Field(None, description="a correct but slower release (canary latency check)")
+    releases: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]] = \
+        Field(default_factory=list, description="other known-good releases (a canary refuses unknown versions)")
     bad_config: dict[str, str] = Field(
         default_factory=dict, description="configuration changes that break the service (bad-config experiment)")
 
@@ -286,6 +288,8 @@ class Kubernetes(_Model):
     configmap: str | None = Field(None, description="its configuration (the bad-config experiment edits it)")
     base_url: str | None = Field(None, description="the service's URL as the runner reaches it")
     bad_image: str | None = Field(None, description="the known-bad release's image")
+    bad_config: dict[str, str] = Field(
+        default_factory=dict, description="configuration changes that break the service (default: local.bad_config)")
     workloads: dict[str, str] = Field(
         default_factory=dict, description="dependency name -> its Deployment/StatefulSet name (default: the name)")
 
@@ -395,6 +399,7 @@ class Profile(_Model):
         return self
 
 
+@lru_cache(maxsize=1024)  # parsing is slow (an ANTLR grammar); every call of an endpoint asks for the same paths
 def _compile(path: str) -> JsonPath:
     try:
         return JsonPath.parse_str(path)

@@ -48,7 +48,7 @@ def check_profile(settings: Settings) -> list[CheckLine]:
         for path, kind in ((profile.service.health_path, "health"), (profile.service.readiness_path, "readiness")):
             call = client.get(path, name=kind)
             lines.append(CheckLine(kind, path, call.ok, call.describe()))
-    for result in calls.exercise(profile, base):
+    for result in calls.exercise(profile, base)[0]:
         if isinstance(result, calls.JourneyRun):
             lines.append(CheckLine("journey", result.name, result.ok, result.describe()))
         else:

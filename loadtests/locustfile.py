@@ -1,35 +1,55 @@
-"""Weighted e-commerce journeys against the ecommerce-backend: browse, view, add to cart, check out.
+"""The service's load, from its profile: users built from the profile's journeys and endpoints, with its mix.
 
 Run it the way locust users expect (web UI on http://127.0.0.1:8089):
 
-    locust -f loadtests/locustfile.py --host http://127.0.0.1:PORT
+    GAMEDAY_PROFILE=profiles/ecommerce-backend.yaml locust -f loadtests/locustfile.py --host http://127.0.0.1:PORT
 
-gameday runs it headless in a subprocess (``gameday/load/runner.py``) and adds its per-second timeline
-plugin with ``-f loadtests/locustfile.py,gameday/load/locust_timeline.py``. This file imports nothing of
-gameday, so it can be copied to any machine that has locust.
+gameday runs it headless in a subprocess (``gameday/load/runner.py``), passes the profile in ``GAMEDAY_PROFILE``
+and adds its per-second timeline plugin with ``-f loadtests/locustfile.py,gameday/load/locust_timeline.py``.
+A team with a locustfile of its own passes ``--locustfile``; this one is the default.
+
+It imports only the pure parts of gameday (the profile model and the placeholder syntax: pydantic, PyYAML,
+jsonpath2), after locust has gevent-patched the process, so nothing of gameday's networking is touched.
+
+The mix (``load.mix``): each entry is a task with its weight; a journey runs its steps in order, later steps
+filled with what earlier ones captured, and stops at the first step not answered as expected. An endpoint whose
+placeholders need a captured value (an order id) waits until one of the user's journeys captured it.
+Every user first runs ``detection.setup`` (when the profile has one) for such values.
 
 Knobs (environment):
-  GAMEDAY_LOAD_WAIT      "MIN,MAX" seconds between a user's tasks (default "0.5,2"; gameday smoke uses "0,0.05")
+  GAMEDAY_PROFILE        the profile (default: ./gameday.yaml, else the reference service's)
+  GAMEDAY_LOAD_WAIT      "MIN,MAX" seconds between a user's tasks (default: the profile's load.think_time_s;
+                         gameday smoke uses "0,0.02")
   GAMEDAY_LOAD_TIMEOUT   seconds before a request counts as failed (default 5)
 
-A refused connection, a reset or a timeout is a failed request in locust's statistics, never an error of
-the test: every task copes with a failed or odd answer and goes on.
+A request fails when it is not answered with the status the profile expects (a refused connection, a reset or a
+timeout included): a failed request in locust's statistics, never an error of the test.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, between
 
-CATALOGUE_FALLBACK = list(range(1, 21))  # the seeded catalogue's ids, used while the catalogue can't be read
+from gameday import placeholders
+from gameday.profile import Endpoint, Journey, Profile, ProfileError, Request, json_matches, load
 
 
-def _wait_bounds() -> tuple[float, float]:
-    raw = os.environ.get("GAMEDAY_LOAD_WAIT", "0.5,2")
+def _profile() -> Profile:
+    try:
+        return load(os.environ.get("GAMEDAY_PROFILE") or None)
+    except ProfileError as exc:
+        raise SystemExit(f"GAMEDAY_PROFILE: {exc}") from None
+
+
+def _wait_bounds(profile: Profile) -> tuple[float, float]:
+    raw = os.environ.get("GAMEDAY_LOAD_WAIT")
+    if not raw:
+        return profile.load.think_time_s
     try:
         low, high = (float(x) for x in raw.split(","))
     except ValueError:
@@ -48,69 +68,85 @@ def _timeout() -> float:
     return min(max(value, 0.1), 60.0)
 
 
-def _json(resp: Any) -> Any:
-    """The body as JSON, or None (a failed request, an HTML error page from the load balancer...)."""
-    if not resp or not 200 <= (resp.status_code or 0) < 300:
-        return None
-    try:
-        return resp.json()
-    except Exception:
-        return None
+PROFILE = _profile()
 
 
-def _products(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, dict):
-        body = body.get("products", body.get("items"))
-    return [p for p in body if isinstance(p, dict) and "id" in p] if isinstance(body, list) else []
+class MissingValue(Exception):
+    """A placeholder with no value yet (nothing captured it so far): the request is not sent."""
 
 
-class Shopper(FastHttpUser):
-    """One shopper: mostly browsing, sometimes buying."""
+def _lookup(values: dict[str, Any]) -> Callable[[str], Any]:
+    def lookup(name: str) -> Any:
+        if name.startswith("env."):
+            if name[4:] not in os.environ:
+                raise MissingValue(name)
+            return os.environ[name[4:]]
+        if name == "uuid":
+            return uuid.uuid4().hex
+        if name not in values:
+            raise MissingValue(name)
+        return values[name]
 
-    wait_time = between(*_wait_bounds())
+    return lookup
+
+
+class ProfileUser(FastHttpUser):
+    """One user of the service, doing what the profile's mix says, in its proportions."""
+
+    wait_time = between(*_wait_bounds(PROFILE))
     network_timeout = _timeout()
     connection_timeout = min(_timeout(), 2.0)
 
     def on_start(self) -> None:
-        """Every shopper has a cart of their own."""
-        self.cart_id = uuid.uuid4().hex[:16]
-        self.product_ids = list(CATALOGUE_FALLBACK)
+        """Values of this user's own (a run id for carts and the like), then the setup journey's captures."""
+        self.values: dict[str, Any] = {"run_id": uuid.uuid4().hex[:12]}
+        if PROFILE.detection.setup:
+            self._journey(PROFILE.journey(PROFILE.detection.setup))
 
-    def _pick(self) -> int:
-        return random.choice(self.product_ids)
+    def send(self, request: Request, name: str, values: dict[str, Any]) -> tuple[bool, Any]:
+        """One request, judged against the profile's expected status: (as expected, the parsed JSON or None)."""
+        lookup = _lookup(values)
+        try:
+            path = placeholders.render(request.path, lookup)
+            headers = {k: placeholders.render(v, lookup) for k, v in request.headers.items()}
+            body = placeholders.render_value(request.json_body, lookup) if request.json_body is not None else None
+        except (MissingValue, placeholders.MissingPlaceholder):
+            return False, None  # not sent: nothing captured what it needs yet
+        with self.client.request(request.method, path, name=name, headers=headers or None, json=body,
+                                 catch_response=True) as resp:
+            if resp.status_code != request.expect.status:
+                got = f"no answer: {resp.error!r}" if not resp.status_code else str(resp.status_code)
+                resp.failure(f"{got} (expected {request.expect.status})")
+                return False, None
+            resp.success()
+            try:
+                return True, resp.json()
+            except Exception:  # not JSON: nothing to capture
+                return True, None
 
-    @task(10)
-    def browse_catalogue(self) -> None:
-        """List the products (and remember their ids)."""
-        products = _products(_json(self.client.get("/api/products", name="/api/products")))
-        if products:
-            self.product_ids = [int(p["id"]) for p in products]
+    def _endpoint(self, endpoint: Endpoint) -> None:
+        self.send(endpoint, endpoint.name, self.values)
 
-    @task(6)
-    def view_product(self) -> None:
-        """Look at one product."""
-        self.client.get(f"/api/products/{self._pick()}", name="/api/products/[id]")
+    def _journey(self, journey: Journey) -> None:
+        values = {**self.values, "run_id": uuid.uuid4().hex[:12]}
+        for i, step in enumerate(journey.steps):
+            ok, answer = self.send(step, f"{journey.name}: {journey.step_name(i)}", values)
+            if not ok:
+                return
+            for key, path in step.capture.items():
+                found = json_matches(path, answer) if answer is not None else []
+                if not found:
+                    return
+                values[key] = found[0]
+                self.values[key] = found[0]
 
-    @task(3)
-    def add_to_cart(self) -> None:
-        """Put a product in the cart and look at the cart."""
-        self.client.post(f"/api/cart/{self.cart_id}/items", json={"product_id": self._pick(), "quantity": 1},
-                         name="/api/cart/[id]/items")
-        self.client.get(f"/api/cart/{self.cart_id}", name="/api/cart/[id]")
 
-    @task(1)
-    def check_out(self) -> None:
-        """View a product, add it, place an order for it, read the order back."""
-        product_id = self._pick()
-        self.client.get(f"/api/products/{product_id}", name="/api/products/[id]")
-        quantity = random.randint(1, 3)
-        self.client.post(f"/api/cart/{self.cart_id}/items", json={"product_id": product_id, "quantity": quantity},
-                         name="/api/cart/[id]/items")
-        order = _json(self.client.post(
-            "/api/orders",
-            json={"customer": f"shopper-{self.cart_id}", "items": [{"product_id": product_id, "quantity": quantity}]},
-            name="/api/orders",
-        ))
-        if isinstance(order, dict) and "id" in order:
-            self.client.get(f"/api/orders/{order['id']}", name="/api/orders/[id]")
-        self.cart_id = uuid.uuid4().hex[:16]  # a new cart after checking out
+def _task(entry_journey: str | None, entry_endpoint: str | None) -> Callable[[ProfileUser], None]:
+    if entry_journey is not None:
+        journey = PROFILE.journey(entry_journey)
+        return lambda user: user._journey(journey)
+    endpoint = PROFILE.endpoint(entry_endpoint or "")
+    return lambda user: user._endpoint(endpoint)
+
+
+ProfileUser.tasks = {_task(e.journey, e.endpoint): e.weight for e in PROFILE.mix()}

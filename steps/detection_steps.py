@@ -7,10 +7,11 @@ from typing import Any
 
 from pytest_bdd import parsers, then, when
 
+from gameday.calls import Client
+from gameday.config import Settings
 from gameday.targets.base import Target
 from gameday.verify.detection import Probe, api_endpoint_down, match_log_patterns
-from gameday.verify.service import ServiceClient
-from steps.support import wait_for
+from steps.support import standalone_endpoints, wait_for
 
 PROBE_TIMEOUT_S = 1.0
 MAX_PROBES = 200
@@ -18,16 +19,21 @@ LOG_TIMEOUT_S = 10.0
 
 
 @when(parsers.parse("the API is probed every {interval:g} seconds for {seconds:g} seconds"))
-def probe_api(service: Target, scenario_state: dict[str, Any], interval: float, seconds: float) -> None:
-    """Probe GET /api/products like a blackbox exporter: a 5xx, a refused connection or a timeout fails."""
+def probe_api(service: Target, verify_settings: Settings, scenario_state: dict[str, Any], interval: float,
+              seconds: float) -> None:
+    """Probe the profile's first detection endpoint (that needs no captured value) like a blackbox exporter:
+    a 5xx, a refused connection or a timeout fails."""
+    profile = verify_settings.service
+    endpoint = next((e for e in profile.probe_endpoints() if not e.placeholder_names()),
+                    standalone_endpoints(profile)[0])
     probes: list[Probe] = []
     first = None
-    with ServiceClient(service.base_url(), PROBE_TIMEOUT_S) as client:
+    with Client(service.base_url(), PROBE_TIMEOUT_S) as client:
         while len(probes) < MAX_PROBES:
             started = time.time()
-            call = client.get("/api/products")
+            call = client.endpoint(endpoint)
             first = first if first is not None else started
-            probes.append(Probe(started, call.status is not None and call.status < 500, call.describe()))
+            probes.append(Probe(started, not call.failed, call.describe()))
             if started - first >= seconds:
                 break
             time.sleep(max(0.0, interval - (time.time() - started)))  # poll: the probe interval

@@ -8,8 +8,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gameday.calls import fillable
 from gameday.config import Settings
 from gameday.ledger import Ledger
+from gameday.profile import Endpoint, Profile
 from gameday.targets.base import Target
 from gameday.verify.faulting import injected
 from gameday.verify.measurements import LoadWindow
@@ -20,6 +22,11 @@ T = TypeVar("T")
 LOAD_USERS = 4
 LOAD_MAX_SECONDS = 15.0
 FRESH_SECONDS = 90.0  # a healthy window this recent, with no fault since, is reused by later scenarios
+
+
+def standalone_endpoints(profile: Profile) -> list[Endpoint]:
+    """The profile's endpoints that need no captured value: what can be requested while nothing works."""
+    return [e for e in profile.endpoints if fillable(e, {})]
 
 
 def wait_for(probe: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float = 0.25) -> T:

@@ -10,11 +10,11 @@ from typing import Any
 
 from pytest_bdd import given, then
 
+from gameday.calls import Client
 from gameday.config import Settings
 from gameday.targets.base import Target
 from gameday.verify.checklist import check_item
 from gameday.verify.measurements import Measurements
-from gameday.verify.service import ServiceClient
 from steps.support import RunMeasurements
 
 
@@ -33,10 +33,10 @@ def service_under_verification(service: Target) -> None:
 
 @given("its load balancer answers")
 @given("load balancer 有回應")
-def load_balancer_answers(service: Target) -> None:
-    """The load balancer answers HTTP at all (any status)."""
-    with ServiceClient(service.base_url(), 3.0) as client:
-        call = client.get("/healthz")
+def load_balancer_answers(service: Target, verify_settings: Settings) -> None:
+    """The load balancer answers HTTP at all (any status), on the profile's health path."""
+    with Client(service.base_url(), 3.0) as client:
+        call = client.get(verify_settings.service.service.health_path)
     assert call.status is not None, f"the load balancer does not answer: {call.describe()}"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "experiments"
+EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
 # the gameday CLI with the chaos group registered (the same main() as `gameday chaos ...`)
 CLI = [sys.executable, "-m", "gameday.chaos.cli", "chaos"]
 

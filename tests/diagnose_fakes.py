@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gameday.profile import DEFAULT_PROFILE, Profile
+from gameday.profile import load as load_profile
 from gameday.targets.base import (
-    DEPENDENCIES,
     DependencyCheck,
     DependencyState,
     Endpoint,
@@ -18,14 +19,17 @@ from gameday.targets.base import (
     TargetError,
 )
 
+PROFILE = load_profile(DEFAULT_PROFILE)  # the reference service: PostgreSQL critical, Redis and Kafka degraded
+
 
 class FakeTarget(Target):
     """Answers every observation from fields; records every action so a test can assert none happened."""
 
     name = "fake"
 
-    def __init__(self, kind: str = "local") -> None:
+    def __init__(self, kind: str = "local", profile: Profile = PROFILE) -> None:
         self.kind = kind
+        self.profile = profile
         now = time.time()
         self.replica_list = [Replica(f"replica-{i}", "Running", True, 0, 1, "1.4.2") for i in range(3)]
         self.endpoint_list = [Endpoint(r.name, f"127.0.0.1:{9000 + i}", True, "UP")
@@ -34,7 +38,8 @@ class FakeTarget(Target):
         self.revisions = [Revision(1, "1.4.2", "initial deploy", now - 3600)]
         self.event_list = [Event(now - 60, "Normal", "Started", "replica-0", "spawned")]
         self.log_lines = {r.name: [f"2026-01-01T00:00:00Z INFO pod={r.name} started"] for r in self.replica_list}
-        self.checks = {d: DependencyCheck(d, True, 0.001, "ok", f"check {d}") for d in DEPENDENCIES}
+        self.checks = {d.name: DependencyCheck(d.name, True, 0.001, "ok", f"check {d.name}")
+                       for d in profile.dependencies}
         self.delays: dict[str, float] = {}  # call name -> seconds it hangs
         self.failures: dict[str, Exception] = {}  # call name -> exception it raises
         self.configuration = {"DB_HOST": "10.0.0.5", "REDIS_HOST": "10.0.0.6", "KAFKA_BOOTSTRAP": "10.0.0.7:9092"}
@@ -88,7 +93,7 @@ class FakeTarget(Target):
         return dict(self.configuration)
 
     def dependency_states(self) -> list[DependencyState]:
-        return [DependencyState(d, "running") for d in DEPENDENCIES]
+        return [DependencyState(d.name, "running") for d in self.profile.dependencies]
 
     def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
         self._observe(f"check:{name}")

@@ -27,8 +27,8 @@ def _bad_fault(exp: dict[str, Any]) -> None:
     exp["method"][0]["provider"]["arguments"]["fault"] = "kill-all-the-things"
 
 
-def _bad_dependency(exp: dict[str, Any]) -> None:
-    exp["method"][0]["provider"]["arguments"]["params"]["dependency"] = "mysql"
+def _bad_replica(exp: dict[str, Any]) -> None:
+    exp["method"][0]["provider"]["arguments"]["params"]["replicas"] = "../../etc"
 
 
 def _no_method(exp: dict[str, Any]) -> None:
@@ -40,7 +40,7 @@ def _no_method(exp: dict[str, Any]) -> None:
     ("postgres-down", None, 2, "malformed experiment"),
     ("postgres-down", _no_method, 2, "malformed experiment"),
     ("all-pods-down", _bad_fault, 2, "unknown fault 'kill-all-the-things'"),
-    ("postgres-down", _bad_dependency, 2, "unknown dependency 'mysql'"),
+    ("all-pods-down", _bad_replica, 2, "replicas: '../../etc' is not a replica name"),
 ])
 def test_bad_experiments_are_refused_before_anything_changes(
     healthy: Any, tmp_path: Path, source: str, change: Any, code: int, words: str
@@ -118,7 +118,8 @@ def test_a_system_not_healthy_before_the_experiment_fails_the_run_without_inject
     result = gameday_chaos("run", "postgres-down", "--journal", str(journal), "--quiet",
                            state_dir=healthy.state.root, cwd=tmp_path)
     assert result.returncode == 1
-    assert "system not healthy before the experiment: health-checks-pass (out of tolerance)" in result.stdout
+    assert "system not healthy before the experiment: runbook-steady-state (failed: health-checks-pass" \
+        in result.stdout
     data = json.loads(journal.read_text())
     assert data["run"] == [] and data["gameday"]["verdict"]["ok"] is False
     assert ledger_entries(healthy.state.root) == []

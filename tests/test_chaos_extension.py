@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import pytest
 
 import gameday
 from gameday.chaos import actions, context, discover, lint
-from gameday.chaos.http import Burst, burst
 from gameday.config import Settings, get_settings, use_settings
 from gameday.errors import SafetyError, UsageError
 
@@ -28,6 +26,8 @@ def test_discover_lists_every_exported_action_and_probe() -> None:
     by_type = {(a["type"], a["name"]) for a in found["activities"]}
     expected = {("action", n) for n in importlib.import_module("gameday.chaos.actions").__all__}
     expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.probes").__all__}
+    expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.steady").__all__}
+    expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.outcome").__all__}
     assert by_type == expected
     assert ("action", "inject_fault") in by_type and ("probe", "outage_symptoms_observed") in by_type
     inject = next(a for a in found["activities"] if a["name"] == "inject_fault")
@@ -73,18 +73,31 @@ def _inject(fault: str, params: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("method", "words"), [
     ([_inject("kill-everything", {})], "unknown fault 'kill-everything'"),
-    ([_inject("stop-dependency", {"dependency": "mysql"})], "unknown dependency 'mysql'"),
-    ([_inject("kill-replicas", {"rounds": 1000})], "rounds must be 1-100"),
+    ([_inject("stop-dependency", {})], "dependency is required"),
+    ([_inject("kill-replicas", {"rounds": 1000})], "rounds: Input should be less than or equal to 100"),
     ([_inject("kill-replicas", {"colour": "red"})], "unknown parameter 'colour'"),
+    ([_inject("kill-replicas", {"replicas": "../../etc"})], "'../../etc' is not a replica name"),
+    ([_inject("bad-release", {"version": {"a": 1}})], "version: Input should be a valid string"),
     ([{"type": "action", "name": "start", "provider": {"type": "python", "module": "gameday.chaos.actions",
-                                                         "func": "start_dependency", "arguments": {"name": "mongo"}}}],
-     "unknown dependency 'mongo'"),
+                                                         "func": "start_dependency", "arguments": {"name": 3}}}],
+     "a dependency must be named by a non-empty string, got 3"),
 ])
 def test_vocabulary_errors_name_the_activity_and_the_problem(method: list[dict[str, Any]], words: str) -> None:
     with pytest.raises(UsageError) as err:
         lint.check_vocabulary(_experiment(method), "x.json")
     assert words in str(err.value) and "x.json: activity" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("method", "reason"), [
+    ([_inject("stop-dependency", {"dependency": "mysql"})], "ecommerce-backend has no mysql dependency"),
+    ([{"type": "action", "name": "start", "provider": {"type": "python", "module": "gameday.chaos.actions",
+                                                         "func": "start_dependency", "arguments": {"name": "mongo"}}}],
+     "ecommerce-backend has no mongo dependency"),
+])
+def test_a_dependency_the_profile_does_not_have_makes_the_experiment_not_applicable(
+        method: list[dict[str, Any]], reason: str) -> None:
+    assert lint.not_applicable(_experiment(method), get_settings().service, "local") == reason
 
 
 @pytest.mark.parametrize("content", ["{not json", json.dumps({"title": "no method", "description": "d"}), ""])
@@ -164,20 +177,6 @@ def test_nothing_reaches_the_cluster_outside_the_allowlist(kube: dict[str, Any])
     with pytest.raises(SafetyError, match="not in the allowlist"):
         actions.rollout_restart()
     assert kube["rollout"] == []
-
-
-# --- bounded HTTP ---------------------------------------------------------------------------------------
-def test_p95_is_the_nearest_rank() -> None:
-    assert Burst(20, 20, 0, [float(i) for i in range(1, 21)], 1.0, {}).p95_ms() == 19.0
-    assert Burst(1, 1, 0, [7.0], 1.0, {}).p95_ms() == 7.0
-    assert Burst(1, 1, 1, [], 1.0, {}).p95_ms() is None
-
-
-def test_a_burst_against_nothing_is_bounded_and_counts_every_failure() -> None:
-    started = time.monotonic()
-    result = burst("http://127.0.0.1:9", requests=30, concurrency=3, deadline_s=5, timeout=1)
-    assert time.monotonic() - started < 8
-    assert result.sent == 30 and result.failures == 30 and result.statuses == {"no-answer": 30}
 
 
 def test_rollout_restart_through_chaosk8s_against_a_fake_api_server(tmp_path: Path) -> None:

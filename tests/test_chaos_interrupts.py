@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 
 from gameday.chaos.journal import verdict_from_journal
-from gameday.targets.local.stack import base_config, load_stack
+from gameday.targets.local.stack import load_stack
 from tests.chaos_support import (
     EXPERIMENTS,
     env_for,
     finish,
     gameday_chaos,
     ledger_entries,
-    one_line,
     read_json,
     start_run,
     variant,
@@ -36,8 +35,8 @@ def assert_back_to_steady_state(stack: Any) -> None:
     assert ledger_entries(stack.state.root) == []
     assert stack.wait_healthy(timeout=30), "service did not return to healthy"
     assert {d.state for d in stack.dependency_states()} == {"running"}
-    assert stack.current_revision().version == stack.settings.local.release_version
-    assert stack.config() == base_config(load_stack(stack.state)["ports"], stack.settings)
+    assert stack.current_revision().version == stack.profile.local.release
+    assert stack.config() == load_stack(stack.state)["config"]
 
 
 def interrupted_journal(journal: Path, proc: subprocess.Popen[bytes], sig: signal.Signals) -> dict[str, Any]:
@@ -56,10 +55,10 @@ def interrupted_journal(journal: Path, proc: subprocess.Popen[bytes], sig: signa
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_during_injection(healthy: Any, tmp_path: Path, sig: signal.Signals) -> None:
-    # kill-replicas takes 8 s to apply (16 rounds): the signal lands while the ledger says "injecting"
+    # kill-replicas takes 8 s to apply (16 rounds): the signal lands while the ledger says it is being applied
     journal = tmp_path / "journal.json"
     proc = start_run(EXPERIMENTS / "all-pods-down.json", journal, healthy.state.root, tmp_path)
-    wait_ledger(healthy.state.root, lambda e: e["fault"] == "kill-replicas" and e["state"] == "injecting",
+    wait_ledger(healthy.state.root, lambda e: e["fault"] == "kill-replicas" and e["state"] in ("injecting", "applying"),
                 "kill-replicas being injected")
     proc.send_signal(sig)
     data = interrupted_journal(journal, proc, sig)
@@ -73,13 +72,13 @@ def test_interrupted_during_the_method(healthy: Any, tmp_path: Path, sig: signal
     # postgres stopped; the symptoms take ~5 s (the service's grace period): interrupt while they are awaited
     journal = tmp_path / "journal.json"
     proc = start_run(EXPERIMENTS / "postgres-down.json", journal, healthy.state.root, tmp_path)
-    wait_phase(journal, "method", "runbook-symptoms-observed")
+    wait_phase(journal, "method", "dependency-loss-as-profiled")
     assert [e["state"] for e in ledger_entries(healthy.state.root)] == ["injected"]
     proc.send_signal(sig)
     data = interrupted_journal(journal, proc, sig)
     # SIGTERM interrupted the run (chaos run alone would only fail the current activity and go on)
     assert "start-postgres" not in [r["activity"]["name"] for r in data["run"]]
-    assert [(r["activity"]["name"], r["status"]) for r in data["rollbacks"]] == [("undo-stop-dependency", "succeeded")]
+    assert [(r["activity"]["name"], r["status"]) for r in data["rollbacks"]] == [("undo-faults", "succeeded")]
     assert_back_to_steady_state(healthy)
 
 
@@ -94,7 +93,7 @@ def test_interrupted_during_the_rollbacks_then_again_during_cleanup(
     journal = tmp_path / "journal.json"
     experiment = variant("bad-config", tmp_path / "bad-config-unresolved.json", _no_resolution)
     proc = start_run(experiment, journal, healthy.state.root, tmp_path)
-    wait_phase(journal, "rollbacks", "undo-bad-config")
+    wait_phase(journal, "rollbacks", "undo-faults")
     proc.send_signal(sig)
     wait_phase(journal, "cleanup")  # undoing the configuration again: a rolling restart, seconds long
     proc.send_signal(sig)  # an impatient operator must not cut the cleanup short
@@ -118,7 +117,8 @@ def test_killed_run_blocks_the_next_until_gameday_abort(healthy: Any, tmp_path: 
 
     refused = gameday_chaos("run", "redis-down", state_dir=healthy.state.root, cwd=tmp_path)
     assert refused.returncode == 3
-    line = one_line(refused.stderr)
+    note, line = refused.stderr.strip().splitlines()  # the dead run's game-day lock is taken over, with a note
+    assert note.startswith("gameday: took over the lock of a game day that died") and "Traceback" not in line
     assert "still holds 1 fault(s)" in line and "gameday abort" in line
     assert ledger_entries(healthy.state.root) == left  # nothing new injected
 

@@ -121,9 +121,22 @@ def test_the_steady_state_not_checked_after_the_method_fails() -> None:
 def test_a_degraded_run_says_so_and_reports_failing_samples() -> None:
     j = journal()
     j["run"][1] = {"activity": {"name": "degraded-but-serving"}, "status": "succeeded",
-                   "output": {"orders_accepted": [1, 2, 3], "dependency": "kafka", "after_s": 7.5,
-                              "failing_samples_before": 2}}
+                   "output": {"unaffected": {"endpoints": ["catalogue"], "journeys": ["checkout"]},
+                              "journeys_completed": 3, "dependency": "kafka", "after_s": 7.5, "samples_before": 2}}
     ok, message = verdict_from_journal(j)
     assert ok
-    assert "degraded but serving after 7.5s (kafka down, orders accepted; requests failed in 2 earlier sample(s))" \
-        in message
+    assert "degraded but serving after 7.5s (kafka down, 3 journeys completed; requests failed in 2 earlier " \
+        "sample(s))" in message
+
+
+def test_a_steady_state_that_fails_names_the_runbook_checks_that_failed() -> None:
+    j = journal()
+    j["steady_states"]["before"] = {"steady_state_met": False, "probes": [{
+        "activity": {"name": "runbook-steady-state"}, "status": "succeeded", "tolerance_met": False,
+        "output": {"ok": False, "checks": [{"name": "health-checks-pass", "ok": True, "output": {"ok": True}},
+                                           {"name": "error-rate-below-1pct", "ok": False,
+                                            "output": {"ok": False, "error": "ProbeFailed: 3% errors"}}]}}]}
+    ok, message = verdict_from_journal(j)
+    assert not ok
+    assert message == ("system not healthy before the experiment: runbook-steady-state "
+                       "(failed: error-rate-below-1pct: ProbeFailed: 3% errors)")

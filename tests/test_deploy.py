@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gameday.config import KubernetesSettings
+from gameday.profile import load as load_profile
 from gameday.targets.kubernetes.target import CHECK_ADDRESS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,8 @@ def test_no_manifest_is_left_out_of_the_kustomizations() -> None:
 
 def test_base_is_the_runbooks_service() -> None:
     objs = render("base")
-    defaults = KubernetesSettings()
+    defaults = load_profile().kubernetes
+    assert defaults is not None
     deployment = by_kind(objs, "Deployment")[defaults.deployment]
     service = by_kind(objs, "Service")[defaults.service]
     configmap = by_kind(objs, "ConfigMap")[defaults.configmap]
@@ -107,7 +108,9 @@ def test_kind_overlay_runs_everything_gameday_needs_in_its_namespace() -> None:
     assert set(by_kind(objs, "Namespace")) == {"gameday"}
     workloads = by_kind(objs, "StatefulSet")
     services = by_kind(objs, "Service")
-    for dependency, name in KubernetesSettings().dependencies.items():
+    kube = load_profile().kubernetes
+    assert kube is not None
+    for dependency, name in kube.workloads.items():
         assert name in workloads, dependency
         assert services[name]["spec"]["selector"] == workloads[name]["spec"]["selector"]["matchLabels"]
         assert workloads[name]["spec"]["template"]["spec"]["enableServiceLinks"] is False
@@ -143,7 +146,7 @@ def test_kind_runs_the_images_kind_mk_builds_from_the_services_dockerfile() -> N
     deployment = by_kind(render("overlays/kind"), "Deployment")["ecommerce-backend"]
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"{values['APP_IMAGE']}:{values['APP_TAG']}"
-    bad = KubernetesSettings().bad_image
+    bad = load_profile().kubernetes.bad_image
     assert bad == f"{values['APP_IMAGE']}:{values['BAD_TAG']}"  # the bad release exists on kind too
     assert values["KIND_CONTEXT"] == "kind-$(KIND_CLUSTER)" and values["KIND_CLUSTER"] == "gameday"
     assert values["KIND_NAMESPACE"] == "gameday"

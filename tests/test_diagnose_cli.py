@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.cli import register
 from gameday.targets.base import DependencyCheck, Event, Revision, TargetError
-from tests.diagnose_fakes import FakeTarget, KubeLikeTarget
+from tests.diagnose_fakes import PROFILE, FakeTarget, KubeLikeTarget
 
 RUNBOOK = load_runbook()
 
@@ -32,7 +32,7 @@ def test_the_shipped_runbook_is_found():
 
 
 def test_healthy_target_needs_no_resolution():
-    result = diagnose(FakeTarget(), RUNBOOK)
+    result = diagnose(FakeTarget(), PROFILE, RUNBOOK)
     assert result.verdict.key == "no-outage"
     assert result.resolution.commands == []
 
@@ -45,7 +45,7 @@ def test_healthy_target_needs_no_resolution():
     ],
 )
 def test_failed_deployment_names_the_runbooks_rollback_as_this_targets_command(target, command):
-    result = diagnose(broken_release(target), RUNBOOK)
+    result = diagnose(broken_release(target), PROFILE, RUNBOOK)
     assert result.verdict.key == "failed-deployment"
     assert result.resolution.runbook_step == "Resolution › 根本原因修復 › 如果由失敗的 deployment 造成"
     assert result.resolution.runbook_commands == ["kubectl rollout undo deployment/ecommerce-backend -n production"]
@@ -56,7 +56,7 @@ def test_failed_deployment_names_the_runbooks_rollback_as_this_targets_command(t
 def test_dependency_failure_points_at_the_dependency_and_its_check():
     target = FakeTarget()
     target.checks["postgres"] = DependencyCheck("postgres", False, 2.0, "no response", "pg_isready -h db -p 5432")
-    result = diagnose(target, RUNBOOK)
+    result = diagnose(target, PROFILE, RUNBOOK)
     assert result.verdict.key == "dependency-failure:postgres"
     assert "PostgreSQL" in result.resolution.steps[0]
     assert result.resolution.commands == ["pg_isready -h db -p 5432"]
@@ -75,7 +75,7 @@ def test_configuration_problem_restores_then_restarts(target, commands):
     now = time.time()
     target.event_list.append(Event(now - 5, "Normal", "ConfigChanged", "configmap/ecommerce-backend-config", "DB_HOST"))
     target.replica_list = [replace(r, ready=False, restarts=1) for r in target.replica_list]
-    result = diagnose(target, RUNBOOK)
+    result = diagnose(target, PROFILE, RUNBOOK)
     assert result.verdict.key == "configuration-problem"
     assert result.resolution.runbook_commands == [
         "kubectl apply -f previous-config.yaml",

@@ -6,14 +6,15 @@ import time
 
 from gameday.diagnose.evidence import collect, line_time, match_logs
 from gameday.targets.base import TargetError
-from tests.diagnose_fakes import FakeTarget
+from tests.diagnose_fakes import PROFILE, FakeTarget
 
 PATTERNS = ["Connection refused", "service unavailable"]
+DEPENDENCIES = [d.name for d in PROFILE.dependencies]
 
 
 def test_collects_every_step_of_the_runbook():
     target = FakeTarget()
-    ev = collect(target, PATTERNS)
+    ev = collect(target, PATTERNS, DEPENDENCIES)
     assert [r.name for r in ev.replicas] == ["replica-0", "replica-1", "replica-2"]
     assert len(ev.endpoints) == 3
     assert ev.load_balancer is not None and ev.load_balancer.state == "up"
@@ -36,7 +37,7 @@ def test_log_lines_matching_the_runbook_patterns_and_crash_lines_are_kept():
         f"{stamp} FATAL pod=replica-1 release 1.5.0-broken crashed: TypeError",
         "Traceback (most recent call last):",
     ]
-    ev = collect(target, PATTERNS)
+    ev = collect(target, PATTERNS, DEPENDENCIES)
     assert [(m.replica, m.pattern) for m in ev.log_matches] == [
         ("replica-1", "Connection refused"),
         ("replica-1", "service unavailable"),
@@ -61,7 +62,7 @@ def test_a_hanging_dependency_check_costs_at_most_the_budget():
     target = FakeTarget()
     target.delays["check:postgres"] = 3.0
     started = time.monotonic()
-    ev = collect(target, PATTERNS, budget=1.0)
+    ev = collect(target, PATTERNS, DEPENDENCIES, budget=1.0)
     assert time.monotonic() - started < 2.0
     postgres = next(c for c in ev.dependencies if c.name == "postgres")
     assert not postgres.ok and "did not return" in postgres.detail
@@ -74,7 +75,7 @@ def test_calls_run_concurrently():
     for call in ("replicas", "endpoints", "load_balancer", "history", "events"):
         target.delays[call] = 0.4
     started = time.monotonic()
-    collect(target, PATTERNS)
+    collect(target, PATTERNS, DEPENDENCIES)
     assert time.monotonic() - started < 1.5  # five 0.4 s calls, then the logs: far less than in a row
 
 
@@ -82,7 +83,7 @@ def test_a_failing_call_is_recorded_not_raised():
     target = FakeTarget()
     target.failures["endpoints"] = TargetError("load balancer runtime API unreachable")
     target.failures["history"] = RuntimeError("boom")
-    ev = collect(target, PATTERNS)
+    ev = collect(target, PATTERNS, DEPENDENCIES)
     assert ev.errors["endpoints"] == "load balancer runtime API unreachable"
     assert ev.errors["history"] == "RuntimeError: boom"
     assert len(ev.replicas) == 3

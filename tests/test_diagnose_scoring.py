@@ -1,45 +1,19 @@
-"""Expected verdicts per fault and the confusion matrix of the game day's report."""
+"""The confusion matrix of the game day's report, and the verdicts the faults expect being ones the rules give."""
 
 from __future__ import annotations
 
-import pytest
-
-from gameday.diagnose.rules import Verdict
-from gameday.diagnose.scoring import confusion_matrix, expected_verdict
-from gameday.errors import UsageError
+from gameday.diagnose.rules import KINDS, Verdict
+from gameday.diagnose.scoring import confusion_matrix
 from gameday.faults import FAULTS
+from tests.diagnose_fakes import PROFILE
 
 
-@pytest.mark.parametrize(
-    ("fault", "params", "expected"),
-    [
-        ("kill-replicas", {"rounds": 3}, "all-replicas-down"),
-        ("freeze-replicas", {}, "replicas-hanging"),
-        ("bad-release", {}, "failed-deployment"),
-        ("bad-config", {}, "configuration-problem"),
-        ("stop-dependency", {"dependency": "postgres"}, "dependency-failure:postgres"),
-        ("stop-dependency", {"dependency": "redis"}, "dependency-degraded:redis"),
-        ("stop-dependency", {"dependency": "kafka"}, "dependency-degraded:kafka"),
-        ("hang-dependency", {"dependency": "postgres"}, "dependency-failure:postgres"),
-        ("hang-dependency", {"dependency": "redis"}, "dependency-degraded:redis"),
-        (None, None, "no-outage"),
-    ],
-)
-def test_expected_verdict(fault, params, expected):
-    assert expected_verdict(fault, params) == expected
-
-
-def test_every_fault_of_the_catalogue_has_an_expected_verdict():
-    for name in FAULTS:
-        params = {"dependency": "postgres"} if "dependency" in name else {}
-        assert expected_verdict(name, params)
-
-
-def test_unknown_fault_or_dependency_is_one_clear_error():
-    with pytest.raises(UsageError, match="no expected verdict for fault 'melt-cpu'"):
-        expected_verdict("melt-cpu", {})
-    with pytest.raises(UsageError, match="unknown dependency 'mysql'"):
-        expected_verdict("stop-dependency", {"dependency": "mysql"})
+def test_every_fault_expects_a_verdict_the_rules_can_give():
+    for name, fault in FAULTS.items():
+        params = fault.validate({"dependency": "postgres"} if "dependency" in name else {}, PROFILE)
+        kind, _, dependency = fault.expected_verdict(params, PROFILE).partition(":")
+        assert kind in KINDS, name
+        assert dependency in ("", *(d.name for d in PROFILE.dependencies)), name
 
 
 def test_confusion_matrix_counts_right_and_wrong_verdicts():

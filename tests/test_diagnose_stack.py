@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gameday import faults
-from gameday.diagnose import diagnose, expected_verdict, load_runbook
+from gameday.diagnose import diagnose, load_runbook
 from gameday.ledger import Ledger
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def impacted(target) -> bool:
 
 
 def test_a_healthy_stack_has_no_outage(healthy):
-    result = diagnose(healthy, RUNBOOK)
+    result = diagnose(healthy, healthy.settings.service, RUNBOOK)
     assert result.verdict.key == "no-outage", result.verdict.summary
     assert [c.ok for c in result.evidence.dependencies] == [True, True, True]
     assert len(result.evidence.replicas) == 3
@@ -65,8 +65,10 @@ def test_each_fault_gets_its_verdict(healthy, fault, params, wait):
     try:
         if wait:
             wait_for(lambda: impacted(healthy), 30, f"{fault} to take the service down")
-        result = diagnose(healthy, RUNBOOK)
-        expected = expected_verdict(fault, params)
+        profile = healthy.settings.service
+        result = diagnose(healthy, profile, RUNBOOK)
+        chosen = faults.get_fault(fault)
+        expected = chosen.expected_verdict(chosen.validate(params, profile), profile)
         # scored: a kill-replicas outage over before the diagnosis ran still counts as all replicas down
         assert result.verdict.scored == expected, f"{result.verdict.summary}\n" + "\n".join(result.verdict.evidence)
         assert result.evidence.duration_s < 10

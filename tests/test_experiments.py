@@ -11,15 +11,17 @@ from typing import Any
 
 import pytest
 
-from gameday.chaos import lint, runner
+from gameday import symptoms
+from gameday.chaos import lint, runner, steady
 from gameday.chaos.journal import verdict_from_journal
 from gameday.config import get_settings
 from gameday.ledger import Ledger
+from gameday.run.catalogue import catalogue
+from gameday.runbook.package import find
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "experiments"
+EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
 CHAOS = str(Path(sys.executable).with_name("chaos"))
-SYMPTOMS = ["health_check_failing", "lb_503_504", "all_endpoints_failing", "zero_success"]
 
 # experiment -> (fault, its parameters that matter, resolution functions in order, outage symptoms expected)
 TABLE: dict[str, tuple[str, dict[str, Any], list[str], bool]] = {
@@ -58,30 +60,58 @@ def test_experiment_shape(name: str) -> None:
     fault, params, resolution, outage = TABLE[name]
     exp = load(name)
     lint.check_vocabulary(exp, name)
-    # steady state: the runbook's Verification, each probe judged on its "ok"
+    # steady state: one probe, the runbook package's (its Verification); the experiment names its runbook once
+    assert exp["configuration"] == {"gameday_runbook": "service-outage"}
     probes = exp["steady-state-hypothesis"]["probes"]
-    assert {"health_checks_pass", "smoke_endpoints_answer", "load_within_slo"} <= set(funcs(probes))
-    assert all(p["tolerance"] == {"type": "jsonpath", "path": "$.ok", "expect": True} for p in probes)
-    load_probe = next(p for p in probes if p["provider"]["func"] == "load_within_slo")
-    assert load_probe["provider"]["arguments"]["requests"] <= 500  # small: the machine is shared
+    assert [(p["provider"]["module"], p["provider"]["func"]) for p in probes] == [("gameday.chaos.steady",
+                                                                                   "steady_state")]
+    assert probes[0]["tolerance"] == {"type": "jsonpath", "path": "$.ok", "expect": True}
+    assert "arguments" not in probes[0]["provider"]
+    # the fault is stated once: the method's inject_fault (no tag, no extension)
+    assert "extensions" not in exp and not [t for t in exp["tags"] if t.startswith(("fault:", "symptoms:"))]
     # method: the fault first, through the ledgered vocabulary, then the symptoms, then the resolution
     method = exp["method"]
     first = method[0]["provider"]
     assert first["func"] == "inject_fault" and first["arguments"]["fault"] == fault
     assert params.items() <= first["arguments"]["params"].items()
     steps = funcs(method)
-    if outage:
+    if fault == "stop-dependency" and name != "kafka-down":
+        # outage or degraded is the profile's on_outage, not the experiment's: one probe asks the profile
+        assert steps[1] == "dependency_loss_observed"
+        assert method[1]["provider"]["arguments"]["dependency"] == params["dependency"]
+        assert "on_outage" in exp["description"]
+    elif outage:
         assert steps[1] == "outage_symptoms_observed"
         assert "degraded_but_serving" not in steps
-    else:  # the runbook's Prevention keeps it up: the experiment says so and asserts that instead
+    else:  # the outbox keeps orders while Kafka is down: degraded, and the events follow once it is back
         assert steps[1] == "degraded_but_serving" and "outage_symptoms_observed" not in steps
         assert "prevention-keeps-serving" in exp["tags"] and "degraded" in exp["description"]
     positions = [steps.index(f) for f in resolution]
     assert positions == sorted(positions) and positions[0] > 1
     assert steps[-1] == "wait_until_healthy"
-    # rollbacks: the same fault undone through the ledger
-    assert [(r["provider"]["func"], r["provider"]["arguments"]) for r in exp["rollbacks"]] == [
-        ("undo_faults", {"fault": fault})]
+    # rollbacks: this run's faults undone through the ledger (the fault is not named again)
+    assert [(r["provider"]["func"], r["provider"].get("arguments")) for r in exp["rollbacks"]] == [
+        ("undo_faults", None)]
+
+
+def test_the_steady_state_is_the_runbook_packages() -> None:
+    package = find("service-outage")
+    checks = steady.checks(package)
+    assert [probe.__name__ for _, probe, _ in checks] == [
+        "no_faults_from_other_runs", "health_checks_pass", "smoke_endpoints_answer", "load_within_slo"]
+    load_args = next(args for _, probe, args in checks if probe.__name__ == "load_within_slo")
+    assert load_args["requests"] <= 500  # small: the machine is shared
+    assert {p.stem for p in package.experiments()} == set(TABLE)
+
+
+def test_the_catalogue_takes_outage_and_verdict_from_the_fault_and_the_profile() -> None:
+    profile = get_settings().service
+    entries = {e.name: e for e in catalogue(None, profile, "local")}
+    assert {n: e.expects_outage for n, e in entries.items()} == {n: row[3] for n, row in TABLE.items()}
+    assert entries["postgres-down"].expected_verdict == "dependency-failure:postgres"
+    assert entries["redis-down"].expected_verdict == "dependency-degraded:redis"
+    assert entries["all-pods-down"].expected_verdict == "all-replicas-down"
+    assert not any(e.skip for e in entries.values())
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
@@ -120,12 +150,12 @@ def test_experiment_runs_end_to_end(name: str, healthy: Any) -> None:
     assert journal["steady_states"]["after"]["steady_state_met"]
     outputs = {r["activity"]["name"]: r["output"] for r in journal["run"]}
     assert all(r["status"] == "succeeded" for r in journal["run"])
+    seen = outputs.get("runbook-symptoms-observed") or outputs.get("degraded-but-serving") \
+        or outputs["dependency-loss-as-profiled"]
     if TABLE[name][3]:
-        assert outputs["runbook-symptoms-observed"]["observed"] == SYMPTOMS
-        assert outputs["runbook-symptoms-observed"]["lb_codes_seen"]
+        assert set(symptoms.OUTAGE) <= set(seen["observed"]) and seen["lb_codes_seen"]
     else:
-        degraded = outputs["degraded-but-serving"]
-        assert degraded["readyz_status"] == "degraded" and len(degraded["orders_accepted"]) == 3
+        assert seen["sample"]["serving"] and seen["journeys_completed"] >= 1, seen
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     assert journal["gameday"]["cleanup"] == []  # the rollbacks had already undone everything
     assert Ledger(healthy.state.ledger).empty()

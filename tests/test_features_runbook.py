@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from gameday.calls import Client
 from gameday.ledger import Ledger
+from gameday.profile import load as load_profile
 from gameday.targets.base import Target
 from gameday.verify.faulting import injected, kill_loop_params
-from gameday.verify.service import ServiceClient
 from steps.support import wait_for
 
 pytestmark = pytest.mark.slow
@@ -65,8 +66,8 @@ def failing(outcome: dict[str, dict[str, str]]) -> set[str]:
 
 
 def _readyz_fails(target: Target) -> None:
-    with ServiceClient(target.base_url(), 3.0) as client:
-        call = wait_for(lambda: client.get("/readyz"), lambda c: not c.ok, timeout=20)
+    with Client(target.base_url(), 3.0) as client:
+        call = wait_for(lambda: client.get(load_profile().service.readiness_path), lambda c: not c.ok, timeout=20)
     assert not call.ok, "readiness never failed with PostgreSQL stopped"
 
 

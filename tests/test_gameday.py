@@ -17,6 +17,7 @@ from tests.helpers import status_of, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
 
 
 def _options(tmp_path: Path, *experiments: str, **kw) -> GameDayOptions:
@@ -47,7 +48,7 @@ def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_p
 
 
 def test_a_game_day_that_cannot_recover_fails_cleans_up_and_says_why(healthy, settings, tmp_path):
-    experiment = json.loads((ROOT / "experiments" / "postgres-down.json").read_text())
+    experiment = json.loads((EXPERIMENTS / "postgres-down.json").read_text())
     resolution = {"start_dependency", "wait_until_healthy"}
     experiment["method"] = [a for a in experiment["method"] if a["provider"].get("func") not in resolution]
     broken = tmp_path / "postgres-down-no-resolution.json"
@@ -71,7 +72,8 @@ def test_ctrl_c_stops_load_undoes_the_fault_and_writes_a_partial_report(healthy,
     )
     ledger = Ledger(healthy.state.ledger)
     try:
-        wait_for(lambda: any(e.state == "injected" for e in ledger.entries()), 90, what="the fault injected")
+        wait_for(lambda: any(e.kind == "fault" and e.state == "injected" for e in ledger.entries()), 90,
+                 what="the fault injected")
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
     finally:
@@ -86,3 +88,21 @@ def test_ctrl_c_stops_load_undoes_the_fault_and_writes_a_partial_report(healthy,
     locusts = subprocess.run(["pgrep", "-f", f"locust.*{tmp_path}"], capture_output=True, text=True).stdout
     assert not locusts.strip(), "locust still running after Ctrl-C"
     wait_for(lambda: healthy.wait_healthy(timeout=1), 30, what="healthy again")
+
+
+def test_a_game_day_reports_an_experiment_that_does_not_apply_as_skipped(healthy, settings, tmp_path):
+    # the reference service's profile without Kafka (the stack is the same; only the catalogue reads the profile)
+    text = (ROOT / "profiles" / "ecommerce-backend.yaml").read_text()
+    text = "\n".join(ln for ln in text.splitlines() if "KAFKA_BOOTSTRAP" not in ln and "{name: kafka," not in ln)
+    profile = tmp_path / "no-kafka.yaml"
+    profile.write_text(text.replace(", kafka: kafka}", "}").replace("working_dir: ..", f"working_dir: {ROOT}"))
+    no_kafka = type(settings).model_validate({**settings.model_dump(), "profile": profile})  # (a copy keeps the
+    # profile already loaded)
+    result = GameDay(no_kafka, _options(tmp_path, "kafka-down"), healthy).run()
+    report = result.report
+    assert result.exit_code == 0 and report["status"] == "passed", report["message"]
+    assert report["experiments"] == []
+    assert report["skipped"] == [{"name": "kafka-down", "title": report["skipped"][0]["title"],
+                                  "fault": "stop-dependency", "reason": "ecommerce-backend has no kafka dependency"}]
+    assert "- kafka-down: ecommerce-backend has no kafka dependency" in (result.out_dir / "summary.md").read_text()
+    assert Ledger(healthy.state.ledger).empty()

@@ -199,3 +199,25 @@ def test_the_locustfile_runs_on_its_own_with_the_web_ui(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_the_locustfile_builds_its_users_from_the_profile(tmp_path: Path) -> None:
+    # a service that is not the reference one: other paths, a journey whose second step needs a captured id
+    from tests.test_load_burst import PROFILE, Desk, _Handler
+
+    profile = tmp_path / "gameday.yaml"
+    profile.write_text(PROFILE)
+    desk = Desk(("127.0.0.1", 0), _Handler)
+    desk.seen = []
+    threading.Thread(target=desk.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        result = run_load(LoadSpec(host=f"http://127.0.0.1:{desk.server_address[1]}", users=2, duration_s=5,
+                                   wait=(0, 0.02), out_dir=tmp_path / "out", profile=profile))
+    finally:
+        desk.shutdown()
+        desk.server_close()
+    assert result.tool_error is None and result.timeline.requests > 0 and result.timeline.failures == 0
+    names = {e["name"] for e in result.stats}
+    assert {"events", "ticket", "buy: GET /v2/events", "buy: POST /v2/tickets"} <= names  # named after the profile
+    assert "GET /v2/tickets/41" in desk.seen  # the id captured by the journey
+    assert result.timeline.ok_p95 is not None

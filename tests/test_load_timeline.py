@@ -71,3 +71,15 @@ def test_a_second_round_trips_through_json() -> None:
     data = s.to_json()
     assert data["p50"] == 5.0 and data["p99"] == 2000.0
     assert Second.from_json(json.loads(json.dumps(data))) == s
+
+
+def test_the_latency_of_successful_requests_is_kept_apart_from_fast_failures() -> None:
+    # 90 failures answered in 1 ms (a 503 from the load balancer) and 10 successes at 200 ms
+    lines = [{"t": 100, "requests": 100, "failures": 90, "hist": {"1": 90, "200": 10}, "ok_hist": {"200": 10}},
+             {"t": 100, "requests": 5, "failures": 0, "hist": {"300": 5}, "ok_hist": {"300": 5}}]
+    tl = Timeline.parse("\n".join(json.dumps(line) for line in lines))
+    assert tl.p95 == 200.0 and tl.percentile(0.5) == 1.0  # over every request, failures included
+    assert tl.ok_hist() == {200: 10, 300: 5} and tl.ok_p95 == 300.0
+    assert Second.from_json(tl.seconds[0].to_json()) == tl.seconds[0]
+    # a file written before ok_hist existed has no successful latency to judge, not the failures' one
+    assert Timeline.parse(json.dumps({"t": 1, "requests": 3, "failures": 0, "hist": {"5": 3}})).ok_p95 is None

@@ -15,16 +15,18 @@ from gameday.targets.local import stack as local_stack
 from gameday.targets.local.probes import tcp_open
 from gameday.targets.local.supervisor import Supervisor
 from tests.helpers import status_of, wait_for
+from tests.local_profiles import ecommerce
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def own_settings(settings):
+def own_settings(settings, tmp_path):
     state = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="gameday-lifecycle-"))
     state.chmod(0o755)
-    local = settings.local.model_copy(update={"monitoring": False, "replicas": 2})
-    s = Settings(state_dir=state, local=local)
+    local = settings.local.model_copy(update={"monitoring": False})
+    profile = ecommerce(tmp_path, lambda data: data["local"].update(replicas=2))
+    s = Settings(state_dir=state, local=local, profile=profile)
     yield s
     local_stack.down(s)
     shutil.rmtree(state, ignore_errors=True)

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gameday.profile import load as load_profile
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
+from gameday.targets.local.service import Service
 
 BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
 needs_binaries = pytest.mark.skipif(
@@ -28,8 +30,9 @@ def ctx(tmp_path: Path) -> StackContext:
     names = ["replica-0", "replica-1", "replica-2"]
     keys = ["load-balancer", "haproxy-metrics", *names, *monitoring.PORT_KEYS]
     ports = {key: 20000 + i for i, key in enumerate(keys)}
-    return StackContext(state=StateDir(tmp_path / "state").ensure(), ports=ports, replica_names=names,
-                        python=sys.executable)
+    state = StateDir(tmp_path / "state").ensure()
+    service = Service(load_profile(), state, ports, sys.executable)
+    return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable, service=service)
 
 
 def test_configs(ctx: StackContext) -> None:
@@ -77,14 +80,16 @@ def test_slow_scrapes_widen_the_rate_windows(ctx: StackContext) -> None:
 
 def test_replica_targets_follow_the_replica_set(ctx: StackContext) -> None:
     monitoring.write_configs(ctx)
-    smaller = StackContext(state=ctx.state, ports=ctx.ports, replica_names=["replica-0"], python=ctx.python)
+    smaller = StackContext(state=ctx.state, ports=ctx.ports, replica_names=["replica-0"], python=ctx.python,
+                           service=ctx.service)
     path = monitoring.write_replica_targets(smaller)
     assert [t["labels"]["replica"] for t in json.loads(path.read_text())] == ["replica-0"]
 
 
 def test_missing_ports_are_named(ctx: StackContext) -> None:
     ports = {k: v for k, v in ctx.ports.items() if k != "alert-receiver"}
-    bad = StackContext(state=ctx.state, ports=ports, replica_names=ctx.replica_names, python=ctx.python)
+    bad = StackContext(state=ctx.state, ports=ports, replica_names=ctx.replica_names, python=ctx.python,
+                       service=ctx.service)
     with pytest.raises(TargetError, match="alert-receiver"):
         monitoring.write_configs(bad)
 

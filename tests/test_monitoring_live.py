@@ -1,8 +1,8 @@
 """The detection pipeline, live: faults on the local stack → Prometheus → Alertmanager → gameday's receiver.
 
-The end-to-end tests (marked slow) prove that ``APIEndpointDown`` pages for a full outage within the local
-rules profile's windows and resolves after recovery, stays silent for a degraded-but-serving fault, and that
-Prometheus's view of a window of known traffic agrees with the count. They print what they measured.
+The end-to-end tests (marked slow) prove that the profile's endpoint-down alert (``APIEndpointDown``) pages for a
+full outage within the local windows and resolves after recovery, stays silent for a degraded-but-serving fault,
+and that Prometheus's view of a window of known traffic agrees with the count. They print what they measured.
 The fast tests at the bottom check ``gameday.alerts.timeline`` without a stack.
 """
 
@@ -26,10 +26,14 @@ from gameday.alerts import rules as alert_rules
 from gameday.alerts.timeline import AlertTimes, alert_times, expected_to_fire
 from gameday.errors import UsageError
 from gameday.ledger import Ledger
+from gameday.profile import DEFAULT_PROFILE
+from gameday.profile import load as load_profile
 from gameday.targets.local.monitoring import received_alerts_path
 from tests.helpers import status_of, wait_for
 
-ALERT = "APIEndpointDown"
+PROFILE = load_profile(DEFAULT_PROFILE)  # what the test stack runs: the reference service
+ALERT = PROFILE.alerts.endpoint_down
+SELECT = alert_rules.Selectors.of(PROFILE)
 POLL = 0.25  # seconds between looks at Prometheus / the receiver's file
 RECEIVER_DELAY_S = 10.0  # Prometheus → Alertmanager (group_wait 1s) → receiver, with room for a busy machine
 DEGRADED_S = 25.0  # how long the degraded-but-serving fault lasts at least
@@ -54,7 +58,7 @@ class Monitoring:
 
 def _monitoring(target: Any) -> Monitoring:
     """APIEndpointDown's windows from the local rules profile, checked against what Prometheus loaded."""
-    windows = alert_rules.load_yaml(alert_rules.monitoring_dir() / "profiles" / "local.yml")["alerts"][ALERT]
+    windows = alert_rules.load_windows(alert_rules.monitoring_dir() / "profiles" / "local.yml")["endpoint_down"]
     prom = f"http://127.0.0.1:{target.port('prometheus')}"
     loaded = client.alerting_rules(prom)[ALERT]
     for_s = alert_rules.parse_duration(windows["for"])
@@ -99,7 +103,7 @@ def _outage_fires_and_resolves(target: Any, fault: str, params: dict[str, Any], 
     """Inject a full outage; APIEndpointDown must fire within the windows, reach the receiver, resolve after undo."""
     mon = _monitoring(target)
     client.wait_for_alert(mon.prom, ALERT, "inactive", timeout=mon.fire_within, interval=POLL)  # a quiet start
-    assert expected_to_fire(fault, params)
+    assert expected_to_fire(fault, params, PROFILE)
     ledger = Ledger(target.state.ledger)
     t0 = time.time()
     entry = faults.inject(target, ledger, fault, params)
@@ -150,7 +154,7 @@ def test_degraded_but_serving_does_not_page(live) -> None:
     mon = _monitoring(live)
     client.wait_for_alert(mon.prom, ALERT, "inactive", timeout=mon.fire_within, interval=POLL)
     params = {"dependency": "redis"}
-    assert not expected_to_fire("stop-dependency", params)
+    assert not expected_to_fire("stop-dependency", params, PROFILE)
     base = live.base_url()
     ledger = Ledger(live.state.ledger)
     t0 = time.time()
@@ -184,8 +188,8 @@ def test_degraded_but_serving_does_not_page(live) -> None:
 def test_window_of_known_traffic_agrees_with_the_count(live) -> None:
     """200 requests through the load balancer, all 200: Prometheus counts them, with no error and a p95."""
     mon = _monitoring(live)
-    lb_scrape = f"max(timestamp({client.LB_RESPONSES}))"
-    replica_scrape = 'min(timestamp(up{job="ecommerce-backend"}))'  # every replica scraped since
+    lb_scrape = f"max(timestamp({SELECT.lb_responses}))"
+    replica_scrape = f'min(timestamp(up{{job="{PROFILE.service.name}"}}))'  # every replica scraped since
 
     def scraped_after(query: str, t: float) -> float | None:
         ts = client.query_scalar(mon.prom, query)
@@ -209,7 +213,7 @@ def test_window_of_known_traffic_agrees_with_the_count(live) -> None:
         after = time.time()
         replicas_done = wait_for_scrape(lambda: scraped_after(replica_scrape, after), what="every replica again")
         last = wait_for_scrape(lambda: scraped_after(lb_scrape, replicas_done), what="a scrape of HAProxy")
-        return first, last, client.error_ratio_and_p95(mon.prom, first - 0.002, last)
+        return first, last, client.error_ratio_and_p95(mon.prom, SELECT, first - 0.002, last)
 
     # A scrape that Prometheus missed under load leaves a source with one sample in the window: not
     # measurable (None), never a wrong count. Such a window is measured again, at most three times.
@@ -251,17 +255,17 @@ def test_window_of_known_traffic_agrees_with_the_count(live) -> None:
     ],
 )
 def test_expected_to_fire(fault: str, params: dict[str, Any], fires: bool) -> None:
-    assert expected_to_fire(fault, params) is fires
+    assert expected_to_fire(fault, params, PROFILE) is fires
 
 
 def test_expected_to_fire_knows_all_named_replicas_and_rejects_bad_input() -> None:
     names = ["replica-0", "replica-1"]
-    assert expected_to_fire("freeze-replicas", {"replicas": names}, replicas=names)
-    assert expected_to_fire("freeze-replicas", {"replicas": "replica-0"}, replicas=["replica-0"])
+    assert expected_to_fire("freeze-replicas", {"replicas": names}, PROFILE, replicas=names)
+    assert expected_to_fire("freeze-replicas", {"replicas": "replica-0"}, PROFILE, replicas=["replica-0"])
     with pytest.raises(UsageError):
-        expected_to_fire("unplug-datacenter", {})
+        expected_to_fire("unplug-datacenter", {}, PROFILE)
     with pytest.raises(UsageError):
-        expected_to_fire("stop-dependency", {"dependency": "mysql"})
+        expected_to_fire("stop-dependency", {"dependency": "mysql"}, PROFILE)
 
 
 def _iso(t: float) -> str:
@@ -308,8 +312,8 @@ def test_alert_times_combines_prometheus_and_the_receiver(tmp_path: Path, monkey
 
     monkeypatch.setattr(client, "alert_intervals", lambda *a, **k: [])
     quiet = alert_times("http://127.0.0.1:1", tmp_path / "missing.jsonl", ALERT, t0, t0 + 60)
-    assert quiet == AlertTimes(None, None, None, None)
+    assert quiet == AlertTimes(ALERT, None, None, None, None)
     assert not quiet.fired and quiet.delays(t0)["fired"] is None
-    assert alert_times(None, None, ALERT, t0, t0 + 1) == AlertTimes(None, None, None, None)
+    assert alert_times(None, None, ALERT, t0, t0 + 1) == AlertTimes(ALERT, None, None, None, None)
     with pytest.raises(ValueError):
         alert_times(None, None, ALERT, t0, t0)

@@ -16,7 +16,11 @@ import pytest
 
 from gameday.alerts import client
 from gameday.alerts.receiver import make_server
+from gameday.alerts.rules import Selectors
 from gameday.targets.local.programs import free_port
+from tests.diagnose_fakes import PROFILE
+
+SELECT = Selectors.of(PROFILE)
 
 
 def _payload(status: str = "firing", alertname: str = "APIEndpointDown") -> dict[str, Any]:
@@ -175,15 +179,16 @@ def test_error_ratio_and_p95(monkeypatch: pytest.MonkeyPatch) -> None:
         return None if 'status=~"5.."' in expr else 900.0  # no 5xx series at the replicas yet
 
     monkeypatch.setattr(client, "query_scalar", fake_scalar)
-    stats = client.error_ratio_and_p95("http://127.0.0.1:1", 1000.0, 1060.0)
+    stats = client.error_ratio_and_p95("http://127.0.0.1:1", SELECT, 1000.0, 1060.0)
     assert stats.lb_requests == 1000.0 and stats.probe_requests == 40.0
     assert stats.error_ratio == pytest.approx(0.02)
     assert stats.service_5xx == 0.0 and stats.service_error_ratio == 0.0
     assert stats.p95_seconds == 0.123
     assert {at for _, at in asked} == {1060.0}
     assert all("[60000ms]" in expr for expr, _ in asked)
+    assert all("ecommerce-backend" in expr for expr, _ in asked)  # the service's own series
     with pytest.raises(ValueError):
-        client.error_ratio_and_p95("http://127.0.0.1:1", 10, 10)
+        client.error_ratio_and_p95("http://127.0.0.1:1", SELECT, 10, 10)
 
 
 def test_no_traffic_means_no_ratio() -> None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from gameday.config import Settings
@@ -239,3 +240,33 @@ def test_cli_runbook_without_commands_is_one_error(app, tmp_path):
     result = CliRunner().invoke(app, ["runbook-check", str(path)])
     assert result.exit_code != 0
     assert "no commands found" in str(result.exception)
+
+
+def test_a_check_program_runs_the_check_of_the_profiles_dependency_of_its_kind(tmp_path):
+    """Another service: its Redis is called ``sessions`` and configured as SESSION_HOST; it has no Kafka."""
+    path = tmp_path / "gameday.yaml"
+    path.write_text(yaml.safe_dump({
+        "service": {"name": "ticket-office"},
+        "local": {"command": ["true"], "config": {"SESSION_HOST": "{sessions.host}", "DB_URL": "{db.dsn}"}},
+        "kubernetes": {"deployment": "ticket-office", "label_selector": "app=ticket-office",
+                       "service": "ticket-office"},
+        "dependencies": [{"name": "db", "kind": "postgres"}, {"name": "sessions", "kind": "redis"}],
+        "endpoints": [{"name": "events", "path": "/v2/events"}],
+    }))
+    settings = Settings(profile=path)
+    target = FakeTarget(profile=settings.service)
+    target.configuration = {"SESSION_HOST": "10.0.0.9", "DB_URL": "postgresql://app@10.0.0.8:5432/app"}
+    exec_ = "kubectl exec -it replica-0 -n production -- "
+    book = parse_text("## Diagnosis\n\n```bash\n" + "\n".join([
+        exec_ + "redis-cli -h 10.0.0.9 ping",
+        exec_ + "redis-cli -h 10.0.0.1 ping",
+        exec_ + "kafka-broker-api-versions --bootstrap-server 10.0.0.7:9092",
+        exec_ + "pg_isready -h 10.0.0.8 -p 5432",
+    ]) + "\n```\n")
+    results = check_runbook(book, target, settings, LocalChecker(target, settings)).results
+    assert [r.status for r in results] == [OK, DRIFT, DRIFT, OK]
+    assert results[0].ran.startswith("target.check_dependency('sessions')")
+    assert "-h 10.0.0.1 is not the target's SESSION_HOST (10.0.0.9)" in results[1].detail
+    assert results[2].detail == "ticket-office has no Kafka dependency (kafka)"
+    assert results[3].ran.startswith("target.check_dependency('db')")
+    assert [c for c in target.calls if c.startswith("check:")] == ["check:sessions", "check:db"]

@@ -142,7 +142,8 @@ def test_tags_cover_lines_and_unknown_tags_are_listed(tmp_path):
     assert "features/outage.feature:9 所有 pod 被刪除" in line.covered_by
     assert [c.runbook_id for c in report.unknown_tags] == ["no-such:line"]
     before = coverage(SHIPPED, load_mapping(MAPPING), []).count(COVERED)
-    assert report.count(COVERED) == before + 1  # zero-success; the diagnosis lines were already covered
+    # zero-success, and Impact's "all users" that its tag also covers; the diagnosis lines were already covered
+    assert report.count(COVERED) == before + 2
 
 
 def test_a_changed_runbook_line_is_unmapped_and_its_entry_stale(tmp_path):
@@ -183,7 +184,9 @@ def test_cli_lists_lines_and_percentage(tmp_path, monkeypatch):
     assert "NOT COVERED" in result.output
     assert "unknown tag @runbook:no-such:line in features/outage.feature:23" in result.output
     data = json.loads(runner.invoke(app, ["coverage", str(default_runbook_path()), "--json"]).output)
-    assert data["unmapped"] == 0 and data["not_automatable"] == 0
+    assert data["unmapped"] == 0
+    left = [ln for ln in data["lines"] if ln["status"] == "not-automatable"]
+    assert len(left) == data["not_automatable"] and all(ln["reason"] for ln in left)  # each says why
     assert 0 < data["percent"] < 100
     below = runner.invoke(app, ["coverage", str(default_runbook_path()), "--fail-under", "100"])
     assert below.exit_code == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gameday.errors import UsageError
-from gameday.runbook.kubectl import NotKubectl, fill, parse, read_only_args, variables
+from gameday.runbook.kubectl import NotKubectl, dependency_check, fill, parse, read_only_args, variables
 from gameday.runbook.parse import default_runbook_path, log_patterns, parse_runbook, parse_text
 
 SHIPPED = parse_runbook(default_runbook_path())
@@ -93,6 +93,20 @@ def test_kubectl_parsing():
     assert (svc.resource, svc.name) == ("services", "ecommerce-backend")
     with pytest.raises(NotKubectl):
         parse("curl http://example.invalid")
+
+
+def test_an_exec_of_a_check_program_names_its_dependency_kind_and_address():
+    def found(text: str) -> tuple[str, str] | None:
+        hit = dependency_check(parse(text))
+        return (hit[0].kind, hit[1]) if hit else None
+
+    exec_ = "kubectl exec -it pod-1 -n production -- "
+    assert found(exec_ + "pg_isready -h db -p 5432") == ("postgres", "db")
+    assert found(exec_ + "/usr/bin/psql -h db -c 'select 1'") == ("postgres", "db")
+    assert found(exec_ + "redis-cli ping") == ("redis", "")
+    assert found(exec_ + "kafka-broker-api-versions.sh --bootstrap-server=k:9092") == ("kafka", "k:9092")
+    assert found(exec_ + "cat /etc/hosts") is None
+    assert found("kubectl get pods -n production") is None
 
 
 def test_variables_are_found_and_filled():

@@ -1,4 +1,5 @@
-"""The six checklist items against a fake target and a stub shop on 127.0.0.1: fast, no stack."""
+"""The checklist items against a fake target and a stub of the reference profile's service on 127.0.0.1: fast, no
+stack. What is requested and how it is judged comes from the profile (profiles/ecommerce-backend.yaml)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gameday.config import Settings
+from gameday.dependencies.base import DependencyCheck
 from gameday.targets.base import Endpoint, Replica, TargetError
 from gameday.verify.checklist import CHECKLIST, ITEMS, check_item, run_checklist
 from gameday.verify.measurements import LoadWindow, Measurements
@@ -76,7 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
             cart[body["product_id"]] = cart.get(body["product_id"], 0) + body["quantity"]
             return self._send(200, self._cart(m[1]))
         if self.path == "/api/orders":
-            items = [{"product_id": p, "quantity": q} for p, q in self.server.carts.get(body["cart_id"], {}).items()]
+            items = body.get("items") or [
+                {"product_id": p, "quantity": q} for p, q in self.server.carts.get(body.get("cart_id"), {}).items()]
             order_id = len(self.server.orders) + 1
             self.server.orders[order_id] = {"id": order_id, "customer": body["customer"], "items": items}
             return self._send(201, {"id": order_id, "status": "accepted"})
@@ -105,6 +108,12 @@ class FakeTarget:
     pods: list[Replica] = field(default_factory=list)
     eps: list[Endpoint] = field(default_factory=list)
     name: str = "fake"
+    down: dict[str, str] = field(default_factory=dict)  # dependency -> why its check fails
+    checked: list[tuple[str, float]] = field(default_factory=list)
+
+    def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
+        self.checked.append((name, timeout))
+        return DependencyCheck(name, name not in self.down, 0.004, self.down.get(name, "answers"), f"check {name}")
 
     def base_url(self) -> str:
         return self.url
@@ -125,16 +134,18 @@ def _target(shop: Shop, **changes: object) -> FakeTarget:
     return target
 
 
-HEALTHY_LOAD = LoadWindow(requests=1000, failures=0, p50_ms=5, p95_ms=12, p99_ms=30, duration_s=5.0)
+HEALTHY_LOAD = LoadWindow(requests=1000, failures=0, p50_ms=5, p95_ms=12, p99_ms=30, duration_s=5.0, ok_p95_ms=12)
 
 
 def test_every_item_passes_on_a_healthy_fake(shop: Shop) -> None:
     verdicts = run_checklist(_target(shop), Measurements(load=HEALTHY_LOAD, baseline=HEALTHY_LOAD), Settings())
     assert [v.item for v in verdicts] == [i.id for i in CHECKLIST]
     assert all(v.passed for v in verdicts), [v.line() for v in verdicts if not v.passed]
-    smoke = verdicts[3]
-    assert [s["step"] for s in smoke.measured["steps"]] == [
-        "list products", "view product", "add to cart", "place order", "read order back"]
+    api, smoke = verdicts[2], verdicts[3]
+    assert set(api.measured["endpoints"]) == {"catalogue", "product", "unknown-product", "cart", "order-lookup"}
+    assert api.measured["endpoints"]["unknown-product"]["status"] == 404  # the profile expects 404 there
+    assert {name: len(j["steps"]) for name, j in smoke.measured["journeys"].items()} == {"checkout": 6,
+                                                                                         "place-order": 2}
 
 
 def test_a_frozen_replica_fails_the_pods_item_by_name(shop: Shop) -> None:
@@ -148,7 +159,7 @@ def test_an_endpoint_down_fails_the_health_item(shop: Shop) -> None:
     eps = [Endpoint("replica-0", "a", False, "DOWN"), Endpoint("replica-1", "b", True, "UP")]
     v = check_item("health-checks", _target(shop, eps=eps), settings=Settings())
     assert v.status is Status.FAIL and "down: replica-0" in v.explanation
-    assert v.measured["healthz_ok"] == v.measured["calls_per_path"] == 4
+    assert v.measured["health_ok"] == v.measured["calls_per_path"] == 4
 
 
 def test_a_broken_endpoint_fails_the_api_item_and_the_journey_at_its_step(shop: Shop) -> None:
@@ -156,7 +167,8 @@ def test_a_broken_endpoint_fails_the_api_item_and_the_journey_at_its_step(shop: 
     api = check_item("api-endpoints", _target(shop), settings=Settings())
     assert api.status is Status.FAIL and "GET /api/cart/" in api.explanation and "-> 500" in api.explanation
     smoke = check_item("smoke-tests", _target(shop), settings=Settings())
-    assert smoke.status is Status.FAIL and "step 'add to cart' failed (500) after 2/5 steps" in smoke.explanation
+    assert smoke.status is Status.FAIL and "-> 500" in smoke.explanation
+    assert "journey checkout: step 3/6 add-to-cart: POST /api/cart/" in smoke.explanation
 
 
 def test_nothing_listening_fails_the_http_items_with_connection_refused() -> None:
@@ -177,7 +189,7 @@ def test_load_items_without_a_window_are_inconclusive_and_judge_one_when_given(s
     assert check_item("error-rate", t).status is Status.INCONCLUSIVE
     assert check_item("response-time", t).status is Status.INCONCLUSIVE
     bad = LoadWindow(requests=500, failures=50, p50_ms=5, p95_ms=2000, p99_ms=2000, duration_s=5.0,
-                     errors=(("GET /api/products: 504", 50),))
+                     errors=(("GET /api/products: 504", 50),), ok_p95_ms=2000)
     er = check_item("error-rate", t, Measurements(load=bad), Settings())
     assert er.status is Status.FAIL and "50x GET /api/products: 504" in er.explanation
     rt = check_item("response-time", t, Measurements(load=bad, baseline=HEALTHY_LOAD), Settings())
@@ -191,5 +203,25 @@ def test_a_target_error_is_a_failed_item_not_an_exception(shop: Shop) -> None:
 
     v = check_item("pods-running", Unreachable("http://127.0.0.1:9"), settings=Settings())
     assert v.status is Status.FAIL and "local stack is not running" in v.explanation
-    assert set(ITEMS) == {"pods-running", "health-checks", "api-endpoints", "smoke-tests", "error-rate",
-                          "response-time"}
+    assert set(ITEMS) == {"pods-running", "health-checks", "api-endpoints", "smoke-tests", "dependencies",
+                          "error-rate", "response-time"}
+
+
+def test_a_dependency_that_does_not_answer_fails_its_line_by_name(shop: Shop) -> None:
+    target = _target(shop, down={"postgres": "no new connection within 2s"})
+    v = check_item("dependencies", target, settings=Settings())
+    assert v.status is Status.FAIL
+    assert v.explanation == "postgres does not answer: no new connection within 2s"
+    assert sorted(n for n, _ in target.checked) == ["kafka", "postgres", "redis"]  # every dependency of the profile
+    ok = check_item("dependencies", _target(shop), settings=Settings())
+    assert ok.passed and ok.explanation.endswith("all answer")
+
+
+def test_latency_over_failed_requests_is_not_judged(shop: Shop) -> None:
+    # every request failed fast (503s in a millisecond): a p95 of 1 ms over them is not "normal"
+    dead = LoadWindow(requests=800, failures=800, p50_ms=1, p95_ms=1, p99_ms=1, duration_s=2.0, ok_p95_ms=None)
+    v = check_item("response-time", _target(shop), Measurements(load=dead, baseline=HEALTHY_LOAD), Settings())
+    assert v.status is Status.FAIL and v.explanation == "not judged: no successful requests"
+    few = LoadWindow(requests=800, failures=795, p50_ms=1, p95_ms=1, p99_ms=1, duration_s=2.0, ok_p95_ms=3)
+    v = check_item("response-time", _target(shop), Measurements(load=few), Settings())
+    assert v.status is Status.FAIL and "not judged: only 5 successful requests" in v.explanation

@@ -162,9 +162,13 @@ def test_response_time_without_baseline_judges_the_slo_only_and_says_so() -> Non
     assert small.passed and small.measured["baseline_limit_ms"] is None and "baseline ignored" in small.explanation
 
 
-def test_response_time_with_too_few_samples_is_inconclusive() -> None:
-    assert response_time_verdict(None, 0, slo_ms=500).status is Status.INCONCLUSIVE
-    assert response_time_verdict(5.0, 19, slo_ms=500).status is Status.INCONCLUSIVE
+def test_response_time_without_enough_successful_requests_is_not_judged_and_fails() -> None:
+    # the samples are successful requests: a p95 over fast failures (503s in 1 ms) would call a dead service fast
+    none = response_time_verdict(None, 0, slo_ms=500)
+    assert none.status is Status.FAIL and none.explanation == "not judged: no successful requests"
+    few = response_time_verdict(5.0, 19, slo_ms=500)
+    assert few.status is Status.FAIL
+    assert few.explanation == "not judged: only 19 successful requests, at least 20 are needed for a p95"
     assert response_time_verdict(5.0, 20, slo_ms=500).status is Status.PASS
 
 

@@ -108,3 +108,19 @@ def test_post_deploy_smoke() -> None:
     smoke = next(s for s in all_steps if "gameday smoke" in s.get("run", ""))
     assert "${{" not in smoke["run"]  # inputs go through env: no expression injection into the script
     assert all_steps.index(kubeconfig) < all_steps.index(smoke)
+
+
+def test_nightly_keeps_the_history_between_runs_and_fails_on_regression() -> None:
+    data = workflow("nightly-resilience.yml")
+    all_steps = steps(data, "game-day")
+    game_day = next(s for s in all_steps if s.get("run", "").strip() == "make nightly")
+    restore = next(s for s in all_steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    save = next(s for s in all_steps if s.get("uses", "").startswith("actions/cache/save@"))
+    assert all_steps.index(restore) < all_steps.index(game_day) < all_steps.index(save)
+    assert save["if"] == "always()" and save["with"]["path"] == restore["with"]["path"]
+    assert restore["with"]["restore-keys"].strip() in save["with"]["key"]  # tonight restores last night's
+    history_url = data["jobs"]["game-day"]["env"]["GAMEDAY_HISTORY__URL"]
+    assert history_url.startswith("sqlite:///") and f"/{restore['with']['path']}/" in history_url
+    nightly_args = next(line for line in (ROOT / "deploy" / "kind.mk").read_text().splitlines()
+                        if line.startswith("NIGHTLY_ARGS"))
+    assert "--fail-on-regression" in nightly_args

@@ -15,13 +15,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-# The selectors of deploy/monitoring/rules/ecommerce-backend.rules.yml.
-LB_RESPONSES = 'haproxy_frontend_http_responses_total{proxy="ecommerce-backend-lb"}'
-LB_5XX = 'haproxy_frontend_http_responses_total{proxy="ecommerce-backend-lb", code="5xx"}'
-SERVICE_REQUESTS = 'http_requests_total{job="ecommerce-backend", route=~"/api/.*"}'
-SERVICE_5XX = 'http_requests_total{job="ecommerce-backend", route=~"/api/.*", status=~"5.."}'
-SERVICE_BUCKETS = 'http_request_duration_seconds_bucket{job="ecommerce-backend", route=~"/api/.*"}'
-PROBES = 'probe_success{service="ecommerce-backend"}'
+from gameday.alerts.rules import Selectors
+
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in a range query
 
 Time = float | datetime
@@ -284,9 +279,12 @@ class WindowStats:
         return (self.service_5xx or 0.0) / self.service_requests
 
 
-def error_ratio_and_p95(prom_url: str, start: Time, end: Time, quantile: float = 0.95) -> WindowStats:
+def error_ratio_and_p95(
+    prom_url: str, select: Selectors, start: Time, end: Time, quantile: float = 0.95
+) -> WindowStats:
     """The load balancer's 5xx ratio and the service's p95 latency over ``[start, end]``.
 
+    ``select``: the service's series (those its rules select, :meth:`Selectors.of` its profile).
     Ratio from HAProxy's frontend counters, p95 from ``http_request_duration_seconds`` (API routes), both as
     ``increase()`` over the window evaluated at ``end``. Query a little after ``end`` (one scrape interval) so the
     last scrape is in.
@@ -296,12 +294,12 @@ def error_ratio_and_p95(prom_url: str, start: Time, end: Time, quantile: float =
         raise ValueError("end must be after start")
     window = f"{max(1, round((e - s) * 1000))}ms"
     queries = {
-        "lb_requests": f"sum(increase({LB_RESPONSES}[{window}]))",
-        "lb_5xx": f"sum(increase({LB_5XX}[{window}]))",
-        "probe_requests": f"sum(count_over_time({PROBES}[{window}]))",
-        "service_requests": f"sum(increase({SERVICE_REQUESTS}[{window}]))",
-        "service_5xx": f"sum(increase({SERVICE_5XX}[{window}]))",
-        "p95_seconds": f"histogram_quantile({quantile}, sum by (le) (increase({SERVICE_BUCKETS}[{window}])))",
+        "lb_requests": f"sum(increase({select.lb_responses}[{window}]))",
+        "lb_5xx": f"sum(increase({select.lb_5xx}[{window}]))",
+        "probe_requests": f"sum(count_over_time({select.probes}[{window}]))",
+        "service_requests": f"sum(increase({select.service_requests}[{window}]))",
+        "service_5xx": f"sum(increase({select.service_5xx}[{window}]))",
+        "p95_seconds": f"histogram_quantile({quantile}, sum by (le) (increase({select.service_buckets}[{window}])))",
     }
     values = {name: query_scalar(prom_url, expr, e) for name, expr in queries.items()}
     if values["lb_5xx"] is None and values["lb_requests"] is not None:

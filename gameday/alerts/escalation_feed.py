@@ -1,10 +1,11 @@
 """Which runbook escalation steps are due, fed by the alerts gameday's receiver recorded.
 
-The runbook (Escalation): the alert fires → page the on-call engineer at once; still firing at 5 minutes →
-team lead; at 15 minutes → engineering manager (``gameday.notify.escalation.POLICY``). Each firing episode of
-the paging alert is one incident; its clock starts when the firing notification arrived (the moment on-call is
-paged) and stops when the resolved notification arrives. Everything here is pure: give it the alerts read from
-the receiver's file (``client.read_received_alerts``) and the current time.
+The runbook (Escalation): the paging alert (the profile's ``alerts.endpoint_down``) fires → page the on-call
+engineer at once; still firing at 5 minutes → team lead; at 15 minutes → engineering manager
+(``gameday.notify.escalation.POLICY``). Each firing episode of the paging alert is one incident; its clock
+starts when the firing notification arrived (the moment on-call is paged) and stops when the resolved
+notification arrives. Everything here is pure: give it the alerts read from the receiver's file
+(``client.read_received_alerts``) and the current time.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from typing import Any
 
 from gameday.alerts.client import ReceivedAlert
 from gameday.notify.escalation import POLICY, EscalationStep, steps_reached
-
-PAGING_ALERT = "APIEndpointDown"
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _identity(alert: ReceivedAlert) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
 
 
-def incidents(received: Iterable[ReceivedAlert], now: float, alertname: str = PAGING_ALERT) -> list[Incident]:
+def incidents(received: Iterable[ReceivedAlert], now: float, alertname: str) -> list[Incident]:
     """The firing episodes of ``alertname`` known at ``now``, oldest first.
 
     Repeated firing notifications of an episode are one incident; a resolved one closes it, and a later firing
@@ -62,8 +61,7 @@ def incidents(received: Iterable[ReceivedAlert], now: float, alertname: str = PA
 
 
 def escalations_from_alerts(
-    received: list[ReceivedAlert], now: float, alertname: str = PAGING_ALERT,
-    policy: tuple[EscalationStep, ...] = POLICY,
+    received: list[ReceivedAlert], now: float, alertname: str, policy: tuple[EscalationStep, ...] = POLICY,
 ) -> list[dict[str, Any]]:
     """The escalation steps due at ``now``, one dict per (incident, step), ordered by when each became due.
 

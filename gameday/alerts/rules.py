@@ -1,10 +1,15 @@
-"""The alerting rules of deploy/monitoring and the files generated from them.
+"""The alerting rules of a service, rendered from its profile, and the files generated from them.
 
-``deploy/monitoring/rules/ecommerce-backend.rules.yml`` is the source of truth. From it come the
-kube-prometheus-stack ``PrometheusRule`` (``deploy/monitoring/prometheusrule.yaml``) and the local game-day
-profile (``deploy/monitoring/rules/local/ecommerce-backend.rules.yml``: the same expressions with the windows of
-``deploy/monitoring/profiles/local.yml``). ``python -m gameday.alerts.rules write`` regenerates both;
-``python -m gameday.alerts.rules check`` exits 1 when either is stale.
+``deploy/monitoring/rules/service.rules.yml.tmpl`` is the source of truth: the rules of any service, with the
+profile's names in placeholders (the service, its alert names ``alerts.endpoint_down``/``error_ratio``/``latency``,
+its SLOs, its dependencies) and one window per rule from a windows file: ``deploy/monitoring/profiles/shipped.yml``
+(realistic, staging/production) or ``local.yml`` (the local game day). The local target calls :func:`local_rules`
+at ``up`` for whatever profile it runs; for the reference service, ``python -m gameday.alerts.rules write``
+regenerates the shipped rules, the local rules and the kube-prometheus-stack ``PrometheusRule`` under
+``deploy/monitoring`` (the promtool unit tests read them) and ``check`` exits 1 when any is stale.
+
+The series the rules select (:class:`Selectors`) follow the local target's names: replicas scraped as
+``job="<service>"``, blackbox probes labelled ``service="<service>"``, the HAProxy frontend ``<service>-lb``.
 """
 
 from __future__ import annotations
@@ -13,13 +18,24 @@ import argparse
 import copy
 import re
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gameday import placeholders
+from gameday.profile import DEFAULT_PROFILE, Profile
+from gameday.profile import load as load_profile
+from gameday.runbook import package
+
 MONITORING_DIR = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
-RULES_NAME = "ecommerce-backend.rules.yml"
+TEMPLATE_NAME = "service.rules.yml.tmpl"
+# each rule of the template and whether its expression has a rate window ("range") besides its `for:`
+WINDOWS: dict[str, bool] = {
+    "endpoint_down": True, "error_ratio": True, "latency": True, "dependency_down": False,
+    "circuit_breaker_open": False,
+}
 RANGE_SELECTOR = re.compile(r"\[(\d+(?:ms|[smhdwy]))\]")
 _DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
@@ -27,23 +43,28 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 
 def monitoring_dir() -> Path:
     """``deploy/monitoring`` of this source tree (gameday runs from its checkout)."""
-    if not (MONITORING_DIR / "rules" / RULES_NAME).exists():
+    if not (MONITORING_DIR / "rules" / TEMPLATE_NAME).exists():
         raise FileNotFoundError(f"alerting rules not found under {MONITORING_DIR} (run gameday from its source tree)")
     return MONITORING_DIR
 
 
-def rules_path() -> Path:
-    """The source rules file."""
-    return monitoring_dir() / "rules" / RULES_NAME
+def rules_name(profile: Profile) -> str:
+    """``<service>.rules.yml``: the rules file of a service."""
+    return f"{profile.service.name}.rules.yml"
 
 
-def local_rules_path() -> Path:
-    """The generated local-profile rules file."""
-    return monitoring_dir() / "rules" / "local" / RULES_NAME
+def rules_path(profile: Profile) -> Path:
+    """The generated shipped (realistic windows) rules file of a service."""
+    return monitoring_dir() / "rules" / rules_name(profile)
+
+
+def local_rules_path(profile: Profile) -> Path:
+    """The generated local-windows rules file of a service."""
+    return monitoring_dir() / "rules" / "local" / rules_name(profile)
 
 
 def prometheusrule_path() -> Path:
-    """The generated PrometheusRule manifest."""
+    """The generated PrometheusRule manifest (of the reference service)."""
     return monitoring_dir() / "prometheusrule.yaml"
 
 
@@ -77,46 +98,128 @@ def alert_rules(rules: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["alert"]: r for g in rules.get("groups", []) for r in g.get("rules", []) if "alert" in r}
 
 
-def apply_profile(rules: dict[str, Any], profile: dict[str, Any], min_range_seconds: float = 0.0) -> dict[str, Any]:
-    """The rules with each alert's ``for:`` and rate windows replaced by the profile's.
+# --- what the rules select ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Selectors:
+    """The series selectors of a service's rules; the game day's own Prometheus queries use the same ones."""
 
-    ``profile["alerts"][NAME]`` has ``for`` and optionally ``range``; every range selector ``[..]`` in that
-    alert's expression becomes ``[range]``, raised to ``min_range_seconds`` if shorter (a rate needs several
-    scrapes in its window). Every alert must be in the profile, and the profile must name no other alert.
+    probes: str
+    lb_responses: str
+    lb_5xx: str
+    service_requests: str
+    service_5xx: str
+    service_buckets: str
+    api_routes: str  # the route label matcher of the service's API (not its probe and metrics routes)
+    dependencies: str  # a regular expression matching the profile's dependency names
+
+    @classmethod
+    def of(cls, profile: Profile) -> Selectors:
+        """The selectors of ``profile``'s service."""
+        name = profile.service.name
+        own = [profile.service.health_path, profile.service.readiness_path, profile.service.metrics_path]
+        routes = f'route!~"{_promql_regex(p for p in own if p)}"'
+        job = f'job="{name}", {routes}'
+        lb = f'proxy="{name}-lb"'
+        return cls(
+            probes=f'probe_success{{service="{name}"}}',
+            lb_responses=f"haproxy_frontend_http_responses_total{{{lb}}}",
+            lb_5xx=f'haproxy_frontend_http_responses_total{{{lb}, code="5xx"}}',
+            service_requests=f"http_requests_total{{{job}}}",
+            service_5xx=f'http_requests_total{{{job}, status=~"5.."}}',
+            service_buckets=f"http_request_duration_seconds_bucket{{{job}}}",
+            api_routes=routes,
+            dependencies=_promql_regex(d.name for d in profile.dependencies) or "$^",
+        )
+
+
+def _promql_regex(literals: Any) -> str:
+    """An alternation matching exactly these strings, escaped for RE2 inside a PromQL double-quoted string."""
+    return "|".join(re.escape(text) for text in literals).replace("\\", "\\\\")
+
+
+# --- rendering ------------------------------------------------------------------------------------------
+def load_windows(path: Path, min_range_seconds: float = 0.0) -> dict[str, dict[str, str]]:
+    """Each rule's ``for`` and (where its expression has one) rate ``range``, from a windows file.
+
+    A range shorter than ``min_range_seconds`` is raised to it (a rate needs several scrapes in its window). Every
+    rule of the template must be there, and nothing else.
     """
-    windows: dict[str, dict[str, str]] = profile.get("alerts", {})
-    out = copy.deepcopy(rules)
-    found = alert_rules(out)
-    if missing := sorted(set(found) - set(windows)):
-        raise ValueError(f"profile has no windows for {', '.join(missing)}")
-    if unknown := sorted(set(windows) - set(found)):
-        raise ValueError(f"profile names unknown alerts: {', '.join(unknown)}")
-    for name, rule in found.items():
-        w = windows[name]
-        rule["for"] = w["for"]
-        if "range" in w:
-            rng = format_duration(max(parse_duration(w["range"]), min_range_seconds))
-            rule["expr"] = RANGE_SELECTOR.sub(f"[{rng}]", rule["expr"])
-        elif RANGE_SELECTOR.search(rule["expr"]):
-            raise ValueError(f"profile gives {name} no range but its expression has one")
+    windows = load_yaml(path).get("windows")
+    if not isinstance(windows, dict):
+        raise ValueError(f"{path}: expected a mapping 'windows'")
+    if missing := sorted(set(WINDOWS) - set(windows)):
+        raise ValueError(f"{path}: no windows for {', '.join(missing)}")
+    if unknown := sorted(set(windows) - set(WINDOWS)):
+        raise ValueError(f"{path}: windows for unknown rules: {', '.join(unknown)} (known: {', '.join(WINDOWS)})")
+    out: dict[str, dict[str, str]] = {}
+    for rule, has_range in WINDOWS.items():
+        given = windows[rule] or {}
+        if "for" not in given or (has_range and "range" not in given):
+            raise ValueError(f"{path}: {rule} needs 'for'" + (" and 'range'" if has_range else ""))
+        out[rule] = {"for": str(given["for"])}
+        parse_duration(out[rule]["for"])
+        if has_range:
+            rng = str(given["range"])
+            short = parse_duration(rng) < min_range_seconds
+            out[rule]["range"] = format_duration(min_range_seconds) if short else rng
     return out
 
 
+def render_rules(profile: Profile, windows: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The rules document of ``profile``'s service with these windows."""
+    runbook = package.find(profile.runbook)
+    try:
+        runbook_url = str(runbook.markdown.resolve().relative_to(MONITORING_DIR.parents[1]))
+    except ValueError:  # a team's runbook outside this tree
+        runbook_url = str(runbook.markdown)
+    values: dict[str, Any] = {
+        "service": profile.service.name,
+        "runbook": runbook.manifest.title,
+        "runbook_url": runbook_url,
+        "slo.max_error_rate": f"{profile.slo.max_error_rate:g}",
+        "slo.max_error_percent": f"{profile.slo.max_error_rate * 100:g}",
+        "slo.p95_ms": f"{profile.slo.p95_ms:g}",
+        "slo.p95_seconds": f"{profile.slo.p95_ms / 1000:g}",
+        **{f"alerts.{k}": v for k, v in profile.alerts.model_dump(exclude={"rules"}).items()},
+        **{f"select.{k}": v for k, v in asdict(Selectors.of(profile)).items()},
+        **{f"{rule}.{key}": value for rule, given in windows.items() for key, value in given.items()},
+    }
+    text = placeholders.render((monitoring_dir() / "rules" / TEMPLATE_NAME).read_text(), values)
+    return yaml.safe_load(text)
+
+
+def local_rules(profile: Profile, min_range_seconds: float = 0.0) -> str:
+    """The rules the local target's Prometheus evaluates for ``profile``'s service: the profile's own rules file
+    (``alerts.rules``) as it is, else the template with the local game-day windows.
+
+    Raises ``OSError`` (a file that cannot be read) or ``ValueError`` (a bad windows file), ``UsageError`` for a
+    runbook the profile names that does not exist.
+    """
+    if profile.alerts.rules:
+        return (profile.directory / profile.alerts.rules).read_text()
+    windows = load_windows(monitoring_dir() / "profiles" / "local.yml", min_range_seconds)
+    return dump_yaml(
+        render_rules(profile, windows),
+        f"GENERATED by gameday from deploy/monitoring/rules/{TEMPLATE_NAME}, the profile of {profile.service.name}\n"
+        "and the local game-day windows of deploy/monitoring/profiles/local.yml. Do not edit.",
+    )
+
+
 def prometheus_rule(
-    rules: dict[str, Any], name: str = "ecommerce-backend", namespace: str = "production",
-    release: str = "kube-prometheus-stack",
+    rules: dict[str, Any], profile: Profile, release: str = "kube-prometheus-stack"
 ) -> dict[str, Any]:
-    """The rules as a ``monitoring.coreos.com/v1`` PrometheusRule.
+    """The rules as a ``monitoring.coreos.com/v1`` PrometheusRule in the profile's namespace.
 
     kube-prometheus-stack's default ``ruleSelector`` picks PrometheusRules labelled ``release: <helm release>``.
     """
+    name = profile.service.name
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {
             "name": name,
-            "namespace": namespace,
-            "labels": {"app": "ecommerce-backend", "release": release},
+            "namespace": profile.kubernetes.namespace if profile.kubernetes else "production",
+            "labels": {"app": name, "release": release},
         },
         "spec": {"groups": copy.deepcopy(rules["groups"])},
     }
@@ -141,38 +244,32 @@ def dump_yaml(data: Any, header: str = "") -> str:
     return lines + body
 
 
-def render_local_rules(min_range_seconds: float = 0.0) -> str:
-    """The text of the local-profile rules file."""
-    profile = load_yaml(monitoring_dir() / "profiles" / "local.yml")
-    rules = apply_profile(load_yaml(rules_path()), profile, min_range_seconds)
-    return dump_yaml(
-        rules,
-        "GENERATED by `python -m gameday.alerts.rules write` from ../ecommerce-backend.rules.yml and\n"
-        "../../profiles/local.yml (the local game-day windows). Do not edit: edit those and regenerate.",
-    )
-
-
-def render_prometheus_rule() -> str:
-    """The text of the PrometheusRule manifest."""
-    return dump_yaml(
-        prometheus_rule(load_yaml(rules_path())),
-        "GENERATED by `python -m gameday.alerts.rules write` from rules/ecommerce-backend.rules.yml.\n"
-        "Do not edit: edit that file and regenerate. Install with kube-prometheus-stack: kubectl apply -f this.",
-    )
-
-
-def generated_files() -> dict[Path, str]:
-    """Each generated file and the text it must have."""
-    return {local_rules_path(): render_local_rules(), prometheusrule_path(): render_prometheus_rule()}
+def generated_files(profile: Profile) -> dict[Path, str]:
+    """Each file generated for ``profile``'s service under deploy/monitoring, and the text it must have."""
+    shipped = render_rules(profile, load_windows(monitoring_dir() / "profiles" / "shipped.yml"))
+    source = f"rules/{TEMPLATE_NAME} and the profile of {profile.service.name}"
+    regenerate = "Do not edit:\nedit those and run `python -m gameday.alerts.rules write`."
+    return {
+        rules_path(profile): dump_yaml(
+            shipped, f"GENERATED from {source}\nwith the windows of profiles/shipped.yml. {regenerate}"),
+        local_rules_path(profile): dump_yaml(
+            render_rules(profile, load_windows(monitoring_dir() / "profiles" / "local.yml")),
+            f"GENERATED from {source}\nwith the local game-day windows of profiles/local.yml. {regenerate}"),
+        prometheusrule_path(): dump_yaml(
+            prometheus_rule(shipped, profile),
+            f"GENERATED from {source}\nwith the windows of profiles/shipped.yml. {regenerate}\n"
+            "Install with kube-prometheus-stack: kubectl apply -f this."),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """``write`` the generated files, or ``check`` that they are up to date."""
     parser = argparse.ArgumentParser(prog="python -m gameday.alerts.rules", description=__doc__)
     parser.add_argument("action", choices=["write", "check"])
+    parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE, help="the service (default: the reference)")
     args = parser.parse_args(argv)
     stale = []
-    for path, text in generated_files().items():
+    for path, text in generated_files(load_profile(args.profile)).items():
         current = path.read_text() if path.exists() else None
         if current == text:
             continue

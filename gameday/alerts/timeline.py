@@ -1,7 +1,8 @@
 """When an alert fired and resolved in an experiment's window, as Prometheus and as gameday's receiver saw it.
 
 The game day calls :func:`alert_times` once per experiment to put "time to alert" in its report next to its own
-detection time, and :func:`expected_to_fire` to know whether the Service Outage alert *should* have paged.
+detection time, and :func:`expected_to_fire` to know whether the service's endpoint-down alert (its profile's
+``alerts.endpoint_down``) *should* have paged.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from typing import Any
 from gameday import faults
 from gameday.alerts import client
 from gameday.alerts.client import Time, to_unix
-
-OUTAGE_ALERT = "APIEndpointDown"
+from gameday.profile import Profile
 
 # kill-replicas takes every replica down for good only once the supervisor gives up restarting them
 # (CrashLoopBackOff): with the local target's start_retries=3 its back-offs are 1+2+3 s between kills, so the
 # kills must go on for ~7.5 s (16 rounds at the default 0.5 s). A shorter burst is a restart blip of a few
 # seconds, which the alert's `for:` rides out on purpose.
 CRASH_LOOP_SECONDS = 7.5
-# Dependencies whose loss takes the service down; without Redis or Kafka it serves, degraded.
-CRITICAL_DEPENDENCIES = frozenset({"postgres"})
 
 
 @dataclass(frozen=True)
@@ -40,11 +38,11 @@ class AlertTimes:
       window starts there). Prometheus's notifications carry the firing time as ``startsAt``, not this one.
     """
 
+    alertname: str
     fired_at: float | None
     resolved_at: float | None
     received_firing_at: float | None
     received_resolved_at: float | None
-    alertname: str = OUTAGE_ALERT
     pending_at: float | None = None
 
     @property
@@ -106,11 +104,11 @@ def alert_times(
             else:
                 resolved_at = _exact(resolved_at, resolved.ends_at, step)
     return AlertTimes(
+        alertname=alertname,
         fired_at=fired_at,
         resolved_at=resolved_at,
         received_firing_at=received_firing_at,
         received_resolved_at=received_resolved_at,
-        alertname=alertname,
         pending_at=pending_at,
     )
 
@@ -141,24 +139,18 @@ def _pending_since(prom_url: str, alertname: str, start: float, fired_at: float,
     return begin
 
 
-def expected_to_fire(fault_name: str, params: dict[str, Any] | None = None,
+def expected_to_fire(fault_name: str, params: dict[str, Any] | None, profile: Profile,
                      replicas: Sequence[str] | None = None) -> bool:
-    """Whether the fault is a full outage that must page (``APIEndpointDown``), or degraded-but-serving.
-
-    Full outages: every replica killed in a crash loop or frozen, the known-bad release, a broken configuration,
-    PostgreSQL stopped or hung. Degraded but serving: Redis or Kafka stopped or hung, a subset of the replicas
-    killed or frozen, a single burst of kills that the supervisor recovers from. ``replicas`` (every replica's
-    name) lets a fault that names replicas count as "all of them". Bad input raises ``UsageError``.
+    """Whether the fault must page (the profile's endpoint-down alert): a full outage of the service
+    (``Fault.outage``: every replica frozen, the known-bad release, a dependency the profile says it cannot work
+    without ...) that lasts. Killing the replicas is one only when the kills go on long enough for the supervisor
+    to give up restarting them (:data:`CRASH_LOOP_SECONDS`); a shorter burst is a restart blip the alert's
+    ``for:`` rides out. ``replicas`` (every replica's name) lets a fault that names replicas count as "all of
+    them". Bad input (an unknown fault or dependency) raises ``UsageError``.
     """
     fault = faults.get_fault(fault_name)
-    clean = fault.validate(dict(params or {}))
-    if fault_name in ("kill-replicas", "freeze-replicas"):
-        named = clean.get("replicas")
-        named = [named] if isinstance(named, str) else named
-        every = not named or (replicas is not None and set(replicas) <= set(named))
-        if fault_name == "freeze-replicas":
-            return every
-        return every and (clean["rounds"] - 1) * clean["interval"] >= CRASH_LOOP_SECONDS
-    if fault_name in ("stop-dependency", "hang-dependency"):
-        return clean["dependency"] in CRITICAL_DEPENDENCIES
-    return fault_name in ("bad-release", "bad-config")
+    clean = fault.validate(dict(params or {}), profile)
+    outage = fault.outage(clean, profile, list(replicas) if replicas is not None else None)
+    if fault_name == "kill-replicas":
+        return outage and (clean["rounds"] - 1) * clean["interval"] >= CRASH_LOOP_SECONDS
+    return outage

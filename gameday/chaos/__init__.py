@@ -22,6 +22,8 @@ def discover(discover_system: bool = True) -> dict[str, Any]:
     discovery = initialize_discovery_result("gameday", __version__, "gameday")
     discovery["activities"].extend(discover_actions("gameday.chaos.actions"))
     discovery["activities"].extend(discover_probes("gameday.chaos.probes"))
+    discovery["activities"].extend(discover_probes("gameday.chaos.steady"))
+    discovery["activities"].extend(discover_probes("gameday.chaos.outcome"))
     if discover_system:
         discovery["system"] = _system()
     return discovery

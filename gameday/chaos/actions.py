@@ -17,7 +17,7 @@ from gameday.chaos.context import changing_target, current_target, ledger, own_e
 from gameday.config import get_settings
 from gameday.errors import GamedayError, UsageError
 from gameday.targets import from_identity
-from gameday.targets.base import DEPENDENCIES, Revision
+from gameday.targets.base import Revision
 
 __all__ = [
     "inject_fault",
@@ -36,8 +36,8 @@ class RecoveryFailed(GamedayError):
 
 
 def inject_fault(fault: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Inject a fault of gameday's vocabulary (kill-replicas, bad-release, ...): guarded, ledgered, then applied."""
-    entry = faults.inject(current_target(), ledger(), fault, params or {})
+    """Inject a fault of gameday's registry (kill-replicas, bad-release, ...): typed, guarded, ledgered, applied."""
+    entry = faults.inject(current_target(), ledger(), fault, params or {}, get_settings().service)
     return {"id": entry.id, "fault": entry.fault, "params": entry.params, "target": entry.target}
 
 
@@ -54,7 +54,7 @@ def undo_faults(fault: str | None = None) -> list[str]:
 
 
 def rollout_restart(timeout: float = 60.0) -> dict[str, Any]:
-    """The runbook's ``kubectl rollout restart deployment/ecommerce-backend`` (chaosk8s on Kubernetes)."""
+    """The runbook's ``kubectl rollout restart deployment/<service>`` (chaosk8s on Kubernetes)."""
     target = changing_target()
     if kube.is_kubernetes(target.identity()):
         kube.rollout_restart(get_settings())
@@ -63,7 +63,7 @@ def rollout_restart(timeout: float = 60.0) -> dict[str, Any]:
 
 
 def rollout_undo(to_revision: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
-    """The runbook's ``kubectl rollout undo deployment/ecommerce-backend`` (to the previous revision by default)."""
+    """The runbook's ``kubectl rollout undo deployment/<service>`` (to the previous revision by default)."""
     return _revision(changing_target().rollout_undo(to_revision, wait=True, timeout=timeout))
 
 
@@ -86,8 +86,7 @@ def restore_previous_config() -> dict[str, Any]:
 
 def start_dependency(name: str, timeout: float = 30.0) -> dict[str, Any]:
     """Bring a dependency back (the runbook's "check and fix database/Redis/Kafka")."""
-    if name not in DEPENDENCIES:
-        raise UsageError(f"unknown dependency {name!r}: expected one of {', '.join(DEPENDENCIES)}")
+    get_settings().service.dependency(name)  # one of the profile's, or one line naming them
     target = changing_target()
     target.start_dependency(name, wait=True, timeout=timeout)
     check = target.check_dependency(name)
@@ -100,10 +99,10 @@ def thaw_replicas() -> dict[str, Any]:
 
 
 def wait_until_healthy(timeout: float = 60.0) -> dict[str, Any]:
-    """Wait until every replica is ready and the health checks pass ("ready", not merely "degraded").
+    """Wait until every replica is ready and the health checks pass (every dependency answering too).
 
-    The load balancer's /readyz answers from one replica at a time: it must say "ready" three times in a
-    row. Fails the step with the replicas' states when that does not happen within ``timeout``.
+    The load balancer's readiness path answers from one replica at a time: the health checks must pass three
+    times in a row. Fails the step with the replicas' states when that does not happen within ``timeout``.
     """
     from gameday.chaos.probes import health_checks_pass
 
@@ -116,11 +115,18 @@ def wait_until_healthy(timeout: float = 60.0) -> dict[str, Any]:
             last = health_checks_pass()
             in_a_row = in_a_row + 1 if last["ok"] else 0
             if in_a_row >= 3:
-                return {"healthy": True, "readyz": last["readyz"]["body"].get("status")}
+                return {"healthy": True, "readiness": _readiness(last)}
             time.sleep(0.2)  # poll
     states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
-    status = (last.get("readyz") or {}).get("body", {}).get("status")
-    raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states}; readyz {status!r})")
+    raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states}; readiness "
+                         f"{_readiness(last)!r})")
+
+
+def _readiness(checks: dict[str, Any]) -> Any:
+    """What the readiness path said: its JSON ``status`` when it has one, else its status code."""
+    readiness = checks.get("readiness") or {}
+    body = readiness.get("body")
+    return body.get("status", readiness.get("status")) if isinstance(body, dict) else readiness.get("status")
 
 
 def _revision(rev: Revision) -> dict[str, Any]:

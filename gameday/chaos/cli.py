@@ -19,17 +19,32 @@ def register(app: typer.Typer) -> None:
 
     @chaos.command("run")
     def run_command(
-        experiment: Annotated[str, typer.Argument(help="an experiment file, or a name from experiments/")],
+        experiment: Annotated[str, typer.Argument(help="an experiment file, or a name of the profile's runbook")],
         journal: Annotated[Path | None, typer.Option(help="where to write the journal")] = None,
         quiet: Annotated[bool, typer.Option(help="do not show chaostoolkit's progress on stderr")] = False,
+        wait: Annotated[float, typer.Option(
+            "--wait", help="seconds to wait for another game day on this target to finish (default: refuse)")] = 0.0,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="touch nothing: print what the experiment would touch, expect and resolve")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: machine-readable")] = False,
     ) -> None:
-        """Run one experiment: rollbacks always, SIGINT/SIGTERM undo its faults, the journal decides."""
-        from gameday.chaos import runner
+        """Run one experiment: rollbacks always, SIGINT/SIGTERM undo its faults, the journal decides.
 
-        result = runner.run(experiment, journal_path=journal, log_to_stderr=not quiet)
+        An experiment that does not apply to the service (kafka-down without Kafka) is SKIPPED: exit 0.
+        """
+        from gameday.chaos import runner
+        from gameday.config import get_settings
+
+        if dry_run:
+            from gameday.guard.dry_run import print_plan
+
+            settings = get_settings()
+            raise typer.Exit(print_plan(settings, [experiment], settings.stop_conditions, as_json))
+        result = runner.run(experiment, journal_path=journal, log_to_stderr=not quiet, lock_wait_s=wait)
         typer.echo(result.line())
-        typer.echo(f"journal: {result.journal_path}")
-        raise typer.Exit(result.exit_code)
+        if result.journal_path:
+            typer.echo(f"journal: {result.journal_path}")
+        raise typer.Exit(result.exit_code)  # a skipped experiment (does not apply to this service) exits 0
 
     @chaos.command("list")
     def list_command() -> None:

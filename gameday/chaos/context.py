@@ -36,10 +36,11 @@ def ledger(settings: Settings | None = None) -> Ledger:
 def own_entries(book: Ledger, fault: str | None = None) -> list[LedgerEntry]:
     """Entries written by this process (this run), oldest first, optionally of one fault."""
     pid = os.getpid()
-    return [e for e in book.entries() if e.owner_pid == pid and (fault is None or e.fault == fault)]
+    return [e for e in book.entries()
+            if e.kind == "fault" and e.owner_pid == pid and (fault is None or e.fault == fault)]
 
 
 def foreign_entries(book: Ledger) -> list[LedgerEntry]:
     """Entries written by any other process: faults another run left (or is still applying)."""
     pid = os.getpid()
-    return [e for e in book.entries() if e.owner_pid != pid]
+    return [e for e in book.entries() if e.kind == "fault" and e.owner_pid != pid]

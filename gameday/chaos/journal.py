@@ -70,11 +70,23 @@ def _exception(run: dict[str, Any]) -> str:
 
 def _failed_probes(state: dict[str, Any]) -> str:
     bad = [
-        f"{_name(p)} ({'error: ' + _exception(p) if p.get('status') != 'succeeded' else 'out of tolerance'})"
+        f"{_name(p)} ({'error: ' + _exception(p) if p.get('status') != 'succeeded' else _out_of_tolerance(p)})"
         for p in state.get("probes", [])
         if p.get("status") != "succeeded" or not p.get("tolerance_met", True)
     ]
     return ", ".join(bad) or "hypothesis not met"
+
+
+def _out_of_tolerance(probe: dict[str, Any]) -> str:
+    """The runbook's steady-state probe names the checks that failed (gameday.chaos.steady); others just fail."""
+    output = probe.get("output")
+    checks = output.get("checks") if isinstance(output, dict) else None
+    if not isinstance(checks, list):
+        return "out of tolerance"
+    failed = [c for c in checks if isinstance(c, dict) and not c.get("ok")]
+    shown = [f"{c.get('name')}" + (f": {c['output']['error']}" if isinstance(c.get("output"), dict)
+                                   and c["output"].get("error") else "") for c in failed]
+    return "failed: " + ", ".join(shown) if shown else "out of tolerance"
 
 
 def _method_summary(journal: dict[str, Any]) -> str:
@@ -83,11 +95,11 @@ def _method_summary(journal: dict[str, Any]) -> str:
         output = run.get("output")
         if isinstance(output, dict) and "observed" in output:
             parts.append(f"symptoms observed after {output.get('after_s')}s")
-        elif isinstance(output, dict) and "orders_accepted" in output:
-            failing = output.get("failing_samples_before") or 0
+        elif isinstance(output, dict) and "unaffected" in output:
+            failing = output.get("samples_before") or 0
             note = f"; requests failed in {failing} earlier sample(s)" if failing else ""
-            parts.append(f"degraded but serving after {output.get('after_s')}s "
-                         f"({output.get('dependency')} down, orders accepted{note})")
+            parts.append(f"degraded but serving after {output.get('after_s')}s ({output.get('dependency')} down, "
+                         f"{output.get('journeys_completed')} journeys completed{note})")
     steps = len(journal.get("run") or [])
     return ", ".join([*parts, f"{steps} method steps succeeded"])
 

@@ -58,6 +58,8 @@ def rollout_restart(settings: Settings) -> None:
     """``kubectl rollout restart deployment/...`` through ``chaosk8s.deployment.actions.rollout_deployment``."""
     from chaosk8s.deployment.actions import rollout_deployment
 
-    kube = settings.kubernetes
+    from gameday.targets.kubernetes.cluster import cluster
+
+    kube = cluster(settings)
     with _kubeconfig(settings):
         rollout_deployment(name=kube.deployment, ns=kube.namespace, secrets=secrets_for(settings))

@@ -1,7 +1,10 @@
 """Load and check an experiment before anything runs: bad input is one clear line, and nothing is injected.
 
-Beyond chaostoolkit's own validation, every fault and dependency that gameday's activities name is
-checked against gameday's vocabulary, so a typo fails here rather than halfway through a run.
+Beyond chaostoolkit's own validation, every fault that gameday's activities name is checked against the fault
+registry and its typed parameters, so a typo fails here rather than halfway through a run. Whether an experiment
+applies to the service at all (kafka-down where the profile has no Kafka) is :func:`not_applicable`: such an
+experiment is skipped with that reason, not failed. Shipped experiments live in runbook packages
+(``runbooks/<name>/experiments``); a bare name is looked up in the profile's runbook.
 """
 
 from __future__ import annotations
@@ -9,38 +12,44 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gameday import faults
+from gameday.chaos.steady import runbook_of
 from gameday.errors import GamedayError, UsageError
-from gameday.targets.base import DEPENDENCIES
+from gameday.runbook.package import find
 
-EXTENSION_MODULES = ("gameday.chaos.actions", "gameday.chaos.probes")
-EXPERIMENT_SUFFIXES = (".json", ".yaml", ".yml")
+if TYPE_CHECKING:
+    from gameday.profile import Profile
 
-
-def experiments_dir() -> Path:
-    """The experiments shipped with the project (``experiments/`` at the repository root)."""
-    here = Path.cwd() / "experiments"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
-
-
-def available() -> list[Path]:
-    """The shipped experiment files, by name."""
-    folder = experiments_dir()
-    return sorted(p for p in folder.glob("*") if p.suffix in EXPERIMENT_SUFFIXES) if folder.is_dir() else []
+EXTENSION_MODULES = ("gameday.chaos.actions", "gameday.chaos.probes", "gameday.chaos.steady", "gameday.chaos.outcome")
+# activities that name a dependency, and the argument that names it
+DEPENDENCY_ARGUMENTS = {"start_dependency": "name", "degraded_but_serving": "dependency",
+                        "dependency_loss_observed": "dependency"}
 
 
-def resolve(name_or_path: str) -> Path:
-    """A path as given, or a shipped experiment by name (``all-pods-down``); UsageError when neither."""
+def experiments_dir(runbook: str | None = None) -> Path:
+    """The experiments of a runbook package (default: the one the service profile follows)."""
+    return find(runbook).experiments_dir
+
+
+def available(runbook: str | None = None) -> list[Path]:
+    """The runbook's experiment files, by name."""
+    return find(runbook).experiments()
+
+
+def resolve(name_or_path: str, runbook: str | None = None) -> Path:
+    """A path as given, or one of the runbook's experiments by name (``all-pods-down``); UsageError when neither."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for candidate in available():
-        if candidate.stem == name_or_path or candidate.name == name_or_path:
-            return candidate
-    names = ", ".join(p.stem for p in available()) or "none found"
-    raise UsageError(f"no experiment {name_or_path!r}: give a file, or one of: {names}")
+    package = find(runbook)
+    found = package.experiment(name_or_path)
+    if found is None:
+        names = ", ".join(p.stem for p in package.experiments()) or "none found"
+        raise UsageError(f"no experiment {name_or_path!r}: give a file, or one of the {package.name} runbook's: "
+                         f"{names}")
+    return found
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -59,6 +68,9 @@ def load(path: Path) -> dict[str, Any]:
     finally:
         chaos_log.disabled = quiet
     check_vocabulary(experiment, str(path))
+    named = runbook_of(experiment.get("configuration"))
+    if named:
+        find(named)  # the runbook it names must exist: its steady state comes from there
     return experiment
 
 
@@ -89,13 +101,44 @@ def _check(func: str | None, args: dict[str, Any]) -> None:
         faults.get_fault(str(args.get("fault"))).validate(dict(args.get("params") or {}))
     elif func == "undo_faults" and args.get("fault") is not None:
         faults.get_fault(str(args["fault"]))
-    for key in ("name", "dependency"):
-        if key in args and func in ("start_dependency", "degraded_but_serving"):
-            _dependency(args[key])
-    for name in args.get("expect_down") or []:
-        _dependency(name)
+    for name in _dependencies_named(func, args):
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"a dependency must be named by a non-empty string, got {name!r}")
 
 
-def _dependency(name: Any) -> None:
-    if name not in DEPENDENCIES:
-        raise UsageError(f"unknown dependency {name!r}: expected one of {', '.join(DEPENDENCIES)}")
+def _dependencies_named(func: str | None, args: dict[str, Any]) -> list[Any]:
+    named = [args[DEPENDENCY_ARGUMENTS[func]]] if func in DEPENDENCY_ARGUMENTS and DEPENDENCY_ARGUMENTS[func] in args \
+        else []
+    return named + list(args.get("expect_down") or [])
+
+
+def injected(experiment: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(fault, parameters) of every ``inject_fault`` of the method, in order: where an experiment states its fault."""
+    found = []
+    for activity in experiment.get("method") or []:
+        provider = activity.get("provider") or {}
+        if provider.get("module") == "gameday.chaos.actions" and provider.get("func") == "inject_fault":
+            args = provider.get("arguments") or {}
+            found.append((str(args.get("fault", "")), dict(args.get("params") or {})))
+    return found
+
+
+def not_applicable(experiment: dict[str, Any], profile: Profile, target_kind: str | None) -> str | None:
+    """Why the experiment does not apply to this service on this target (it is skipped, not failed), or None.
+
+    An experiment does not apply when a fault it injects says so (a dependency the profile does not have or the
+    target cannot act on, a known-bad release the profile does not name) or when an activity names a dependency
+    the profile does not have.
+    """
+    for fault, params in injected(experiment):
+        reason = faults.get_fault(fault).not_applicable(params, profile, target_kind)
+        if reason:
+            return reason
+    names = [d.name for d in profile.dependencies]
+    for activity in activities(experiment):
+        provider = activity.get("provider") or {}
+        if provider.get("module") in EXTENSION_MODULES:
+            for name in _dependencies_named(provider.get("func"), provider.get("arguments") or {}):
+                if name not in names:
+                    return f"{profile.service.name} has no {name} dependency"
+    return None

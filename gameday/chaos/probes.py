@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-import httpx
-
-from gameday.chaos import http
+from gameday import symptoms
+from gameday.calls import Call, Client, exercise, fillable
 from gameday.chaos.context import current_target, foreign_entries, ledger
 from gameday.config import get_settings
 from gameday.errors import GamedayError, UsageError
-from gameday.targets.base import DEPENDENCIES
+from gameday.load.burst import Burst
+from gameday.profile import Profile, json_matches
+from gameday.verify.checklist import check_dependencies as check_all_dependencies
 from gameday.verify.verdicts import Status, error_rate_verdict, response_time_verdict
 
 __all__ = [
@@ -38,11 +40,13 @@ __all__ = [
     "smoke_endpoints_answer",
 ]
 
-SYMPTOMS = ("health_check_failing", "lb_503_504", "all_endpoints_failing", "zero_success")
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback|refused|unavailable)\b", re.IGNORECASE)
+SYMPTOM_TIMEOUT_S = 5.0  # longer than a load balancer's server timeout, so that a hang shows as its 504
+EXTRA_READS = 3  # repeats of the first endpoint in a symptoms sample: one lucky answer is not "serving"
 
 # What one run (one process) carries from probe to probe: the latency baseline measured by the first
-# steady-state check, and the orders accepted during a degraded outage (to follow their events).
+# steady-state check, the values the setup journey captured (probe paths need them), and the values of the
+# journeys that worked during a degraded outage (to follow them once the dependency is back).
 _RUN: dict[str, Any] = {}
 
 
@@ -51,34 +55,43 @@ class ProbeFailed(GamedayError):
 
 
 def reset_run_state() -> None:
-    """Forget the baseline and the orders of a previous run in this process (the runner calls it)."""
+    """Forget the baseline and the captures of a previous run in this process (the runner calls it)."""
     _RUN.clear()
+
+
+def _profile() -> Profile:
+    return get_settings().service
 
 
 # --- steady state ------------------------------------------------------------------------------------
 def health_checks_pass() -> dict[str, Any]:
-    """Every replica ready, and the load balancer's /readyz answers 200 "ready" (runbook: Health checks pass)."""
-    target = current_target()
+    """Every replica ready, the readiness path answers, every dependency answers (runbook: Health checks pass)."""
+    target, profile = current_target(), _profile()
     replicas = target.replicas()
-    readyz = _get_json(target.base_url(), "/readyz")
-    ok = bool(replicas) and all(r.ready for r in replicas) and readyz["status"] == 200
-    ok = ok and readyz["body"].get("status") == "ready"
+    with Client(target.base_url(), SYMPTOM_TIMEOUT_S) as client:
+        readiness = client.get(profile.service.readiness_path, name="readiness")
+    deps = check_all_dependencies(target, profile)
+    ok = bool(replicas) and all(r.ready for r in replicas) and readiness.ok and all(c.ok for c in deps.values())
     return {
         "ok": ok,
         "replicas": [{"name": r.name, "phase": r.phase, "ready": r.ready} for r in replicas],
-        "readyz": readyz,
+        "readiness": {**readiness.to_dict(), "body": readiness.body},
+        "dependencies": {n: {"ok": c.ok, "detail": c.detail} for n, c in deps.items()},
     }
 
 
 def smoke_endpoints_answer() -> dict[str, Any]:
-    """The smoke test through the load balancer: probes, catalogue, cart and an order all answer as expected."""
-    answers = http.run_in_order(current_target().base_url(), http.smoke_requests())
-    failed = [f"{a.name} {a.status or a.error}" for a in answers if not a.ok]
-    return {"ok": not failed, "failed": failed, "answers": [a.to_dict() for a in answers]}
+    """Every endpoint and every journey of the profile answers as expected (the setup journey's captures kept)."""
+    profile = _profile()
+    results, values = exercise(profile, current_target().base_url())
+    _RUN["values"] = values
+    failed = [r.describe() for r in results if not r.ok]
+    return {"ok": not failed, "failed": failed, "results": [r.describe() for r in results]}
 
 
 def load_within_slo(requests: int = 200, concurrency: int = 4, deadline_s: float = 20.0) -> dict[str, Any]:
-    """A short bounded burst: error rate below the SLO's and p95 latency normal (SLO, and baseline of this run).
+    """A short bounded burst of the profile's mix: error rate below the SLO's and the p95 of the successful
+    requests normal (SLO, and the baseline of this run).
 
     The Wilson bound of ``gameday.verify.verdicts`` needs ~381 requests to *prove* < 1% at 95%; a
     steady-state check of 200 requests cannot, so it passes when the measured rate is under the threshold
@@ -87,28 +100,33 @@ def load_within_slo(requests: int = 200, concurrency: int = 4, deadline_s: float
     """
     if not 1 <= requests <= 2000 or not 1 <= concurrency <= 16 or not 0 < deadline_s <= 120:
         raise UsageError("load_within_slo: requests 1-2000, concurrency 1-16, deadline_s 0-120")
-    slo = get_settings().slo
-    result = http.burst(current_target().base_url(), requests, concurrency, deadline_s)
-    failures = result.failures + (result.requested - result.sent)
-    errors = error_rate_verdict(result.requested, failures, slo.max_error_rate, slo.confidence, result.duration_s)
+    profile, knobs = _profile(), get_settings().slo
+    started = time.monotonic()
+    burst = Burst(profile, current_target().base_url(), concurrency, max_requests=requests, max_seconds=deadline_s)
+    timeline = burst.start().wait()
+    duration = time.monotonic() - started
+    total = max(requests, timeline.requests)
+    failures = timeline.failures + (total - timeline.requests)
+    max_rate = profile.slo.max_error_rate
+    errors = error_rate_verdict(total, failures, max_rate, knobs.confidence, duration)
     baseline = _RUN.get("baseline_p95_ms")
     latency = response_time_verdict(
-        result.p95_ms(), len(result.latencies_ms), slo.p95_slo_ms,
-        baseline_p95_ms=baseline, tolerance=slo.baseline_tolerance, slack_ms=slo.baseline_slack_ms,
+        timeline.ok_p95, timeline.successes, profile.slo.p95_ms,
+        baseline_p95_ms=baseline, tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms,
     )
-    rate = failures / result.requested
-    ok = rate < slo.max_error_rate and errors.status is not Status.FAIL and latency.passed
+    rate = failures / total
+    ok = rate < max_rate and errors.status is not Status.FAIL and latency.passed
     if ok and baseline is None:
-        _RUN["baseline_p95_ms"] = result.p95_ms()
+        _RUN["baseline_p95_ms"] = timeline.ok_p95
     return {
         "ok": ok,
-        "requests": result.requested,
-        "sent": result.sent,
+        "requests": total,
+        "sent": timeline.requests,
         "failures": failures,
         "error_rate": rate,
-        "p95_ms": result.p95_ms(),
-        "duration_s": round(result.duration_s, 3),
-        "statuses": result.statuses,
+        "p95_ms": timeline.ok_p95,
+        "duration_s": round(duration, 3),
+        "errors": timeline.errors(),
         "error_rate_verdict": errors.to_dict(),
         "latency_verdict": latency.to_dict(),
     }
@@ -122,144 +140,150 @@ def no_faults_from_other_runs() -> dict[str, Any]:
 
 # --- symptoms ------------------------------------------------------------------------------------
 def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | None = None) -> dict[str, Any]:
-    """Poll until the runbook's Symptoms all hold in one sample; raise when they do not within ``within_s``.
+    """Poll until the runbook's outage Symptoms all hold in one sample; raise when they do not within ``within_s``.
 
-    Symptoms: the health check fails (no replica ready, /readyz not 200), the load balancer answers
-    503/504, every API endpoint fails, and no request of the sample succeeds. ``expect_codes`` also
-    requires each of those load-balancer codes to have been seen while polling (e.g. 504 then 503).
+    Symptoms (:data:`gameday.symptoms.OUTAGE`): the health check fails (no replica ready, the health and
+    readiness paths fail), the load balancer answers 503/504, every API endpoint fails, and no request of the
+    sample succeeds. ``expect_codes`` also requires each of those load-balancer codes to have been seen while
+    polling (e.g. 504 then 503). Refused connections and timeouts are recorded as seen.
     """
     target = current_target()
-    base_url = target.base_url()
     wanted = set(expect_codes or [])
     started = time.monotonic()
     first_seen: dict[str, float] = {}
     codes_seen: set[int] = set()
     samples = 0
     sample: dict[str, Any] = {}
-    while True:
-        samples += 1
-        sample = _outage_sample(target, base_url)
-        now = round(time.monotonic() - started, 2)
-        codes_seen.update(c for c in sample["codes"].values() if c is not None)
-        for name in SYMPTOMS:
-            if sample[name]:
-                first_seen.setdefault(name, now)
-        if all(sample[name] for name in SYMPTOMS) and wanted <= codes_seen:
-            return {
-                "observed": list(SYMPTOMS),
-                "after_s": now,
-                "first_seen_s": first_seen,
-                "lb_codes_seen": sorted(codes_seen),
-                "samples": samples,
-                "sample": sample,
-            }
-        if time.monotonic() - started >= within_s:
-            break
-        time.sleep(0.5)  # poll
-    missing = [n for n in SYMPTOMS if not sample.get(n)] + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
+    with Client(target.base_url(), SYMPTOM_TIMEOUT_S) as client, ThreadPoolExecutor(max_workers=8) as pool:
+        while True:
+            samples += 1
+            sample = _outage_sample(target, client, pool)
+            now = round(time.monotonic() - started, 2)
+            codes_seen.update(c for c in sample["codes"].values() if c is not None)
+            for name in symptoms.ALL:
+                if sample["seen"][name]:
+                    first_seen.setdefault(name, now)
+            if not symptoms.missing(sample["seen"]) and wanted <= codes_seen:
+                return {
+                    "observed": [n for n in symptoms.ALL if sample["seen"][n]],
+                    "after_s": now,
+                    "first_seen_s": first_seen,
+                    "lb_codes_seen": sorted(codes_seen),
+                    "samples": samples,
+                    "sample": sample,
+                }
+            if time.monotonic() - started >= within_s:
+                break
+            time.sleep(0.5)  # poll
+    absent = symptoms.missing(sample.get("seen", {})) + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
     raise ProbeFailed(
-        f"symptoms not observed within {within_s:g}s: missing {', '.join(missing)} "
+        f"symptoms not observed within {within_s:g}s: missing {', '.join(absent)} "
         f"(last codes {sample.get('codes')}, {samples} samples)"
     )
 
 
-def _outage_sample(target: Any, base_url: str) -> dict[str, Any]:
-    """One parallel sample of every endpoint (plus extra catalogue reads) and the replicas' readiness."""
-    requests = http.smoke_requests()
-    requests = [r for r in requests if r.name != "clear-cart"]
-    requests += [http.Request(f"products-{i}", "GET", "/api/products", 200) for i in range(3)]
-    answers = http.run_in_parallel(base_url, requests, timeout=5.0)
+def _outage_sample(target: Any, client: Client, pool: ThreadPoolExecutor) -> dict[str, Any]:
+    """One parallel sample of the health paths and every endpoint (plus extra reads), and the replicas' readiness."""
+    profile = _profile()
+    values = _RUN.get("values", {})
+    endpoints = [e for e in profile.endpoints if fillable(e, values)]
+    endpoints += [endpoints[0]] * EXTRA_READS if endpoints else []
+    service = profile.service
+    health = [pool.submit(client.get, service.health_path, "health"),
+              pool.submit(client.get, service.readiness_path, "readiness")]
+    api = [pool.submit(client.endpoint, e, values) for e in endpoints]
     replicas = target.replicas()
-    by_name = {a.name: a for a in answers}
-    api = [a for a in answers if next(r for r in requests if r.name == a.name).api]
+    health_calls = [f.result() for f in health]
+    api_calls = [f.result() for f in api]
+    seen = symptoms.judge(health_calls, api_calls)
+    seen[symptoms.HEALTH_FAILING] = seen[symptoms.HEALTH_FAILING] and not any(r.ready for r in replicas)
     return {
-        "health_check_failing": not any(r.ready for r in replicas) and by_name["readyz"].status != 200,
-        "lb_503_504": any(a.status in (503, 504) for a in answers),
-        "all_endpoints_failing": all(a.failed for a in api),
-        "zero_success": not any(a.success for a in answers),
-        "codes": {a.name: a.status for a in answers},
+        "seen": seen,
+        "codes": {f"{c.name}#{i}": c.status for i, c in enumerate([*health_calls, *api_calls])},
         "replicas": {r.name: r.phase for r in replicas},
     }
 
 
-def degraded_but_serving(dependency: str, within_s: float = 20.0, orders: int = 3) -> dict[str, Any]:
-    """The runbook's Prevention at work: /readyz 200 "degraded" naming ``dependency``, catalogue up, orders accepted.
+def degraded_but_serving(dependency: str, within_s: float = 20.0, repeats: int = 3) -> dict[str, Any]:
+    """The runbook's Prevention at work: while ``dependency`` is down the service still answers its readiness
+    check, and every endpoint and journey that does not need it works (each journey ``repeats`` times).
 
-    Polls until one sample shows all of it; the orders accepted are remembered so that
-    :func:`events_delivered` can follow their events once the dependency is back.
+    Polls until one sample shows all of it; the values the journeys captured are remembered so that
+    :func:`events_delivered` can follow them once the dependency is back.
     """
-    if dependency not in DEPENDENCIES:
-        raise UsageError(f"unknown dependency {dependency!r}: expected one of {', '.join(DEPENDENCIES)}")
-    base_url = current_target().base_url()
+    profile = _profile()
+    endpoints, journeys = symptoms.unaffected(profile, dependency)
+    if not 1 <= repeats <= 20:
+        raise UsageError(f"degraded_but_serving: repeats 1-20, got {repeats}")
+    values = _RUN.get("values", {})
+    endpoints = [e for e in endpoints if fillable(e, values)]
     started = time.monotonic()
     unsuccessful = 0
-    failing = 0
     failures_seen: list[dict[str, Any]] = []
-    last: dict[str, Any] = {}
-    while True:
-        readyz = _get_json(base_url, "/readyz")
-        item = {"product_id": 1, "quantity": 1}
-        placed = http.run_in_order(base_url, [
-            http.Request("products", "GET", "/api/products", 200),
-            http.Request("cart", "GET", f"/api/cart/{http.SMOKE_CART}", 200),
-            *[http.Request(f"order-{i}", "POST", "/api/orders", 201, {"customer": "gameday-degraded", "items": [item]})
-              for i in range(orders)],
-        ])
-        order_answers = [a for a in placed if a.name.startswith("order-")]
-        body = readyz["body"]
-        degraded = readyz["status"] == 200 and body.get("status") == "degraded"
-        degraded = degraded and dependency in body.get("degraded", [])
-        serving = placed[0].ok and all(a.ok for a in order_answers)
-        last = {"readyz": readyz, "answers": [a.to_dict() for a in placed]}
-        if degraded and serving:
-            ids = _order_ids(order_answers)
-            _RUN.setdefault("orders_during_outage", []).extend(ids)
-            return {
-                "dependency": dependency,
-                "after_s": round(time.monotonic() - started, 2),
-                "readyz_status": body.get("status"),
-                "degraded": body.get("degraded"),
-                "orders_accepted": ids,
-                # carts live in Redis: 503 while Redis is down is the designed degradation, not a failure
-                "cart_status": placed[1].status,
-                "samples_before": unsuccessful,
-                "failing_samples_before": failing,
-                "failures_before": failures_seen,
-                "sample": last,
-            }
-        unsuccessful += 1
-        not_ok = [[a.name, a.status or a.error] for a in placed if not a.ok and a.name != "cart"]
-        if not_ok:  # requests failing before the breakers open are a finding: keep them in the journal
-            failing += 1
-            if len(failures_seen) < 5:
-                failures_seen.append({"at_s": round(time.monotonic() - started, 2),
-                                      "readyz": [readyz["status"], body.get("status")], "not_ok": not_ok})
-        if time.monotonic() - started >= within_s:
-            break
-        time.sleep(0.5)  # poll
+    sample: symptoms.Degraded | None = None
+    with Client(current_target().base_url(), SYMPTOM_TIMEOUT_S) as client:
+        while True:
+            readiness = client.get(profile.service.readiness_path, name="readiness")
+            calls: list[Call] = [client.endpoint(e, values) for e in endpoints]
+            captured: list[dict[str, Any]] = []
+            for journey in journeys:
+                for _ in range(repeats):
+                    run, got = client.journey(journey)
+                    calls += run.calls
+                    if run.ok:
+                        captured.append(got)
+            sample = symptoms.Degraded(dependency, readiness, tuple(calls))
+            if sample.serving:
+                _RUN.setdefault("captured_during_outage", []).extend(captured)
+                return {
+                    "dependency": dependency,
+                    "after_s": round(time.monotonic() - started, 2),
+                    "unaffected": {"endpoints": [e.name for e in endpoints], "journeys": [j.name for j in journeys]},
+                    "journeys_completed": len(captured),
+                    "samples_before": unsuccessful,
+                    "failures_before": failures_seen,
+                    "sample": sample.to_dict(),
+                }
+            unsuccessful += 1
+            if len(failures_seen) < 5:  # requests failing before the breakers open are a finding: keep them
+                failures_seen.append({"at_s": round(time.monotonic() - started, 2), "not_ok": sample.not_ok()[:5]})
+            if time.monotonic() - started >= within_s:
+                break
+            time.sleep(0.5)  # poll
     raise ProbeFailed(
         f"{dependency} down: service not degraded-but-serving within {within_s:g}s "
-        f"(readyz {last['readyz']['status']} {last['readyz']['body'].get('status')!r}, "
-        f"answers {[(a['name'], a['status']) for a in last['answers']]})"
+        f"({'; '.join(sample.not_ok()[:3]) if sample else 'no sample'})"
     )
 
 
-def events_delivered(within_s: float = 30.0) -> dict[str, Any]:
-    """Orders accepted during the outage get their event published once Kafka is back (kept for later)."""
-    ids: list[int] = list(_RUN.get("orders_during_outage", []))
-    if not ids:
-        raise ProbeFailed("no order was accepted during the outage in this run: nothing to follow")
-    base_url = current_target().base_url()
+def events_delivered(endpoint: str, until: str, within_s: float = 30.0) -> dict[str, Any]:
+    """What was accepted during the outage is completed once the dependency is back.
+
+    For every journey that worked during the outage (:func:`degraded_but_serving`), the profile's ``endpoint``
+    filled with that journey's captures answers as expected and its JSON value at ``until`` is true (an order's
+    event published once Kafka returns: ``endpoint: order-lookup, until: $.event_published``).
+    """
+    target_ep = _profile().endpoint(endpoint)
+    pending = [v for v in _RUN.get("captured_during_outage", []) if fillable(target_ep, v)]
+    if not pending:
+        raise ProbeFailed(f"no journey captured what {endpoint} needs during the outage in this run: nothing to follow")
+    total = len(pending)
     started = time.monotonic()
-    pending = ids
-    while True:
-        pending = [i for i in pending if not _get_json(base_url, f"/api/orders/{i}")["body"].get("event_published")]
-        if not pending:
-            return {"orders": ids, "after_s": round(time.monotonic() - started, 2)}
-        if time.monotonic() - started >= within_s:
-            break
-        time.sleep(0.5)  # poll
-    raise ProbeFailed(f"events of orders {pending} not published within {within_s:g}s after recovery")
+    with Client(current_target().base_url(), SYMPTOM_TIMEOUT_S) as client:
+        while True:
+            pending = [v for v in pending if not _holds(client.endpoint(target_ep, v), until)]
+            if not pending:
+                return {"followed": total, "endpoint": endpoint, "after_s": round(time.monotonic() - started, 2)}
+            if time.monotonic() - started >= within_s:
+                break
+            time.sleep(0.5)  # poll
+    shown = [{k: v[k] for k in sorted(target_ep.placeholder_names()) if k in v} for v in pending[:5]]
+    raise ProbeFailed(f"{len(pending)}/{total} not completed within {within_s:g}s after recovery "
+                      f"({endpoint} {until} not true for {shown})")
+
+
+def _holds(call: Call, path: str) -> bool:
+    return call.ok and call.body is not None and any(v is True for v in json_matches(path, call.body))
 
 
 # --- diagnosis (runbook steps 1-3 and "check pod logs") ---------------------------------------------
@@ -292,33 +316,12 @@ def recent_events(limit: int = 20) -> list[dict[str, Any]]:
 
 
 def check_dependencies(expect_down: list[str] | None = None) -> dict[str, Any]:
-    """The runbook's step 3 (pg_isready, redis-cli ping, Kafka ApiVersions); raise if an expected-down one answers."""
-    unknown = [d for d in expect_down or [] if d not in DEPENDENCIES]
-    if unknown:
-        raise UsageError(f"unknown dependency {unknown[0]!r}: expected one of {', '.join(DEPENDENCIES)}")
-    target = current_target()
-    checks = {name: target.check_dependency(name) for name in DEPENDENCIES}
+    """The runbook's step 3 for every dependency of the profile; raise if an expected-down one answers."""
+    profile = _profile()
+    for name in expect_down or []:
+        profile.dependency(name)  # UsageError naming the known ones
+    checks = check_all_dependencies(current_target(), profile)
     answering = [d for d in expect_down or [] if checks[d].ok]
     if answering:
         raise ProbeFailed(f"diagnosis does not match: {', '.join(answering)} still answers its check")
     return {name: {"ok": c.ok, "detail": c.detail, "command": c.command} for name, c in checks.items()}
-
-
-# --- helpers -------------------------------------------------------------------------------------
-def _get_json(base_url: str, path: str, timeout: float = 5.0) -> dict[str, Any]:
-    """GET a JSON document: its status (None without an answer) and body ({} when not JSON)."""
-    try:
-        with http.client(base_url, timeout) as c:
-            response = c.get(path)
-    except httpx.HTTPError as exc:
-        return {"status": None, "body": {}, "error": f"{type(exc).__name__}: {exc}"[:200]}
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return {"status": response.status_code, "body": body if isinstance(body, dict) else {"value": body}}
-
-
-def _order_ids(answers: list[http.Answer]) -> list[int]:
-    """The ids of the orders accepted (from their 201 answers)."""
-    return [int(a.body["id"]) for a in answers if a.ok and a.body and "id" in a.body]

@@ -3,9 +3,11 @@
 ``chaos run`` alone is not enough: SIGTERM only fails the current activity, and its default rollback
 strategy skips rollbacks when interrupted. Here:
 
-1. before anything changes: the experiment is parsed and checked (faults, dependencies), the target
-   is built from configuration, the safety guard says yes, the target answers, and the ledger is
-   empty (a killed run's faults must first be undone with ``gameday abort``);
+1. before anything changes: the experiment is parsed and checked (faults, dependencies); one that does not
+   apply to the service (kafka-down where the profile has no Kafka) is SKIPPED with the reason, touching
+   nothing (exit code 0: a skip is not a failure); the target is built from configuration, the safety
+   guard says yes, the target answers, and the ledger is empty (a killed run's faults must first be
+   undone with ``gameday abort``);
 2. chaostoolkit runs it with the ``always`` rollback strategy; SIGINT and SIGTERM both interrupt it
    the way Ctrl-C does (so the rollbacks run); a second signal never interrupts the cleanup;
 3. afterwards, whatever happened, every fault this run left in the ledger is undone;
@@ -35,6 +37,8 @@ from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, verdict_from_journal
 from gameday.config import Settings, get_settings, use_settings
 from gameday.errors import UsageError
+from gameday.guard.gate import game_day_lock
+from gameday.guard.lock import GameDayLock
 from gameday.ledger import Ledger
 from gameday.safety import guard
 from gameday.targets import from_identity, get_target
@@ -59,21 +63,24 @@ class RunResult:
     name: str
     ok: bool
     message: str
-    journal_path: Path
+    journal_path: Path | None  # None when skipped: nothing ran
     journal: dict[str, Any]
     duration_s: float
     interrupted_by: str | None = None
     left_in_ledger: list[str] = field(default_factory=list)
+    skipped: bool = False  # the experiment does not apply to this service (``message`` says why)
 
     @property
     def exit_code(self) -> int:
-        """0 passed, 130/143 interrupted by SIGINT/SIGTERM, 1 failed."""
+        """0 passed or skipped, 130/143 interrupted by SIGINT/SIGTERM, 1 failed."""
         if self.interrupted_by:
             return EXIT_CODES.get(self.interrupted_by, 1)
         return 0 if self.ok else 1
 
     def line(self) -> str:
         """One line for people."""
+        if self.skipped:
+            return f"SKIPPED {self.name}: {self.message}"
         word = "PASSED" if self.ok else ("INTERRUPTED" if self.interrupted_by else "FAILED")
         return f"{word} {self.name} in {self.duration_s:.1f}s: {self.message}"
 
@@ -120,9 +127,15 @@ def default_journal_path(name: str, settings: Settings) -> Path:
     return Path(settings.reports_dir) / "chaos" / f"{name}-{datetime.now():%Y%m%d-%H%M%S}.json"
 
 
+def not_applicable(name_or_path: str, settings: Settings) -> tuple[Path, str | None]:
+    """The experiment's file, and why it does not apply to the configured service and target (None: it does)."""
+    path = lint.resolve(name_or_path, settings.service.runbook)
+    return path, lint.not_applicable(lint.load(path), settings.service, settings.target)
+
+
 def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, Any], Ledger]:
     """Everything checked before anything changes; raises one-line errors (UsageError, SafetyError, TargetError)."""
-    path = lint.resolve(name_or_path)
+    path = lint.resolve(name_or_path, settings.service.runbook)
     experiment = lint.load(path)
     _guard_configured(settings)
     target = get_target(settings)
@@ -137,7 +150,9 @@ class _Configured:
     """The Kubernetes target as configuration names it, for the safety guard before any client exists."""
 
     def __init__(self, settings: Settings) -> None:
-        self.kube = settings.kubernetes
+        from gameday.targets.kubernetes.cluster import cluster
+
+        self.kube = cluster(settings)
 
     def identity(self) -> dict[str, Any]:
         return {"kind": "kubernetes", "context": self.kube.context, "namespace": self.kube.namespace}
@@ -155,10 +170,13 @@ def run(
     settings: Settings | None = None,
     log_to_stderr: bool = False,
     controls: list[dict[str, Any]] | None = None,
+    lock_wait_s: float = 0.0,
 ) -> RunResult:
     """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards.
 
     ``controls`` are chaostoolkit controls added to the experiment for this run (the game day's phase tracker).
+    The target's game-day lock is held for the run (a game day calling this holds it already); ``lock_wait_s``:
+    how long to wait for another holder.
     """
     from chaoslib.experiment import run_experiment
 
@@ -166,7 +184,14 @@ def run(
         raise UsageError("run experiments from the main thread: only it can take SIGINT/SIGTERM for the cleanup")
     previous_settings = get_settings()
     settings = use_settings(settings) if settings is not None else previous_settings
+    held: GameDayLock | None = None
     try:
+        path, skip = not_applicable(name_or_path, settings)
+        if skip:
+            return RunResult(path.stem, True, skip, None, {}, 0.0, skipped=True)
+        held = game_day_lock(settings, lock_wait_s).acquire()  # allowlist, halt record, one game day at a time
+        if held.note:
+            print(f"gameday: {held.note}", file=sys.stderr, flush=True)
         path, experiment, book = preflight(name_or_path, settings)
         if controls:
             experiment["controls"] = [*(experiment.get("controls") or []), *controls]
@@ -202,6 +227,8 @@ def run(
         return RunResult(path.stem, ok, message, journal_path, journal, time.monotonic() - started,
                          signals.first, left)
     finally:
+        if held is not None:
+            held.release()
         use_settings(previous_settings)
 
 

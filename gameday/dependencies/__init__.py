@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from gameday.dependencies.base import KINDS, Address, DependencyCheck, DependencyKind, kind_of
+from gameday.dependencies.base import KINDS, Address, DependencyCheck, DependencyKind, kind_for_program, kind_of
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["KINDS", "Address", "DependencyCheck", "DependencyKind", "kind_of"]
+__all__ = ["KINDS", "Address", "DependencyCheck", "DependencyKind", "kind_for_program", "kind_of"]

@@ -43,6 +43,10 @@ class DependencyKind(ABC):
     default_port: ClassVar[int]
     # words that name this kind in a service's logs and error messages (the diagnosis reads logs with them)
     words: ClassVar[tuple[str, ...]] = ()
+    # the client programs a runbook runs to check this kind (``kubectl exec POD -- pg_isready -h HOST``), the
+    # option of theirs that says where the dependency is, and the placeholder attribute that value is
+    programs: ClassVar[tuple[str, ...]] = ()
+    address_option: ClassVar[tuple[str, str]] = ("-h", "host")
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,6 +76,12 @@ def kind_of(kind: str) -> DependencyKind:
         return KINDS[kind]
     except KeyError:
         raise KeyError(f"unknown dependency kind {kind!r}: expected one of {', '.join(sorted(KINDS))}") from None
+
+
+def kind_for_program(program: str) -> DependencyKind | None:
+    """The kind a runbook's check program checks (``pg_isready`` → postgres); None for any other program."""
+    name = program.rsplit("/", 1)[-1]
+    return next((k for k in KINDS.values() if name in k.programs), None)
 
 
 def run_check(name: str, cmd: list[str], timeout: float, ok_output: str | None = None) -> DependencyCheck:

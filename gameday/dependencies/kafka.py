@@ -14,6 +14,8 @@ class Kafka(DependencyKind):
     label = "Kafka"
     default_port = 9092
     words = ("kafka",)
+    programs = ("kafka-broker-api-versions", "kafka-broker-api-versions.sh")
+    address_option = ("--bootstrap-server", "bootstrap")
 
     def placeholders(self, address: Address) -> dict[str, str]:
         return {**super().placeholders(address), "bootstrap": f"{address.host}:{address.port}"}

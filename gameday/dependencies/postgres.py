@@ -12,6 +12,7 @@ class Postgres(DependencyKind):
     label = "PostgreSQL"
     default_port = 5432
     words = ("postgres", "postgresql", "database", "asyncpg", "psycopg", "db_host")
+    programs = ("pg_isready", "psql")
 
     def placeholders(self, address: Address) -> dict[str, str]:
         auth = quote(address.user, safe="")

@@ -10,6 +10,7 @@ class Redis(DependencyKind):
     label = "Redis"
     default_port = 6379
     words = ("redis",)
+    programs = ("redis-cli",)
 
     def placeholders(self, address: Address) -> dict[str, str]:
         return {**super().placeholders(address), "url": f"redis://{address.host}:{address.port}/0"}

@@ -9,7 +9,7 @@
 from gameday.diagnose.diagnosis import Diagnosis, diagnose, load_runbook
 from gameday.diagnose.evidence import Evidence, collect
 from gameday.diagnose.rules import KINDS, TITLES, Verdict, decide
-from gameday.diagnose.scoring import ConfusionMatrix, confusion_matrix, expected_verdict
+from gameday.diagnose.scoring import ConfusionMatrix, confusion_matrix
 
 __all__ = [
     "KINDS",
@@ -22,6 +22,5 @@ __all__ = [
     "confusion_matrix",
     "decide",
     "diagnose",
-    "expected_verdict",
     "load_runbook",
 ]

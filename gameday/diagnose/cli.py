@@ -35,7 +35,7 @@ def diagnose_command(
         target = get_target(settings)
     except ImportError as exc:
         raise UsageError(f"the {settings.target} target is not available: {exc}") from None
-    result = diagnose(target, book)
+    result = diagnose(target, settings.service, book)
     if not result.evidence.replicas and "replicas" in result.evidence.errors:
         raise TargetError(f"cannot diagnose the {target.name} target: {result.evidence.errors['replicas']}")
     if as_json:

@@ -10,6 +10,7 @@ from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, Evi
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
 from gameday.errors import GamedayError
+from gameday.profile import Profile
 from gameday.runbook.parse import Runbook, default_runbook_path, log_patterns, parse_runbook
 from gameday.targets.base import Target
 
@@ -51,13 +52,15 @@ def load_runbook(path: str | Path | None = None) -> Runbook | None:
 
 def diagnose(
     target: Target,
+    profile: Profile,
     runbook: Runbook | None = None,
     *,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     budget: float = DEFAULT_BUDGET,
 ) -> Diagnosis:
-    """The runbook's diagnosis steps 1-3 on ``target``, its verdict and the matching resolution."""
-    evidence = collect(target, log_patterns(runbook), check_timeout=check_timeout, budget=budget)
-    verdict = decide(evidence)
-    resolution = resolve(verdict, target, runbook, evidence)
+    """The runbook's diagnosis steps 1-3 on ``target`` running ``profile``'s service, its verdict and resolution."""
+    names = [d.name for d in profile.dependencies]
+    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=budget)
+    verdict = decide(evidence, profile)
+    resolution = resolve(verdict, target, profile, runbook, evidence)
     return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from gameday.targets.base import (
-    DEPENDENCIES,
     DependencyCheck,
     Endpoint,
     Event,
@@ -130,13 +130,17 @@ def match_logs(
 def collect(
     target: Target,
     patterns: list[str],
+    dependencies: Sequence[str],
     *,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     budget: float = DEFAULT_BUDGET,
     log_tail: int = 100,
     event_limit: int = 30,
 ) -> Evidence:
-    """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds."""
+    """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds.
+
+    ``dependencies``: the names of the service's dependencies (its profile's), checked in that order.
+    """
     started = time.monotonic()
     evidence = Evidence(target=target.name, collected_at=time.time())
     pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="diagnose")
@@ -150,7 +154,7 @@ def collect(
     submit("load_balancer", target.load_balancer)
     submit("history", target.history)
     submit("events", target.events, event_limit)
-    for dep in DEPENDENCIES:
+    for dep in dependencies:
         submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
     checks: dict[str, DependencyCheck] = {}
     deadline = started + budget
@@ -177,7 +181,7 @@ def collect(
                 checks[name] = DependencyCheck(name, False, budget, f"check did not return within {budget:.0f}s")
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    evidence.dependencies = [checks[d] for d in DEPENDENCIES if d in checks]
+    evidence.dependencies = [checks[d] for d in dependencies if d in checks]
     evidence.duration_s = time.monotonic() - started
     return evidence
 

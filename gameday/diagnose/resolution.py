@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gameday.dependencies import KINDS as DEPENDENCY_KINDS
 from gameday.diagnose.evidence import Evidence
 from gameday.diagnose.rules import (
     ALL_REPLICAS_DOWN,
@@ -15,11 +16,12 @@ from gameday.diagnose.rules import (
     REPLICAS_HANGING,
     UNKNOWN,
     Verdict,
+    dependency_words,
 )
+from gameday.profile import Profile
 from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.targets.base import Target
 
-DEPENDENCY_NAMES = {"postgres": "PostgreSQL", "redis": "Redis", "kafka": "Kafka"}
 # the actions the gameday CLI itself has (a target without its own command_for maps actions to ``gameday ACTION``)
 GAMEDAY_ACTIONS = {"rollout undo", "rollout restart", "logs"}
 
@@ -58,14 +60,14 @@ def _find(runbook: Runbook | None, predicate: Any) -> list[RunbookLine]:
     return [hit]
 
 
-def runbook_lines(kind: str, runbook: Runbook | None) -> list[RunbookLine]:
-    """The runbook's resolution lines for a verdict kind."""
+def runbook_lines(kind: str, runbook: Runbook | None, words: tuple[str, ...] = ()) -> list[RunbookLine]:
+    """The runbook's resolution lines for a verdict kind; ``words`` name the dependency of a dependency verdict."""
     if kind == FAILED_DEPLOYMENT:
         return _find(runbook, lambda ln: ln.kind == "command" and "rollout undo" in ln.text)
     if kind == CONFIGURATION_PROBLEM:
         return _find(runbook, lambda ln: ln.kind == "command" and " apply " in f" {ln.text} ")
     if kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED):
-        return _find(runbook, lambda ln: ln.kind == "note" and any(w in ln.text.lower() for w in ("redis", "database")))
+        return _find(runbook, lambda ln: ln.kind == "note" and any(w in ln.text.lower() for w in words))
     if kind in (ALL_REPLICAS_DOWN, REPLICAS_HANGING):
         return _find(runbook, lambda ln: ln.kind == "command" and "rollout restart" in ln.text)
     if kind == UNKNOWN:
@@ -73,9 +75,13 @@ def runbook_lines(kind: str, runbook: Runbook | None) -> list[RunbookLine]:
     return []
 
 
-def resolve(verdict: Verdict, target: Target, runbook: Runbook | None, evidence: Evidence | None = None) -> Resolution:
+def resolve(
+    verdict: Verdict, target: Target, profile: Profile, runbook: Runbook | None, evidence: Evidence | None = None
+) -> Resolution:
     """The runbook's resolution for the verdict, with the commands for ``target`` (``Target.command_for``)."""
-    lines = runbook_lines(verdict.kind, runbook)
+    dep = profile.dependency(verdict.dependency) if verdict.dependency else None
+    label = DEPENDENCY_KINDS[dep.kind].label if dep else ""
+    lines = runbook_lines(verdict.kind, runbook, (*dependency_words(dep), label.lower()) if dep else ())
     step = lines[0].where if lines else ""
     resolution = Resolution(step, [ln.text for ln in lines if ln.kind == "command"])
     commands = [cmd for cmd in (command_for(target, action) for action in verdict.actions) if cmd]
@@ -84,8 +90,8 @@ def resolve(verdict: Verdict, target: Target, runbook: Runbook | None, evidence:
     elif verdict.kind == CONFIGURATION_PROBLEM:
         resolution.steps = ["restore the previous configuration (the runbook: kubectl apply -f previous-config.yaml)",
                             "restart the replicas onto it"]
-    elif verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED) and verdict.dependency:
-        name = DEPENDENCY_NAMES.get(verdict.dependency, verdict.dependency)
+    elif verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED) and dep is not None:
+        name = label if dep.name.lower() == label.lower() else f"{dep.name} ({label})"
         resolution.steps = [f"check and fix {name} (see its runbook), then check it again"]
         check = next((c for c in (evidence.dependencies if evidence else []) if c.name == verdict.dependency), None)
         if check is not None and check.command:

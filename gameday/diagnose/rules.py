@@ -6,11 +6,12 @@ Order of the rules, first match wins:
    → ``no-outage`` (with ``recovered_from: all-replicas-down`` when every replica was killed within
    ``RECOVERED_S`` and came back by itself).
 2. frozen replicas (hung, accepting connections and never answering) → ``replicas-hanging``.
-3. a dependency check failing → ``dependency-failure:<dep>`` when the service is impacted (replicas or
-   endpoints not ready), ``dependency-degraded:<dep>`` when it still serves everything (Redis or
-   Kafka down: /readyz answers 200 "degraded"). PostgreSQL first, then Redis, then Kafka. A critical
-   dependency (PostgreSQL: the data lives there) failing is always a failure, even while the replicas
-   still report ready (their grace period, or a hung database that readiness does not notice).
+3. a check of one of the profile's dependencies failing → ``dependency-failure:<dep>`` for a dependency
+   the service cannot work without (``on_outage: outage``), even while its replicas still report ready
+   (their grace period, or a hung database that readiness does not notice); ``dependency-degraded:<dep>``
+   for one it survives (``on_outage: degraded``) while it still serves everything, and a failure when it is
+   impacted after all (the profile promised otherwise: that is the finding). Critical dependencies first,
+   each group in the profile's order.
 4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
    - a rollout to a new version whose replicas crash or never get ready → ``failed-deployment``;
    - a configuration change (event reason ConfigChanged, an event on a ``configmap/``, or a revision
@@ -26,8 +27,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameday import reasons
+from gameday.dependencies import KINDS as DEPENDENCY_KINDS
 from gameday.diagnose.evidence import CRASH_PATTERNS, Evidence
-from gameday.targets.base import DEPENDENCIES, Event, Replica, Revision
+from gameday.profile import Dependency, Profile
+from gameday.targets.base import Event, Replica, Revision
 
 NO_OUTAGE = "no-outage"
 FAILED_DEPLOYMENT = "failed-deployment"
@@ -62,14 +66,10 @@ ACTIONS: dict[str, list[str]] = {
     REPLICAS_HANGING: ["rollout restart"],
     UNKNOWN: ["logs"],
 }
-CRITICAL_DEPENDENCIES = frozenset({"postgres"})  # the service cannot serve without it (its data lives there)
 RECENT_S = 1800.0  # a change older than this is not "recent"
 BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pick it up
 RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recently "recovered" from an outage
 MAX_LOG_EVIDENCE = 6
-
-_KILL_MESSAGE = re.compile(r"SIGKILL|Killing replica|pod deleted", re.IGNORECASE)
-_CONFIG_REASONS = {"ConfigChanged", "ConfigMapChanged", "ConfigMapUpdated"}
 
 
 @dataclass
@@ -170,14 +170,18 @@ def _dependency_line(check: Any) -> str:
 
 
 _STAMP = re.compile(r"^\S*\d{4}-\d\d-\d\d[T ]\S+\s+")
-_ALIASES = {"postgres": ("postgres", "database", "asyncpg", "db_host"), "redis": ("redis",), "kafka": ("kafka",)}
 
 
-def _log_lines(ev: Evidence, focus: str | None = None) -> list[str]:
+def dependency_words(dep: Dependency) -> tuple[str, ...]:
+    """The words that name a dependency in the service's logs: its name and its kind's words."""
+    return (dep.name.lower(), *DEPENDENCY_KINDS[dep.kind].words)
+
+
+def _log_lines(ev: Evidence, focus: Dependency | None = None) -> list[str]:
     """The most telling matching log lines: crash lines first, repeats folded, about ``focus`` when given."""
     matches = list(ev.log_matches)
-    if focus:
-        words = _ALIASES.get(focus, (focus,))
+    if focus is not None:
+        words = dependency_words(focus)
         matches = [m for m in matches if any(w in m.line.lower() for w in words)] or matches
     folded: dict[str, tuple[int, Any]] = {}  # repeated message (numbers ignored) -> (count, latest)
     for m in matches:
@@ -238,7 +242,7 @@ def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
     for e in ev.events:
         if e.timestamp < since:
             continue
-        if e.reason in _CONFIG_REASONS or e.object.lower().startswith("configmap/"):
+        if e.reason == reasons.CONFIG_CHANGED or e.object.lower().startswith("configmap/"):
             changes.append(Change(e.timestamp, "config", event_line(e, now)))
         elif _is_kill(e, names):
             changes.append(Change(e.timestamp, "kill", event_line(e, now), subject=e.object.split("/", 1)[-1]))
@@ -252,17 +256,15 @@ def _family(name: str) -> str:
 
 
 def _is_kill(e: Event, names: set[str]) -> bool:
-    """A replica killed from outside (not stopped by a rollout): SIGKILL, pod deleted.
+    """A replica killed from outside (``Killed``; not ``Killing``, a rollout stopping it on purpose).
 
     On Kubernetes a killed pod is replaced by one with another name: a pod of the same workload
     (same name up to the ReplicaSet hash) counts too.
     """
+    if e.reason != reasons.KILLED:
+        return False
     obj = e.object.split("/", 1)[-1]
-    if names and obj not in names and _family(obj) not in {_family(n) for n in names}:
-        return False
-    if e.message.startswith("stopped:"):  # supervisor stopping it on purpose (a rollout)
-        return False
-    return e.reason in ("Killing", "BackOff") and bool(_KILL_MESSAGE.search(e.message))
+    return not names or obj in names or _family(obj) in {_family(n) for n in names}
 
 
 def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, list[Change]]:
@@ -291,15 +293,24 @@ def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, lis
 
 
 # --- the verdict -----------------------------------------------------------------------------------
+def dependency_verdict(profile: Profile, name: str) -> str:
+    """The verdict key a lost dependency should get: ``dependency-failure:<dep>`` when the profile says the
+    service cannot work without it (``on_outage: outage``), else ``dependency-degraded:<dep>``.
+    An unknown name is a :class:`~gameday.errors.UsageError` naming the profile's dependencies."""
+    dep = profile.dependency(name)
+    return f"{DEPENDENCY_FAILURE if dep.on_outage == 'outage' else DEPENDENCY_DEGRADED}:{dep.name}"
+
+
 def decide(
     ev: Evidence,
+    profile: Profile,
     recent_s: float = RECENT_S,
     bounce_s: float = BOUNCE_S,
-    critical: frozenset[str] = CRITICAL_DEPENDENCIES,
 ) -> Verdict:
-    """The root-cause verdict for the evidence (see the module docstring for the rules)."""
+    """The root-cause verdict for the evidence of ``profile``'s service (see the module docstring for the rules)."""
     now = ev.collected_at
-    failed_checks = [c for d in DEPENDENCIES for c in ev.dependencies if c.name == d and not c.ok]
+    ordered = sorted(profile.dependencies, key=lambda d: d.on_outage != "outage")  # stable: profile order kept
+    failed_checks = [c for d in ordered for c in ev.dependencies if c.name == d.name and not c.ok]
     up = fully_up(ev)
     service = _service_lines(ev)
 
@@ -321,15 +332,16 @@ def decide(
     if frozen:
         names = ", ".join(r.name for r in frozen)
         evidence = [*(replica_line(r) for r in frozen), *service]
-        evidence += [event_line(e, now) for e in ev.events if e.reason == "Frozen"][-3:]
+        evidence += [event_line(e, now) for e in ev.events if e.reason == reasons.FROZEN][-3:]
         return _verdict(REPLICAS_HANGING,
                         f"replicas hanging: {names} frozen (processes alive, not answering)", evidence)
 
     if failed_checks:
         first = failed_checks[0]
-        evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev, first.name)
+        dep = profile.dependency(first.name)
+        evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev, dep)
         others = f" (also failing: {', '.join(c.name for c in failed_checks[1:])})" if failed_checks[1:] else ""
-        if first.name in critical and up:
+        if dep.on_outage == "outage" and up:
             return _verdict(DEPENDENCY_FAILURE,
                             f"dependency failure: {first.name} does not answer ({first.detail}); the service cannot "
                             f"work without it, though its replicas still report ready{others}",
@@ -339,9 +351,10 @@ def decide(
                             f"dependency degraded: {first.name} does not answer ({first.detail}) but every replica "
                             f"is still ready — the service runs degraded{others}",
                             evidence, first.name)
+        survives = "" if dep.on_outage == "outage" else " although its profile says it survives its loss"
         return _verdict(DEPENDENCY_FAILURE,
                         f"dependency failure: {first.name} does not answer ({first.detail}) and the service is "
-                        f"impacted{others}",
+                        f"impacted{survives}{others}",
                         evidence, first.name)
 
     failing = failing_replicas(ev)

@@ -1,23 +1,8 @@
-"""Scoring the diagnosis in the game day: the verdict each fault should get, and a confusion matrix.
+"""Scoring the diagnosis in the game day: a confusion matrix of expected against actual verdicts.
 
-Expected verdicts (the verdict's ``key``):
-
-=====================================  ======================================================
-fault                                  expected
-=====================================  ======================================================
-kill-replicas                          ``all-replicas-down``
-freeze-replicas                        ``replicas-hanging``
-bad-release                            ``failed-deployment``
-bad-config                             ``configuration-problem``
-stop-dependency / hang-dependency pg   ``dependency-failure:postgres``
-stop-dependency / hang-dependency      ``dependency-degraded:redis`` / ``dependency-degraded:kafka``
-redis or kafka
-none (a control run)                   ``no-outage``
-=====================================  ======================================================
-
-Redis and Kafka are not critical to the service (``/readyz`` answers 200 "degraded" without them):
-their loss is a degraded dependency, not an outage, so the verdict names the dependency and says
-"degraded" instead of "failure".
+Each fault states the verdict it should get (``Fault.expected_verdict``, :mod:`gameday.faults`): for a dependency,
+``dependency-failure:<dep>`` when the service's profile says it cannot work without it (``on_outage: outage``),
+``dependency-degraded:<dep>`` when it survives its loss (:func:`gameday.diagnose.rules.dependency_verdict`).
 
 A :class:`Verdict` is scored by :attr:`Verdict.scored`: its key, or — when the target is healthy again but every
 replica was killed moments ago (``recovered_from``) — the outage it recovered from. A kill-replicas experiment
@@ -30,43 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.diagnose.rules import (
-    ALL_REPLICAS_DOWN,
-    CONFIGURATION_PROBLEM,
-    CRITICAL_DEPENDENCIES,
-    DEPENDENCY_DEGRADED,
-    DEPENDENCY_FAILURE,
-    FAILED_DEPLOYMENT,
-    NO_OUTAGE,
-    REPLICAS_HANGING,
-    Verdict,
-)
-from gameday.errors import UsageError
-from gameday.targets.base import DEPENDENCIES
-
-_BY_FAULT = {
-    "kill-replicas": ALL_REPLICAS_DOWN,
-    "freeze-replicas": REPLICAS_HANGING,
-    "bad-release": FAILED_DEPLOYMENT,
-    "bad-config": CONFIGURATION_PROBLEM,
-}
-
-
-def expected_verdict(fault_name: str | None, params: dict[str, Any] | None = None) -> str:
-    """The verdict key the diagnosis should give after ``fault_name`` was injected with ``params``."""
-    params = params or {}
-    if fault_name in (None, "", "none"):
-        return NO_OUTAGE
-    if fault_name in _BY_FAULT:
-        return _BY_FAULT[fault_name]
-    if fault_name in ("stop-dependency", "hang-dependency"):
-        dependency = params.get("dependency")
-        if dependency not in DEPENDENCIES:
-            raise UsageError(f"fault {fault_name}: unknown dependency {dependency!r}: expected one of "
-                             f"{', '.join(DEPENDENCIES)}")
-        kind = DEPENDENCY_FAILURE if dependency in CRITICAL_DEPENDENCIES else DEPENDENCY_DEGRADED
-        return f"{kind}:{dependency}"
-    raise UsageError(f"no expected verdict for fault {fault_name!r}")
+from gameday.diagnose.rules import Verdict
 
 
 def _key(value: str | Verdict) -> str:

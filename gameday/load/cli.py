@@ -40,17 +40,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def load(
-        users: Annotated[int, typer.Option("--users", "-u", help="simulated users (1-200)")] = 5,
+        users: Annotated[int | None, typer.Option(
+            "--users", "-u", help="simulated users (1-200; default: the profile's load.users)")] = None,
         duration: Annotated[float, typer.Option("--duration", "-t", help="seconds (1-3600)")] = 10.0,
         spawn_rate: Annotated[float | None, typer.Option(help="users started per second (default: all)")] = None,
         workers: Annotated[int, typer.Option(help="distributed mode: this many local workers (0-8)")] = 0,
         host: Annotated[str | None, typer.Option(help="URL to load (default: the target's load balancer)")] = None,
-        locustfile: Annotated[Path, typer.Option(help="the journeys")] = DEFAULT_LOCUSTFILE,
+        locustfile: Annotated[Path, typer.Option(
+            help="a locustfile of your own (default: users built from the profile's journeys and mix)",
+        )] = DEFAULT_LOCUSTFILE,
         wait: Annotated[str | None, typer.Option(help="think time 'MIN,MAX' s (default: the locustfile's)")] = None,
         out_dir: Annotated[Path | None, typer.Option(help="timeline.jsonl, stats.json, locust.log go here")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     ) -> None:
-        """Run the e-commerce journeys headless in a locust subprocess; print the per-second timeline."""
+        """Run the profile's load mix headless in a locust subprocess; print the per-second timeline."""
         settings = get_settings()
         think = _parse_wait(wait) if wait is not None else None
         if host is None:
@@ -58,8 +61,11 @@ def register(app: typer.Typer) -> None:
             target.reachable()
             host = target.base_url()
         out_path = out_dir or settings.reports_dir / "load"
-        result = run_load(LoadSpec(host=host, users=users, duration_s=duration, spawn_rate=spawn_rate,
-                                   workers=workers, locustfile=locustfile, wait=think, out_dir=out_path))
+        result = run_load(LoadSpec(host=host, users=settings.service.load.users if users is None else users,
+                                   duration_s=duration,
+                                   spawn_rate=spawn_rate, workers=workers, locustfile=locustfile, wait=think,
+                                   out_dir=out_path,
+                                   profile=settings.service.source))
         if result.tool_error and not result.timeline.requests:
             raise GamedayError(f"load did not run: {result.tool_error} (log: {result.out_dir / 'locust.log'})")
         if as_json:

@@ -32,18 +32,21 @@ MAX_ERROR_KINDS = 8  # per second: the most frequent failure messages are enough
 class _Bucket:
     """Requests completed in one second."""
 
-    __slots__ = ("errors", "failures", "hist", "requests")
+    __slots__ = ("errors", "failures", "hist", "ok_hist", "requests")
 
     def __init__(self) -> None:
         self.requests = 0
         self.failures = 0
         self.hist: Counter = Counter()
+        self.ok_hist: Counter = Counter()  # successful requests only: latency is judged on these
         self.errors: Counter = Counter()
 
     def add(self, response_time: float | None, error: str | None) -> None:
         self.requests += 1
         if response_time is not None:
             self.hist[round_ms(response_time)] += 1
+            if error is None:
+                self.ok_hist[round_ms(response_time)] += 1
         if error is not None:
             self.failures += 1
             self.errors[error[:160]] += 1
@@ -52,11 +55,13 @@ class _Bucket:
         self.requests += int(data["requests"])
         self.failures += int(data["failures"])
         self.hist.update({int(k): int(v) for k, v in data["hist"].items()})
+        self.ok_hist.update({int(k): int(v) for k, v in data.get("ok_hist", {}).items()})
         self.errors.update({str(k): int(v) for k, v in data["errors"].items()})
 
     def to_report(self) -> dict[str, Any]:
         return {"requests": self.requests, "failures": self.failures,
-                "hist": {str(k): v for k, v in self.hist.items()}, "errors": dict(self.errors)}
+                "hist": {str(k): v for k, v in self.hist.items()},
+                "ok_hist": {str(k): v for k, v in self.ok_hist.items()}, "errors": dict(self.errors)}
 
 
 class TimelineRecorder:
@@ -138,6 +143,7 @@ class TimelineRecorder:
             "p99": percentile(b.hist, 0.99),
             "users": users,
             "hist": {str(k): v for k, v in sorted(b.hist.items())},
+            "ok_hist": {str(k): v for k, v in sorted(b.ok_hist.items())},
             "errors": dict(b.errors.most_common(MAX_ERROR_KINDS)),
         }
         return json.dumps(data, separators=(",", ":")) + "\n"

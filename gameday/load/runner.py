@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 
 from gameday.errors import GamedayError, UsageError
 from gameday.load.timeline import Timeline
+from gameday.profile import ENV_VAR as PROFILE_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
@@ -58,6 +59,7 @@ class LoadSpec:
     wait: tuple[float, float] | None = None  # seconds between a user's tasks (GAMEDAY_LOAD_WAIT)
     request_timeout_s: float | None = None  # a request slower than this fails (GAMEDAY_LOAD_TIMEOUT)
     out_dir: Path | None = None  # where timeline, stats and log go (default: a new temporary directory)
+    profile: Path | None = None  # the service profile the default locustfile builds its users from
 
     def validate(self) -> LoadSpec:
         """Raise UsageError (one line) on anything unbounded or malformed."""
@@ -178,6 +180,8 @@ class LoadRun:
             env["GAMEDAY_LOAD_WAIT"] = f"{self.spec.wait[0]:g},{self.spec.wait[1]:g}"
         if self.spec.request_timeout_s is not None:
             env["GAMEDAY_LOAD_TIMEOUT"] = f"{self.spec.request_timeout_s:g}"
+        if self.spec.profile is not None:
+            env[PROFILE_ENV] = str(Path(self.spec.profile).resolve())  # locust runs in the output directory
         return env
 
     # --- life cycle --------------------------------------------------------------------------

@@ -4,13 +4,15 @@ The file is JSON lines, one object per second in which requests *completed* (wal
 ``t``), written by ``gameday/load/locust_timeline.py`` inside locust::
 
     {"t": 1764201600, "requests": 212, "failures": 3, "p50": 4, "p95": 11, "p99": 2000,
-     "users": 4, "hist": {"4": 120, "11": 9, "2000": 3}, "errors": {"GET /api/products: 504 ...": 3}}
+     "users": 4, "hist": {"4": 120, "11": 9, "2000": 3}, "ok_hist": {"4": 120, "11": 9},
+     "errors": {"GET catalogue: 504 ...": 3}}
 
 ``hist`` maps a rounded response time in milliseconds (locust's rounding: exact below 100 ms, then
 to 10 ms, 100 ms, 1000 ms) to a count, so percentiles of any window are computed exactly from merged
-histograms rather than averaged from per-second percentiles. Several lines may carry the same ``t``
-(in distributed mode worker reports arrive late): the reader merges them. A half-written last line
-(the file is read live while locust writes) is ignored.
+histograms rather than averaged from per-second percentiles; ``ok_hist`` is the same over the successful
+requests only (a latency verdict over fast failures, 503s in a millisecond, would call a dead service fast).
+Several lines may carry the same ``t`` (in distributed mode worker reports arrive late): the reader merges
+them. A half-written last line (the file is read live while locust writes) is ignored.
 
 This module is pure: no locust, no network.
 """
@@ -61,6 +63,7 @@ class Second:
     hist: dict[int, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     users: int = 0
+    ok_hist: dict[int, int] = field(default_factory=dict)
 
     @property
     def successes(self) -> int:
@@ -81,6 +84,7 @@ class Second:
             hist={int(float(k)): int(v) for k, v in (data.get("hist") or {}).items()},
             errors={str(k): int(v) for k, v in (data.get("errors") or {}).items()},
             users=int(data.get("users", 0)),
+            ok_hist={int(float(k)): int(v) for k, v in (data.get("ok_hist") or {}).items()},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +98,7 @@ class Second:
             "p99": self.percentile(0.99),
             "users": self.users,
             "hist": {str(k): v for k, v in sorted(self.hist.items())},
+            "ok_hist": {str(k): v for k, v in sorted(self.ok_hist.items())},
             "errors": dict(self.errors),
         }
 
@@ -106,6 +111,7 @@ class Second:
             hist=dict(Counter(self.hist) + Counter(other.hist)),
             errors=dict(Counter(self.errors) + Counter(other.errors)),
             users=max(self.users, other.users),
+            ok_hist=dict(Counter(self.ok_hist) + Counter(other.ok_hist)),
         )
 
 
@@ -209,6 +215,13 @@ class Timeline:
             total.update(s.hist)
         return dict(total)
 
+    def ok_hist(self) -> dict[int, int]:
+        """The merged latency histogram of the successful requests."""
+        total: Counter[int] = Counter()
+        for s in self.seconds:
+            total.update(s.ok_hist)
+        return dict(total)
+
     def errors(self) -> dict[str, int]:
         """Failure messages and their counts, most frequent first."""
         total: Counter[str] = Counter()
@@ -234,6 +247,11 @@ class Timeline:
     def p99(self) -> float | None:
         """99th percentile latency (ms)."""
         return self.percentile(0.99)
+
+    @property
+    def ok_p95(self) -> float | None:
+        """95th percentile latency of the successful requests (ms); None without any."""
+        return percentile(self.ok_hist(), 0.95)
 
     def summary(self) -> dict[str, Any]:
         """Totals of the window, JSON-ready."""

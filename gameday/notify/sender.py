@@ -7,6 +7,7 @@ endpoint can be pointed elsewhere (a local receiver in tests) with ``GAMEDAY_PAG
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,15 @@ class Notification:
     payload: dict[str, Any]
     sent: bool = False
     outcome: str = "dry run"
+
+    @property
+    def failed(self) -> bool:
+        """Meant to be sent (its secret is configured) and not delivered: a connection error or a non-2xx."""
+        return not self.sent and self.outcome not in ("dry run", "recorded")
+
+    def describe(self) -> str:
+        """``pagerduty trigger: HTTP 400`` (never the URL or the key)."""
+        return f"{self.channel} {self.kind}: {self.outcome}"
 
 
 @dataclass
@@ -67,7 +77,13 @@ class Notifier:
 
     def _keep(self, note: Notification) -> Notification:
         self.sent.append(note)
+        if note.failed:  # on the console as it happens, not only in the report
+            print(f"gameday: notification NOT sent: {note.describe()}", file=sys.stderr, flush=True)
         return note
+
+    def failed(self) -> list[Notification]:
+        """Every notification that should have been delivered and was not."""
+        return [n for n in self.sent if n.failed]
 
     def _post(self, url: str, body: dict[str, Any]) -> tuple[bool, str]:
         try:

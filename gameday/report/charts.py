@@ -20,8 +20,10 @@ MARKERS = (
 )
 
 
-def experiment_chart(seconds: list[dict[str, Any]], experiment: dict[str, Any], t0: float) -> str:
-    """A three-panel chart (requests/s, error rate %, p95 ms) with phase markers, as a data: URI."""
+def experiment_chart(seconds: list[dict[str, Any]], experiment: dict[str, Any], t0: float,
+                     end: float | None = None) -> str:
+    """A three-panel chart (requests/s, error rate %, p95 ms) with phase markers, as a data: URI; the x axis
+    stops at ``end`` (the experiment's end) when given."""
     fig, axes = plt.subplots(3, 1, figsize=(9, 5.2), sharex=True, dpi=90)
     xs = [s["t"] - t0 for s in seconds]
     rps = [s["requests"] for s in seconds]
@@ -40,6 +42,8 @@ def experiment_chart(seconds: list[dict[str, Any]], experiment: dict[str, Any], 
             at = experiment.get(key)
             if at:
                 ax.axvline(at - t0, color=mcolor, linestyle="--", linewidth=1, label=name)
+    if end is not None:
+        axes[0].set_xlim(right=end - t0)
     axes[0].legend(fontsize=7, loc="upper right", ncol=5)
     axes[2].set_xlabel("seconds since the experiment started", fontsize=8)
     fig.suptitle(experiment["name"], fontsize=10)

@@ -13,6 +13,7 @@ import jinja2
 from markupsafe import Markup
 
 from gameday.report.charts import experiment_chart
+from gameday.report.trends import trend_charts
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("gameday.report", "templates"), autoescape=True, undefined=jinja2.ChainableUndefined
@@ -41,17 +42,28 @@ def write_report(report: dict[str, Any], seconds: list[dict[str, Any]], out_dir:
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
     html_report = dict(report)
     html_report["experiments"] = []
+    previous_end = None
     for exp in report["experiments"]:
         start = exp.get("started_at") or report["started_at"]
         end = exp.get("finished_at") or start
-        window = [s for s in seconds if start - 2 <= s["t"] <= end + 2]
-        chart = experiment_chart(window, exp, start) if window else None
+        window = experiment_seconds(seconds, start, end, previous_end)
+        chart = experiment_chart(window, exp, start, end) if window else None
         html_report["experiments"].append({**exp, "chart": chart})
+        previous_end = end
+    html_report["trend_charts"] = trend_charts(report.get("trends"))
     html = _ENV.get_template("index.html.j2").render(report=html_report, fmt_s=fmt_s, mark=mark)
     (out_dir / "index.html").write_text(html)
     (out_dir / "junit.xml").write_text(junit_xml(report))
     (out_dir / "summary.md").write_text(summary_markdown(report))
     return out_dir
+
+
+def experiment_seconds(seconds: list[dict[str, Any]], start: float, end: float,
+                       previous_end: float | None = None) -> list[dict[str, Any]]:
+    """The timeline seconds of one experiment: from 2 s before its start (never before the previous one
+    ended) to its end; a second that runs past the end belongs to the next experiment's traffic."""
+    low = start - 2 if previous_end is None or previous_end > start else max(start - 2, previous_end)
+    return [s for s in seconds if s["t"] >= low and s["t"] + 1 <= end]
 
 
 def junit_xml(report: dict[str, Any]) -> str:
@@ -78,7 +90,9 @@ def junit_xml(report: dict[str, Any]) -> str:
 def summary_markdown(report: dict[str, Any]) -> str:
     """A short summary for a pull request comment or a chat message."""
     lines = [
-        f"## Game day: {report['status'].upper()} ({report['target']}, {fmt_s(report.get('wall_time_s'))})",
+        f"## Game day: {report['status'].upper()} ({report['target']}, {fmt_s(report.get('wall_time_s'))})"
+        + (f" — {len(report['notifications_failed'])} notification(s) NOT sent"
+           if report.get("notifications_failed") else ""),
         "",
         "| experiment | result | detect | recover | verify | diagnosis | escalation |",
         "|---|---|---:|---:|---:|---|---|",
@@ -90,9 +104,13 @@ def summary_markdown(report: dict[str, Any]) -> str:
             f"| {e['name']} | {e['status']} | {fmt_s(e.get('time_to_detect_s'))} | {fmt_s(e.get('time_to_recover_s'))}"
             f" | {fmt_s(e.get('time_to_verify_s'))} | {verdict} | {e.get('escalation', {}).get('level', '–')} |"
         )
+    if (report.get("score") or {}).get("score") is not None:
+        lines += ["", f"Resilience score: **{report['score']['score']:.1f}** / 100 (docs/history.md)"]
     failed = [e for e in report["experiments"] if e["status"] != "passed"]
     if failed:
         lines += ["", "**Failed:**"] + [f"- {e['name']}: {e.get('message', '')}" for e in failed]
+    if report.get("skipped"):  # experiments that do not apply to this service (not run, not failed)
+        lines += ["", "**Skipped:**"] + [f"- {e['name']}: {e['reason']}" for e in report["skipped"]]
     if report.get("message"):
         lines += ["", report["message"]]
     return "\n".join(lines) + "\n"

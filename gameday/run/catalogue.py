@@ -1,13 +1,23 @@
-"""The experiments a game day runs, with what gameday's extension block says about each."""
+"""The experiments a game day runs, with what the fault registry and the profile say about each.
+
+An experiment states its fault once, in its method's ``inject_fault``; what that fault should do to this service
+(an outage or not, the diagnosis it should get) comes from the fault itself and the service profile. An experiment
+that does not apply to the service (kafka-down where the profile has no Kafka) is in the catalogue with the reason
+it is skipped.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gameday import faults
 from gameday.chaos import lint
 from gameday.errors import UsageError
+
+if TYPE_CHECKING:
+    from gameday.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -19,47 +29,32 @@ class CatalogueEntry:
     title: str
     fault: str
     params: dict[str, Any]
-    expects_outage: bool  # False: the service's Prevention keeps it serving (degraded)
+    expects_outage: bool  # False: the service keeps serving (degraded), as the profile says
+    expected_verdict: str | None = None  # the diagnosis it should get (None when skipped)
+    skip: str | None = None  # why it does not apply to this service on this target
 
 
-def _extension(experiment: dict[str, Any]) -> dict[str, Any]:
-    for ext in experiment.get("extensions") or []:
-        if ext.get("name") == "gameday":
-            return ext
-    return {}
-
-
-def _inject_arguments(experiment: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    for activity in experiment.get("method") or []:
-        provider = activity.get("provider") or {}
-        if provider.get("func") == "inject_fault":
-            args = provider.get("arguments") or {}
-            return str(args.get("fault", "")), dict(args.get("params") or {})
-    return "", {}
-
-
-def entry(name_or_path: str) -> CatalogueEntry:
+def entry(name_or_path: str, profile: Profile, target_kind: str | None) -> CatalogueEntry:
     """Load and check one experiment (UsageError, one line, when it is malformed)."""
-    path = lint.resolve(name_or_path)
+    path = lint.resolve(name_or_path, profile.runbook)
     experiment = lint.load(path)
-    fault, params = _inject_arguments(experiment)
-    ext = _extension(experiment)
-    fault = ext.get("fault") or fault
-    if not fault:
+    injected = lint.injected(experiment)
+    if not injected:
         raise UsageError(f"{path}: no gameday fault injected in its method (inject_fault)")
-    return CatalogueEntry(
-        name=path.stem,
-        path=path,
-        title=str(experiment.get("title", path.stem)),
-        fault=fault,
-        params=params,
-        expects_outage=ext.get("symptoms", "outage") == "outage",
-    )
+    name, params = injected[0]
+    title = str(experiment.get("title", path.stem))
+    skip = lint.not_applicable(experiment, profile, target_kind)
+    if skip:
+        return CatalogueEntry(path.stem, path, title, name, params, expects_outage=False, skip=skip)
+    fault = faults.get_fault(name)
+    clean = fault.validate(params, context=faults.FaultContext(profile, target_kind))
+    return CatalogueEntry(path.stem, path, title, name, params, expects_outage=fault.outage(clean, profile),
+                          expected_verdict=fault.expected_verdict(clean, profile))
 
 
-def catalogue(names: list[str] | None = None) -> list[CatalogueEntry]:
-    """The chosen experiments (every shipped one by default), all checked before anything runs."""
-    chosen = names or [p.stem for p in lint.available()]
+def catalogue(names: list[str] | None, profile: Profile, target_kind: str | None) -> list[CatalogueEntry]:
+    """The chosen experiments (every one of the profile's runbook by default), all checked before anything runs."""
+    chosen = names or [p.stem for p in lint.available(profile.runbook)]
     if not chosen:
-        raise UsageError(f"no experiments found in {lint.experiments_dir()}")
-    return [entry(n) for n in chosen]
+        raise UsageError(f"no experiments found in {lint.experiments_dir(profile.runbook)}")
+    return [entry(n, profile, target_kind) for n in chosen]

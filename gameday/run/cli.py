@@ -23,14 +23,37 @@ def register(app: typer.Typer) -> None:
         reports_dir: Annotated[Path | None, typer.Option(help="where reports/<timestamp>/ goes")] = None,
         allow_production: Annotated[bool, typer.Option(help="allow the production namespace")] = False,
         no_live: Annotated[bool, typer.Option("--no-live", help="plain progress lines")] = False,
+        fail_on_regression: Annotated[bool, typer.Option(
+            "--fail-on-regression", help="exit 4 when an experiment is slower than its history (docs/history.md)")]
+        = False,
+        stop_on: Annotated[list[str] | None, typer.Option(
+            "--stop-on", help="stop condition, repeatable: [EXPERIMENT/]outage:120s | 'promql:EXPR [for 10s] [at URL]'"
+            " | 'http:URL [for 2s]' | 'blast:PATH>5% [for 5s]' (exit 6 when one fires; README 'Guardrails')")]
+        = None,
+        continue_after_stop: Annotated[bool, typer.Option(
+            "--continue-after-stop", help="after a stop condition fired, still run the remaining experiments")]
+        = False,
+        wait: Annotated[float, typer.Option(
+            "--wait", help="seconds to wait for another game day on this target to finish (default: refuse)")] = 0.0,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="touch nothing: print what each experiment would touch, expect and resolve")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: machine-readable")] = False,
     ) -> None:
         """Run every experiment of the catalogue under load, measure, diagnose and write the report."""
+        from gameday.guard import stops
         from gameday.run.session import GameDay, GameDayOptions
 
         settings = get_settings()
         if allow_production:
             safety = settings.safety.model_copy(update={"allow_production": True})
             settings = use_settings(settings.model_copy(update={"safety": safety}))
+        conditions = stops.with_specs(settings.stop_conditions, list(stop_on or []))
+        if continue_after_stop:
+            conditions = conditions.model_copy(update={"continue_after_stop": True})
+        if dry_run:
+            from gameday.guard.dry_run import print_plan
+
+            raise typer.Exit(print_plan(settings, list(experiment or []), conditions, as_json))
         options = GameDayOptions(
             experiments=list(experiment or []),
             users=users,
@@ -38,8 +61,15 @@ def register(app: typer.Typer) -> None:
             wait_for_alert=not no_alert_wait,
             reports_dir=reports_dir,
             live=not no_live,
+            stop_conditions=conditions,
+            lock_wait_s=wait,
         )
         result = GameDay(settings, options).run()
         print((result.out_dir / "summary.md").read_text())
         print(f"report: {result.out_dir / 'index.html'}")
-        raise typer.Exit(result.exit_code)
+        exit_code = result.exit_code
+        if fail_on_regression:
+            from gameday.history.remember import regression_gate
+
+            exit_code = regression_gate(result.report, settings, exit_code)
+        raise typer.Exit(exit_code)

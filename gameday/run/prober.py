@@ -1,41 +1,69 @@
-"""A continuous probe of the service through its load balancer, at several hertz, in a background thread.
+"""A continuous probe of the service through its load balancer, at several hertz, in background threads.
 
 It answers "when did users first see the outage, and when was it over" from observations, not guesses.
-Three requests are probed in turn: the load balancer's health check, the catalogue, and an order
-lookup (which needs PostgreSQL and has no cache fallback, so a database outage shows at once).
+What is probed comes from the profile: the health path, then ``detection.probes`` (default: every endpoint),
+after the ``detection.setup`` journey has run once for the values those endpoints need (an order to look up).
+
+A probe that has not answered within the latency SLO (``slo.p95_ms``) counts as failed when it times out: a hung
+service is seen as soon as a crashed one, not after the load balancer's own server timeout. Each series is probed on
+a fixed schedule by a few staggered threads, so a hanging request does not delay the next probe.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-import httpx
+from gameday.calls import Call, Client, setup
+from gameday.errors import GamedayError
+from gameday.profile import Endpoint, Profile
+from gameday.symptoms import Observation
+
+HEALTH = "health"
 
 
 @dataclass(frozen=True)
-class Observation:
-    """One probe: when, what, and how it went."""
+class Probe:
+    """One series: an endpoint of the profile, or the health path (``endpoint`` None)."""
 
-    at: float
-    path: str
-    status: int | None  # None: connection refused, reset or timed out
-    latency_s: float
+    name: str
+    endpoint: Endpoint | None = None
+    path: str = ""
 
-    @property
-    def ok(self) -> bool:
-        """A 2xx answer."""
-        return self.status is not None and 200 <= self.status < 300
+    def send(self, client: Client, values: dict[str, Any]) -> Call:
+        """One request of this series."""
+        if self.endpoint is None:
+            return client.get(self.path, name=self.name)
+        return client.endpoint(self.endpoint, values)
+
+
+def probes_of(profile: Profile) -> list[Probe]:
+    """The profile's probes: the health path first, then the detection endpoints."""
+    return [Probe(HEALTH, path=profile.service.health_path), *(Probe(e.name, e) for e in profile.probe_endpoints())]
+
+
+def setup_values(profile: Profile, client: Client) -> dict[str, Any]:
+    """Run ``detection.setup`` once; its captures fill the probes' placeholders. A failed setup is one clear error."""
+    run, values = setup(profile, client)
+    if run is not None and not run.ok:
+        raise GamedayError(f"the prober's setup failed: {run.describe()}")
+    return values
 
 
 class Prober:
-    """Probe ``paths`` round-robin at ``hz`` requests per second until stopped."""
+    """Probe each series at ``hz / len(probes)`` per second until stopped; a probe times out at ``timeout``."""
 
-    def __init__(self, base_url: str, paths: list[str], hz: float = 12.0, timeout: float = 2.5) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.paths = paths
+    def __init__(self, base_url: str, probes: list[Probe], values: dict[str, Any] | None = None,
+                 hz: float = 20.0, timeout: float = 0.5) -> None:
+        if not probes:
+            raise GamedayError("nothing to probe")
+        self.client = Client(base_url, timeout_s=timeout)
+        self.probes = probes
+        self.values = dict(values or {})
         self.interval = 1.0 / hz
         self.timeout = timeout
         self.observations: list[Observation] = []
@@ -44,40 +72,48 @@ class Prober:
         self._threads: list[threading.Thread] = []
         self.listeners: list[Callable[[Observation], None]] = []
 
+    @classmethod
+    def for_profile(cls, profile: Profile, base_url: str, hz: float = 20.0) -> Prober:
+        """The profile's probes, with the setup journey's captures, timing out at the latency SLO."""
+        timeout = profile.slo.p95_ms / 1000
+        with Client(base_url) as client:
+            values = setup_values(profile, client)
+        return cls(base_url, probes_of(profile), values, hz=hz, timeout=timeout)
+
     def start(self) -> Prober:
-        """Start probing: one thread per path so that a hanging request does not stall the others."""
-        per_path = self.interval * len(self.paths)
-        for i, path in enumerate(self.paths):
-            t = threading.Thread(target=self._loop, args=(path, per_path, i * self.interval), daemon=True)
-            t.start()
-            self._threads.append(t)
+        """Start probing: per series, enough staggered threads that a probe waiting its timeout delays nothing."""
+        period = self.interval * len(self.probes)  # one series' probe interval
+        threads = math.ceil(self.timeout / period) + 1
+        for i, probe in enumerate(self.probes):
+            for k in range(threads):
+                offset = i * self.interval + k * period
+                t = threading.Thread(target=self._loop, args=(probe, period * threads, offset), daemon=True,
+                                     name=f"gameday-probe-{probe.name}-{k}")
+                t.start()
+                self._threads.append(t)
         return self
 
     def stop(self) -> None:
         """Stop and wait for the threads (bounded by the request timeout)."""
         self._stop.set()
+        deadline = time.monotonic() + self.timeout + 1
         for t in self._threads:
-            t.join(self.timeout + 1)
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.client.close()
 
-    def _loop(self, path: str, period: float, offset: float) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
-            if self._stop.wait(offset):
-                return
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                started = time.time()
-                t0 = time.monotonic()
-                try:
-                    status: int | None = client.get(self.base_url + path).status_code
-                except httpx.HTTPError:
-                    status = None
-                obs = Observation(started, path, status, time.monotonic() - t0)
-                with self._lock:
-                    self.observations.append(obs)
-                for listener in tuple(self.listeners):
-                    listener(obs)
-                next_at += period
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
+    def _loop(self, probe: Probe, period: float, offset: float) -> None:
+        if self._stop.wait(offset):
+            return
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            started = time.time()
+            obs = Observation(started, probe.send(self.client, self.values), health=probe.endpoint is None)
+            with self._lock:
+                self.observations.append(obs)
+            for listener in tuple(self.listeners):
+                listener(obs)
+            next_at += period
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def snapshot(self, since: float = 0.0) -> list[Observation]:
         """Observations at or after ``since``, by time."""
@@ -86,13 +122,13 @@ class Prober:
 
 
 def outage_decided(observations: list[Observation], since: float, consecutive: int = 2) -> Observation | None:
-    """The probe whose failure decided the outage: the ``consecutive``-th failure in a row of one path.
+    """The probe whose failure decided the outage: the ``consecutive``-th failure in a row of one series.
 
-    Paths are judged one by one, so a dependency outage that only some requests feel (an order lookup
-    while the catalogue is still served from the cache) is an outage too.
+    Series are judged one by one, so a dependency outage that only some requests feel (an order lookup
+    while the catalogue is still served from a cache) is an outage too.
     """
     runs: dict[str, int] = {}
-    for obs in sorted((o for o in observations if o.at >= since), key=lambda o: o.at + o.latency_s):
+    for obs in sorted((o for o in observations if o.at >= since), key=lambda o: o.done):
         runs[obs.path] = 0 if obs.ok else runs.get(obs.path, 0) + 1
         if runs[obs.path] >= consecutive:
             return obs
@@ -102,7 +138,7 @@ def outage_decided(observations: list[Observation], since: float, consecutive: i
 def detected_at(observations: list[Observation], since: float, consecutive: int = 2) -> float | None:
     """When the outage was known: the completion of the probe that decided it."""
     decided = outage_decided(observations, since, consecutive)
-    return decided.at + decided.latency_s if decided else None
+    return decided.done if decided else None
 
 
 def recovered_at(observations: list[Observation], since: float, consecutive: int = 6) -> float | None:
@@ -112,44 +148,11 @@ def recovered_at(observations: list[Observation], since: float, consecutive: int
     came back was answered when the replica was back, not when it was sent.
     """
     run: list[Observation] = []
-    for obs in sorted((o for o in observations if o.at + o.latency_s >= since), key=lambda o: o.at + o.latency_s):
+    for obs in sorted((o for o in observations if o.done >= since), key=lambda o: o.done):
         if not obs.ok:
             run = []
             continue
         run.append(obs)
         if len(run) >= consecutive:
-            return run[0].at + run[0].latency_s
+            return run[0].done
     return None
-
-
-def symptoms(observations: list[Observation], start: float, end: float) -> dict[str, bool]:
-    """Which of the runbook's symptoms the probes saw in a window."""
-    window = [o for o in observations if start <= o.at <= end]
-    statuses = {o.status for o in window}
-    health = [o for o in window if o.path.endswith("healthz")]
-    api = [o for o in window if o.path.startswith("/api/")]
-    return {
-        "health check failing": any(not o.ok for o in health),
-        "load balancer 503/504": bool(statuses & {503, 504}),
-        "all API endpoints failing": _all_paths_failed_together(api),
-        "zero successful requests": _zero_success_stretch(window),
-    }
-
-
-def _all_paths_failed_together(api: list[Observation]) -> bool:
-    paths = {o.path for o in api}
-    failed = {o.path for o in api if not o.ok}
-    return bool(paths) and paths == failed
-
-
-def _zero_success_stretch(window: list[Observation], seconds: float = 1.0) -> bool:
-    """At least ``seconds`` during which no probe succeeded."""
-    start: float | None = None
-    for obs in window:
-        if obs.ok:
-            start = None
-            continue
-        start = obs.at if start is None else start
-        if obs.at - start >= seconds:
-            return True
-    return False

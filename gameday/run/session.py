@@ -3,7 +3,7 @@
 Each experiment runs through chaostoolkit (:mod:`gameday.chaos.runner`, rollbacks always, ledger
 emptied). Around it the game day measures what a person wants to know: when the fault went in,
 when users saw the outage, when resolution started, when the service was back, when the runbook's
-verification checklist passed; what the diagnosis said; whether APIEndpointDown paged; who would
+verification checklist passed; what the diagnosis said; whether the endpoint-down alert paged; who would
 have been escalated to.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -20,16 +21,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from gameday.abort import abort_all
+from gameday import symptoms
+from gameday.abort import LOAD_FAULT, load_entry, undo_entries, undo_own
 from gameday.alerts import client as alerts
+from gameday.alerts.rules import Selectors
 from gameday.alerts.timeline import alert_times
 from gameday.chaos import runner
-from gameday.config import Settings
+from gameday.config import Settings, StopConditions
 from gameday.diagnose.diagnosis import diagnose
-from gameday.diagnose.scoring import expected_verdict
 from gameday.errors import GamedayError
+from gameday.guard import stops
+from gameday.guard.gate import game_day_lock
+from gameday.history.remember import remember_game_day
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import Timeline
@@ -39,7 +42,7 @@ from gameday.report.writer import write_report
 from gameday.run import prober as probing
 from gameday.run.catalogue import CatalogueEntry, catalogue
 from gameday.run.progress import Progress
-from gameday.run.track import ExperimentTrack, set_current
+from gameday.run.track import ExperimentTrack, current_track, set_current
 from gameday.safety import guard
 from gameday.state import StateDir
 from gameday.targets import get_target
@@ -49,9 +52,9 @@ from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.smoke import decided
 from gameday.verify.verdicts import Status
 
-ALERT_NAME = "APIEndpointDown"
 CONTROLS = [{"name": "gameday-phases", "provider": {"type": "python", "module": "gameday.run.control"}}]
 MAX_LOAD_S = 3000.0
+STOPPED_REASON = "not run: a stop condition ended the game day"
 
 
 @dataclass
@@ -66,6 +69,8 @@ class GameDayOptions:
     alert_timeout_s: float = 45.0
     reports_dir: Path | None = None
     live: bool = True
+    stop_conditions: StopConditions | None = None  # default: the configuration's (settings.stop_conditions)
+    lock_wait_s: float = 0.0  # wait this long for another game day on the target to finish (--wait)
 
 
 @dataclass
@@ -77,9 +82,12 @@ class GameDayResult:
 
     @property
     def exit_code(self) -> int:
-        """0 only when every experiment recovered and verified; 130 when interrupted."""
+        """0 only when every experiment recovered and verified; 6 stopped by a stop condition; 130 (SIGINT) or
+        143 (SIGTERM) when interrupted; 1 failed (README "Exit codes")."""
         status = self.report["status"]
-        return 0 if status == "passed" else 130 if status == "interrupted" else 1
+        if status == "interrupted":
+            return 143 if self.report.get("signal") == "SIGTERM" else 130
+        return {"passed": 0, "stopped": stops.EXIT_STOPPED}.get(status, 1)
 
 
 def preflight(target: Target, settings: Settings) -> Ledger:
@@ -101,9 +109,12 @@ class GameDay:
         self.settings = settings
         self.options = options
         self.target = target or get_target(settings)
-        self.entries = catalogue(options.experiments or None)
+        self.entries = catalogue(options.experiments or None, settings.service, self.target.identity().get("kind"))
+        # experiments that do not apply to this service on this target: reported with the reason, not run
+        self.skipped = [{"name": e.name, "title": e.title, "fault": e.fault, "reason": e.skip}
+                        for e in self.entries if e.skip]
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.out_dir = (Path(options.reports_dir or settings.reports_dir) / stamp).resolve()
+        self.out_dir = new_report_dir(Path(options.reports_dir or settings.reports_dir), stamp)
         self.run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
         self.notifier = Notifier()
         self.results: list[dict[str, Any]] = []
@@ -112,11 +123,27 @@ class GameDay:
         self.baseline: LoadWindow | None = None
         self._cross_check: dict[str, Any] | None = None
         self.started_at = time.time()
+        self.stop_conditions = options.stop_conditions or settings.stop_conditions
+        self.watcher: stops.Watcher | None = None
+        self.stopped: list[stops.Fired] = []
+        self.signal: str | None = None
+        self.ledger: Ledger | None = None
+        self._ending = threading.Event()
 
     # --- the run -----------------------------------------------------------------------------
     def run(self) -> GameDayResult:
-        """The whole game day; interruptions still undo the faults and write a partial report."""
-        ledger = preflight(self.target, self.settings)
+        """The whole game day, holding the target's lock; interruptions still undo the faults and write a report."""
+        with game_day_lock(self.settings, self.options.lock_wait_s) as lock:
+            if lock.note:
+                print(f"gameday: {lock.note}", file=sys.stderr, flush=True)
+            return self._run()
+
+    def _run(self) -> GameDayResult:
+        ledger = self.ledger = preflight(self.target, self.settings)
+        names = [e.name for e in self.entries]
+        probed = [self.settings.service.service.health_path] + [
+            x for e in self.settings.service.probe_endpoints() for x in (e.name, e.path)]
+        stops.validate(self.stop_conditions, names, self.target.prometheus_url(), probed)
         status, message = "passed", ""
         progress = Progress(len(self.entries), self._timeline, live=self.options.live)
         try:
@@ -124,32 +151,60 @@ class GameDay:
             with progress:
                 self._measure_baseline()
                 for index, entry in enumerate(self.entries, 1):
+                    if entry.skip:
+                        progress.finished(entry.name, "SKIPPED", f"({entry.skip})")
+                        continue
                     progress.update(index=index, name=entry.name, phase="starting")
                     result = self._run_experiment(entry, progress)
                     self.results.append(result)
                     detail = f"detect {_s(result['time_to_detect_s'])}, recover {_s(result['time_to_recover_s'])}"
                     progress.finished(entry.name, result["status"], detail)
+                    if result["status"] == "aborted" and not self.stop_conditions.continue_after_stop:
+                        self._skip_rest()
+                        break
                     if result["status"] == "interrupted":
                         status, message = "interrupted", result["message"]
+                        self.signal = result.get("signal")
                         break
         except KeyboardInterrupt:
-            status, message = "interrupted", "interrupted: load stopped, faults undone, partial report written"
+            if self.stopped:  # a stop condition fired between experiments
+                self._skip_rest()
+            else:
+                status, message = "interrupted", "interrupted: load stopped, faults undone, partial report written"
+                self.signal = "SIGINT"
         except BaseException as exc:
             if type(exc).__name__ != "Terminated":
                 raise
             status, message = "interrupted", "terminated (SIGTERM): load stopped, faults undone, partial report"
+            self.signal = "SIGTERM"
         finally:
-            set_current(None)
-            with _signals_deferred():  # a second Ctrl-C must not interrupt the undo
+            with _signals_deferred():  # a second Ctrl-C (or a stop condition's interrupt) must not stop the undo
+                self._ending.set()
+                set_current(None)
+                if self.watcher:
+                    self.watcher.stop()
                 self._stop_background()
-                undone, failed = abort_all(ledger)
-            ledger_clean = not failed
+                undone = undo_own(ledger)  # this run's faults only: never another run's
+            ledger_clean = not undone.failed
+        if self.stopped and status == "passed":
+            status = "stopped"
+            message = "; ".join(f.line() + (f" in {f.experiment}" if f.experiment else "") for f in self.stopped)
+            stopped_skips = [e["name"] for e in self.skipped if e["reason"] == STOPPED_REASON]
+            if stopped_skips:
+                message += f"; skipped: {', '.join(stopped_skips)}"
         if status == "passed" and any(r["status"] != "passed" for r in self.results):
             status = "failed"
             message = "failed: " + ", ".join(r["name"] for r in self.results if r["status"] != "passed")
-        if undone:
-            message = (message + f"; undone after the run: {len(undone)} fault(s)").lstrip("; ")
+        faults_undone = [u for u in undone.undone if not u.startswith(LOAD_FAULT)]
+        if faults_undone:
+            message = (message + f"; undone after the run: {len(faults_undone)} fault(s)").lstrip("; ")
         return GameDayResult(self._write(status, message, ledger_clean), self.out_dir)
+
+    def _skip_rest(self) -> None:
+        """A stop condition ended the run: the experiments not run yet are reported as skipped, with why."""
+        done = {r["name"] for r in self.results} | {e["name"] for e in self.skipped}
+        self.skipped += [{"name": e.name, "title": e.title, "fault": e.fault, "reason": STOPPED_REASON}
+                         for e in self.entries if e.name not in done]
 
     def _timeline(self) -> Timeline:
         return self.load.timeline() if self.load else Timeline()
@@ -164,19 +219,38 @@ class GameDay:
             out_dir=self.out_dir / "load",
             wait=(0.05, 0.15),
             request_timeout_s=5.0,
+            profile=self.settings.service.source,
         )
         self.load = LoadRun(spec).start()
-        self.prober = probing.Prober(base, ["/healthz", "/api/products", self._order_probe_path(base)]).start()
+        if self.ledger is not None:  # a SIGKILLed run's locust is ended by 'gameday abort' / 'halt'
+            self.ledger.add(load_entry([p.pid for p in self.load.procs], self.target.identity()))
+        self.prober = probing.Prober.for_profile(self.settings.service, base).start()
+        signals = stops.Signals(self._outage_now, self.prober.snapshot, self.target.prometheus_url())
+        self.watcher = stops.Watcher(self.stop_conditions, signals, self._on_stop).start()
 
-    def _order_probe_path(self, base: str) -> str:
-        """An order lookup: it needs PostgreSQL and has no cache fallback."""
-        try:
-            product = httpx.get(base + "/api/products", timeout=5).json()[0]["id"]
-            order = httpx.post(base + "/api/orders", timeout=5,
-                               json={"customer": "gameday-prober", "items": [{"product_id": product, "quantity": 1}]})
-            return f"/api/orders/{order.json()['id']}"
-        except (httpx.HTTPError, KeyError, IndexError, ValueError):
-            return "/api/products/1"
+    def _outage_now(self) -> tuple[str | None, float | None, float | None]:
+        """The running experiment, when its outage started (probes) and ended, for the stop conditions."""
+        track = current_track()
+        if track is None:
+            return None, None, None
+        return track.name, track.detected_at, track.recovered_at
+
+    def _on_stop(self, fired: stops.Fired) -> None:
+        """A stop condition fired (watcher thread): undo this run's faults now, stop the load, interrupt."""
+        if self._ending.is_set() or self.ledger is None:
+            return
+        mine = [e for e in self.ledger.own() if e.kind == "fault"]
+        fired.undone = undo_entries(self.ledger, mine).lines()
+        fired.undone_at = time.time()
+        self.stopped.append(fired)
+        print(f"gameday: stop condition fired: {fired.line()}; this run's faults undone", file=sys.stderr,
+              flush=True)
+        if not self.stop_conditions.continue_after_stop and self.load:
+            for proc in self.load.procs[:1]:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)  # locust writes its stats and ends; stop() collects them
+        if not self._ending.is_set():
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # the experiment's rollbacks run
 
     def _stop_background(self) -> None:
         if self.prober:
@@ -225,7 +299,12 @@ class GameDay:
         progress.update(phase="verification checklist")
         self._cross_check = None
         checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
-        return self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
+        scored = self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
+        scored["signal"] = result.interrupted_by
+        fired = next((f for f in self.stopped if f.experiment == entry.name), None)
+        if fired is not None:  # ended by a stop condition, not by a person
+            scored.update(status="aborted", message=fired.line(), stop=fired.to_dict(), signal=None)
+        return scored
 
     @staticmethod
     def _follow(progress: Progress, track: ExperimentTrack, stop: threading.Event) -> None:
@@ -233,20 +312,21 @@ class GameDay:
             progress.update(phase=track.phase)
 
     def _wait_for_page(self, track: ExperimentTrack) -> None:
-        """Like the on-call engineer: act once APIEndpointDown has paged (bounded), if it is expected to."""
+        """Like the on-call engineer: act once the endpoint-down alert has paged (bounded), if it is expected to."""
         prom = self.target.prometheus_url()
         if not (self.options.wait_for_alert and prom and track.expects_outage):
             return
-        track.phase = f"waiting for {ALERT_NAME}"
+        alert_name = self.settings.service.alerts.endpoint_down
+        track.phase = f"waiting for {alert_name}"
         remaining = self.options.alert_timeout_s - (time.time() - (track.injected_at or time.time()))
         if remaining > 0:
             with contextlib.suppress(TimeoutError, alerts.PrometheusError):
-                alerts.wait_for_alert(prom, ALERT_NAME, "firing", timeout=remaining)
+                alerts.wait_for_alert(prom, alert_name, "firing", timeout=remaining)
 
     def _diagnose(self, track: ExperimentTrack) -> dict[str, Any]:
         started = time.time()
-        found = diagnose(self.target)
-        expected = expected_verdict(track.fault, track.params)
+        found = diagnose(self.target, self.settings.service)
+        expected = next(e.expected_verdict for e in self.entries if e.name == track.name)
         verdict = found.verdict.to_dict()
         return {
             "at": started,
@@ -302,7 +382,8 @@ class GameDay:
         if not prom or window.start is None or window.end is None or not window.requests:
             return None
         try:
-            theirs = alerts.error_ratio_and_p95(prom, window.start, window.end + 1)
+            theirs = alerts.error_ratio_and_p95(prom, Selectors.of(self.settings.service), window.start,
+                                                window.end + 1)
         except alerts.PrometheusError as exc:
             return {"error": str(exc)}
         ours_rate = window.failures / window.requests
@@ -330,8 +411,8 @@ class GameDay:
         detected = probing.detected_at(observations, injected) if injected else None
         resolution = track.resolution_started_at
         recovered = probing.recovered_at(observations, resolution or detected or 0) if detected else None
-        seen = probing.symptoms(observations, injected or track.started_at, resolution or time.time())
-        expected_symptoms = list(seen) if entry.expects_outage else []
+        seen = symptoms.over_window(observations, injected or track.started_at, resolution or time.time())
+        expected_symptoms = list(symptoms.OUTAGE) if entry.expects_outage else []
         outage_s = (recovered or time.time()) - detected if detected else None
         alert = self._alert(track, injected, detected)
         status, message = "passed", result.message
@@ -388,13 +469,14 @@ class GameDay:
         }
 
     def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None) -> dict[str, Any] | None:
-        """When APIEndpointDown fired and resolved (Prometheus and the receiver), against what was expected."""
+        """When the endpoint-down alert fired and resolved (Prometheus and the receiver), against what was expected."""
         prom = self.target.prometheus_url()
         if not prom or injected is None:
             return None
         receiver = self.target.received_alerts_file()
         try:
-            times = alert_times(prom, Path(receiver) if receiver else None, ALERT_NAME, injected, time.time())
+            times = alert_times(prom, Path(receiver) if receiver else None,
+                                self.settings.service.alerts.endpoint_down, injected, time.time())
         except (alerts.PrometheusError, ValueError) as exc:
             return {"expected": track.expects_outage, "error": str(exc), "as_expected": None}
         return {
@@ -410,6 +492,10 @@ class GameDay:
         from gameday.diagnose.scoring import confusion_matrix
 
         pairs = [(r["diagnosis"]["expected"], r["diagnosis"]["verdict"]) for r in self.results if r.get("diagnosis")]
+        unsent = self.notifier.failed()
+        if unsent:  # pages that could not be sent belong in the status line, not only in report.json
+            message = (message + f"; {len(unsent)} notification(s) NOT sent: "
+                       + ", ".join(n.describe() for n in unsent)).lstrip("; ")
         report = {
             "status": status,
             "message": message,
@@ -425,12 +511,17 @@ class GameDay:
                 if self.baseline and self.baseline.requests else None,
             },
             "experiments": self.results,
+            "skipped": self.skipped,
+            "stopped": [f.to_dict() for f in self.stopped],
+            "signal": self.signal,
+            "notifications_failed": [n.describe() for n in unsent],
             "confusion": confusion_matrix(pairs).to_dict() if pairs else None,
             "dry_run": self.notifier.dry_run,
             "ledger_clean": ledger_clean,
             "load": self.load.stop().to_dict() if self.load else None,
         }
         seconds = [_chart_second(s.to_json()) for s in self._timeline().seconds]
+        remember_game_day(report, self.settings, self.target, self.out_dir)  # score, history, trends; never raises
         write_report(report, seconds, self.out_dir)
         return report
 
@@ -466,3 +557,16 @@ def delta(start: float | None, end: float | None) -> float | None:
 
 def _s(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}s"
+
+
+def new_report_dir(parent: Path, stamp: str) -> Path:
+    """``parent/<stamp>``, or ``<stamp>-2``, ``-3`` ...: created here, so two runs never share a directory."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path.resolve()
+    raise GamedayError(f"no free report directory for {stamp} under {parent}")

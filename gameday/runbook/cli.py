@@ -19,6 +19,7 @@ from gameday.runbook.coverage import (
     default_mapping_path,
     load_mapping,
 )
+from gameday.runbook.package import RunbookPackage, find, owning
 from gameday.runbook.parse import parse_runbook
 from gameday.runbook.tags import collect_claims
 
@@ -32,16 +33,29 @@ def register(app: typer.Typer) -> None:
     app.command("coverage")(coverage_command)
 
 
+RunbookArgument = Annotated[str | None, typer.Argument(
+    help="a runbook package's name (default: the profile's runbook), or a runbook's markdown file")]
+
+
+def runbook_file(name_or_path: str | None) -> tuple[Path, RunbookPackage | None]:
+    """The markdown to read and the package it belongs to (None for a loose file)."""
+    if name_or_path is not None and (Path(name_or_path).is_file() or name_or_path.endswith(".md")):
+        return Path(name_or_path), owning(Path(name_or_path))  # parsing a missing file says so
+    package = find(name_or_path)
+    return package.markdown, package
+
+
 def runbook_check(
-    path: Annotated[Path, typer.Argument(help="the runbook (markdown)")],
+    path: RunbookArgument = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the runbook's read-only commands against the target; report each as ok, drift or broken."""
     from gameday.targets import get_target
 
-    runbook = parse_runbook(path)
+    path_, _ = runbook_file(path)
+    runbook = parse_runbook(path_)
     if not runbook.commands():
-        raise UsageError(f"{path}: no commands found (fenced bash blocks)")
+        raise UsageError(f"{path_}: no commands found (fenced bash blocks)")
     settings = get_settings()
     try:
         target = get_target(settings)
@@ -91,18 +105,19 @@ def _default_dir(name: str) -> Path:
 
 
 def coverage_command(
-    path: Annotated[Path, typer.Argument(help="the runbook (markdown)")],
-    mapping: Annotated[Path | None, typer.Option(help="coverage mapping (default: PATH's .coverage.yml)")] = None,
+    path: RunbookArgument = None,
+    mapping: Annotated[Path | None, typer.Option(help="coverage mapping (default: the package's)")] = None,
     features: Annotated[Path | None, typer.Option(help="feature files (default: ./features)")] = None,
-    experiments: Annotated[Path | None, typer.Option(help="experiments (default: ./experiments)")] = None,
+    experiments: Annotated[Path | None, typer.Option(help="experiments (default: the package's)")] = None,
     fail_under: Annotated[float | None, typer.Option(help="exit 1 when coverage is below this percentage")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every line of the runbook's operational sections with the scenarios/experiments that check it."""
-    runbook = parse_runbook(path)
+    markdown, package = runbook_file(path)
+    runbook = parse_runbook(markdown)
     mapping = mapping or default_mapping_path(runbook.path)
     features = features or _default_dir("features")
-    experiments = experiments or _default_dir("experiments")
+    experiments = experiments or (package.experiments_dir if package else None)
     claims = collect_claims(features, experiments, root=Path.cwd())
     report = coverage(runbook, load_mapping(mapping), claims, str(mapping))
     if as_json:

@@ -1,6 +1,6 @@
 """``gameday coverage``: every line of the runbook's operational sections, with what checks it.
 
-The mapping is data: a YAML file beside the runbook (``service-outage.coverage.yml``) gives each line
+The mapping is data: a YAML file in the runbook's package (``service-outage.coverage.yml``) gives each line
 an id (``diagnosis:pods``), optional other tag ids that also cover it, optional checks that are not
 tagged scenarios (``covered_by``), a ``note`` on what those checks leave out, or ``not_automatable: <why>``.
 The scenarios and experiments that check a line say so with tags (``@runbook:diagnosis:pods``, see
@@ -22,7 +22,8 @@ from gameday.errors import UsageError
 from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.runbook.tags import Claim
 
-COVERED_SECTIONS: tuple[str, ...] = ("symptoms", "detection", "diagnosis", "resolution", "verification", "escalation")
+COVERED_SECTIONS: tuple[str, ...] = ("symptoms", "impact", "detection", "diagnosis", "resolution", "verification",
+                                     "prevention", "escalation")
 COVERED, NOT_AUTOMATABLE, NOT_COVERED, UNMAPPED = "covered", "not-automatable", "not-covered", "unmapped"
 
 
@@ -101,7 +102,15 @@ def normalise(text: str) -> str:
 
 
 def default_mapping_path(runbook_path: Path) -> Path:
-    """``service-outage.md`` → ``service-outage.coverage.yml`` beside it."""
+    """The coverage map of the runbook's package; outside a package ``<name>.md`` → ``<name>.coverage.yml`` beside it.
+
+    A link to a package's markdown (``docs/runbooks/service-outage.md``) finds the package it points into.
+    """
+    from gameday.runbook.package import owning
+
+    package = owning(runbook_path)
+    if package is not None and package.markdown.resolve() == Path(runbook_path).resolve():
+        return package.coverage
     return runbook_path.with_name(runbook_path.stem + ".coverage.yml")
 
 

@@ -6,6 +6,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from gameday.dependencies import DependencyKind, kind_for_program
+
 # kubectl's short names for the resources a runbook uses
 RESOURCES: dict[str, str] = {
     "po": "pods", "pod": "pods", "pods": "pods",
@@ -169,6 +171,24 @@ def _apply_flag(cmd: KubectlCommand, flag: str, value: str | None) -> None:
 def parse(text: str) -> KubectlCommand:
     """Parse a kubectl command line (alias of :func:`parse_kubectl`)."""
     return parse_kubectl(text)
+
+
+def dependency_check(cmd: KubectlCommand) -> tuple[DependencyKind, str] | None:
+    """The dependency kind whose check ``exec ... -- PROGRAM`` runs (``pg_isready`` → postgres, through the
+    registry of kinds), with the value of its address option (``-h HOST``, ``--bootstrap-server HOST:PORT``; ""
+    when not given); None when the exec runs anything else."""
+    if cmd.verb != "exec" or not cmd.remote:
+        return None
+    kind = kind_for_program(cmd.remote[0])
+    if kind is None:
+        return None
+    flag = kind.address_option[0]
+    for i, word in enumerate(cmd.remote):
+        if word == flag and i + 1 < len(cmd.remote):
+            return kind, cmd.remote[i + 1]
+        if word.startswith(flag + "="):
+            return kind, word.split("=", 1)[1]
+    return kind, ""
 
 
 def read_only_args(cmd: KubectlCommand) -> list[str]:

@@ -1,7 +1,7 @@
 """The runbook's kubectl commands on the local target: each mapped to the equivalent Target call.
 
 Names first: the deployment, service, label selector and namespace a command uses must be the
-target's configured ones (``settings.kubernetes``, the runbook's names); a wrong one is drift
+target's (the profile's ``kubernetes`` section, see :mod:`gameday.targets.kubernetes.cluster`); a wrong one is drift
 (``kubectl get pods -l app=wrong`` would list 0 pods). Then the call must succeed and return something.
 """
 
@@ -10,19 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from gameday.config import Settings
+from gameday.profile import Dependency, Profile
 from gameday.runbook.check import DRIFT, NOT_RUN, OK, CommandCheck
-from gameday.runbook.kubectl import KubectlCommand, parse
+from gameday.runbook.kubectl import KubectlCommand, dependency_check, parse
 from gameday.runbook.parse import RunbookLine
 from gameday.targets.base import Target
-
-# the remote command of ``kubectl exec POD -- ...`` → (dependency, host option, configuration key)
-DEPENDENCY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "pg_isready": ("postgres", "-h", "DB_HOST"),
-    "psql": ("postgres", "-h", "DB_HOST"),
-    "redis-cli": ("redis", "-h", "REDIS_HOST"),
-    "kafka-broker-api-versions": ("kafka", "--bootstrap-server", "KAFKA_BOOTSTRAP"),
-    "kafka-broker-api-versions.sh": ("kafka", "--bootstrap-server", "KAFKA_BOOTSTRAP"),
-}
+from gameday.targets.kubernetes.cluster import cluster
 
 
 def selector_pairs(selector: str) -> set[tuple[str, str]]:
@@ -40,7 +33,8 @@ class LocalChecker:
 
     def __init__(self, target: Target, settings: Settings, base_dir: Path | None = None) -> None:
         self.target = target
-        self.kube = settings.kubernetes
+        self.kube = cluster(settings)
+        self.profile = settings.service
         self.base_dir = base_dir or Path.cwd()
 
     def check(self, line: RunbookLine, rendered: str) -> CommandCheck:
@@ -159,25 +153,31 @@ class LocalChecker:
         return (OK if config else DRIFT), f"{len(config)} configuration keys", "target.config()"
 
     def _exec(self, cmd: KubectlCommand) -> tuple[str, str, str]:
-        """``exec POD -- pg_isready ...``: the pod must exist; the check runs as the Target's own."""
+        """``exec POD -- pg_isready ...``: the pod must exist; the check runs as the Target's own, on the profile's
+        dependency of that kind, and the address the command names must be the one the service is configured with."""
         replicas = {r.name for r in self.target.replicas()}
         if cmd.name not in replicas:
             return DRIFT, f"pod {cmd.name!r} does not exist on the target", "target.replicas()"
         if not cmd.remote:
             return NOT_RUN, "exec without a command: not run", ""
-        program = cmd.remote[0].rsplit("/", 1)[-1]
-        known = DEPENDENCY_COMMANDS.get(program)
-        if known is None:
-            return NOT_RUN, f"exec of {program!r}: no local equivalent, not run", ""
-        dependency, host_flag, key = known
-        host = _option(cmd.remote, host_flag)
-        wanted = self.target.config().get(key, "")
-        if host and wanted and host != wanted:
-            return DRIFT, f"{host_flag} {host} is not the target's {key} ({wanted})", "target.config()"
-        check = self.target.check_dependency(dependency, timeout=2.0)
+        found = dependency_check(cmd)
+        if found is None:
+            return NOT_RUN, f"exec of {cmd.remote[0]!r}: no local equivalent, not run", ""
+        kind, given = found
+        candidates = [d for d in self.profile.dependencies if d.kind == kind.kind]
+        if not candidates:
+            return DRIFT, f"{self.profile.service.name} has no {kind.label} dependency ({kind.kind})", ""
+        config = self.target.config()
+        configured = {d.name: _configured(self.profile, d, kind.address_option[1], config) for d in candidates}
+        dep = next((d for d in candidates if given and configured[d.name][1] == given), candidates[0])
+        key, wanted = configured[dep.name]
+        if given and wanted and given != wanted:
+            flag = kind.address_option[0]
+            return DRIFT, f"{flag} {given} is not the target's {key} ({wanted})", "target.config()"
+        check = self.target.check_dependency(dep.name, timeout=2.0)
         answer = "OK" if check.ok else "NOT OK"
-        detail = f"{dependency} {answer} in {check.latency_s * 1000:.0f} ms: {check.detail}"
-        return OK, detail, f"target.check_dependency({dependency!r})  # {check.command}"
+        detail = f"{dep.name} {answer} in {check.latency_s * 1000:.0f} ms: {check.detail}"
+        return OK, detail, f"target.check_dependency({dep.name!r})  # {check.command}"
 
     def _mutating_detail(self, cmd: KubectlCommand) -> str:
         what = f"{cmd.verb} {cmd.subverb}".strip()
@@ -192,13 +192,12 @@ class LocalChecker:
         return f"not run (mutating): {what}"
 
 
-def _option(words: list[str], flag: str) -> str:
-    for i, word in enumerate(words):
-        if word == flag and i + 1 < len(words):
-            return words[i + 1]
-        if word.startswith(flag + "="):
-            return word.split("=", 1)[1]
-    return ""
+def _configured(profile: Profile, dep: Dependency, attribute: str, config: dict[str, str]) -> tuple[str, str]:
+    """(key, value) of the live configuration key the profile fills with ``{<dep>.<attribute>}`` (the service's
+    DB_HOST for ``{postgres.host}``); ("", "") when it has none."""
+    template = f"{{{dep.name}.{attribute}}}"
+    keys = [k for k, v in (profile.local.config if profile.local else {}).items() if v.strip() == template]
+    return next(((k, config[k]) for k in keys if k in config), ("", ""))
 
 
 def _head_count(words: list[str], default: int) -> int:

@@ -200,6 +200,8 @@ def log_patterns(runbook: Runbook | None) -> list[str]:
     return list(DEFAULT_LOG_PATTERNS)
 
 
-def default_runbook_path() -> Path:
-    """The runbook shipped with the project (docs/runbooks/service-outage.md)."""
-    return Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "service-outage.md"
+def default_runbook_path(name: str | None = None) -> Path:
+    """The markdown of a runbook package (default: the one the service profile follows; runbooks/<name>/)."""
+    from gameday.runbook.package import find
+
+    return find(name).markdown

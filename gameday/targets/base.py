@@ -1,6 +1,6 @@
 """The one target interface everything above the targets talks to.
 
-A target is where the ecommerce-backend runs: the embedded local stack, or a Kubernetes
+A target is where the profile's service runs: the embedded local stack, or a Kubernetes
 cluster. Targets know nothing of chaos, verdicts, reports or the CLI. The vocabulary is the
 runbook's: replicas are pods, endpoints are the replicas the load balancer sends traffic to,
 revisions are the rollout history.
@@ -10,20 +10,55 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-DEPENDENCIES: tuple[str, ...] = ("postgres", "redis", "kafka")
+from gameday import placeholders
+from gameday.dependencies import DependencyCheck
+from gameday.errors import UsageError
+from gameday.profile import Dependency, Profile
+
+if TYPE_CHECKING:
+    from gameday.targets.canary import CanaryDriver
+
+__all__ = ["DependencyCheck"]  # re-exported: what Target.check_dependency returns
 
 
 class TargetError(Exception):
     """An operation on a target failed; the message is one clear line for a person."""
 
 
-class UnknownDependencyError(TargetError):
-    """A dependency name that the target does not have."""
+def profile_dependency(profile: Profile, name: str) -> Dependency:
+    """The profile's dependency of that name; :class:`UnknownDependencyError` names the known ones."""
+    try:
+        return profile.dependency(name)
+    except UsageError as exc:
+        raise UnknownDependencyError(str(exc)) from None
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown dependency {name!r}: expected one of {', '.join(DEPENDENCIES)}")
+
+def serving_checks(profile: Profile) -> list[tuple[str, int]]:
+    """(path, status) a serving service answers: its health path, then its first probe without placeholders.
+
+    What ``up`` and ``wait_healthy`` wait for through the load balancer / Service: healthy is not enough, the API
+    must answer too.
+    """
+    checks = [(profile.service.health_path, 200)]
+    for endpoint in profile.probe_endpoints() + list(profile.endpoints):
+        if endpoint.method == "GET" and not list(placeholders.names(endpoint.path)):
+            checks.append((endpoint.path, endpoint.expect.status))
+            break
+    return checks
+
+
+class NothingChanged(TargetError):
+    """An operation refused before it changed anything (an unknown name): its ledger entry can be cleared."""
+
+
+class UnknownDependencyError(NothingChanged):
+    """A dependency name that the service's profile does not have (the message names the known ones)."""
+
+
+class NotApplicableError(NothingChanged):
+    """The operation does not apply to this service: its profile has no bad release, the dependency is external."""
 
 
 @dataclass(frozen=True)
@@ -85,24 +120,15 @@ class Event:
 
 
 @dataclass(frozen=True)
-class DependencyCheck:
-    """The result of the runbook's step-3 connectivity check of one dependency."""
-
-    name: str
-    ok: bool
-    latency_s: float
-    detail: str
-    command: str = ""  # the check as a person would type it
-
-
-@dataclass(frozen=True)
 class DependencyState:
     """A dependency's process/workload state as the target sees it."""
 
     name: str
-    state: str  # running, stopped, frozen, unknown
+    state: str  # running, stopped, frozen, external, unknown
     address: str = ""
     pid: int | None = None
+    container: str | None = None  # the local target's containers provider: short container id and image
+    image: str | None = None
 
 
 @dataclass
@@ -271,3 +297,8 @@ class Target(ABC):
     def command_for(self, action: str) -> str:
         """The command a person would type for a runbook action on this target."""
         return f"gameday {action}"
+
+    # --- canary releases (gameday canary) ------------------------------------------------------------
+    def canary(self) -> CanaryDriver:
+        """A canary of a new release on this target: see :mod:`gameday.targets.canary`."""
+        raise NotApplicableError(f"the {self.name} target does not run canaries")

@@ -7,6 +7,7 @@ options (``gameday --target kubernetes --context C --base-url URL smoke``) or co
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 
 from gameday.config import get_settings
+from gameday.history.remember import remember_smoke
 from gameday.targets import get_target
 from gameday.verify.smoke import SmokeReport, run_smoke
 
@@ -51,14 +53,17 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable report on stdout")] = False,
         rollback_on_failure: Annotated[bool, typer.Option(
             "--rollback-on-failure", help="on failure, roll back to the previous revision and verify again")] = False,
-        users: Annotated[int, typer.Option(help="locust users of the load window (1-50)")] = 4,
+        users: Annotated[int | None, typer.Option(
+            help="locust users of the load window (1-50; default: the profile's load.users)")] = None,
         max_load_seconds: Annotated[float, typer.Option(help="longest load window (3-300 s)")] = 20.0,
         out_dir: Annotated[Path | None, typer.Option(help="keep the load timeline and stats here")] = None,
     ) -> None:
-        """Post-deploy smoke: the runbook's six verification items; exit 0 only when all pass. Never injects."""
+        """Post-deploy smoke: the runbook's verification checklist; exit 0 only when every item passes."""
         settings = get_settings()
-        report = run_smoke(get_target(settings), settings, rollback_on_failure=rollback_on_failure, users=users,
+        target, started = get_target(settings), time.time()
+        report = run_smoke(target, settings, rollback_on_failure=rollback_on_failure, users=users,
                            max_load_s=max_load_seconds, out_dir=out_dir)
+        remember_smoke(report.to_dict(), started, settings, target)  # one warning line at worst, never a failure
         if as_json:
             print(json.dumps(report.to_dict(), indent=2, default=str, ensure_ascii=False))
         else:

@@ -25,6 +25,7 @@ class LoadWindow:
     start: float | None = None
     end: float | None = None
     errors: tuple[tuple[str, int], ...] = ()
+    ok_p95_ms: float | None = None  # of the successful requests only: what "response time normal" judges
 
     @property
     def successes(self) -> int:
@@ -49,6 +50,7 @@ class LoadWindow:
             start=timeline.start,
             end=timeline.end,
             errors=tuple(list(timeline.errors().items())[:top_errors]),
+            ok_p95_ms=timeline.ok_p95,
         )
 
     def to_dict(self) -> dict[str, Any]:

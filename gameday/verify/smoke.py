@@ -1,9 +1,10 @@
-"""Post-deploy smoke: the six checklist items against a target, with a bounded load window of its own.
+"""Post-deploy smoke: the checklist's items against a target, with a bounded load window of its own.
 
-It never injects anything. The load is locust in a subprocess (``gameday.load.runner``: ~0.5-2 s to start),
-a few users with almost no think time, stopped as soon as the error-rate verdict is decided at the
-measured request rate (zero failures: ~381 requests; see ``verdicts.required_requests``), and in any
-case after ``max_load_s``. The four quick items run while locust starts.
+It never injects anything. The load is the profile's mix from threads of this process (``gameday.load.burst``:
+no start-up time, unlike locust), its users without think time, stopped as soon as the error-rate verdict is
+decided (zero failures: ~381 requests; see ``verdicts.required_requests``) with enough successful requests for a
+p95, and in any case after ``max_load_s``. Every other item (the dependency checks included) runs, in parallel,
+during the load window: the gate is as slow as its load window, no slower.
 
 With ``rollback_on_failure`` (the runbook's Prevention: automatic rollback on failure) a failed
 verification rolls the target back to its previous revision (``target.rollout_undo()``) and verifies
@@ -20,21 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from gameday.config import Settings
-from gameday.errors import GamedayError, UsageError
-from gameday.load.runner import LoadRun, LoadSpec
+from gameday.errors import UsageError
+from gameday.load.burst import Burst
 from gameday.targets.base import Target, TargetError
 from gameday.verify.checklist import ITEMS, LOAD_ITEMS, check_item
 from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, Verdict, error_rate_verdict, overall
 
-SMOKE_WAIT = (0.0, 0.02)  # think time of the smoke's users: it wants a sample fast, not realism
-MIN_LOAD_SECONDS = 2  # complete timeline seconds before an early stop
+MAX_REQUESTS = 50_000  # with max_load_s, the bound of a load window
 SETTLE_TIMEOUT_S = 30.0  # after a rollback: replicas ready and every endpoint back in the load balancer
 
 
 @dataclass
 class Attempt:
-    """One verification: the six verdicts and the load window behind the last two."""
+    """One verification: the checklist's verdicts and the load window behind the last two."""
 
     label: str
     verdicts: list[Verdict]
@@ -44,7 +44,7 @@ class Attempt:
 
     @property
     def status(self) -> Status:
-        """PASS only when all six pass."""
+        """PASS only when every item passes."""
         return overall(self.verdicts)
 
     @property
@@ -87,39 +87,42 @@ class SmokeReport:
 
 
 def decided(window: LoadWindow, settings: Settings) -> bool:
-    """Whether the error-rate verdict is decided and the p95 has enough samples."""
-    if window.requests < MIN_LATENCY_SAMPLES:
-        return False
-    v = error_rate_verdict(window.requests, window.failures, settings.slo.max_error_rate, settings.slo.confidence)
-    return v.status is not Status.INCONCLUSIVE
+    """Whether the error-rate verdict is decided and the latency has enough successful samples (or never will:
+    the error rate failed)."""
+    v = error_rate_verdict(window.requests, window.failures, settings.service.slo.max_error_rate,
+                           settings.slo.confidence)
+    if v.status is Status.FAIL:
+        return True
+    return v.status is Status.PASS and window.successes >= MIN_LATENCY_SAMPLES
 
 
-def measure_load(base_url: str, settings: Settings, users: int = 4, max_seconds: float = 20.0,
+def measure_load(base_url: str, settings: Settings, users: int | None = None, max_seconds: float = 20.0,
                  out_dir: Path | None = None, fixed: bool = False) -> tuple[LoadWindow, Path]:
-    """A bounded locust window against ``base_url``: until decided (or ``max_seconds``), or all of it if ``fixed``."""
+    """A bounded load window of the profile's mix: until decided (or ``max_seconds``), or all of it if ``fixed``.
+
+    ``users`` defaults to the profile's ``load.users``; the timeline is written to ``out_dir/timeline.jsonl``.
+    """
     out = out_dir or Path(tempfile.mkdtemp(prefix="gameday-smoke-load-"))
-    spec = LoadSpec(host=base_url, users=users, duration_s=max_seconds, wait=SMOKE_WAIT, out_dir=out)
-    with LoadRun(spec) as run:
-        while run.running() and not fixed:
-            tl = run.timeline()
-            if len(tl) >= MIN_LOAD_SECONDS and decided(LoadWindow.from_timeline(tl), settings):
+    with Burst(settings.service, base_url, users, max_requests=MAX_REQUESTS, max_seconds=max_seconds) as burst:
+        while burst.running() and not fixed:
+            if decided(LoadWindow.from_timeline(burst.timeline()), settings):
                 break
-            time.sleep(0.25)  # poll
-        result = run.wait() if fixed else run.stop()
-    if result.tool_error and not result.timeline.requests:
-        raise GamedayError(f"load could not run: {result.tool_error}")
-    return LoadWindow.from_timeline(result.timeline), out
+            time.sleep(0.05)  # poll
+        timeline = burst.wait() if fixed else burst.stop()
+        burst.write(out / "timeline.jsonl")
+    return LoadWindow.from_timeline(timeline), out
 
 
-def verify(target: Target, settings: Settings, users: int = 4, max_load_s: float = 20.0,
+def verify(target: Target, settings: Settings, users: int | None = None, max_load_s: float = 20.0,
            baseline: LoadWindow | None = None, label: str = "verification", out_dir: Path | None = None) -> Attempt:
-    """The six items: the four quick ones while locust starts, then the two judged on its window."""
+    """Every item: the quick ones (dependencies included) in parallel while locust loads, then the load items."""
     start = time.monotonic()
     base_url = target.base_url()
     quick = [i for i in ITEMS if i not in LOAD_ITEMS]
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1 + len(quick)) as pool:
         load_future = pool.submit(measure_load, base_url, settings, users, max_load_s, out_dir)
-        quick_verdicts = [check_item(i, target, Measurements(), settings) for i in quick]
+        futures = [pool.submit(check_item, i, target, Measurements(), settings) for i in quick]
+        quick_verdicts = [f.result() for f in futures]
         window, load_dir = load_future.result()
     m = Measurements(load=window, baseline=baseline)
     load_verdicts = [check_item(i, target, m, settings) for i in LOAD_ITEMS]
@@ -139,10 +142,10 @@ def settle(target: Target, timeout: float) -> bool:
     return False
 
 
-def run_smoke(target: Target, settings: Settings, rollback_on_failure: bool = False, users: int = 4,
+def run_smoke(target: Target, settings: Settings, rollback_on_failure: bool = False, users: int | None = None,
               max_load_s: float = 20.0, out_dir: Path | None = None) -> SmokeReport:
     """Verify the target; on failure and when asked, roll back and verify again."""
-    if not 1 <= users <= 50:
+    if users is not None and not 1 <= users <= 50:
         raise UsageError(f"--users must be 1-50, got {users}")
     if not 3 <= max_load_s <= 300:
         raise UsageError(f"--max-load-seconds must be 3-300, got {max_load_s:g}")

@@ -6,8 +6,10 @@ default, z = 1.96), and passes only when that upper bound is under the threshold
 failures the bound is z²/(n + z²), so a pass needs n > z²(1 - t)/t requests (≈ 381 at 1%, 95%):
 :func:`required_requests` computes it, :func:`window_needed` turns it into seconds at a request rate.
 
-"Response time normal" compares the measured p95 with the SLO and with the baseline p95 measured in
-the same run before any fault (``baseline * tolerance + slack``); both limits are printed.
+"Response time normal" compares the p95 of the *successful* requests with the SLO and with the baseline p95
+measured in the same run before any fault (``baseline * tolerance + slack``); both limits are printed. Latency
+over failed requests is not a verdict (a dead service answers 503 in a millisecond): without enough successful
+requests the line says "not judged" and fails.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
 
-# Fewer completed requests than this and a p95 means little: the latency verdict is inconclusive.
+# Fewer successful requests than this and a p95 means little: the latency is not judged (a failure).
 MIN_LATENCY_SAMPLES = 20
 
 
@@ -191,11 +193,12 @@ def response_time_verdict(
     name: str = "response time normal",
     item: str = "response-time",
 ) -> Verdict:
-    """Pass when p95 is within the SLO and within ``baseline * tolerance + slack`` of the baseline.
+    """Pass when the p95 of ``samples`` successful requests is within the SLO and the baseline's tolerance.
 
     Without a baseline (none measured before any fault) only the SLO is judged, and the explanation says
     so. A baseline that is itself above the SLO (a latency spike while it was measured) cannot loosen
-    the verdict: the SLO always applies. Too few samples, in the window or in the baseline, is inconclusive.
+    the verdict: the SLO always applies; a baseline of too few samples is ignored. Too few successful
+    requests in the window is "not judged", a FAIL: no gate may pass on latency it did not measure.
     """
     baseline_limit = None
     usable_baseline = baseline_p95_ms is not None and (baseline_samples is None or baseline_samples >= min_samples)
@@ -211,9 +214,11 @@ def response_time_verdict(
         "tolerance": tolerance,
         "slack_ms": slack_ms,
     }
-    if p95_ms is None or samples < min_samples:
-        return Verdict(name, Status.INCONCLUSIVE, measured,
-                       f"{samples} requests measured; at least {min_samples} are needed for a p95", item)
+    if p95_ms is None or samples <= 0:
+        return Verdict(name, Status.FAIL, measured, "not judged: no successful requests", item)
+    if samples < min_samples:
+        return Verdict(name, Status.FAIL, measured, f"not judged: only {samples} successful requests, at least "
+                       f"{min_samples} are needed for a p95", item)
     slo_ok = p95_ms <= slo_ms
     slo_text = f"{'within' if slo_ok else 'above'} SLO {slo_ms:.0f} ms"
     if baseline_limit is not None:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from gameday import reasons
 from gameday.config import Settings
 from gameday.targets.base import TargetError
 from gameday.targets.kubernetes import KubernetesTarget
@@ -234,7 +235,7 @@ def test_rollout_undo_skips_when_the_template_already_matches(target: Kubernetes
     same = target.rollout_undo(to_revision=current.number)
     assert same.number == current.number
     assert kube.apps().read_namespaced_deployment(BACKEND, kube.namespace).metadata.generation == generation
-    assert any(e.reason == "RollbackSkipped" for e in target.events(50))
+    assert any(e.reason == reasons.ROLLBACK_SKIPPED for e in target.events(50))
 
 
 def test_rollout_undo_errors(target: KubernetesTarget, kube: KubeTarget) -> None:
@@ -283,7 +284,7 @@ def test_terminate_replicas_deletes_pods_and_the_controller_recreates_them(targe
     assert target.start_replicas() == []  # the controller recreates them by itself
     assert target.wait_healthy(timeout=30)
     assert not set(killed) & live_pods(kube)
-    assert any(e.reason == "Killing" and "grace period 0" in e.message for e in target.events(100))
+    assert any(e.reason == reasons.KILLED and "grace period 0" in e.message for e in target.events(100))
 
 
 def test_freeze_and_thaw_replicas(target: KubernetesTarget, kube: KubeTarget) -> None:
@@ -328,7 +329,7 @@ def test_apply_and_replace_config_return_the_previous_configuration(target: Kube
     assert target.config() == original
     target.rollout_restart(wait=True, timeout=30)
     assert target.wait_healthy(timeout=30)
-    assert any(e.reason == "ConfigMapUpdated" and "DB_HOST" in e.message for e in target.events(100))
+    assert any(e.reason == reasons.CONFIG_CHANGED and "DB_HOST" in e.message for e in target.events(100))
 
 
 # -- dependencies --------------------------------------------------------------------------------------
@@ -394,11 +395,12 @@ def test_unknown_dependency_is_one_line(target: KubernetesTarget) -> None:
 
 @pytest.fixture
 def products_server() -> Iterator[str]:
-    """A loopback HTTP server answering 200 on /api/products (stands for the service's base_url)."""
+    """A loopback HTTP server answering 200 on the profile's health path and first probe (stands for the service's
+    base_url)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            code = 200 if self.path == "/api/products" else 404
+            code = 200 if self.path in ("/healthz", "/api/products") else 404
             self.send_response(code)
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from gameday.config import KubernetesSettings, Settings
+from gameday.errors import UsageError
 from gameday.targets.base import TargetError
 from gameday.targets.kubernetes import KubernetesTarget
 from tests.fakekube import write_kubeconfig
+from tests.local_profiles import ecommerce
 
 from .conftest import KubeTarget
 from .driver_support import gameday_cli, kube_flags
@@ -20,9 +22,14 @@ pytestmark = pytest.mark.kubernetes
 
 
 def driver(kubeconfig: str | None, context: str | None = None, namespace: str = "production",
-           deployment: str = "ecommerce-backend") -> KubernetesTarget:
-    return KubernetesTarget(Settings(target="kubernetes", kubernetes=KubernetesSettings(
-        kubeconfig=kubeconfig, context=context, namespace=namespace, deployment=deployment)))
+           profile: Path | None = None) -> KubernetesTarget:
+    return KubernetesTarget(Settings(target="kubernetes", profile=profile, kubernetes=KubernetesSettings(
+        kubeconfig=kubeconfig, context=context, namespace=namespace)))
+
+
+def kube_profile(folder: Path, **names: str) -> Path:
+    """The reference profile with other names in its kubernetes section."""
+    return ecommerce(folder, lambda data: data["kubernetes"].update(names))
 
 
 def closed_port() -> int:
@@ -81,9 +88,9 @@ def test_api_server_down(bad_configs: dict[str, Path]) -> None:
     assert text.startswith("cannot reach the API server http://127.0.0.1:") and "(context fake-kube)" in text
 
 
-def test_missing_deployment(kube: KubeTarget) -> None:
+def test_missing_deployment(kube: KubeTarget, tmp_path: Path) -> None:
     with pytest.raises(TargetError) as exc:
-        driver(kube.kubeconfig, kube.context, deployment="no-such-app").reachable()
+        driver(kube.kubeconfig, kube.context, profile=kube_profile(tmp_path, deployment="no-such-app")).reachable()
     assert one_line(exc) == (f"deployment 'no-such-app' not found in namespace '{kube.namespace}' "
                              f"(context {kube.context})")
 
@@ -94,9 +101,16 @@ def test_the_current_context_is_used_when_none_is_configured(kube: KubeTarget) -
     assert target.identity()["context"] == kube.context
 
 
-def test_bad_label_selector_is_one_line() -> None:
+def test_bad_label_selector_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="label_selector"):
-        KubernetesTarget(Settings(target="kubernetes", kubernetes=KubernetesSettings(label_selector="app in (x)")))
+        KubernetesTarget(Settings(target="kubernetes", profile=kube_profile(tmp_path, label_selector="app in (x)")))
+
+
+def test_a_profile_without_a_kubernetes_section_is_one_line(tmp_path: Path) -> None:
+    profile = ecommerce(tmp_path, lambda data: data.pop("kubernetes"))
+    with pytest.raises(UsageError, match="has no kubernetes section") as exc:
+        KubernetesTarget(Settings(target="kubernetes", profile=profile))
+    assert "\n" not in str(exc.value)
 
 
 @pytest.mark.parametrize("case", ["missing", "not-yaml", "unknown-context", "down"])

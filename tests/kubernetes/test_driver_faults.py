@@ -152,7 +152,7 @@ def test_abort_after_a_run_killed_with_sigkill(scenario: KubeTarget, tmp_path: P
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
     [entry] = read_ledger(state)
-    assert entry["state"] == "injecting"  # killed mid-fault: never marked injected, never undone
+    assert entry["state"] == "applying"  # killed mid-fault: never marked injected, never undone
     aborted = gameday_cli("abort", state_dir=state)
     assert aborted.returncode == 0, aborted.stderr
     assert read_ledger(state) == []

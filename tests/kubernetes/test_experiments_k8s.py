@@ -44,11 +44,12 @@ from .driver_support import (  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.kubernetes
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.json"))
+EXPERIMENTS = sorted((ROOT / "runbooks" / "service-outage" / "experiments").glob("*.json"))
 # activities that need the service's HTTP answers (its URL is not reachable: the fake runs no service)
 HTTP_LEVEL = {
     "health_checks_pass", "smoke_endpoints_answer", "load_within_slo", "outage_symptoms_observed",
-    "degraded_but_serving", "events_delivered",
+    "degraded_but_serving", "events_delivered", "dependency_loss_observed",
+    "steady_state",  # the runbook's steady state: mostly HTTP checks
 }
 SKIP_REASON = "needs the service's HTTP answers; the fake API runs no service"
 
@@ -116,7 +117,7 @@ def _quietly(activity: dict[str, Any]) -> Any:
 
 
 def test_every_experiment_is_covered() -> None:
-    assert len(EXPERIMENTS) >= 7, "experiments/ is incomplete"
+    assert len(EXPERIMENTS) >= 7, "runbooks/service-outage/experiments/ is incomplete"
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])

@@ -37,6 +37,12 @@ class KubeError(TargetError):
         self.status = status
 
 
+class KubeconfigError(KubeError):
+    """The kubeconfig file itself is missing or malformed: a configuration error (exit 2)."""
+
+    exit_code = 2
+
+
 def default_kubeconfig() -> str:
     """The kubeconfig kubectl would use: ``$KUBECONFIG`` (first file of a list) or ``~/.kube/config``."""
     env = os.environ.get("KUBECONFIG", "")
@@ -75,16 +81,18 @@ class KubeClient:
         """The context names of the kubeconfig file and its current-context."""
         path = Path(self.kubeconfig)
         if not path.is_file():
-            raise KubeError(f"kubeconfig not found: {self.kubeconfig} (set KUBECONFIG or kubernetes.kubeconfig)")
+            raise KubeconfigError(f"kubeconfig not found: {self.kubeconfig} (set KUBECONFIG or kubernetes.kubeconfig)")
         try:
             data = yaml.safe_load(path.read_text())
+        except UnicodeDecodeError:
+            raise KubeconfigError(f"bad kubeconfig {self.kubeconfig}: not text (binary?), expected YAML") from None
         except (OSError, yaml.YAMLError) as exc:
-            raise KubeError(f"bad kubeconfig {self.kubeconfig}: {_one_line(exc)}") from None
+            raise KubeconfigError(f"bad kubeconfig {self.kubeconfig}: {_one_line(exc)}") from None
         if not isinstance(data, dict):
-            raise KubeError(f"bad kubeconfig {self.kubeconfig}: not a kubeconfig (expected a mapping)")
+            raise KubeconfigError(f"bad kubeconfig {self.kubeconfig}: not a kubeconfig (expected a mapping)")
         contexts = data.get("contexts") or []
         if not isinstance(contexts, list):
-            raise KubeError(f"bad kubeconfig {self.kubeconfig}: 'contexts' is not a list")
+            raise KubeconfigError(f"bad kubeconfig {self.kubeconfig}: 'contexts' is not a list")
         names = [str(c["name"]) for c in contexts if isinstance(c, dict) and c.get("name")]
         current = data.get("current-context") or None
         return names, str(current) if current else None

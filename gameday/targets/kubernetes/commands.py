@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from gameday.config import KubernetesSettings
-
-DEFAULT_PORTS: dict[str, int] = {"postgres": 5432, "redis": 6379, "kafka": 9092}
+from gameday.targets.kubernetes.cluster import Cluster
 
 
-def scope(kube: KubernetesSettings, context: str) -> str:
+def scope(kube: Cluster, context: str) -> str:
     """``-n NAMESPACE --context CONTEXT`` (and ``--kubeconfig`` when one is configured)."""
     words = ["-n", kube.namespace]
     if context:
@@ -19,7 +17,7 @@ def scope(kube: KubernetesSettings, context: str) -> str:
     return shlex.join(words)
 
 
-def kubectl_for(action: str, kube: KubernetesSettings, context: str) -> str:
+def kubectl_for(action: str, kube: Cluster, context: str) -> str:
     """``rollout undo`` -> ``kubectl rollout undo deployment/ecommerce-backend -n production --context X``."""
     where = scope(kube, context)
     deploy = f"deployment/{kube.deployment}"
@@ -50,11 +48,6 @@ def kubectl_for(action: str, kube: KubernetesSettings, context: str) -> str:
     return f"kubectl {words} {where}".strip()
 
 
-def dependency_check_command(name: str, kube: KubernetesSettings, context: str, host: str, port: int) -> str:
-    """The runbook's step-3 check, run from one of the service's pods."""
-    remote = {
-        "postgres": f"pg_isready -h {host} -p {port}",
-        "redis": f"redis-cli -h {host} -p {port} ping",
-        "kafka": f"kafka-broker-api-versions --bootstrap-server {host}:{port}",
-    }[name]
+def exec_command(remote: str, kube: Cluster, context: str) -> str:
+    """A command as run from one of the service's pods (the runbook's step-3 checks: ``pg_isready -h ...``)."""
     return f"kubectl exec deployment/{kube.deployment} {scope(kube, context)} -- {remote}"

@@ -22,23 +22,29 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from gameday import reasons
 from gameday.config import Settings, get_settings
+from gameday.dependencies import Address, kind_of
 from gameday.targets.base import (
-    DEPENDENCIES,
     DependencyCheck,
     DependencyState,
     Endpoint,
     Event,
     LoadBalancer,
+    NotApplicableError,
+    NothingChanged,
     Replica,
     Revision,
     Status,
     Target,
     TargetError,
-    UnknownDependencyError,
+    profile_dependency,
+    serving_checks,
 )
+from gameday.targets.canary import CanaryDriver
 from gameday.targets.kubernetes import commands, convert, policies, rollout
 from gameday.targets.kubernetes.client import KubeClient, KubeError
+from gameday.targets.kubernetes.cluster import cluster
 from gameday.targets.local import probes
 
 REPLICAS_BEFORE_STOP = "gameday.io/replicas-before-stop"
@@ -73,7 +79,8 @@ class KubernetesTarget(Target):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self.kube = self.settings.kubernetes
+        self.profile = self.settings.service
+        self.kube = cluster(self.settings)
         self.client = KubeClient(self.kube.kubeconfig, self.kube.context)
         self.ns = self.kube.namespace
         try:
@@ -106,11 +113,16 @@ class KubernetesTarget(Target):
                                self.kube.deployment, self.ns)
 
     def _container_name(self) -> str:
-        """The service's container in the pod template (named like the deployment, else the first)."""
+        """The service's container in the pod template: the profile's, else named like the deployment, else the
+        first."""
         if self._container is None:
             containers = self._deployment().spec.template.spec.containers
             names = [c.name for c in containers]
-            self._container = self.kube.deployment if self.kube.deployment in names else names[0]
+            if self.kube.container is not None and self.kube.container not in names:
+                raise TargetError(f"deployment {self.kube.deployment!r} has no container {self.kube.container!r} "
+                                  f"(kubernetes.container): it has {', '.join(names)}")
+            wanted = self.kube.container or self.kube.deployment
+            self._container = wanted if wanted in names else names[0]
         return self._container
 
     def _pods(self) -> list[Any]:
@@ -127,7 +139,7 @@ class KubernetesTarget(Target):
             return live
         unknown = [n for n in names if n not in live]
         if unknown:
-            raise TargetError(f"no replica {unknown[0]!r}: expected one of {', '.join(live) or 'none (no pods)'}")
+            raise NothingChanged(f"no replica {unknown[0]!r}: expected one of {', '.join(live) or 'none (no pods)'}")
         return list(names)
 
     def _replicasets(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -242,16 +254,21 @@ class KubernetesTarget(Target):
             return [], lines
         return [_log_time(line) for line in lines], []
 
+    def _configmap(self) -> str:
+        if not self.kube.configmap:
+            raise NotApplicableError(f"{self.profile.service.name}'s profile names no kubernetes.configmap")
+        return self.kube.configmap
+
     def config(self) -> dict[str, str]:
-        cm = self.client.call(f"configmap/{self.kube.configmap}", self.client.core.read_namespaced_config_map,
-                              self.kube.configmap, self.ns)
+        configmap = self._configmap()
+        cm = self.client.call(f"configmap/{configmap}", self.client.core.read_namespaced_config_map,
+                              configmap, self.ns)
         return dict(cm.data or {})
 
     # --- dependencies ------------------------------------------------------------------------------
     def _dependency(self, name: str) -> str:
-        if name not in DEPENDENCIES:
-            raise UnknownDependencyError(name)
-        return self.kube.dependencies.get(name, name)
+        """The dependency's workload name (the profile's ``kubernetes.workloads``, else its own name)."""
+        return self.kube.workload(profile_dependency(self.profile, name).name)
 
     def _workload(self, name: str) -> tuple[str, Any] | None:
         """The dependency's StatefulSet or Deployment as (kind, object), None when neither exists."""
@@ -294,7 +311,7 @@ class KubernetesTarget(Target):
 
     def dependency_states(self) -> list[DependencyState]:
         out = []
-        for name in DEPENDENCIES:
+        for name in (d.name for d in self.profile.dependencies):
             found = self._workload(name)
             if found is None:
                 out.append(DependencyState(name, "unknown", "missing"))
@@ -314,7 +331,7 @@ class KubernetesTarget(Target):
     def _service_address(self, name: str) -> tuple[str, int, str | None]:
         """(in-cluster host, port, address reachable from the runner or None) of a dependency's Service."""
         workload = self._dependency(name)
-        port = commands.DEFAULT_PORTS[name]
+        port = kind_of(self.profile.dependency(name).kind).default_port
         try:
             svc = self.client.call(f"service/{workload}", self.client.core.read_namespaced_service, workload, self.ns)
         except KubeError as exc:
@@ -332,10 +349,18 @@ class KubernetesTarget(Target):
         return workload, port, None
 
     def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
+        """The kind's check: at the profile's address (an external dependency), at the address its Service is
+        reachable at from here, else through its workload's readiness; shown as run from the service's pods."""
+        dep = profile_dependency(self.profile, name)
+        kind = kind_of(dep.kind)
+        if dep.address is not None:
+            external, _, number = dep.address.rpartition(":")
+            return kind.check(name, Address(external, int(number), path=dep.health_path), timeout)
         start = time.monotonic()
         workload = self._dependency(name)
         host, port, address = self._service_address(name)
-        shown = commands.dependency_check_command(name, self.kube, self.client.context_name(), host, port)
+        shown = commands.exec_command(kind.command(Address(host, port, path=dep.health_path)), self.kube,
+                                      self.client.context_name())
         if self._hang_policy_exists(name):
             return DependencyCheck(name, False, time.monotonic() - start,
                                    f"hangs from the service's pods: egress to {name} denied by NetworkPolicy "
@@ -345,9 +370,7 @@ class KubernetesTarget(Target):
             if not where or not runner_port.isdigit():
                 raise TargetError(f"annotation gameday.io/check-address of service {name!r} must be HOST:PORT, "
                                   f"got {address!r}")
-            check = {"postgres": probes.pg_isready, "redis": probes.redis_ping,
-                     "kafka": probes.kafka_api_versions}[name]
-            result = check(where, int(runner_port), timeout)
+            result = kind.check(name, Address(where, int(runner_port), path=dep.health_path), timeout)
             return DependencyCheck(name, result.ok, result.latency_s, f"{result.detail} (checked at {address})",
                                    f"{result.command}  # {shown}")
         found = self._workload(name)
@@ -373,7 +396,8 @@ class KubernetesTarget(Target):
         if current > 0:
             self._annotate(kind, workload, {REPLICAS_BEFORE_STOP: str(current)})
         self._scale(kind, workload, 0)
-        self._record("DependencyStopped", kind, workload, f"{name} scaled to 0 (was {current}) by gameday", "Warning")
+        self._record(reasons.DEPENDENCY_STOPPED, kind, workload, f"{name} scaled to 0 (was {current}) by gameday",
+                     "Warning")
 
     def start_dependency(self, name: str, wait: bool = True, timeout: float = 30.0) -> None:
         kind, obj = self._require_workload(name)
@@ -383,7 +407,7 @@ class KubernetesTarget(Target):
         want = int(saved) if saved and saved.isdigit() and int(saved) > 0 else 1
         if not obj.spec.replicas:
             self._scale(kind, workload, want)
-            self._record("DependencyStarted", kind, workload, f"{name} scaled back to {want} by gameday")
+            self._record(reasons.DEPENDENCY_STARTED, kind, workload, f"{name} scaled back to {want} by gameday")
         else:
             want = obj.spec.replicas
         if saved is not None:
@@ -410,7 +434,7 @@ class KubernetesTarget(Target):
         except KubeError as exc:
             if exc.status != 409:
                 raise
-        self._record("DependencyHung", kind, obj.metadata.name,
+        self._record(reasons.DEPENDENCY_HUNG, kind, obj.metadata.name,
                      f"egress from {self.kube.label_selector} to {name} denied by NetworkPolicy "
                      f"{policies.hang_policy_name(name)} (gameday)", "Warning")
 
@@ -423,7 +447,7 @@ class KubernetesTarget(Target):
             if exc.status == 404:
                 return
             raise
-        self._record("DependencyReleased", "StatefulSet", workload, f"egress to {name} allowed again (gameday)")
+        self._record(reasons.DEPENDENCY_RELEASED, "StatefulSet", workload, f"egress to {name} allowed again (gameday)")
 
     # --- replica actions ---------------------------------------------------------------------------
     def terminate_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -439,7 +463,7 @@ class KubernetesTarget(Target):
                     continue
                 raise
             killed.append(name)
-            self._record("Killing", "Pod", name, f"Killing replica {name} (pod deleted, grace period 0)")
+            self._record(reasons.KILLED, "Pod", name, f"Killing replica {name} (pod deleted, grace period 0)")
         return killed
 
     def freeze_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -462,7 +486,7 @@ class KubernetesTarget(Target):
                     continue
                 raise
             frozen.append(name)
-            self._record("Frozen", "Pod", name, f"Replica {name} frozen: ingress denied by NetworkPolicy "
+            self._record(reasons.FROZEN, "Pod", name, f"Replica {name} frozen: ingress denied by NetworkPolicy "
                          f"{body['metadata']['name']} (gameday)", "Warning")
         return frozen
 
@@ -476,7 +500,7 @@ class KubernetesTarget(Target):
             except KubeError as exc:
                 if exc.status != 404:
                     raise
-            self._record("Thawed", "Pod", name, f"Replica {name} resumed: ingress allowed again (gameday)")
+            self._record(reasons.THAWED, "Pod", name, f"Replica {name} resumed: ingress allowed again (gameday)")
         if not [n for n in frozen if n not in chosen]:
             try:
                 self.client.call("delete networkpolicy", self.client.networking.delete_namespaced_network_policy,
@@ -536,7 +560,7 @@ class KubernetesTarget(Target):
         if wait:
             done, why = self._wait_rollout(timeout)
             if not done:
-                self._record("RolloutNotComplete", "Deployment", self.kube.deployment, why, "Warning")
+                self._record(reasons.ROLLOUT_NOT_COMPLETE, "Deployment", self.kube.deployment, why, "Warning")
         current = self.current_revision()
         if current is None:
             raise TargetError(f"deployment {self.kube.deployment!r} has no ReplicaSet yet")
@@ -566,13 +590,13 @@ class KubernetesTarget(Target):
         rs = rollout.pick_revision(owned, to_revision)
         number = rollout.revision_of(rs)
         if rollout.templates_equal(rs["spec"]["template"], deployment["spec"]["template"]):
-            self._record("RollbackSkipped", "Deployment", self.kube.deployment,
+            self._record(reasons.ROLLBACK_SKIPPED, "Deployment", self.kube.deployment,
                          f"skipped rollback (current template already matches revision {number})")
             current = self.current_revision()
             return current if current is not None else rollout.to_revision(rs, self._container_name())
         patch = rollout.rollback_patch(deployment, rs)
         generation = self._patch_deployment(f"rollout undo deployment/{self.kube.deployment}", patch)
-        self._record("DeploymentRollback", "Deployment", self.kube.deployment,
+        self._record(reasons.DEPLOYMENT_ROLLBACK, "Deployment", self.kube.deployment,
                      f"Rolled back to revision {number} ({rollout.to_revision(rs, self._container_name()).version})")
         return self._settled_revision(generation, wait, timeout)
 
@@ -595,10 +619,11 @@ class KubernetesTarget(Target):
         values: dict[str, str | None] = {k: str(v) for k, v in data.items()}
         values.update({k: None for k in previous if k not in data})  # removed keys
         body = {"metadata": {"annotations": {CONFIG_CAUSE: cause or "gameday"}}, "data": values}
-        self.client.call(f"update configmap/{self.kube.configmap}", self.client.core.patch_namespaced_config_map,
-                         self.kube.configmap, self.ns, body)
+        configmap = self._configmap()
+        self.client.call(f"update configmap/{configmap}", self.client.core.patch_namespaced_config_map,
+                         configmap, self.ns, body)
         changed = sorted(k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
-        self._record("ConfigMapUpdated", "ConfigMap", self.kube.configmap,
+        self._record(reasons.CONFIG_CHANGED, "ConfigMap", configmap,
                      f"configuration changed ({', '.join(changed) or 'no keys'}): {cause}".rstrip(": "))
         return previous
 
@@ -622,7 +647,8 @@ class KubernetesTarget(Target):
         if not all(convert.is_ready(p) for p in pods):
             return False
         if self.kube.base_url:
-            return probes.http_status(self.base_url() + "/api/products", timeout=2.0) == 200
+            return all(probes.http_status(self.base_url() + path, timeout=2.0) == status
+                       for path, status in serving_checks(self.profile))
         return True
 
     def wait_healthy(self, timeout: float = 60.0) -> bool:
@@ -653,11 +679,22 @@ class KubernetesTarget(Target):
                 "kubeconfig": self.client.kubeconfig}
 
     def bad_release(self) -> str:
+        if not self.kube.bad_image:
+            raise NotApplicableError(f"{self.profile.service.name}'s profile names no kubernetes.bad_image: "
+                                     "a failed deployment does not apply")
         return rollout.image_tag(self.kube.bad_image) or self.kube.bad_image
 
     def broken_config(self) -> dict[str, str]:
-        # a Service name that does not exist: the pods cannot resolve the database host
-        return {"DB_HOST": "postgres-typo"}
+        if not self.kube.bad_config:
+            raise NotApplicableError(f"{self.profile.service.name}'s profile names no kubernetes.bad_config (nor "
+                                     "local.bad_config): a bad configuration does not apply")
+        return dict(self.kube.bad_config)
 
     def command_for(self, action: str) -> str:
         return commands.kubectl_for(action, self.kube, self.client.context_name())
+
+    def canary(self) -> CanaryDriver:
+        """A Deployment ``<deployment>-canary`` of the new image behind the same Service, sized by replica ratio."""
+        from gameday.targets.kubernetes.canary import KubernetesCanary
+
+        return KubernetesCanary(self)

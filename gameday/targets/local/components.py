@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import jinja2
 
+from gameday.profile import Database
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local.programs import Program, StackContext
+from gameday.targets.local.service import redact
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-LB_BACKEND = "ecommerce-backend"
+DATABASE_RECORD = "gameday-database.json"  # which database and user a data directory was made for
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("gameday.targets.local", "templates"),
     undefined=jinja2.StrictUndefined,
@@ -47,11 +50,18 @@ def _as_postgres(cmd: list[str], user: str | None, **kwargs: object) -> subproce
     return subprocess.run(full, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
 
 
-def prepare_postgres(state: StateDir) -> None:
-    """initdb once (trust auth, user ``app``) and create the ``app`` database offline."""
+def prepare_postgres(state: StateDir, database: Database | None = None, password: str = "",
+                     name: str = "postgres") -> None:
+    """initdb (trust auth, the profile's user as owner) and create the profile's database, offline.
+
+    Made once per state directory, and again when the profile asks for another database or user (the data is
+    throwaway). With a password (``local.database.password_env``) the user gets it: ``ALTER ROLE ... PASSWORD``,
+    fed on stdin so it appears in no command line, and never in an error message.
+    """
+    database = database or Database()
     require_binary("postgres", "postgresql", PG_BIN / "postgres")
     user = _postgres_user()
-    base = state.subdir("postgres")
+    base = state.subdir(name)
     data = base / "data"
     run = base / "run"
     run.mkdir(exist_ok=True)
@@ -63,34 +73,51 @@ def prepare_postgres(state: StateDir) -> None:
                 f"the postgres user cannot reach {base}: choose a state directory it can traverse "
                 "(e.g. GAMEDAY_STATE_DIR=/var/tmp/gameday)"
             )
-    if (data / "PG_VERSION").exists():
-        return
-    init = _as_postgres(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-U", "app", "--auth=trust", "--no-sync", "-E", "UTF8"], user
-    )
-    if init.returncode != 0:
-        raise TargetError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
-    create = _as_postgres(
-        [str(PG_BIN / "postgres"), "--single", "-D", str(data), "-F", "-c", "fsync=off", "postgres"],
-        user,
-        input="CREATE DATABASE app OWNER app;\n",
-    )
-    if create.returncode != 0:
-        raise TargetError(f"creating database app failed: {create.stderr.strip()[-200:]}")
+    wanted = {"database": database.name, "user": database.user}
+    record = base / DATABASE_RECORD
+    if (data / "PG_VERSION").exists() and _read_record(record) != wanted:
+        shutil.rmtree(data)  # made for another profile's database or user
+    if not (data / "PG_VERSION").exists():
+        init = _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", database.user, "--auth=trust",
+                             "--no-sync", "-E", "UTF8"], user)
+        if init.returncode != 0:
+            raise TargetError(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+        _single_user(data, user, f'CREATE DATABASE "{database.name}" OWNER "{database.user}";\n',
+                     f"creating database {database.name}", password)
+        record.write_text(json.dumps(wanted) + "\n")
+    if password:
+        literal = password.replace("'", "''")
+        _single_user(data, user, f"ALTER ROLE \"{database.user}\" PASSWORD '{literal}';\n",
+                     f"setting the password of {database.user}", password)
 
 
-def postgres(ctx: StackContext) -> Program:
+def _read_record(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _single_user(data: Path, user: str | None, sql: str, what: str, secret: str) -> None:
+    """Run SQL in PostgreSQL's single-user mode (the server is not running yet)."""
+    done = _as_postgres([str(PG_BIN / "postgres"), "--single", "-D", str(data), "-F", "-c", "fsync=off", "postgres"],
+                        user, input=sql)
+    if done.returncode != 0 or "ERROR:" in done.stderr:
+        raise TargetError(f"{what} failed: {redact(done.stderr.strip(), secret)[-200:]}")
+
+
+def postgres(ctx: StackContext, name: str = "postgres") -> Program:
     """PostgreSQL 15, fast shutdown on stop (SIGINT), fsync off (throwaway data)."""
-    base = ctx.state.path("postgres")
+    base = ctx.state.path(name)
     return Program(
-        name="postgres",
+        name=name,
         kind="postgres",
         command=[
-            str(PG_BIN / "postgres"), "-D", str(base / "data"), "-p", str(ctx.ports["postgres"]),
+            str(PG_BIN / "postgres"), "-D", str(base / "data"), "-p", str(ctx.ports[name]),
             "-k", str(base / "run"), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
             "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
         ],
-        port=ctx.ports["postgres"],
+        port=ctx.ports[name],
         user=_postgres_user(),
         stopsignal="INT",
         stopwaitsecs=10,
@@ -98,18 +125,18 @@ def postgres(ctx: StackContext) -> Program:
     )
 
 
-def redis(ctx: StackContext) -> Program:
+def redis(ctx: StackContext, name: str = "redis") -> Program:
     """Redis without persistence."""
     redis_server = require_binary("redis-server", "redis-server")
     return Program(
-        name="redis",
+        name=name,
         kind="redis",
         command=[
-            redis_server, "--port", str(ctx.ports["redis"]), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--daemonize", "no", "--dir", str(ctx.state.subdir("redis")),
+            redis_server, "--port", str(ctx.ports[name]), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--dir", str(ctx.state.subdir(name)),
             "--protected-mode", "no",
         ],
-        port=ctx.ports["redis"],
+        port=ctx.ports[name],
         priority=100,
     )
 
@@ -126,43 +153,45 @@ def tansu_binary() -> str:
     return str(path)
 
 
-def kafka(ctx: StackContext) -> Program:
+def kafka(ctx: StackContext, name: str = "kafka") -> Program:
     """The memory-only Tansu broker: a restart is an empty broker."""
-    url = f"tcp://127.0.0.1:{ctx.ports['kafka']}"
+    url = f"tcp://127.0.0.1:{ctx.ports[name]}"
     return Program(
-        name="kafka",
+        name=name,
         kind="kafka",
         command=[tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-        port=ctx.ports["kafka"],
+        port=ctx.ports[name],
         environment={"RUST_LOG": "warn"},
         priority=100,
     )
 
 
-def replica(ctx: StackContext, name: str, start_seconds: int, start_retries: int) -> Program:
-    """One ecommerce-backend replica; it reads its configuration file at every start."""
+def replica(ctx: StackContext, name: str) -> Program:
+    """One replica of the profile's service: the launcher, running what the replica's spec says at each start.
+
+    Not started with supervisor: ``up`` starts the replicas once the dependencies are up and setup has run.
+    """
+    local = ctx.service.local
     return Program(
         name=name,
         kind="replica",
-        command=[ctx.python, "-m", "sut.ecommerce_backend", "--config", str(replica_config_path(ctx.state, name))],
+        command=ctx.service.launcher(name),
         port=ctx.ports[name],
-        readiness="http:/readyz",
-        environment={"HTTP_PORT": str(ctx.ports[name]), "POD_NAME": name, "PYTHONUNBUFFERED": "1"},
-        directory=str(Path(__file__).resolve().parents[3]),
-        startsecs=start_seconds,
-        startretries=start_retries,
+        readiness=f"http:{ctx.profile.service.readiness_path}",
+        directory=str(ctx.service.working_dir),
+        autostart=False,
+        startsecs=local.start_seconds,
+        startretries=local.start_retries,
         stopwaitsecs=5,
         priority=300,
     )
 
 
-def replica_config_path(state: StateDir, name: str) -> Path:
-    """The configuration file a replica reads when it starts."""
-    return state.subdir("replicas") / f"{name}.json"
-
-
 def haproxy(ctx: StackContext) -> Program:
-    """HAProxy in front of the replicas, health-checking /readyz, with an admin runtime socket."""
+    """HAProxy in front of the replicas, health-checking their readiness path, with an admin runtime socket.
+
+    Its backend is named like the service and its frontend ``<service>-lb``: the alerting rules select them.
+    """
     binary = require_binary("haproxy", "haproxy")
     base = ctx.state.subdir("haproxy")
     cfg = base / "haproxy.cfg"
@@ -172,6 +201,8 @@ def haproxy(ctx: StackContext) -> Program:
             lb_port=ctx.ports["load-balancer"],
             metrics_port=ctx.ports["haproxy-metrics"],
             servers=list(zip(ctx.replica_names, ctx.replica_addresses, strict=True)),
+            service=ctx.profile.service.name,
+            readiness_path=ctx.profile.service.readiness_path,
         )
     )
     check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)

@@ -8,16 +8,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from gameday import reasons
 from gameday.state import StateDir
 from gameday.targets.base import Event
 
 _SUPERVISOR_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\w+) (.*)$")
 _PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"^spawned: '([\w-]+)' with pid (\d+)"), "Normal", "Started"),
-    (re.compile(r"^exited: ([\w-]+) \((.*); not expected\)"), "Warning", "BackOff"),
-    (re.compile(r"^exited: ([\w-]+) \((.*); expected\)"), "Normal", "Exited"),
-    (re.compile(r"^gave up: ([\w-]+) entered FATAL state"), "Warning", "CrashLoopBackOff"),
-    (re.compile(r"^stopped: ([\w-]+) \((.*)\)"), "Normal", "Killing"),
+    (re.compile(r"^spawned: '([\w-]+)' with pid (\d+)"), "Normal", reasons.STARTED),
+    # killed from outside (gameday, a person, the OOM killer): a kill, not just a crash
+    (re.compile(r"^exited: ([\w-]+) \((terminated by SIGKILL); not expected\)"), "Warning", reasons.KILLED),
+    (re.compile(r"^exited: ([\w-]+) \((.*); not expected\)"), "Warning", reasons.BACK_OFF),
+    (re.compile(r"^exited: ([\w-]+) \((.*); expected\)"), "Normal", reasons.EXITED),
+    (re.compile(r"^gave up: ([\w-]+) entered FATAL state"), "Warning", reasons.CRASH_LOOP_BACK_OFF),
+    (re.compile(r"^stopped: ([\w-]+) \((.*)\)"), "Normal", reasons.KILLING),
 ]
 
 

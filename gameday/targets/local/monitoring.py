@@ -4,9 +4,11 @@
 
 - ``alert-receiver``: ``python -m gameday.alerts.receiver``, appending each alert to ``received_alerts_path()``;
 - ``alertmanager``: routes every alert to the receiver at once (group_wait/group_interval 1s, resolutions too);
-- ``blackbox``: probes the load balancer's ``/api/products`` and ``/healthz`` for Prometheus;
-- ``prometheus``: scrapes the replicas, HAProxy's exporter and the probes every ``scrape_interval`` and evaluates
-  the local game-day profile of ``deploy/monitoring/rules`` (see ``deploy/monitoring/profiles/local.yml``).
+- ``blackbox``: probes the load balancer on :func:`probe_paths` of the profile (its health path and the probe
+  endpoints that need nothing it survives without) for Prometheus, labelled ``service=<service>``;
+- ``prometheus``: scrapes the replicas (``job=<service>``, on the profile's metrics path), HAProxy's exporter and
+  the probes every ``scrape_interval`` and evaluates the rules :func:`gameday.alerts.rules.local_rules` renders for
+  the profile (the local game-day windows of ``deploy/monitoring/profiles/local.yml``).
 
 The ports come from ``ctx.ports`` under the keys of ``PORT_KEYS`` (plus ``load-balancer`` and ``haproxy-metrics``).
 """
@@ -22,13 +24,15 @@ from pathlib import Path
 
 import jinja2
 
+from gameday import placeholders
 from gameday.alerts import rules as alert_rules
+from gameday.errors import UsageError
+from gameday.profile import Profile
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local.programs import Program, StackContext
 
 PORT_KEYS = ("prometheus", "alertmanager", "blackbox", "alert-receiver")
-PROBE_PATHS = ("/api/products", "/healthz")
 PRIORITY = 600  # after the stack (dependencies 100, replicas 300, load balancer 400): no start-up noise
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = jinja2.Environment(
@@ -63,9 +67,26 @@ def receiver_url(ctx: StackContext) -> str:
     return f"http://127.0.0.1:{ctx.ports['alert-receiver']}"
 
 
+def probe_paths(profile: Profile) -> list[str]:
+    """What the blackbox exporter probes through the load balancer: the health path and the probe endpoints.
+
+    Only GETs without placeholders that answer 2xx when healthy (the exporter's module accepts any 2xx), and only
+    those that need no dependency the service survives without: a degraded service still serves, and must not
+    page as down.
+    """
+    critical = set(profile.critical())
+    paths = [profile.service.health_path]
+    for endpoint in profile.probe_endpoints():
+        if (endpoint.method == "GET" and not list(placeholders.names(endpoint.path))
+                and 200 <= endpoint.expect.status < 300 and set(profile.needs(endpoint)) <= critical
+                and endpoint.path not in paths):
+            paths.insert(len(paths) - 1, endpoint.path)
+    return paths
+
+
 def probe_urls(ctx: StackContext) -> list[str]:
-    """What the blackbox exporter probes: the API through the load balancer."""
-    return [f"http://127.0.0.1:{ctx.ports['load-balancer']}{path}" for path in PROBE_PATHS]
+    """What the blackbox exporter probes: :func:`probe_paths` through the load balancer."""
+    return [f"http://127.0.0.1:{ctx.ports['load-balancer']}{path}" for path in probe_paths(ctx.profile)]
 
 
 def _binary(*names: str, package: str) -> str:
@@ -87,7 +108,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_replica_targets(ctx: StackContext) -> Path:
     """Write the replicas' scrape targets (Prometheus file SD); call again whenever the replica set changes."""
     targets = [
-        {"targets": [address], "labels": {"service": "ecommerce-backend", "replica": name}}
+        {"targets": [address], "labels": {"service": ctx.profile.service.name, "replica": name}}
         for name, address in zip(ctx.replica_names, ctx.replica_addresses, strict=True)
     ]
     path = monitoring_dir(ctx.state) / "targets" / "replicas.json"
@@ -125,12 +146,14 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
         "prometheus": base / "prometheus.yml",
         "alertmanager": base / "alertmanager.yml",
         "blackbox": base / "blackbox.yml",
-        "rules": rules_dir / alert_rules.RULES_NAME,
+        "rules": rules_dir / alert_rules.rules_name(ctx.profile),
         "replica_targets": write_replica_targets(ctx),
     }
+    for stale in rules_dir.glob("*.yml"):  # another service's rules, from an earlier stack
+        stale.unlink()
     try:
-        rules_text = alert_rules.render_local_rules(min_range_seconds=4 * scrape_s)
-    except (FileNotFoundError, ValueError) as exc:
+        rules_text = alert_rules.local_rules(ctx.profile, min_range_seconds=4 * scrape_s)
+    except (OSError, ValueError, UsageError) as exc:
         raise TargetError(f"alerting rules: {exc}") from exc
     _write_atomic(paths["rules"], rules_text)
     _write_atomic(
@@ -141,6 +164,8 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
             rules_dir=str(rules_dir),
             replica_targets_file=str(paths["replica_targets"]),
             probe_urls=probe_urls(ctx),
+            service=ctx.profile.service.name,
+            metrics_path=ctx.profile.service.metrics_path,
             prometheus_port=ctx.ports["prometheus"],
             alertmanager_port=ctx.ports["alertmanager"],
             blackbox_port=ctx.ports["blackbox"],

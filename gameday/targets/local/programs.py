@@ -7,7 +7,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gameday.profile import Profile
 from gameday.state import StateDir
+from gameday.targets.local.service import Service
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Program:
     user: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     directory: str | None = None
+    autostart: bool = True  # False: started by ``up`` once the dependencies are up and setup has run
     autorestart: str = "true"  # true | false | unexpected
     startsecs: int = 1
     startretries: int = 3
@@ -38,6 +41,17 @@ class StackContext:
     ports: dict[str, int]  # component name -> port, e.g. "load-balancer", "replica-0", "postgres"
     replica_names: list[str]
     python: str  # the interpreter of this environment
+    service: Service  # the profile's service on this stack: its replicas, configuration and dependencies
+
+    @property
+    def profile(self) -> Profile:
+        """The service profile."""
+        return self.service.profile
+
+    @property
+    def dependencies(self) -> dict[str, str]:
+        """Name -> kind of the dependencies the stack runs itself (those with no ``address``)."""
+        return {d.name: d.kind for d in self.profile.dependencies if d.provided}
 
     @property
     def replica_addresses(self) -> list[str]:
@@ -57,7 +71,7 @@ def _section(program: Program, logs: Path) -> str:
     lines = [
         f"[program:{program.name}]",
         f"command={shlex.join(program.command)}",
-        "autostart=true",
+        f"autostart={str(program.autostart).lower()}",
         f"autorestart={program.autorestart}",
         f"startsecs={program.startsecs}",
         f"startretries={program.startretries}",

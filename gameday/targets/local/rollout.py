@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 from gameday.state import StateDir, read_json, write_json_atomic
 from gameday.targets.base import Revision, TargetError
+from gameday.targets.local.service import Service
+
+PODS_FILE = ("rollout", "pods.json")  # which revision (and version) each replica runs, and since when
 
 
 @dataclass
@@ -107,3 +110,20 @@ class RolloutStore:
 
     def _save(self, revisions: list[RevisionRecord]) -> None:
         write_json_atomic(self._revisions, [r.__dict__ for r in sorted(revisions, key=lambda r: r.number)])
+
+
+def prepare_replicas(service: Service, names: list[str], revisions: dict[str, RevisionRecord],
+                     config: dict[str, str], restarted: bool = False) -> None:
+    """Render each replica for its next start (the live ``config``, its revision's release) and record its pod.
+
+    ``restarted``: the replica is being replaced now (a rollout), so its pod is new even at the same revision.
+    """
+    path = service.state.path(*PODS_FILE)
+    pods = read_json(path, {})
+    now = time.time()
+    for name in names:
+        rev = revisions[name]
+        if restarted or name not in pods or pods[name].get("revision") != rev.number:
+            pods[name] = {"revision": rev.number, "version": rev.version, "created_at": now}
+        service.write_replica(name, rev.version, config)
+    write_json_atomic(path, pods)

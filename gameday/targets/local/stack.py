@@ -11,14 +11,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from gameday import reasons
 from gameday.config import Settings
+from gameday.dependencies import kind_of
 from gameday.state import StateDir, read_json, write_json_atomic
-from gameday.targets.base import TargetError
-from gameday.targets.local import components
+from gameday.targets.base import TargetError, serving_checks
+from gameday.targets.local import components, providers
+from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog
 from gameday.targets.local.probes import http_status, tcp_open
 from gameday.targets.local.programs import Program, StackContext, free_port, supervisor_config
-from gameday.targets.local.rollout import RolloutStore
+from gameday.targets.local.providers import DependencyProvider
+from gameday.targets.local.rollout import RolloutStore, prepare_replicas
+from gameday.targets.local.service import Service
 from gameday.targets.local.supervisor import Supervisor
 
 STACK_FILE = "stack.json"
@@ -30,8 +35,8 @@ def load_stack(state: StateDir) -> dict[str, Any] | None:
     return read_json(state.path(STACK_FILE))
 
 
-def _allocate_ports(replicas: list[str], monitoring: bool) -> dict[str, int]:
-    names = ["load-balancer", "haproxy-metrics", "postgres", "redis", "kafka", *replicas]
+def _allocate_ports(replicas: list[str], dependencies: list[str], monitoring: bool) -> dict[str, int]:
+    names = ["load-balancer", "haproxy-metrics", *dependencies, *replicas]
     if monitoring:
         names += ["prometheus", "alertmanager", "blackbox", "alert-receiver"]
     ports: dict[str, int] = {}
@@ -42,26 +47,9 @@ def _allocate_ports(replicas: list[str], monitoring: bool) -> dict[str, int]:
     return ports
 
 
-def base_config(ports: dict[str, int], settings: Settings) -> dict[str, str]:
-    """The service configuration (the ConfigMap's data) for a fresh local stack."""
-    return {
-        "DB_HOST": "127.0.0.1",
-        "DB_PORT": str(ports["postgres"]),
-        "DB_NAME": "app",
-        "DB_USER": "app",
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": str(ports["redis"]),
-        "KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['kafka']}",
-        "POSTGRES_GRACE_SECONDS": str(settings.local.postgres_grace_seconds),
-    }
-
-
-def _programs(ctx: StackContext, settings: Settings) -> list[Program]:
-    programs = [components.postgres(ctx), components.redis(ctx), components.kafka(ctx)]
-    programs += [
-        components.replica(ctx, name, settings.local.start_seconds, settings.local.start_retries)
-        for name in ctx.replica_names
-    ]
+def _programs(ctx: StackContext, settings: Settings, dependencies: DependencyProvider) -> list[Program]:
+    programs = dependencies.programs(ctx)
+    programs += [components.replica(ctx, name) for name in ctx.replica_names]
     programs.append(components.haproxy(ctx))
     if settings.local.monitoring:
         from gameday.targets.local import monitoring
@@ -70,46 +58,117 @@ def _programs(ctx: StackContext, settings: Settings) -> list[Program]:
     return programs
 
 
-def up(settings: Settings, timeout: float = 90.0) -> dict[str, Any]:
-    """Start the stack (or make sure a running one is complete) and wait until it serves."""
+def up(settings: Settings, timeout: float | None = None) -> dict[str, Any]:
+    """Start the stack (or make sure a running one is complete) and wait until it serves.
+
+    In order: the dependencies the profile does not give an address for, the external ones checked at theirs, the
+    profile's setup commands (migrations), then the replicas. A failure before the replicas start takes everything
+    down again (one clear line, never a half-started stack). ``timeout``: default the profile's start timeout.
+    """
     state = StateDir(settings.state_dir).ensure()
     sup = Supervisor(state)
+    profile = settings.service
+    local = service_mod.local_of(profile)
+    timeout = timeout if timeout is not None else local.start_timeout_s
     if sup.alive() and load_stack(state):
+        recorded = (load_stack(state) or {}).get("profile")
+        if recorded and recorded != str(profile.source):
+            raise TargetError(f"the local stack already runs the profile {recorded}: 'gameday down' it first to "
+                              f"run {profile.source}")
         for name, info in sup.processes().items():
             if info["statename"] in ("STOPPED", "EXITED", "FATAL"):
                 sup.start(name)
+        providers.for_stack(state).start_stopped()
         stack = load_stack(state)
         assert stack is not None
         _wait_ready(state, stack, timeout)
         return stack
+    provided = service_mod.runnable(profile)
     kill_leftovers(state)
-    replicas = [f"replica-{i}" for i in range(settings.local.replicas)]
-    ports = _allocate_ports(replicas, settings.local.monitoring)
-    ctx = StackContext(state=state, ports=ports, replica_names=replicas, python=sys.executable)
-    components.prepare_postgres(state)
-    programs = _programs(ctx, settings)
-    rollout = RolloutStore(state)
-    first = rollout.reset(settings.local.release_version, base_config(ports, settings))
-    EventLog(state).reset()
-    from gameday.targets.local.target import write_replica_configs
+    providers.for_stack(state).teardown()
+    replicas = [f"replica-{i}" for i in range(local.replicas)]
+    password = service_mod.database_password(profile, state)
+    try:
+        stack = _start(settings, state, replicas, provided, password, timeout)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            down(settings)
+        raise
+    _wait_ready(state, stack, timeout)
+    return stack
 
-    write_replica_configs(state, replicas, {name: first for name in replicas}, rollout.config())
+
+def _start(settings: Settings, state: StateDir, replicas: list[str], provided: list[str], password: str,
+           timeout: float) -> dict[str, Any]:
+    """Everything of ``up`` until the replicas are started."""
+    profile = settings.service
+    service_mod.save_password(state, password)
+    ports = _allocate_ports(replicas, provided, settings.local.monitoring)
+    service = Service(profile, state, ports, sys.executable, password)
+    ctx = StackContext(state=state, ports=ports, replica_names=replicas, python=sys.executable, service=service)
+    dependencies = providers.choose(settings, state)
+    dependencies.start_all(ctx)
+    programs = _programs(ctx, settings, dependencies)
+    rollout = RolloutStore(state)
+    config = service.live_config()
+    first = rollout.reset(service.local.release, config)
+    EventLog(state).reset()
+    prepare_replicas(service, replicas, {name: first for name in replicas}, config)
     state.path("supervisord.conf").write_text(supervisor_config(state, programs))
     (state.logs / "supervisord.log").unlink(missing_ok=True)
     stack = {
         "started_at": time.time(),
         "state_dir": str(state.root),
+        "profile": str(profile.source),
+        "service": profile.service.name,
+        "python": sys.executable,
         "load_balancer_url": f"http://127.0.0.1:{ports['load-balancer']}",
+        "serving": serving_checks(profile),
         "ports": ports,
         "replicas": replicas,
+        "config": config,
         "programs": [asdict(p) for p in programs],
     }
     write_json_atomic(state.path(STACK_FILE), stack)
+    sup = Supervisor(state)
     sup.launch({STACK_ENV: str(state.root)})
-    EventLog(state).record("Normal", "ScalingReplicaSet", "deployment/ecommerce-backend",
-                           f"Scaled up to {len(replicas)} replicas of {settings.local.release_version}")
-    _wait_ready(state, stack, timeout)
+    deadline = time.monotonic() + timeout
+    _await_dependencies(state, service, provided, deadline)
+    service.run_setup(config, {STACK_ENV: str(state.root)}, max(1.0, deadline - time.monotonic()))
+    for name in replicas:
+        sup.start(name)
+    EventLog(state).record("Normal", reasons.SCALING_REPLICA_SET, f"deployment/{profile.service.name}",
+                           f"Scaled up to {len(replicas)} replicas of {service.local.release}")
     return stack
+
+
+def _await_dependencies(state: StateDir, service: Service, provided: list[str], deadline: float) -> None:
+    """Wait for the dependencies the stack runs to listen; check the external ones at their address.
+
+    An external dependency the service cannot serve without (``on_outage: outage``) must answer; one it survives
+    is only noted as a Warning event.
+    """
+    pending = list(provided)
+    while pending and time.monotonic() < deadline:
+        pending = [name for name in pending if not tcp_open(service.ports[name])]
+        if pending:
+            time.sleep(0.05)  # poll
+    if pending:
+        raise TargetError(f"dependencies not listening in time: {', '.join(pending)} (logs: {state.logs})")
+    addresses = service.addresses()
+    for dep in service.profile.dependencies:
+        if dep.provided:
+            continue
+        check = kind_of(dep.kind).check(dep.name, addresses[dep.name], timeout=2.0)
+        while not check.ok and dep.on_outage == "outage" and time.monotonic() < deadline:
+            time.sleep(0.5)  # poll
+            check = kind_of(dep.kind).check(dep.name, addresses[dep.name], timeout=2.0)
+        if check.ok:
+            continue
+        if dep.on_outage == "outage":
+            raise TargetError(f"external dependency {dep.name} at {dep.address} does not answer: {check.detail}")
+        EventLog(state).record("Warning", reasons.DEPENDENCY_UNREACHABLE, dep.name,
+                               f"external dependency {dep.name} at {dep.address} does not answer: {check.detail}")
 
 
 def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float) -> None:
@@ -126,12 +185,13 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float) -> None:
                 del pending[name]
         if pending:
             time.sleep(0.1)  # poll
-    url = stack["load_balancer_url"] + "/api/products"
+    checks = [(str(path), int(status)) for path, status in stack.get("serving", [])]
     while not pending and time.monotonic() < deadline:
-        if http_status(url, timeout=2.0) == 200:
+        if all(http_status(stack["load_balancer_url"] + path, timeout=2.0) == status for path, status in checks):
             return
         time.sleep(0.1)  # poll
-    waiting = ", ".join(sorted(pending)) or "load balancer answering 200 on /api/products"
+    shown = " and ".join(f"{status} on {path}" for path, status in checks)
+    waiting = ", ".join(sorted(pending)) or f"load balancer answering {shown}"
     raise TargetError(f"local stack not ready after {timeout:.0f}s: waiting for {waiting} (logs: {state.logs})")
 
 
@@ -149,6 +209,7 @@ def down(settings: Settings, timeout: float = 30.0) -> list[int]:
         sup.shutdown()
         _wait_gone([pid], timeout)
     killed = kill_leftovers(state)
+    providers.for_stack(state).teardown()  # the containers of a containers-provider stack, found by label
     stack = load_stack(state) or {}
     ports = list((stack.get("ports") or {}).values())
     deadline = time.monotonic() + timeout
@@ -156,6 +217,7 @@ def down(settings: Settings, timeout: float = 30.0) -> list[int]:
         time.sleep(0.1)  # poll
     for name in ("supervisor.sock", "supervisord.pid"):
         state.path(name).unlink(missing_ok=True)
+    service_mod.save_password(state, "")  # the next ``up`` takes it from the environment again
     return killed
 
 

@@ -4,58 +4,44 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+from gameday import reasons
 from gameday.config import Settings, get_settings
-from gameday.state import StateDir, read_json, write_json_atomic
+from gameday.dependencies import KINDS, Address
+from gameday.profile import Dependency, Profile
+from gameday.profile import load as load_profile
+from gameday.state import StateDir, read_json
 from gameday.targets.base import (
-    DEPENDENCIES,
     DependencyCheck,
     DependencyState,
     Endpoint,
     Event,
     LoadBalancer,
+    NotApplicableError,
+    NothingChanged,
     Replica,
     Revision,
     Status,
     Target,
     TargetError,
-    UnknownDependencyError,
+    profile_dependency,
+    serving_checks,
 )
-from gameday.targets.local import probes
-from gameday.targets.local.components import LB_BACKEND, replica_config_path
+from gameday.targets.canary import CanaryDriver
+from gameday.targets.local import probes, providers
+from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog, supervisor_events
 from gameday.targets.local.haproxy import HAProxyRuntime
-from gameday.targets.local.rollout import RevisionRecord, RolloutStore, config_hash
+from gameday.targets.local.providers import DependencyProvider
+from gameday.targets.local.providers.native import process_state_letter
+from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, RolloutStore, config_hash, prepare_replicas
+from gameday.targets.local.service import Service, database_password
 from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import Supervisor
-
-PODS_FILE = ("rollout", "pods.json")
-
-
-def write_replica_configs(
-    state: StateDir, names: list[str], revisions: dict[str, RevisionRecord], config: dict[str, str]
-) -> None:
-    """Write each replica's configuration file (live config + its revision's version) and pod record."""
-    pods = read_json(state.path(*PODS_FILE), {})
-    now = time.time()
-    for name in names:
-        rev = revisions[name]
-        if pods.get(name, {}).get("revision") != rev.number or name not in pods:
-            pods[name] = {"revision": rev.number, "version": rev.version, "created_at": now}
-        pods[name]["revision"] = rev.number
-        write_json_atomic(replica_config_path(state, name), {**config, "APP_VERSION": rev.version})
-    write_json_atomic(state.path(*PODS_FILE), pods)
-
-
-def _process_state_letter(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "?"
 
 
 class LocalTarget(Target):
@@ -89,16 +75,42 @@ class LocalTarget(Target):
         return int(self.stack["ports"][component])
 
     @property
+    def profile(self) -> Profile:
+        """The profile the stack was started with (``gameday up`` records it), else the configured one."""
+        recorded = (load_stack(self.state) or {}).get("profile")
+        if recorded and recorded != str(self.settings.service.source):
+            return load_profile(recorded)
+        return self.settings.service
+
+    @property
+    def service(self) -> Service:
+        """The profile's service on this stack: renders a replica's files, environment and command at (re)start."""
+        stack = self.stack
+        password = database_password(self.profile, self.state)
+        return Service(self.profile, self.state, dict(stack["ports"]), stack.get("python") or sys.executable,
+                       password)
+
+    @property
     def lb_runtime(self) -> HAProxyRuntime:
         """HAProxy's runtime API."""
-        return HAProxyRuntime(self.state.path("haproxy", "haproxy.sock"), LB_BACKEND)
+        return HAProxyRuntime(self.state.path("haproxy", "haproxy.sock"), self.profile.service.name)
 
     def base_url(self) -> str:
         return self.stack["load_balancer_url"]
 
+    def _object(self, kind: str) -> str:
+        """How events name the service's objects: ``deployment/<service>``, ``configmap/<service>-config``."""
+        name = self.profile.service.name
+        return f"configmap/{name}-config" if kind == "configmap" else f"{kind}/{name}"
+
     def reachable(self) -> None:
         if not self.supervisor.alive():
             raise TargetError("local stack is not running: start it with 'gameday up' (make up)")
+        # the same service may be described by another file (a copy being edited): the service's name decides
+        running, wanted = self.stack.get("service"), self.settings.service.service.name
+        if running and running != wanted:
+            raise TargetError(f"the local stack runs {running} (profile {self.stack.get('profile')}), not {wanted}: "
+                              "name that service's profile (--profile / GAMEDAY_PROFILE), or 'gameday down' first")
         if not probes.tcp_open(self.port("load-balancer")):
             raise TargetError(f"load balancer not listening on {self.base_url()}")
 
@@ -109,11 +121,11 @@ class LocalTarget(Target):
     def replicas(self) -> list[Replica]:
         infos = self.supervisor.processes()
         pods = self._pods()
-        spawns = [e for e in supervisor_events(self.state.logs / "supervisord.log") if e.reason == "Started"]
+        spawns = [e for e in supervisor_events(self.state.logs / "supervisord.log") if e.reason == reasons.STARTED]
         names = self.replica_names
 
         def ready(name: str) -> bool:
-            return probes.http_status(f"http://127.0.0.1:{self.port(name)}/readyz", timeout=0.5) == 200
+            return self._replica_ready(name)
 
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             readiness = dict(zip(names, pool.map(ready, names), strict=True))
@@ -134,7 +146,7 @@ class LocalTarget(Target):
                 "EXITED": "Terminated",
                 "STOPPING": "Terminating",
             }.get(statename, "Unknown")
-            if pid and _process_state_letter(pid) == "T":
+            if pid and process_state_letter(pid) == "T":
                 phase = "Frozen"
             out.append(
                 Replica(
@@ -162,7 +174,7 @@ class LocalTarget(Target):
         endpoints = self.endpoints()
         answering = probes.tcp_open(self.port("load-balancer"))
         return LoadBalancer(
-            name="ecommerce-backend-lb (haproxy)",
+            name=f"{self.profile.service.name}-lb (haproxy)",
             url=self.base_url(),
             state="up" if answering else "down",
             ready_backends=sum(1 for e in endpoints if e.ready),
@@ -191,30 +203,36 @@ class LocalTarget(Target):
         return self.rollout.config()
 
     def _dependency(self, name: str) -> str:
-        if name not in DEPENDENCIES:
-            raise UnknownDependencyError(name)
+        """A dependency the stack runs itself; an external one cannot be stopped or hung from here."""
+        dep = profile_dependency(self.profile, name)
+        if not dep.provided:
+            raise NotApplicableError(f"{name} is external ({dep.address}): the local target does not run it, so it "
+                                     "cannot stop, start or hang it")
         return name
 
+    @property
+    def dependencies(self) -> DependencyProvider:
+        """What runs PostgreSQL, Redis and the broker: supervisor (native) or Docker (containers)."""
+        return providers.for_stack(self.state)
+
     def dependency_states(self) -> list[DependencyState]:
-        infos = self.supervisor.processes()
-        out = []
-        for name in DEPENDENCIES:
-            info = infos.get(name, {})
-            pid = info.get("pid") or None
-            state = "running" if info.get("statename") in ("RUNNING", "STARTING") else "stopped"
-            if pid and _process_state_letter(pid) == "T":
-                state = "frozen"
-            out.append(DependencyState(name, state, f"127.0.0.1:{self.port(name)}", pid))
-        return out
+        provider = self.dependencies
+        return [self._dependency_state(provider, dep) for dep in self.profile.dependencies]
+
+    def _dependency_state(self, provider: DependencyProvider, dep: Dependency) -> DependencyState:
+        if not dep.provided:
+            return DependencyState(dep.name, "external", dep.address or "")
+        return provider.state_of(dep.name, f"127.0.0.1:{self.port(dep.name)}")
 
     def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
-        port = self.port(self._dependency(name))
-        check = {
-            "postgres": probes.pg_isready,
-            "redis": probes.redis_ping,
-            "kafka": probes.kafka_api_versions,
-        }[name]
-        return check("127.0.0.1", port, timeout)
+        """The kind's check (pg_isready, redis-cli ping ...) where the stack runs it, or at an external address."""
+        dep = profile_dependency(self.profile, name)
+        if dep.address is None:
+            host, port = "127.0.0.1", self.port(name)
+        else:
+            external, _, number = dep.address.rpartition(":")
+            host, port = external, int(number)
+        return KINDS[dep.kind].check(name, Address(host, port, path=dep.health_path), timeout)
 
     def status(self) -> Status:
         status = super().status()
@@ -236,7 +254,7 @@ class LocalTarget(Target):
         chosen = names or self.replica_names
         unknown = [n for n in chosen if n not in self.replica_names]
         if unknown:
-            raise TargetError(f"no replica {unknown[0]!r}: expected one of {', '.join(self.replica_names)}")
+            raise NothingChanged(f"no replica {unknown[0]!r}: expected one of {', '.join(self.replica_names)}")
         return chosen
 
     def terminate_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -244,7 +262,7 @@ class LocalTarget(Target):
         for name in self._select(names):
             if self.supervisor.signal_group(name, signal.SIGKILL):
                 killed.append(name)
-                self.event_log.record("Normal", "Killing", name, f"Killing replica {name} (SIGKILL)")
+                self.event_log.record("Normal", reasons.KILLED, name, f"Killing replica {name} (SIGKILL)")
         return killed
 
     def freeze_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -252,7 +270,7 @@ class LocalTarget(Target):
         for name in self._select(names):
             if self.supervisor.signal_group(name, signal.SIGSTOP):
                 frozen.append(name)
-                self.event_log.record("Warning", "Frozen", name, f"Replica {name} frozen (SIGSTOP)")
+                self.event_log.record("Warning", reasons.FROZEN, name, f"Replica {name} frozen (SIGSTOP)")
         return frozen
 
     def thaw_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -260,27 +278,26 @@ class LocalTarget(Target):
         for name in self._select(names):
             if self.supervisor.signal_group(name, signal.SIGCONT):
                 thawed.append(name)
-                self.event_log.record("Normal", "Thawed", name, f"Replica {name} resumed (SIGCONT)")
+                self.event_log.record("Normal", reasons.THAWED, name, f"Replica {name} resumed (SIGCONT)")
         return thawed
 
     def _replica_ready(self, name: str) -> bool:
-        return probes.http_status(f"http://127.0.0.1:{self.port(name)}/readyz", timeout=0.5) == 200
+        path = self.profile.service.readiness_path
+        return probes.http_status(f"http://127.0.0.1:{self.port(name)}{path}", timeout=0.5) == 200
 
     def _roll(self, rev: RevisionRecord, timeout: float, wait: bool) -> Revision:
         """Rolling replacement, one replica at a time, taken out of the load balancer while it restarts."""
         self.event_log.record(
-            "Normal", "ScalingReplicaSet", "deployment/ecommerce-backend",
+            "Normal", reasons.SCALING_REPLICA_SET, self._object("deployment"),
             f"Rolling out revision {rev.number} ({rev.version}): {rev.change_cause}",
         )
         config = self.rollout.config()
+        service = self.service
         deadline = time.monotonic() + timeout
         for name in self.replica_names:
             self._lb_state(name, "maint")
             self.supervisor.stop(name)
-            write_replica_configs(self.state, [name], {name: rev}, config)
-            pods = self._pods()
-            pods[name]["created_at"] = time.time()
-            write_json_atomic(self.state.path(*PODS_FILE), pods)
+            prepare_replicas(service, [name], {name: rev}, config, restarted=True)
             self.supervisor.start(name)
             self._lb_state(name, "ready")
             if not wait:
@@ -288,7 +305,7 @@ class LocalTarget(Target):
             while not self._replica_ready(name):
                 if time.monotonic() > deadline:
                     self.event_log.record(
-                        "Warning", "ProgressDeadlineExceeded", "deployment/ecommerce-backend",
+                        "Warning", reasons.PROGRESS_DEADLINE_EXCEEDED, self._object("deployment"),
                         f"revision {rev.number}: replica {name} not ready within {timeout:.0f}s",
                     )
                     return rev.public()
@@ -308,16 +325,17 @@ class LocalTarget(Target):
         target = self.rollout.find(to_revision)
         current = self.rollout.current()
         if target.template == current.template:
-            self.event_log.record("Normal", "RollbackSkipped", "deployment/ecommerce-backend",
+            self.event_log.record("Normal", reasons.ROLLBACK_SKIPPED, self._object("deployment"),
                                   f"revision {target.number} already matches the current template")
             return current.public()
         rev = self.rollout.record(target.version, target.restarted_at, f"rollback to revision {target.number}")
-        self.event_log.record("Normal", "DeploymentRollback", "deployment/ecommerce-backend",
+        self.event_log.record("Normal", reasons.DEPLOYMENT_ROLLBACK, self._object("deployment"),
                               f"Rolled back to revision {target.number} ({target.version})")
         return self._roll(rev, timeout, wait)
 
     def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
-        rev = self.rollout.record(version, None, cause or f"kubectl set image ecommerce-backend={version}")
+        name = self.profile.service.name
+        rev = self.rollout.record(version, None, cause or f"kubectl set image {name}={version}")
         return self._roll(rev, timeout, wait)
 
     def apply_config(self, changes: dict[str, str], cause: str = "") -> dict[str, str]:
@@ -331,39 +349,37 @@ class LocalTarget(Target):
         revs = {r.number: r for r in self.rollout.revisions()}
         current = self.rollout.current()
         by_name = {n: revs.get(pods.get(n, {}).get("revision"), current) for n in self.replica_names}
-        write_replica_configs(self.state, self.replica_names, by_name, data)
+        prepare_replicas(self.service, self.replica_names, by_name, data)
         changed = sorted(k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
-        self.event_log.record("Normal", "ConfigChanged", "configmap/ecommerce-backend-config",
+        self.event_log.record("Normal", reasons.CONFIG_CHANGED, self._object("configmap"),
                               f"configuration changed ({', '.join(changed) or 'no keys'}): {cause}".rstrip(": "))
         return previous
 
     # --- dependency actions --------------------------------------------------------------------
     def stop_dependency(self, name: str) -> None:
-        self.supervisor.stop(self._dependency(name))
-        self.event_log.record("Warning", "DependencyStopped", name, f"{name} stopped")
+        self.dependencies.stop(self._dependency(name))
+        self.event_log.record("Warning", reasons.DEPENDENCY_STOPPED, name, f"{name} stopped")
 
     def start_dependency(self, name: str, wait: bool = True, timeout: float = 30.0) -> None:
-        self._dependency(name)
-        self.supervisor.signal_group(name, signal.SIGCONT) if self._running(name) else None
-        self.supervisor.start(name)
-        self.event_log.record("Normal", "DependencyStarted", name, f"{name} started")
+        self.dependencies.start(self._dependency(name))
+        self.event_log.record("Normal", reasons.DEPENDENCY_STARTED, name, f"{name} started")
         deadline = time.monotonic() + timeout
         while wait and not probes.tcp_open(self.port(name)):
             if time.monotonic() > deadline:
                 raise TargetError(f"{name} did not come back within {timeout:.0f}s")
             time.sleep(0.05)  # poll
 
-    def _running(self, name: str) -> bool:
-        return self.supervisor.info(name).get("statename") in ("RUNNING", "STARTING")
-
     def hang_dependency(self, name: str) -> None:
-        if not self.supervisor.signal_group(self._dependency(name), signal.SIGSTOP):
+        provider = self.dependencies
+        if not provider.hang(self._dependency(name)):
             raise TargetError(f"{name} is not running: nothing to hang")
-        self.event_log.record("Warning", "DependencyHung", name, f"{name} frozen (SIGSTOP)")
+        self.event_log.record("Warning", reasons.DEPENDENCY_HUNG, name, f"{name} frozen ({provider.hang_how})")
 
     def release_dependency(self, name: str) -> None:
-        if self.supervisor.signal_group(self._dependency(name), signal.SIGCONT):
-            self.event_log.record("Normal", "DependencyReleased", name, f"{name} resumed (SIGCONT)")
+        provider = self.dependencies
+        if provider.release(self._dependency(name)):
+            self.event_log.record("Normal", reasons.DEPENDENCY_RELEASED, name,
+                                  f"{name} resumed ({provider.release_how})")
 
     # --- recovery ----------------------------------------------------------------------------------
     def start_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -377,9 +393,11 @@ class LocalTarget(Target):
 
     def wait_healthy(self, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
-        url = self.base_url() + "/api/products"
+        checks = serving_checks(self.profile)
         while time.monotonic() < deadline:
-            if all(r.ready for r in self.replicas()) and probes.http_status(url, timeout=2.0) == 200:
+            if all(r.ready for r in self.replicas()) and all(
+                probes.http_status(self.base_url() + path, timeout=2.0) == status for path, status in checks
+            ):
                 return True
             time.sleep(0.2)  # poll
         return False
@@ -399,8 +417,13 @@ class LocalTarget(Target):
         return {"kind": "local", "state_dir": str(self.state.root)}
 
     def bad_release(self) -> str:
-        return self.settings.local.bad_release_version
+        return service_mod.bad_release(self.profile)
 
     def broken_config(self) -> dict[str, str]:
-        # a wrong database host: 127.0.0.2 is loopback, and PostgreSQL listens on 127.0.0.1 only
-        return {"DB_HOST": "127.0.0.2"}
+        return service_mod.broken_config(self.profile)
+
+    def canary(self) -> CanaryDriver:
+        """Replicas switched one at a time to the new release behind HAProxy, measured from its request log."""
+        from gameday.targets.local.canary import LocalCanary
+
+        return LocalCanary(self)

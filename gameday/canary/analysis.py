@@ -1,0 +1,175 @@
+"""One canary step's verdict, a pure function of what each side served: ``promote``, ``rollback`` or ``inconclusive``.
+
+Why these statistics, and why these edges (the defects of the tools that own this ground):
+
+- Errors: the difference of the two error rates with Newcombe's hybrid score interval (method 10, built on Wilson
+  intervals). It behaves at 0 and at 100% failures, where the Wald interval collapses; the canary is rolled back
+  only when the interval's lower bound is above the tolerance (it is worse, beyond noise), and passes only when its
+  upper bound is within the tolerance (it is no worse, beyond noise). In between there is not enough traffic to say.
+- Latency: over SUCCESSFUL requests only (a fast 503 is not a fast answer), the Mann-Whitney U test (scipy) that
+  the canary is slower, plus the Hodges-Lehmann-style shift of medians and the p95 ratio as the effect size: a
+  statistically significant 2 ms slowdown is not a reason to roll back, a 150 ms one is.
+- No data is never success (Argo Rollouts reported success when every measurement errored, argo-rollouts#4479; Flagger
+  halts on "no values found", flagger#1689): a canary that got no traffic is ``inconclusive``, and a canary whose
+  every request failed is ``rollback`` even on little traffic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from statistics import median
+from typing import Any
+
+from gameday.verify.verdicts import wilson_interval
+
+
+class Decision(StrEnum):
+    """What a step decides."""
+
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one side (canary or primary) served in a step, from the load balancer's per-server records."""
+
+    requests: int
+    failures: int  # 5xx or no answer
+    latencies_ms: tuple[float, ...] = ()  # of successful requests only
+
+    @property
+    def error_rate(self) -> float:
+        """Failures over requests (0 with no requests: callers check ``requests`` first)."""
+        return self.failures / self.requests if self.requests else 0.0
+
+    def p(self, q: float) -> float | None:
+        """The q-quantile of the successful latencies (nearest rank), None without any."""
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and the latency distribution, for the report."""
+        return {"requests": self.requests, "failures": self.failures, "error_rate": round(self.error_rate, 5),
+                "successes_timed": len(self.latencies_ms),
+                **{f"p{int(q * 100)}_ms": (round(v, 1) if (v := self.p(q)) is not None else None)
+                   for q in (0.5, 0.9, 0.95, 0.99)}}
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How much worse the canary may be, and how sure the comparison must be."""
+
+    error_rate: float = 0.01  # canary error rate may exceed the primary's by this much
+    latency_ms: float = 50.0  # canary's median may be slower by this much
+    p95_ratio: float = 1.5  # canary's p95 may be this many times the primary's
+    confidence: float = 0.95
+    min_requests: int = 30  # per side, before errors can be judged at all
+    min_latencies: int = 20  # successful requests per side, before latency can be judged
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.error_rate < 1:
+            raise ValueError("error-rate tolerance must be in [0, 1)")
+        if self.latency_ms < 0 or self.p95_ratio < 1:
+            raise ValueError("latency tolerance must be >= 0 ms and the p95 ratio >= 1")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError("confidence must be in [0.5, 1)")
+        if self.min_requests < 1 or self.min_latencies < 2:
+            raise ValueError("minimum sample sizes must be positive")
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """One step's decision, with every figure it was made from."""
+
+    decision: Decision
+    reasons: tuple[str, ...]
+    canary: dict[str, Any]
+    primary: dict[str, Any]
+    error_diff_ci: tuple[float, float] | None = None
+    latency_p_value: float | None = None
+    median_shift_ms: float | None = None
+    p95_ratio: float | None = None
+    checks: dict[str, str] = field(default_factory=dict)  # errors / latency -> ok | worse | unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        out = asdict(self)
+        out["decision"] = str(self.decision)
+        return out
+
+
+def newcombe_interval(fail_a: int, n_a: int, fail_b: int, n_b: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of ``rate_a - rate_b`` by Newcombe's hybrid score method (Wilson intervals of each side)."""
+    if n_a <= 0 or n_b <= 0:
+        raise ValueError("both sides need at least one request")
+    pa, pb = fail_a / n_a, fail_b / n_b
+    la, ua = wilson_interval(fail_a, n_a, confidence)
+    lb, ub = wilson_interval(fail_b, n_b, confidence)
+    diff = pa - pb
+    lower = diff - math.sqrt((pa - la) ** 2 + (ub - pb) ** 2)
+    upper = diff + math.sqrt((ua - pa) ** 2 + (pb - lb) ** 2)
+    return max(-1.0, lower), min(1.0, upper)
+
+
+def judge_errors(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, str, tuple[float, float] | None]:
+    """``ok``, ``worse`` or ``unknown`` for the error rates, with the reason and the interval."""
+    if canary.requests == 0:
+        return "unknown", "no request reached the canary", None
+    if canary.failures == canary.requests and canary.requests >= 3:
+        return "worse", f"every one of the canary's {canary.requests} requests failed", None
+    if primary.requests == 0:
+        return "unknown", "no request reached the primary to compare with", None
+    lo, hi = newcombe_interval(canary.failures, canary.requests, primary.failures, primary.requests, tol.confidence)
+    shown = (f"error rate canary {canary.error_rate:.2%} vs primary {primary.error_rate:.2%} "
+             f"(difference {lo:+.2%}..{hi:+.2%})")
+    if lo > tol.error_rate:
+        return "worse", f"{shown} exceeds the tolerance {tol.error_rate:.2%}", (lo, hi)
+    if canary.requests < tol.min_requests or primary.requests < tol.min_requests:
+        return "unknown", f"{shown}: fewer than {tol.min_requests} requests on a side", (lo, hi)
+    if hi <= tol.error_rate:
+        return "ok", f"{shown} within the tolerance {tol.error_rate:.2%}", (lo, hi)
+    return "unknown", f"{shown}: not enough traffic to tell it from the tolerance {tol.error_rate:.2%}", (lo, hi)
+
+
+def judge_latency(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, str, float | None, float | None,
+                                                                          float | None]:
+    """``ok``, ``worse`` or ``unknown`` for latency of successful requests: (check, reason, p, shift, p95 ratio)."""
+    a, b = canary.latencies_ms, primary.latencies_ms
+    if len(a) < tol.min_latencies or len(b) < tol.min_latencies:
+        return ("unknown", f"latency not judged: {len(a)} canary / {len(b)} primary successful requests "
+                f"(needs {tol.min_latencies} each)", None, None, None)
+    # imported here: scipy.stats takes ~0.7 s to import, which every gameday command paid at the top
+    from scipy.stats import mannwhitneyu
+
+    p_value = float(mannwhitneyu(a, b, alternative="greater").pvalue)
+    shift = median(a) - median(b)
+    pa, pb = canary.p(0.95), primary.p(0.95)
+    assert pa is not None and pb is not None
+    ratio = pa / pb if pb > 0 else math.inf
+    shown = (f"median canary {median(a):.0f} ms vs primary {median(b):.0f} ms (shift {shift:+.0f} ms, "
+             f"p95 ratio {ratio:.2f}, Mann-Whitney p={p_value:.3g})")
+    significant = p_value < 1 - tol.confidence
+    if significant and (shift > tol.latency_ms or ratio > tol.p95_ratio):
+        return "worse", f"{shown}: slower beyond the tolerance ({tol.latency_ms:.0f} ms, x{tol.p95_ratio})", \
+            p_value, shift, ratio
+    return "ok", f"{shown}: within the tolerance", p_value, shift, ratio
+
+
+def decide(canary: Side, primary: Side, tol: Tolerances) -> StepVerdict:
+    """The step's decision: rollback on evidence of harm, promote only on evidence of no harm, else inconclusive."""
+    errors, error_reason, ci = judge_errors(canary, primary, tol)
+    latency, latency_reason, p_value, shift, ratio = judge_latency(canary, primary, tol)
+    if errors == "worse" or latency == "worse":
+        decision = Decision.ROLLBACK
+    elif errors == "ok" and latency == "ok":
+        decision = Decision.PROMOTE
+    else:
+        decision = Decision.INCONCLUSIVE
+    return StepVerdict(decision, (error_reason, latency_reason), canary.summary(), primary.summary(), ci, p_value,
+                       shift, ratio, {"errors": errors, "latency": latency})

@@ -1,0 +1,54 @@
+"""The steady state of a runbook's experiments: one probe that runs the checks its runbook package lists.
+
+Every experiment of a runbook starts and ends in the same steady state (the runbook's Verification). It is written
+once, in the package's ``runbook.yaml`` (``steady_state``); each experiment's hypothesis is this one probe, and the
+experiment names its runbook once, in its chaostoolkit ``configuration`` (``gameday_runbook``), which chaostoolkit
+hands to the probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gameday.errors import UsageError
+from gameday.runbook.package import RunbookPackage, find
+
+__all__ = ["steady_state"]
+
+RUNBOOK_KEY = "gameday_runbook"  # the experiment's configuration key naming its runbook package
+
+
+def runbook_of(configuration: dict[str, Any] | None) -> str | None:
+    """The runbook an experiment's configuration names (None: the service profile's)."""
+    value = (configuration or {}).get(RUNBOOK_KEY)
+    return str(value) if value else None
+
+
+def checks(package: RunbookPackage) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(name, probe function, arguments) of each steady-state check; UsageError names a probe that does not exist."""
+    from gameday.chaos import probes
+
+    found = []
+    for check in package.manifest.steady_state.checks:
+        if check.probe not in probes.__all__:
+            raise UsageError(f"{package.folder / 'runbook.yaml'}: steady_state: no probe {check.probe!r} in "
+                             f"gameday.chaos.probes")
+        found.append((check.name, getattr(probes, check.probe), dict(check.arguments)))
+    return found
+
+
+def steady_state(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The runbook's steady state: its checks in order, stopping at the first that fails; ``ok`` when all pass."""
+    package = find(runbook_of(configuration))
+    results: list[dict[str, Any]] = []
+    for name, probe, arguments in checks(package):
+        try:
+            output = probe(**arguments)
+        except Exception as exc:  # a probe that raises is a failed check, named, not a crashed hypothesis
+            output = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        ok = bool(isinstance(output, dict) and output.get("ok"))
+        results.append({"name": name, "ok": ok, "output": output})
+        if not ok:
+            break
+    failed = [r["name"] for r in results if not r["ok"]]
+    return {"ok": not failed, "runbook": package.name, "checks": results, "failed": failed}

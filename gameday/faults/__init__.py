@@ -1,0 +1,87 @@
+"""One fault vocabulary: each fault describes itself (name, typed parameters, outage or not, expected verdict),
+registers itself, and has an inject and an undo; the ledger records it.
+
+One module per fault in this package; importing the package imports every module in it (the way krkn walks its
+scenario plugins), and each :class:`~gameday.faults.base.Fault` subclass with a ``name`` registers itself in
+:data:`FAULTS`. The chaos actions, the game day, ``gameday inject`` and ``gameday abort`` all go through
+:func:`get_fault`, :func:`inject` and :func:`undo`. Undo is idempotent: it first looks whether the runbook's
+resolution already repaired things.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import TYPE_CHECKING, Any
+
+from gameday.errors import UsageError
+from gameday.faults.base import FAULTS, Fault, FaultContext, actionable_dependencies
+from gameday.ledger import Ledger, LedgerEntry
+from gameday.safety import guard
+from gameday.targets.base import NothingChanged
+
+if TYPE_CHECKING:
+    from gameday.profile import Profile
+    from gameday.targets.base import Target
+
+__all__ = ["FAULTS", "Fault", "FaultContext", "LedgerEntry", "actionable_dependencies", "discover", "get_fault",
+           "inject", "undo"]
+
+
+def discover() -> dict[str, Fault]:
+    """Import every module of the package (each fault registers itself when its module is imported)."""
+    for module in pkgutil.iter_modules(__path__):
+        if module.name != "base":
+            importlib.import_module(f"{__name__}.{module.name}")
+    return FAULTS
+
+
+discover()
+
+
+def get_fault(name: str) -> Fault:
+    """A fault by name, or one clear line listing the known ones."""
+    try:
+        return FAULTS[name]
+    except (KeyError, TypeError):
+        raise UsageError(f"unknown fault {name!r}: expected one of {', '.join(sorted(FAULTS))}") from None
+
+
+def inject(target: Target, ledger: Ledger, name: str, params: dict[str, Any] | None = None,
+           profile: Profile | None = None) -> LedgerEntry:
+    """Check the parameters, check safety, record in the ledger, then apply; on failure undo at once.
+
+    Nothing is written to the ledger until the parameters passed their schema: against the profile (``profile``,
+    default: the configured one) before any call to the target, then against the target (named replicas exist).
+    """
+    fault = get_fault(name)
+    if profile is None:
+        from gameday.config import get_settings
+
+        profile = get_settings().service
+    raw = params if params is not None else {}
+    kind = str(target.identity().get("kind"))
+    fault.validate(raw, context=FaultContext(profile, kind))
+    guard(target)
+    replicas = [r.name for r in target.replicas()] if isinstance(raw, dict) and raw.get("replicas") else None
+    clean = fault.validate(raw, context=FaultContext(profile, kind, replicas))
+    saved = fault.snapshot(target, clean)
+    entry = ledger.add(LedgerEntry(fault=name, params=clean, target=target.identity(), undo=saved))
+    try:
+        ledger.applying(entry.id)
+        fault.inject(target, clean)
+    except NothingChanged:
+        ledger.remove(entry.id)  # refused before its first change: nothing to undo, nothing to keep
+        raise
+    except BaseException:
+        undo(target, ledger, entry)
+        raise
+    ledger.update(entry.id, state="injected")
+    entry.state = "injected"
+    return entry
+
+
+def undo(target: Target, ledger: Ledger, entry: LedgerEntry) -> None:
+    """Undo one recorded fault and remove it from the ledger."""
+    get_fault(entry.fault).undo(target, entry.params, entry.undo)
+    ledger.remove(entry.id)

@@ -1,0 +1,64 @@
+"""bad-release: the known-bad release rolled out (a failed deployment)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from gameday.faults.base import Fault, Params, Version
+
+if TYPE_CHECKING:
+    from gameday.profile import Profile
+    from gameday.targets.base import Target
+
+
+class BadReleaseParams(Params):
+    """Which release to roll out."""
+
+    version: Version | None = Field(None, description="the bad version (default: the profile's known-bad release)")
+
+
+class BadRelease(Fault):
+    """Passes its probes, then crashes: every replica ends in a crash loop until ``rollout undo``."""
+
+    name = "bad-release"
+    description = "roll out the known-bad release (failed deployment)"
+    Params: ClassVar[type[BadReleaseParams]] = BadReleaseParams
+
+    def not_applicable(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> str | None:
+        if params.get("version"):
+            return None
+        if target_kind == "kubernetes":
+            return None if profile.kubernetes and profile.kubernetes.bad_image else \
+                f"{profile.service.name} names no known-bad release (kubernetes.bad_image)"
+        return None if profile.local and profile.local.bad_release else \
+            f"{profile.service.name} names no known-bad release (local.bad_release)"
+
+    def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
+        return True
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+        from gameday.diagnose.rules import FAILED_DEPLOYMENT
+
+        return FAILED_DEPLOYMENT
+
+    def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:
+        current = target.current_revision()
+        return {"version": current.version if current else None}
+
+    def inject(self, target: Target, params: dict[str, Any]) -> None:
+        version = params.get("version") or target.bad_release()
+        target.deploy(version, cause=f"gameday fault: bad release {version}", wait=True, timeout=30)
+
+    def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
+        good = saved.get("version")
+        current = target.current_revision()
+        if good and current and current.version != good:
+            matching = [r.number for r in target.history() if r.version == good]
+            if matching:
+                target.rollout_undo(to_revision=max(matching), wait=True)
+            else:
+                target.deploy(good, cause="gameday undo: restore release", wait=True)
+        if not target.wait_healthy(timeout=20):
+            target.rollout_restart(wait=True)

@@ -1,0 +1,45 @@
+"""kill-replicas: every replica (or the named ones) killed with SIGKILL, ``rounds`` times (all pods down)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field
+
+from gameday.faults.base import ReplicaFault, ReplicaParams
+
+if TYPE_CHECKING:
+    from gameday.profile import Profile
+    from gameday.targets.base import Target
+
+
+class KillParams(ReplicaParams):
+    """Which replicas, how many times, how far apart."""
+
+    rounds: int = Field(1, ge=1, le=100, description="how many times to kill them (default 1, at most 100)")
+    interval: float = Field(0.5, ge=0, le=10, description="seconds between rounds (default 0.5, at most 10)")
+
+
+class KillReplicas(ReplicaFault):
+    """Killed abruptly and repeatedly: the supervisor's restarts turn into a crash loop."""
+
+    name = "kill-replicas"
+    description = "kill replicas abruptly, repeatedly (all pods down)"
+    Params: ClassVar[type[KillParams]] = KillParams
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+        from gameday.diagnose.rules import ALL_REPLICAS_DOWN
+
+        return ALL_REPLICAS_DOWN
+
+    def inject(self, target: Target, params: dict[str, Any]) -> None:
+        for i in range(params["rounds"]):
+            target.terminate_replicas(params.get("replicas"))
+            if i + 1 < params["rounds"]:
+                time.sleep(params["interval"])  # the fault's own cadence
+
+    def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
+        target.start_replicas(params.get("replicas"))
+        if not target.wait_healthy(timeout=15):
+            target.rollout_restart(wait=True)

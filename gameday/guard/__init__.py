@@ -1,0 +1,1 @@
+"""Guardrails for shared environments: stop conditions, the emergency halt, one game day at a time, dry runs."""

@@ -1,0 +1,337 @@
+"""Stop conditions: a game day that stops itself, like AWS FIS stop conditions or Chaos Mesh's status checks.
+
+Conditions come from configuration (``stop_conditions`` in the YAML file, :class:`gameday.config.StopConditions`)
+and from ``gameday run --stop-on SPEC`` (repeatable). A SPEC is ``[EXPERIMENT/]KIND:ARGS``:
+
+- ``outage:120s`` - an outage (seen by the probes) lasts longer than this;
+- ``promql:EXPR [for 10s] [at URL]`` - the PromQL expression returns any sample for that long
+  (default: the target's Prometheus);
+- ``http:URL [for 2s]`` - GET URL fails (non-2xx, refused, slower than 1 s) for that long;
+- ``blast:PATH>RATE [for 5s]`` - more than RATE (``5%`` or ``0.05``) of the probes of PATH (a probed path or
+  endpoint name of the profile) failed in the last 5 s: traffic the experiment should not affect.
+
+Every condition is checked before anything is injected (the PromQL is run once, the URL must answer, the
+experiment must be in the run). During the run a watcher thread evaluates them every 0.25 s; when one
+fires it undoes this run's faults through the ledger at once, then lets the session stop the load and
+interrupt the experiment.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+from gameday.alerts import client as prometheus
+from gameday.config import (
+    BlastRadiusCondition,
+    ConditionSet,
+    HttpCondition,
+    PromqlCondition,
+    StopConditions,
+)
+from gameday.errors import UsageError
+
+EXIT_STOPPED = 6  # documented in README "Exit codes"
+TICK_S = 0.25
+MIN_BLAST_SAMPLES = 4
+
+_SCOPED = re.compile(r"^(?P<exp>[A-Za-z0-9_.-]+)/(?P<rest>(outage|promql|http|blast):.*)$", re.S)
+_FOR = re.compile(r"\s+for\s+(?P<dur>\S+)\s*$")
+_AT = re.compile(r"\s+at\s+(?P<url>https?://\S+)\s*$")
+_DURATION = re.compile(r"^(?P<n>\d+(\.\d+)?)(?P<unit>ms|s|m)?$")
+
+
+def duration(text: str, spec: str) -> float:
+    """``120``, ``120s``, ``2m``, ``500ms`` -> seconds."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise UsageError(f"stop condition {spec!r}: bad duration {text!r} (e.g. 30s, 2m, 500ms)")
+    return float(m["n"]) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m["unit"]]
+
+
+def _suffixes(text: str, spec: str) -> tuple[str, float | None, str | None]:
+    """Strip trailing ``for DUR`` and ``at URL`` (either order)."""
+    for_s: float | None = None
+    url: str | None = None
+    for _ in range(2):
+        if (m := _FOR.search(text)) and for_s is None:
+            for_s, text = duration(m["dur"], spec), text[:m.start()]
+        elif (m := _AT.search(text)) and url is None:
+            url, text = m["url"], text[:m.start()]
+    return text.strip(), for_s, url
+
+
+def parse_spec(spec: str, into: StopConditions) -> StopConditions:
+    """Add one ``--stop-on`` SPEC to ``into`` (a copy); one line (UsageError) when it does not parse."""
+    conditions = into.model_copy(deep=True)
+    scoped = _SCOPED.match(spec.strip())
+    experiment, rest = (scoped["exp"], scoped["rest"]) if scoped else (None, spec.strip())
+    kind, sep, args = rest.partition(":")
+    if not sep or kind not in ("outage", "promql", "http", "blast"):
+        raise UsageError(f"stop condition {spec!r}: expected [EXPERIMENT/]outage:|promql:|http:|blast:... "
+                         "(see 'gameday run --help')")
+    target: ConditionSet = conditions
+    if experiment:
+        target = conditions.experiments.setdefault(experiment, ConditionSet())
+    args, for_s, url = _suffixes(args, spec)
+    if not args:
+        raise UsageError(f"stop condition {spec!r}: nothing after '{kind}:'")
+    if kind == "outage":
+        if for_s is not None or url:
+            raise UsageError(f"stop condition {spec!r}: outage takes one duration (outage:120s)")
+        target.outage_s = duration(args, spec)
+    elif kind == "promql":
+        target.promql.append(PromqlCondition(expr=args, for_s=for_s or 0.0, url=url))
+    elif kind == "http":
+        if url:
+            raise UsageError(f"stop condition {spec!r}: http takes its URL first (http:URL for 2s)")
+        target.http.append(HttpCondition(url=args, for_s=for_s or 0.0))
+    else:
+        path, gt, rate = args.partition(">")
+        if not gt:
+            raise UsageError(f"stop condition {spec!r}: expected blast:PATH>RATE (e.g. blast:/api/products>5%)")
+        try:
+            value = float(rate.strip().rstrip("%")) / (100 if rate.strip().endswith("%") else 1)
+        except ValueError:
+            raise UsageError(f"stop condition {spec!r}: bad rate {rate.strip()!r} (e.g. 5% or 0.05)") from None
+        if not 0 <= value <= 1:
+            raise UsageError(f"stop condition {spec!r}: the rate must be between 0 and 100%")
+        target.blast_radius.append(BlastRadiusCondition(path=path.strip(), max_error_rate=value,
+                                                        window_s=for_s or 5.0))
+    return conditions
+
+
+def with_specs(base: StopConditions, specs: list[str]) -> StopConditions:
+    """The configured conditions plus every ``--stop-on`` SPEC."""
+    for spec in specs:
+        base = parse_spec(spec, base)
+    return base
+
+
+# ------------------------------------------------------------------------------------------- checking
+
+
+def validate(conditions: StopConditions, experiments: list[str], prometheus_url: str | None,
+             probed: list[str]) -> None:
+    """Refuse (one line) any condition that cannot work, before anything is injected.
+
+    ``probed``: the endpoint names and paths the prober watches (what a blast-radius condition can judge).
+    """
+    unknown = sorted(set(conditions.experiments) - set(experiments))
+    if unknown:
+        raise UsageError(f"stop condition for unknown experiment {unknown[0]!r}: this run has "
+                         f"{', '.join(experiments) or 'no experiments'}")
+    for scope in [conditions, *conditions.experiments.values()]:
+        for p in scope.promql:
+            url = p.url or prometheus_url
+            if not url:
+                raise UsageError(f"stop condition promql:{p.expr}: this target has no Prometheus; add 'at URL'")
+            _check_url(url, f"promql:{p.expr}")
+            try:
+                prometheus.query(url, p.expr, timeout=5.0)
+            except prometheus.PrometheusError as exc:
+                raise UsageError(f"stop condition promql:{p.expr}: {exc}") from None
+        for h in scope.http:
+            _check_url(h.url, f"http:{h.url}")
+            if not _http_ok(h):
+                raise UsageError(f"stop condition http:{h.url}: already failing before the game day")
+        for b in scope.blast_radius:
+            if b.path not in probed:
+                raise UsageError(f"stop condition blast:{b.path}: not probed during the game day; "
+                                 f"expected one of {', '.join(probed)}")
+
+
+def _check_url(url: str, what: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UsageError(f"stop condition {what}: bad URL {url!r} (expected http://HOST[:PORT]/...)")
+
+
+def _http_ok(h: HttpCondition) -> bool:
+    try:
+        return httpx.get(h.url, timeout=h.timeout_s).is_success
+    except httpx.HTTPError:
+        return False
+
+
+def describe(conditions: StopConditions, experiment: str | None = None) -> list[str]:
+    """The conditions in force (for one experiment, or the run's), one line each."""
+    lines = []
+    scopes = [("run", conditions)] + ([(experiment, conditions.experiments[experiment])]
+                                      if experiment in conditions.experiments else [])
+    for label, s in scopes:
+        lines += [f"{label}: {c.label}" for c in _conditions(s, None)]
+    if not conditions.continue_after_stop:
+        lines.append("when one fires: faults undone, load stopped, remaining experiments skipped")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- the watcher
+
+
+@dataclass
+class Fired:
+    """A condition that fired: which, its value, when it started to hold and when it fired."""
+
+    condition: str
+    value: str
+    held_at: float  # when the condition (with its 'for') became true
+    fired_at: float
+    experiment: str | None
+    undone_at: float | None = None
+    undone: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """``aborted: outage > 5s (value 5.3s at 17:02:03)``."""
+        at = datetime.fromtimestamp(self.fired_at).strftime("%H:%M:%S")
+        return f"aborted: {self.condition} (value {self.value} at {at})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """For report.json."""
+        return {"condition": self.condition, "value": self.value, "held_at": self.held_at,
+                "fired_at": self.fired_at, "experiment": self.experiment, "undone_at": self.undone_at,
+                "undone": self.undone,
+                "held_to_undone_s": round(self.undone_at - self.held_at, 3) if self.undone_at else None}
+
+
+@dataclass
+class Signals:
+    """What the watcher reads of the running game day (all cheap, no side effects)."""
+
+    experiment: Callable[[], tuple[str | None, float | None, float | None]]  # name, outage start, outage end
+    observations: Callable[[float], list[Any]]  # prober observations since a time: .at, .path, .ok
+    prometheus_url: str | None
+
+
+@dataclass
+class _Condition:
+    label: str
+    for_s: float
+    check: Callable[[Signals, float], tuple[bool, str, float | None]]  # holds, value, since (None: now)
+    held_since: float | None = None
+
+
+def _outage(limit: float) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
+    def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
+        _, start, end = signals.experiment()
+        if start is None or end is not None:
+            return False, "", None
+        return now - start > limit, f"{now - start:.1f}s", start + limit
+    return check
+
+
+def _promql(c: PromqlCondition) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
+    def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
+        url = c.url or signals.prometheus_url
+        try:
+            result = prometheus.query(url or "", c.expr, timeout=1.0)
+        except prometheus.PrometheusError:
+            return False, "", None  # Prometheus unreachable mid-run: not evidence of harm
+        value = result[0]["value"][1] if result else ""
+        return bool(result), value, None
+    return check
+
+
+def _http(c: HttpCondition) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
+    def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
+        try:
+            status = httpx.get(c.url, timeout=c.timeout_s).status_code
+            return not 200 <= status < 300, f"HTTP {status}", None
+        except httpx.HTTPError as exc:
+            return True, type(exc).__name__, None
+    return check
+
+
+def _blast(c: BlastRadiusCondition) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
+    def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
+        seen = [o for o in signals.observations(now - c.window_s) if c.path in (o.path, o.call.path)]
+        if len(seen) < MIN_BLAST_SAMPLES:
+            return False, "", None
+        rate = sum(1 for o in seen if not o.ok) / len(seen)
+        return rate > c.max_error_rate, f"{100 * rate:.0f}% of {len(seen)} probes failed", None
+    return check
+
+
+def _conditions(s: ConditionSet, outage_default: float | None) -> list[_Condition]:
+    out = []
+    limit = s.outage_s if s.outage_s is not None else outage_default
+    if limit is not None:
+        out.append(_Condition(f"outage > {limit:g}s", 0.0, _outage(limit)))
+    out += [_Condition(f"promql {p.expr}" + (f" for {p.for_s:g}s" if p.for_s else "") +
+                       (f" at {p.url}" if p.url else ""), p.for_s, _promql(p)) for p in s.promql]
+    out += [_Condition(f"http {h.url} failing" + (f" for {h.for_s:g}s" if h.for_s else ""), h.for_s, _http(h))
+            for h in s.http]
+    out += [_Condition(f"blast radius {b.path} error rate > {100 * b.max_error_rate:g}% over {b.window_s:g}s",
+                       0.0, _blast(b)) for b in s.blast_radius]
+    return out
+
+
+class Watcher:
+    """Evaluates the conditions in force every :data:`TICK_S` in a thread; calls ``on_fire`` once."""
+
+    def __init__(self, conditions: StopConditions, signals: Signals, on_fire: Callable[[Fired], None]) -> None:
+        self.conditions = conditions
+        self.signals = signals
+        self.on_fire = on_fire
+        self.fired: Fired | None = None
+        self._run = _conditions(conditions, None)
+        self._per_experiment = {name: _conditions(s, None)
+                                for name, s in conditions.experiments.items()}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gameday-stop-conditions", daemon=True)
+
+    def start(self) -> Watcher:
+        """Start watching."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop watching (waits for an ``on_fire`` in progress)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(10)
+
+    def _in_force(self) -> list[_Condition]:
+        name = self.signals.experiment()[0]
+        scoped = self._per_experiment.get(name or "", [])
+        if any(c.label.startswith("outage") for c in scoped):  # an experiment's outage limit replaces the run's
+            return [c for c in self._run if not c.label.startswith("outage")] + scoped
+        return self._run + scoped
+
+    def evaluate(self, now: float) -> Fired | None:
+        """One pass: the first condition that holds long enough, or None."""
+        for c in self._in_force():
+            try:
+                holds, value, since = c.check(self.signals, now)
+            except Exception:  # a check that breaks must never break the game day
+                holds, value, since = False, "", None
+            if not holds:
+                c.held_since = None
+                continue
+            c.held_since = c.held_since or (since if since is not None else now)
+            held_at = c.held_since if since is not None else c.held_since + c.for_s
+            if now >= held_at:
+                return Fired(c.label, value, held_at, now, self.signals.experiment()[0])
+        return None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            if self.fired is not None and self.signals.experiment()[0] == self.fired.experiment:
+                continue  # continuing after a stop: the next experiment is watched afresh
+            fired = self.evaluate(time.time())
+            if fired is None:
+                continue
+            self.fired = fired
+            self.on_fire(fired)
+            if not self.conditions.continue_after_stop:
+                return
+            for c in [*self._run, *(c for cs in self._per_experiment.values() for c in cs)]:
+                c.held_since = None

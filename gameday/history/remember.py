@@ -1,0 +1,138 @@
+"""Where a run meets its history: recorded at its end, scored, given its trends, judged by the gate.
+
+``remember_game_day`` and ``remember_smoke`` are the one call at the end of a game day and of a smoke.
+They never fail the run: a history that cannot be opened or written costs one warning line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gameday import __version__
+from gameday.config import Settings
+from gameday.errors import GamedayError
+from gameday.history.gate import EXIT_REGRESSION, GateResult, Policy, judge
+from gameday.history.records import DEFAULT_PROFILE, RunRecord, from_game_day, from_smoke, run_id
+from gameday.history.score import Targets, score_run
+from gameday.history.store import HistoryStore, RunFilter, history_url, open_store
+from gameday.targets.base import Target
+
+TREND_RUNS = 30
+Warn = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def profile_of(report: dict[str, Any], settings: Settings) -> str:
+    """The service profile a report was run against: the report says, else the settings' profile."""
+    if report.get("profile"):
+        return str(report["profile"])
+    try:
+        return settings.service.service.name
+    except (GamedayError, ValueError, OSError):  # a profile that does not load: the reference service's name
+        return DEFAULT_PROFILE
+
+
+def service_version(target: Target | None) -> str | None:
+    """The version the target runs now, if it can say."""
+    if target is None:
+        return None
+    try:
+        revision = target.current_revision()
+    except Exception:  # any target's failure to say: the history records no version, the run goes on
+        return None
+    return revision.version if revision else None
+
+
+def remember_game_day(report: dict[str, Any], settings: Settings, target: Target | None = None,
+                      report_dir: Path | None = None, warn: Warn = _stderr) -> None:
+    """Score the report, record it in the history and add its trends; the report dict gains
+    ``run_id``, ``profile``, ``service_version``, ``gameday_version``, ``score`` and ``trends``."""
+    report.setdefault("run_id", run_id(report["started_at"]))
+    report.setdefault("profile", profile_of(report, settings))
+    report.setdefault("service_version", service_version(target))
+    report.setdefault("gameday_version", __version__)
+    report["score"] = score_run(report["experiments"], Targets.from_slo(settings.slo)).to_dict()
+    report["trends"] = None
+    try:
+        store = open_store(history_url(settings))
+        try:
+            run = from_game_day(report, Targets.from_slo(settings.slo), str(report_dir) if report_dir else None)
+            store.record(run)
+            report["trends"] = trends(store, run)
+        finally:
+            store.close()
+    except Exception as exc:  # the history is a by-product: it never fails the game day (one warning line)
+        warn(f"gameday: warning: run not recorded in the history: {_why(exc)}")
+
+
+def remember_smoke(smoke: dict[str, Any], started_at: float, settings: Settings, target: Target | None = None,
+                   warn: Warn = _stderr) -> None:
+    """Record a smoke (``SmokeReport.to_dict()``) in the history; never raises."""
+    remember_run(from_smoke(smoke, started_at, profile_of({}, settings), service_version(target)), settings, warn)
+
+
+def remember_run(run: RunRecord, settings: Settings, warn: Warn = _stderr) -> None:
+    """Record any run (a smoke, a canary: ``RunRecord(kind="canary", ...)``); never raises."""
+    try:
+        store = open_store(history_url(settings))
+        try:
+            store.record(run)
+        finally:
+            store.close()
+    except Exception as exc:  # the history is a by-product: it never fails the run (one warning line)
+        warn(f"gameday: warning: {run.kind} not recorded in the history: {_why(exc)}")
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, GamedayError) else f"{type(exc).__name__}: {exc}"
+
+
+def trends(store: HistoryStore, run: RunRecord, last: int = TREND_RUNS) -> dict[str, Any]:
+    """The score and each experiment's time to recover over the last game days of this target and profile."""
+    past = store.runs(RunFilter(kind="run", target=run.target, profile=run.profile, before=run.started_at + 1e-3,
+                                last=last))
+    return {
+        "runs": [{"id": r.id, "started_at": r.started_at, "score": r.score} for r in past],
+        "recover_s": {name: [(r.experiment(name).phases.get("recover") if r.experiment(name) else None)
+                             for r in past]
+                      for name in dict.fromkeys(e.name for r in past for e in r.experiments)},
+    }
+
+
+def regressions(report: dict[str, Any], settings: Settings, policy: Policy | None = None) -> GateResult:
+    """The gate over a finished game day: its experiments' figures against the history before it."""
+    policy = policy or Policy.from_settings(settings.history)
+    store = open_store(history_url(settings))
+    try:
+        history = store.phase_history(report["target"], profile_of(report, settings), before=report["started_at"],
+                                      exclude=report.get("run_id"), last=policy.window)
+    finally:
+        store.close()
+    # every experiment that reached a figure is judged (a failed one's recovery is still a measurement); the
+    # baseline is made of passed runs only
+    current = {e.name: e.phases for e in from_game_day(report, Targets.from_slo(settings.slo)).experiments}
+    return judge(current, history, policy)
+
+
+def regression_gate(report: dict[str, Any], settings: Settings, exit_code: int, say: Warn = print) -> int:
+    """``--fail-on-regression``: say what the gate found; the run's exit code, or EXIT_REGRESSION (4) when
+    a game day that passed is slower than its history. A failed game day keeps its own exit code."""
+    if report.get("status") == "interrupted":
+        return exit_code
+    result = regressions(report, settings)
+    for finding in result.regressions:
+        say(f"regression gate: {finding.line()}")
+    judged = len(result.findings) - len(result.not_enough_history)
+    missing = sorted({f"{f.experiment} {f.figure}" for f in result.not_enough_history})
+    summary = f"regression gate: {len(result.regressions)} regression(s) in {judged} figure(s) judged"
+    if missing:
+        summary += (f"; not enough history (fewer than {settings.history.regression_min_runs} passed runs) for: "
+                    f"{', '.join(missing)}")
+    say(summary)
+    return EXIT_REGRESSION if result.regressions and exit_code == 0 else exit_code

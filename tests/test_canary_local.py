@@ -1,0 +1,161 @@
+"""``gameday canary`` on the local stack, real processes: the bad release rolled back having reached one replica at
+most, the good one promoted, the slow one rolled back by latency, an interrupted canary undone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from gameday.ledger import Ledger
+from gameday.state import read_json
+from gameday.targets.local.rollout import PODS_FILE
+from gameday.targets.local.target import LocalTarget
+
+pytestmark = pytest.mark.slow
+
+
+def gameday(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gameday.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False, env=os.environ.copy())
+
+
+def canary(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    res = gameday("canary", *args, "--json")
+    try:
+        return res, json.loads(res.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"no JSON report (exit {res.returncode}): {res.stdout[-500:]} {res.stderr[-1000:]}")
+
+
+def versions(target: LocalTarget) -> set[str | None]:
+    return {r.version for r in target.replicas()}
+
+
+def wait_for(cond: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := cond():
+            return value
+        time.sleep(0.1)  # poll
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_bad_release_is_rolled_back_at_the_first_step_having_reached_one_replica(healthy: LocalTarget) -> None:
+    before = healthy.current_revision()
+    assert before is not None
+    bad = healthy.bad_release()
+    res, report = canary(bad)
+    assert res.returncode == 1, res.stderr
+    assert report["outcome"] == "rolled back"
+    assert len(report["steps"]) == 1 and report["steps"][0]["decision"] == "rollback"
+    assert report["steps"][0]["verdict"]["checks"]["errors"] == "worse"
+    assert len(report["served_new"]) <= 1
+    assert report["decision_s"] is not None and report["decision_s"] < 15
+    # every replica back on the release it ran, through the rollout history ("rollback to revision N")
+    assert versions(healthy) == {before.version}
+    assert healthy.current_revision().change_cause == f"rollback to revision {before.number}"  # type: ignore[union-attr]
+    assert Ledger(healthy.state.ledger).empty()
+    assert healthy.wait_healthy(timeout=30)
+
+
+def test_good_release_is_promoted_to_every_replica(healthy: LocalTarget) -> None:
+    good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
+    res, report = canary(good)
+    assert res.returncode == 0, res.stderr
+    assert report["outcome"] == "promoted"
+    assert [s["decision"] for s in report["steps"]] == ["promote", "promote"]
+    for step in report["steps"]:
+        assert step["verdict"]["canary"]["requests"] >= 30 and step["verdict"]["primary"]["requests"] >= 30
+    assert versions(healthy) == {good}
+    assert healthy.current_revision().version == good  # type: ignore[union-attr]
+    assert Ledger(healthy.state.ledger).empty()
+
+
+def test_slow_release_is_rolled_back_by_latency_not_error_rate(healthy: LocalTarget) -> None:
+    before = healthy.current_revision()
+    slow = healthy.profile.local.slow_release.version  # type: ignore[union-attr]
+    res, report = canary(slow)
+    assert res.returncode == 1, res.stderr
+    assert report["outcome"] == "rolled back"
+    checks = report["steps"][-1]["verdict"]["checks"]
+    assert checks["latency"] == "worse" and checks["errors"] != "worse"
+    assert report["steps"][-1]["verdict"]["median_shift_ms"] > 50
+    assert versions(healthy) == {before.version}  # type: ignore[union-attr]
+
+
+def test_bad_input_changes_nothing(healthy: LocalTarget) -> None:
+    history = healthy.history()
+    running = healthy.current_revision().version  # type: ignore[union-attr]
+    cases = {
+        ("9.9.9-nope",): "unknown version",
+        (running,): "is the running version",
+        (healthy.bad_release(), "--steps", "1,2,3"): "--steps",
+        (healthy.bad_release(), "--error-tolerance", "1.5"): "tolerances",
+        (healthy.bad_release(), "--confidence", "0.1"): "tolerances",
+    }
+    for args, words in cases.items():
+        res = gameday("canary", *args)
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (args, res.stderr)
+        assert "Traceback" not in res.stderr
+    assert healthy.history() == history
+    assert Ledger(healthy.state.ledger).empty()
+
+
+def _start_canary(version: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "gameday.cli", "canary", version, "--step-timeout", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+
+def _first_replica_switched(target: LocalTarget, version: str) -> bool:
+    pods = read_json(target.state.path(*PODS_FILE), {})
+    return any(p.get("version") == version for p in pods.values())
+
+
+def test_sigint_mid_canary_then_abort_leaves_the_previous_version_everywhere(healthy: LocalTarget) -> None:
+    before = healthy.current_revision()
+    good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
+    proc = _start_canary(good)
+    try:
+        wait_for(lambda: _first_replica_switched(healthy, good), 60, "the first replica on the new release")
+        second = gameday("canary", good)  # a canary already in progress: refused, nothing changed
+        assert second.returncode == 2 and "already in progress" in second.stderr, second.stderr
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    res = gameday("abort")
+    assert res.returncode == 0, res.stderr
+    assert versions(healthy) == {before.version}  # type: ignore[union-attr]
+    assert Ledger(healthy.state.ledger).empty()
+
+
+def test_a_killed_canary_is_undone_by_abort(healthy: LocalTarget) -> None:
+    before = healthy.current_revision()
+    good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
+    proc = _start_canary(good)
+    try:
+        wait_for(lambda: _first_replica_switched(healthy, good), 60, "the first replica on the new release")
+        proc.kill()  # no chance to roll back: the ledger entry is all that is left
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    entries = Ledger(healthy.state.ledger).entries()
+    assert [e.kind for e in entries] == ["canary"]
+    assert good in versions(healthy)
+    res = gameday("abort")
+    assert res.returncode == 0, res.stderr
+    assert "undone: canary" in res.stdout
+    assert versions(healthy) == {before.version}  # type: ignore[union-attr]
+    assert Ledger(healthy.state.ledger).empty()
