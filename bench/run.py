@@ -3,7 +3,7 @@
 Writes ``bench/results.json`` and ``bench/results.md``. Every figure is the median of several runs;
 every comparison is a ratio measured in the same run. Usage::
 
-    python -m bench.run [--only smoke,detection,fidelity,headroom,recovery,gameday] [--trials N]
+    python -m bench.run [--only smoke,detection,fidelity,headroom,recovery,gameday,regression] [--trials N]
 """
 
 from __future__ import annotations

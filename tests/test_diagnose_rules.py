@@ -346,3 +346,19 @@ def test_kubernetes_pods_killed_and_replaced_under_new_names_count_as_kills():
     assert [c.subject for c in recent_changes(ev)] == [f"ecommerce-backend-758bf646df-old{i}" for i in range(3)]
     assert decide(ev, PROFILE).recovered_from == ALL_REPLICAS_DOWN
     assert decide(down(ev), PROFILE).kind == ALL_REPLICAS_DOWN
+
+
+def test_a_release_that_passes_its_probes_but_fails_every_api_call_is_a_failed_deployment():
+    from gameday.diagnose.evidence import ApiAnswer
+
+    rolled = [Revision(1, "1.4.2", "initial deploy", NOW - 3600), Revision(2, "1.5.0-bad", "deploy", NOW - 20)]
+    failing_api = [ApiAnswer("catalogue", 500, True), ApiAnswer("product", 500, True)]
+    on_new = [replica(n, revision=2, version="1.5.0-bad") for n in NAMES]
+    verdict = decide(healthy(history=rolled, replicas=on_new, api=failing_api), PROFILE)
+    assert verdict.kind == FAILED_DEPLOYMENT, verdict.summary
+    assert "pass their probes but every API endpoint fails" in verdict.summary
+    assert "catalogue 500" in " ".join(verdict.evidence)
+    # the same release with one endpoint still answering is not this verdict; nor is a failing API with no rollout
+    partly = [ApiAnswer("catalogue", 500, True), ApiAnswer("product", 200, False)]
+    assert decide(healthy(history=rolled, replicas=on_new, api=partly), PROFILE).kind == NO_OUTAGE
+    assert decide(healthy(api=failing_api), PROFILE).kind != FAILED_DEPLOYMENT

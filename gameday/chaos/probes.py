@@ -139,14 +139,21 @@ def no_faults_from_other_runs() -> dict[str, Any]:
 
 
 # --- symptoms ------------------------------------------------------------------------------------
-def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | None = None) -> dict[str, Any]:
+def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | None = None,
+                             symptoms_required: list[str] | None = None) -> dict[str, Any]:
     """Poll until the runbook's outage Symptoms all hold in one sample; raise when they do not within ``within_s``.
 
     Symptoms (:data:`gameday.symptoms.OUTAGE`): the health check fails (no replica ready, the health and
     readiness paths fail), the load balancer answers 503/504, every API endpoint fails, and no request of the
-    sample succeeds. ``expect_codes`` also requires each of those load-balancer codes to have been seen while
-    polling (e.g. 504 then 503). Refused connections and timeouts are recorded as seen.
+    sample succeeds. ``symptoms_required`` narrows them to the ones a fault must show whatever the service (a bad
+    release that passes its probes fails every API call, while its health checks still answer).
+    ``expect_codes`` also requires each of those load-balancer codes to have been seen while polling (e.g. 504
+    then 503). Refused connections and timeouts are recorded as seen.
     """
+    required = tuple(symptoms_required or symptoms.OUTAGE)
+    unknown = [name for name in required if name not in symptoms.ALL]
+    if unknown:
+        raise ProbeFailed(f"unknown symptom {unknown[0]!r}: expected one of {', '.join(symptoms.ALL)}")
     target = current_target()
     wanted = set(expect_codes or [])
     started = time.monotonic()
@@ -163,7 +170,7 @@ def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | N
             for name in symptoms.ALL:
                 if sample["seen"][name]:
                     first_seen.setdefault(name, now)
-            if not symptoms.missing(sample["seen"]) and wanted <= codes_seen:
+            if not symptoms.missing(sample["seen"], required) and wanted <= codes_seen:
                 return {
                     "observed": [n for n in symptoms.ALL if sample["seen"][n]],
                     "after_s": now,
@@ -175,7 +182,7 @@ def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | N
             if time.monotonic() - started >= within_s:
                 break
             time.sleep(0.5)  # poll
-    absent = symptoms.missing(sample.get("seen", {})) + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
+    absent = symptoms.missing(sample.get("seen", {}), required) + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
     raise ProbeFailed(
         f"symptoms not observed within {within_s:g}s: missing {', '.join(absent)} "
         f"(last codes {sample.get('codes')}, {samples} samples)"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, Evidence, collect
+from gameday.calls import Client, fillable
+from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, collect
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
 from gameday.errors import GamedayError
@@ -50,6 +52,14 @@ def load_runbook(path: str | Path | None = None) -> Runbook | None:
         raise
 
 
+def call_api(base_url: str, profile: Profile, timeout_s: float) -> list[ApiAnswer]:
+    """Each endpoint of the profile that needs no captured value, once, through the load balancer."""
+    endpoints = [e for e in profile.endpoints if fillable(e, {})]
+    with Client(base_url, timeout_s) as client, ThreadPoolExecutor(max_workers=max(1, len(endpoints))) as pool:
+        answers = list(pool.map(lambda e: client.endpoint(e, {}), endpoints))
+    return [ApiAnswer(a.name, a.status, a.failed) for a in answers]
+
+
 def diagnose(
     target: Target,
     profile: Profile,
@@ -60,7 +70,8 @@ def diagnose(
 ) -> Diagnosis:
     """The runbook's diagnosis steps 1-3 on ``target`` running ``profile``'s service, its verdict and resolution."""
     names = [d.name for d in profile.dependencies]
-    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=budget)
+    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=budget,
+                       api=lambda: call_api(target.base_url(), profile, timeout_s=check_timeout))
     verdict = decide(evidence, profile)
     resolution = resolve(verdict, target, profile, runbook, evidence)
     return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +48,15 @@ class LogMatch:
     line: str
 
 
+@dataclass(frozen=True)
+class ApiAnswer:
+    """One of the service's own endpoints called through the load balancer (step 1: does the API answer?)."""
+
+    endpoint: str
+    status: int | None  # None: no answer at all
+    failed: bool  # 5xx or no answer
+
+
 @dataclass
 class Evidence:
     """Everything the runbook's steps 1-3 look at, as collected at one moment."""
@@ -61,6 +70,7 @@ class Evidence:
     history: list[Revision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     dependencies: list[DependencyCheck] = field(default_factory=list)
+    api: list[ApiAnswer] = field(default_factory=list)
     log_matches: list[LogMatch] = field(default_factory=list)
     log_lines_read: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it has no answer
@@ -83,6 +93,7 @@ class Evidence:
             history=[Revision(**r) for r in data.get("history", [])],
             events=[Event(**e) for e in data.get("events", [])],
             dependencies=[DependencyCheck(**d) for d in data.get("dependencies", [])],
+            api=[ApiAnswer(**a) for a in data.get("api", [])],
             log_matches=[LogMatch(**m) for m in data.get("log_matches", [])],
             log_lines_read=int(data.get("log_lines_read", 0)),
             errors=dict(data.get("errors", {})),
@@ -136,10 +147,13 @@ def collect(
     budget: float = DEFAULT_BUDGET,
     log_tail: int = 100,
     event_limit: int = 30,
+    api: Callable[[], list[ApiAnswer]] | None = None,
 ) -> Evidence:
     """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds.
 
     ``dependencies``: the names of the service's dependencies (its profile's), checked in that order.
+    ``api``: calls the service's endpoints through the load balancer (a release can pass every probe and still
+    answer 5xx to every real request: only its API shows it).
     """
     started = time.monotonic()
     evidence = Evidence(target=target.name, collected_at=time.time())
@@ -156,6 +170,8 @@ def collect(
     submit("events", target.events, event_limit)
     for dep in dependencies:
         submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
+    if api is not None:
+        submit("api", api)
     checks: dict[str, DependencyCheck] = {}
     deadline = started + budget
     try:
@@ -203,6 +219,8 @@ def _store(
         evidence.history = list(value)
     elif source == "events":
         evidence.events = list(value)
+    elif source == "api":
+        evidence.api = list(value)
     elif source.startswith("dependency:"):
         checks[source.split(":", 1)[1]] = value
     elif source.startswith("logs:"):

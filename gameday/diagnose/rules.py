@@ -313,12 +313,13 @@ def decide(
     failed_checks = [c for d in ordered for c in ev.dependencies if c.name == d.name and not c.ok]
     up = fully_up(ev)
     service = _service_lines(ev)
+    api_down = bool(ev.api) and all(a.failed for a in ev.api)  # probes pass, yet no real request succeeds
 
     if not ev.replicas and "replicas" in ev.errors:
         return _verdict(UNKNOWN, f"unknown: the replicas could not be read ({ev.errors['replicas']})",
                         [*service, *(f"{k}: {v}" for k, v in ev.errors.items())])
 
-    if up and not failed_checks:
+    if up and not failed_checks and not api_down:
         verdict = _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
                            "answers", [*service, *(_dependency_line(c) for c in ev.dependencies)])
         kills = [c for c in recent_changes(ev, RECOVERED_S) if c.kind == "kill"]
@@ -370,6 +371,16 @@ def decide(
                             f"{ago(now - rev.created_at)} ago and {len(on_it)}/{len(ev.replicas)} of its replicas "
                             f"crash or are not ready",
                             [changes[-1].line, *(replica_line(r) for r in on_it), *service, *crash_logs])
+
+    if kind == "deployment" and api_down and not failing:
+        rev = changes[-1].revision
+        if rev is not None:
+            shown = ", ".join(f"{a.endpoint} {a.status or 'no answer'}" for a in ev.api[:4])
+            return _verdict(FAILED_DEPLOYMENT,
+                            f"failed deployment: revision {rev.number} ({rev.version}) was rolled out "
+                            f"{ago(now - rev.created_at)} ago; its replicas pass their probes but every API endpoint "
+                            f"fails ({shown})",
+                            [changes[-1].line, f"API through the load balancer: {shown}", *service, *crash_logs])
 
     if kind == "config" and failing:
         return _verdict(CONFIGURATION_PROBLEM,
