@@ -148,7 +148,7 @@ def events(limit: int = 20) -> None:
 
 @app.command()
 def logs(replica: Annotated[str | None, typer.Argument()] = None, tail: int = 100) -> None:
-    """Replica logs (kubectl logs deployment/ecommerce-backend --tail=100)."""
+    """Replica logs (kubectl logs deployment/<service> --tail=100)."""
     for line in get_target(_settings()).logs(replica, tail):
         print(line)
 

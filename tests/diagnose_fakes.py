@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 from gameday.profile import DEFAULT_PROFILE, Profile
 from gameday.profile import load as load_profile
@@ -22,6 +24,43 @@ from gameday.targets.base import (
 PROFILE = load_profile(DEFAULT_PROFILE)  # the reference service: PostgreSQL critical, Redis and Kafka degraded
 
 
+class FakeApi:
+    """The service's API behind the fake load balancer: a real HTTP server on loopback answering every request with
+    one status (the diagnosis calls the profile's endpoints through the load balancer)."""
+
+    _shared: ClassVar[FakeApi | None] = None
+
+    def __init__(self) -> None:
+        self.status = 200
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                body = b"{}"
+                self.send_response(api.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @classmethod
+    def shared(cls) -> FakeApi:
+        """One server for the whole test session; each FakeTarget sets the status it needs."""
+        if cls._shared is None:
+            cls._shared = cls()
+        cls._shared.status = 200
+        return cls._shared
+
+
 class FakeTarget(Target):
     """Answers every observation from fields; records every action so a test can assert none happened."""
 
@@ -34,7 +73,8 @@ class FakeTarget(Target):
         self.replica_list = [Replica(f"replica-{i}", "Running", True, 0, 1, "1.4.2") for i in range(3)]
         self.endpoint_list = [Endpoint(r.name, f"127.0.0.1:{9000 + i}", True, "UP")
                               for i, r in enumerate(self.replica_list)]
-        self.lb = LoadBalancer("lb", "http://127.0.0.1:8080", "up", 3, 3)
+        self.api = FakeApi.shared()
+        self.lb = LoadBalancer("lb", self.api.url, "up", 3, 3)
         self.revisions = [Revision(1, "1.4.2", "initial deploy", now - 3600)]
         self.event_list = [Event(now - 60, "Normal", "Started", "replica-0", "spawned")]
         self.log_lines = {r.name: [f"2026-01-01T00:00:00Z INFO pod={r.name} started"] for r in self.replica_list}

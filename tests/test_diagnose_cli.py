@@ -120,3 +120,14 @@ def test_cli_on_a_target_that_is_not_running_is_one_error(monkeypatch):
     assert result.exit_code != 0
     assert isinstance(result.exception, TargetError)
     assert "local stack is not running" in str(result.exception)
+
+
+def test_a_release_that_answers_500_to_every_call_is_a_failed_deployment():
+    target = FakeTarget()
+    target.revisions.append(Revision(2, "1.5.0-bad", "deploy 1.5.0-bad", time.time() - 20))
+    target.replica_list = [replace(r, revision=2, version="1.5.0-bad") for r in target.replica_list]
+    target.api.status = 500  # every probe passes; every real request fails
+    result = diagnose(target, PROFILE, RUNBOOK)
+    assert result.verdict.key == "failed-deployment", result.verdict.summary
+    assert result.resolution.commands and "undo" in result.resolution.commands[0]
+    assert all(not a.failed for a in diagnose(FakeTarget(), PROFILE, RUNBOOK).evidence.api)

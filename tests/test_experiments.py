@@ -153,7 +153,9 @@ def test_experiment_runs_end_to_end(name: str, healthy: Any) -> None:
     seen = outputs.get("runbook-symptoms-observed") or outputs.get("degraded-but-serving") \
         or outputs["dependency-loss-as-profiled"]
     if TABLE[name][3]:
-        assert set(symptoms.OUTAGE) <= set(seen["observed"]) and seen["lb_codes_seen"]
+        probe = next((a for a in load(name)["method"] if a["provider"].get("func") == "outage_symptoms_observed"), None)
+        required = (probe or {}).get("provider", {}).get("arguments", {}).get("symptoms_required") or symptoms.OUTAGE
+        assert set(required) <= set(seen["observed"]) and seen["lb_codes_seen"], seen
     else:
         assert seen["sample"]["serving"] and seen["journeys_completed"] >= 1, seen
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]

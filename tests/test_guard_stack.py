@@ -143,7 +143,9 @@ def test_sigterm_exits_143_and_undoes_only_the_runs_own_faults(healthy, tmp_path
     assert run.returncode == 143, output[-2000:]
     (left,) = ledger.entries()
     assert left.fault == "freeze-replicas" and left.owner_pid != run.pid
-    assert status_of(healthy.base_url() + "/api/orders/1") in (200, 404)  # the run's own fault (postgres) undone
+    # the run's own fault (postgres) undone; the frozen replica-2 answers 504 until HAProxy's check takes it out
+    wait_for(lambda: status_of(healthy.base_url() + "/api/orders/1") in (200, 404), 15,
+             what="orders answering again (postgres back)")
     assert _gameday("abort").returncode == 0 and ledger.empty()
     _healthy(healthy)
 

@@ -97,7 +97,7 @@ def parse_spec(spec: str, into: StopConditions) -> StopConditions:
     else:
         path, gt, rate = args.partition(">")
         if not gt:
-            raise UsageError(f"stop condition {spec!r}: expected blast:PATH>RATE (e.g. blast:/api/products>5%)")
+            raise UsageError(f"stop condition {spec!r}: expected blast:ENDPOINT>RATE (e.g. blast:catalogue>5%)")
         try:
             value = float(rate.strip().rstrip("%")) / (100 if rate.strip().endswith("%") else 1)
         except ValueError:

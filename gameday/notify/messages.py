@@ -17,7 +17,8 @@ def stakeholder_notice(service: str, experiment: str, detected_at: float) -> dic
 
 
 def pagerduty_event(
-    action: str, dedup_key: str, summary: str, source: str, at: float, details: dict[str, Any] | None = None
+    action: str, dedup_key: str, summary: str, source: str, at: float, details: dict[str, Any] | None = None,
+    component: str = "",
 ) -> dict[str, Any]:
     """An Events API v2 body without its routing key (added at send time, never stored)."""
     if action not in ("trigger", "acknowledge", "resolve"):
@@ -29,7 +30,7 @@ def pagerduty_event(
             "source": source,
             "severity": "critical",
             "timestamp": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
-            "component": "ecommerce-backend",
+            "component": component,  # the service (the profile's name)
             "group": "production",
             "class": "service-outage",
             "custom_details": details or {},

@@ -341,11 +341,13 @@ class GameDay:
     def _notify_outage(self, track: ExperimentTrack) -> list[dict[str, Any]]:
         at = track.detected_at or time.time()
         dedup = f"gameday-{self.run_id}-{track.name}"
-        summary = f"{messages.SUBJECT}: ecommerce-backend down ({track.name})"
+        service = self.settings.service.service.name
+        summary = f"{messages.SUBJECT}: {service} down ({track.name})"
         sent = [
-            self.notifier.notice(messages.stakeholder_notice("ecommerce-backend", track.name, at)),
+            self.notifier.notice(messages.stakeholder_notice(service, track.name, at)),
             self.notifier.pagerduty(messages.pagerduty_event("trigger", dedup, summary, self.target.name, at,
-                                                             {"experiment": track.name, "fault": track.fault})),
+                                                             {"experiment": track.name, "fault": track.fault},
+                                                             component=service)),
             self.notifier.slack(messages.slack_message(summary, {"experiment": track.name, "fault": track.fault}),
                                 "trigger"),
         ]
@@ -354,7 +356,7 @@ class GameDay:
     def _notify_recovered(self, track: ExperimentTrack) -> list[dict[str, Any]]:
         at = track.recovered_at or time.time()
         dedup = f"gameday-{self.run_id}-{track.name}"
-        text = f"Resolved: ecommerce-backend back ({track.name}). {messages.RESOLVED_BODY}"
+        text = f"Resolved: {self.settings.service.service.name} back ({track.name}). {messages.RESOLVED_BODY}"
         sent = [
             self.notifier.pagerduty(messages.pagerduty_event("resolve", dedup, text, self.target.name, at)),
             self.notifier.slack(messages.slack_message(text, {"experiment": track.name}), "resolve"),
