@@ -158,6 +158,18 @@ def test_redis_stop_and_start_is_the_same_container(stack):
     assert redis.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
 
 
+@pytest.mark.parametrize("experiment", ["postgres-down", "redis-down"])
+def test_the_runbooks_dependency_experiments_pass_on_containers(stack, experiment, tmp_path):
+    before = containers(stack)[experiment.split("-")[0]].id
+    done = gameday(stack, "chaos", "run", experiment, "--journal", str(tmp_path / "journal.json"), check=False,
+                   timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] == "completed" and not journal["deviated"], journal["status"]
+    assert containers(stack)[experiment.split("-")[0]].id == before  # stopped and started, never replaced
+    assert "empty" in gameday(stack, "ledger").stdout
+
+
 def test_run_killed_while_postgres_is_paused_then_abort_resumes_it(stack, tmp_path):
     port = pg_port(stack)
     experiment = tmp_path / "hang-postgres.json"
