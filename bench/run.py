@@ -3,7 +3,7 @@
 Writes ``bench/results.json`` and ``bench/results.md``. Every figure is the median of several runs;
 every comparison is a ratio measured in the same run. Usage::
 
-    python -m bench.run [--only smoke,detection,fidelity,headroom,recovery,gameday,regression] [--trials N]
+    python -m bench.run [--only smoke,detection,...] [--trials N]   (the names: BENCHES below)
 """
 
 from __future__ import annotations
@@ -281,25 +281,51 @@ def bench_recovery(target: LocalTarget, settings: Settings, trials: int) -> dict
 # --- 5. game day wall time ------------------------------------------------------------------------
 def bench_gameday(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
     """One full game day (``trials`` is not used: one run takes minutes); wall time per experiment and phase."""
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir)}
     out = Path(settings.reports_dir).resolve() / "bench"
+    return _game_day(env, out, lambda: abort_all(Ledger(target.state.ledger)))
+
+
+SECOND_PROFILE = HERE.parent / "profiles" / "ticket-office.yaml"
+
+
+def bench_second_service(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
+    """The second reference service's whole game day (``GAMEDAY_PROFILE=profiles/ticket-office.yaml make game-day``)
+    on a stack of its own: nothing in gameday/ knows it, only its profile does."""
+    env = {**os.environ, "GAMEDAY_PROFILE": str(SECOND_PROFILE),
+           "GAMEDAY_STATE_DIR": f"{settings.state_dir}-ticket-office"}
+
+    def gameday(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gameday.cli", *args], env=env, capture_output=True, text=True,
+                              check=False, timeout=300)
+
+    up = gameday("up")
+    if up.returncode != 0:
+        return {"error": f"gameday up failed: {up.stderr.strip()[-300:]}"}
+    try:
+        return _game_day(env, Path(settings.reports_dir).resolve() / "bench-ticket-office", lambda: gameday("abort"))
+    finally:
+        gameday("down")
+
+
+def _game_day(env: dict[str, str], out: Path, cleanup: Any) -> dict[str, Any]:
+    """``gameday run`` in a subprocess, as a person runs it; its report's figures per experiment and phase."""
     before = set(out.glob("*/report.json"))
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "gameday.cli", "run", "--no-live", "--reports-dir", str(out)],
-                            env={**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _, stderr = proc.communicate(timeout=1500)
     except subprocess.TimeoutExpired:
         proc.terminate()  # SIGTERM: the game day undoes its fault and writes a partial report
         _, stderr = proc.communicate(timeout=120)
     finally:
-        abort_all(Ledger(target.state.ledger))
+        cleanup()
     wall = time.monotonic() - t0
     written = sorted(set(out.glob("*/report.json")) - before)
     if not written:
         return {"error": f"no report (exit {proc.returncode}): {stderr.strip()[-300:]}"}
-    latest = written
-    report = json.loads(latest[-1].read_text())
+    report = json.loads(written[-1].read_text())
     per = {}
     for e in report["experiments"]:
         phases = {
@@ -310,9 +336,12 @@ def bench_gameday(target: LocalTarget, settings: Settings, trials: int) -> dict[
             "verification": delta(e.get("recovered_at") or e.get("injected_at"), e.get("verified_at")),
             "total": delta(e["started_at"], e["finished_at"]),
         }
-        per[e["name"]] = {"status": e["status"], **phases}
-    return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(latest[-1].parent),
-            "baseline_rps": report["baseline"]["rps"], "experiments": per}
+        diagnosis = e.get("diagnosis") or {}
+        per[e["name"]] = {"status": e["status"], "diagnosis": diagnosis.get("verdict"),
+                          "diagnosis_right": diagnosis.get("correct"), **phases}
+    return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(written[-1].parent),
+            "baseline_rps": report["baseline"]["rps"], "experiments": per,
+            "skipped": {s["name"]: s["reason"] for s in report.get("skipped", [])}}
 
 
 # --- 6. regression gate false positives ---------------------------------------------------------------
@@ -494,11 +523,13 @@ BENCHES: dict[str, Callable[[LocalTarget, Settings, int], dict[str, Any]]] = {
     "headroom": bench_headroom,
     "recovery": bench_recovery,
     "gameday": bench_gameday,
+    "second-service": bench_second_service,
     "regression": bench_regression,
     "stop": bench_stop,
     "canary": bench_canary,
 }
 DEFAULT_TRIALS = {"smoke": 3, "detection": 10, "fidelity": 3, "headroom": 3, "recovery": 3, "gameday": 1,
+                  "second-service": 1,
                   "regression": 10, "stop": 3, "canary": 3}
 
 
@@ -589,16 +620,24 @@ def render_markdown(r: dict[str, Any]) -> str:
                          f"{c['decision_s_median']} s, worst {c['decision_s_worst']} s ({c['right_decisions']} right "
                          f"decisions; Flagger's default analysis: {CANARY_INTERVAL_S * CANARY_CHECKS} s) | "
                          f"{goals.get(label, '–')} |")
-    if (g := r.get("gameday")) and g.get("experiments"):
-        lines += ["", "Game day per experiment and phase (seconds):", "",
-                  "| experiment | status | steady+inject | detect | diagnose | resolve | verify | total |",
-                  "|---|---|---|---|---|---|---|---|"]
+    for key, title in (("gameday", "ecommerce-backend (the default profile)"),
+                       ("second-service", "ticket-office (profiles/ticket-office.yaml)")):
+        g = r.get(key) or {}
+        if not g.get("experiments"):
+            continue
+        right = sum(1 for e in g["experiments"].values() if e.get("diagnosis_right"))
+        lines += ["", f"Game day of {title}: exit {g['exit_code']}, {g['wall_s']} s, diagnoses right {right}/"
+                  f"{len(g['experiments'])}; per experiment and phase (seconds):", "",
+                  "| experiment | status | diagnosis | steady+inject | detect | diagnose | resolve | verify | total |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name, e in g["experiments"].items():
             vals = [e.get(k) for k in ("steady state + injection", "detection",
                                        "diagnosis (incl. waiting for the page)", "resolution", "verification",
                                        "total")]
-            lines.append(f"| {name} | {e['status']} | " + " | ".join("–" if v is None else f"{v}" for v in vals)
-                         + " |")
+            lines.append(f"| {name} | {e['status']} | {e.get('diagnosis') or '–'} | "
+                         + " | ".join("–" if v is None else f"{v}" for v in vals) + " |")
+        for name, reason in (g.get("skipped") or {}).items():
+            lines.append(f"| {name} | skipped | {reason} | – | – | – | – | – | – |")
     return "\n".join(lines) + "\n"
 
 
