@@ -126,3 +126,13 @@ def test_steps_leave_a_primary_to_compare_with() -> None:
     with pytest.raises(UsageError):
         parse_steps("1,x")
     assert parse_steps("1, 2") == (1, 2)
+
+
+def test_a_tail_twice_as_slow_by_a_few_milliseconds_is_not_a_rollback() -> None:
+    # a freshly started replica: p95 6 ms against 3 ms, significant, but 3 ms is no harm to anyone
+    primary = Side(400, 0, tuple([2.0] * 300 + [3.0] * 100))
+    canary = Side(200, 0, tuple([3.0] * 150 + [6.0] * 50))
+    verdict = decide(canary, primary, Tolerances())
+    assert verdict.checks["latency"] == "ok" and verdict.p95_ratio is not None and verdict.p95_ratio > 1.5
+    slower = Side(200, 0, tuple([160.0] * 150 + [170.0] * 50))  # the slow release: +150 ms everywhere
+    assert decide(slower, primary, Tolerances()).checks["latency"] == "worse"

@@ -68,7 +68,9 @@ def test_bad_release_is_rolled_back_at_the_first_step_having_reached_one_replica
 def test_good_release_is_promoted_to_every_replica(healthy: LocalTarget) -> None:
     good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
     res, report = canary(good)
-    assert res.returncode == 0, res.stderr
+    why = [report.get("reason"),
+           *[r for step in report.get("steps", []) for r in (step.get("verdict") or {}).get("reasons", [])]]
+    assert res.returncode == 0, why
     assert report["outcome"] == "promoted"
     assert [s["decision"] for s in report["steps"]] == ["promote", "promote"]
     for step in report["steps"]:

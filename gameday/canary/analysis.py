@@ -155,7 +155,10 @@ def judge_latency(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, st
     shown = (f"median canary {median(a):.0f} ms vs primary {median(b):.0f} ms (shift {shift:+.0f} ms, "
              f"p95 ratio {ratio:.2f}, Mann-Whitney p={p_value:.3g})")
     significant = p_value < 1 - tol.confidence
-    if significant and (shift > tol.latency_ms or ratio > tol.p95_ratio):
+    # a ratio alone is no harm: 6 ms against 3 ms is "twice as slow" and nobody notices; the tail must also be
+    # slower by the absolute tolerance (a freshly started replica's first milliseconds are not a regression)
+    tail_worse = ratio > tol.p95_ratio and pa - pb > tol.latency_ms
+    if significant and (shift > tol.latency_ms or tail_worse):
         return "worse", f"{shown}: slower beyond the tolerance ({tol.latency_ms:.0f} ms, x{tol.p95_ratio})", \
             p_value, shift, ratio
     return "ok", f"{shown}: within the tolerance", p_value, shift, ratio
