@@ -18,6 +18,7 @@ from gameday.load.burst import Burst
 from gameday.load.timeline import Timeline
 from gameday.profile import Profile
 from gameday.profile import load as load_profile
+from tests.helpers import wait_for
 
 PROFILE = """
 service: {name: ticket-desk, health_path: /status, readiness_path: /status/ready}
@@ -128,7 +129,7 @@ def test_a_burst_against_nothing_is_bounded_and_fails_every_request(profile: Pro
 
 def test_stop_ends_a_burst_early(desk: Desk, profile: Profile) -> None:
     burst = Burst(profile, _url(desk), max_requests=100_000, max_seconds=60).start()
-    time.sleep(0.3)  # let it run a little: what is stopped must have started
+    wait_for(lambda: len(desk.seen) >= 10, 10, what="the burst's first requests")  # what is stopped had started
     started = time.monotonic()
     burst.stop()
     assert time.monotonic() - started < 3 and not burst.running()
