@@ -26,6 +26,8 @@ from gameday.errors import UsageError
 from gameday.profile import Profile
 from gameday.profile import load as load_profile
 
+ENV_PREFIX, NESTED = "GAMEDAY_", "__"
+
 
 def default_state_dir() -> Path:
     """Where runtime state lives: outside the source tree, traversable by the postgres user."""
@@ -147,7 +149,7 @@ class StopConditions(ConditionSet):
 class Settings(BaseSettings):
     """The whole of gameday's configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="GAMEDAY_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED, extra="ignore")
 
     target: Literal["local", "kubernetes"] = "local"
     # the service profile (``--profile`` / GAMEDAY_PROFILE; else ./gameday.yaml, else the reference service)
@@ -182,7 +184,22 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        unknown_variables(os.environ)
         return (init_settings, _AliasSource(settings_cls), env_settings, _YamlSource(settings_cls))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> None:
+    """Refuse a nested ``GAMEDAY_SECTION__KEY`` variable that names no setting: pydantic-settings ignores it, so
+    ``GAMEDAY_SLO__MAX_EROR_RATE=0.5`` would leave the gate at its default without a word. Variables without
+    ``__`` are left alone: other tools' ``GAMEDAY_*`` variables (notification URLs, test switches) are flat."""
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX) or NESTED not in name:
+            continue
+        *path, leaf = name[len(ENV_PREFIX):].lower().split(NESTED)
+        nested: dict[str, Any] = {leaf: environ[name]}
+        for part in reversed(path):
+            nested = {part: nested}
+        unknown_keys(nested, Settings, f"environment variable {name}")
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -196,7 +213,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         if not path:
             return {}
         data = read_config_file(Path(path))
-        unknown_keys(data, Settings, Path(path))
+        unknown_keys(data, Settings, f"configuration file {path}")
         return data
 
 
@@ -226,14 +243,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def unknown_keys(data: dict[str, Any], model: type[BaseModel], path: Path, prefix: str = "") -> None:
-    """Refuse a key the model does not have (a typo would otherwise be ignored), naming the closest valid one."""
+def unknown_keys(data: dict[str, Any], model: type[BaseModel], where: str, prefix: str = "") -> None:
+    """Refuse a key the model does not have (a typo would otherwise be ignored), naming the closest valid one;
+    ``where`` names the source (a configuration file, an environment variable)."""
     fields = model.model_fields
     for key, value in data.items():
         if key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; valid keys: {', '.join(fields)}"
-            raise UsageError(f"configuration file {path}: unknown key '{prefix}{key}'{hint}")
+            raise UsageError(f"{where}: unknown key '{prefix}{key}'{hint}")
         inner = _model_of(fields[key].annotation)
         if inner is None:
             continue
@@ -242,9 +260,9 @@ def unknown_keys(data: dict[str, Any], model: type[BaseModel], path: Path, prefi
                  [(f"{key}[{i}].", v) for i, v in enumerate(value)] if shape == "list" and isinstance(value, list)
                  else [(f"{key}.{k}.", v) for k, v in value.items()] if shape == "dict" and isinstance(value, dict)
                  else [])
-        for where, item in items:
+        for at, item in items:
             if isinstance(item, dict):
-                unknown_keys(item, sub, path, prefix + where)
+                unknown_keys(item, sub, where, prefix + at)
 
 
 def _model_of(annotation: Any) -> tuple[str, type[BaseModel]] | None:

@@ -288,6 +288,8 @@ class Kubernetes(_Model):
     configmap: str | None = Field(None, description="its configuration (the bad-config experiment edits it)")
     base_url: str | None = Field(None, description="the service's URL as the runner reaches it")
     bad_image: str | None = Field(None, description="the known-bad release's image")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="the pods' port serving service.metrics (default: the Service's target port)")
     bad_config: dict[str, str] = Field(
         default_factory=dict, description="configuration changes that break the service (default: local.bad_config)")
     workloads: dict[str, str] = Field(
@@ -320,13 +322,39 @@ class Detection(_Model):
     setup: str | None = Field(None, description="a journey run once first; its captures are usable in probe paths")
 
 
+MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)]
+LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
+
+
+class Metrics(_Model):
+    """Each replica's own Prometheus metrics: where they are served and what its request series are called.
+
+    The replicas' own counters are the one per-replica record of requests on a cluster (the Service's load balancing
+    is invisible from outside): the Kubernetes canary reads them per pod, the alerting rules select them. The
+    defaults are the Prometheus client libraries' conventional names.
+    """
+
+    path: str = Field("/metrics", pattern=r"^/", description="where each replica serves them")
+    requests: MetricName = Field("http_requests_total", description="counter of requests served")
+    duration: MetricName = Field("http_request_duration_seconds",
+                                 description="histogram of request durations, in seconds")
+    status_label: LabelName = Field("status", description="label of both holding the HTTP status code")
+    route_label: LabelName = Field("route", description="label of both holding the route (or path)")
+
+
 class Service(_Model):
     """The service itself."""
 
     name: Name = Field(description="the service's name (labels, reports, history)")
     health_path: str = Field("/healthz", pattern=r"^/", description="liveness: 200 while the process works")
     readiness_path: str = Field("/readyz", pattern=r"^/", description="readiness: 200 while it can serve")
-    metrics_path: str | None = Field("/metrics", description="Prometheus metrics of each replica, if any")
+    metrics: Metrics | None = Field(default_factory=Metrics,
+                                    description="each replica's Prometheus metrics (null: it has none)")
+
+    @property
+    def own_paths(self) -> tuple[str, ...]:
+        """Its probe and metrics paths: requests that are not its API, left out of its error rates and latencies."""
+        return (self.health_path, self.readiness_path, *((self.metrics.path,) if self.metrics else ()))
 
 
 class Profile(_Model):

@@ -45,6 +45,11 @@ def test_judge_wants_the_right_outcome_step_check_and_reach() -> None:
     slow = Expect(outcome="rolled back", by="latency")
     assert judge(slow, report("rolled back", {"errors": "worse", "latency": "worse"}))  # errors must not be it
     assert judge(Expect(outcome="promoted"), report("promoted", {"errors": "ok", "latency": "ok"})) == []
+    # a canary replica that never got ready (a crash loop) failed by its errors, not by its latency
+    crashed = report("rolled back", {})
+    crashed.steps[-1].verdict, crashed.steps[-1].error = None, "canary pod x: CrashLoopBackOff"
+    assert judge(bad, crashed) == []
+    assert judge(slow, crashed)
 
 
 def test_a_malformed_file_is_one_line(tmp_path: Path) -> None:

@@ -335,6 +335,26 @@ def test_configuration_problems_are_one_line_naming_the_file(tmp_path, gameday, 
     assert words in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("name", "words"), [
+    ("GAMEDAY_SLO__MAX_EROR_RATE", "gameday: environment variable GAMEDAY_SLO__MAX_EROR_RATE: unknown key "
+                                   "'slo.max_eror_rate'; did you mean 'slo.max_error_rate'?"),
+    ("GAMEDAY_SAFTY__ALLOW_PRODUCTION", "unknown key 'safty'; did you mean 'safety'?"),
+    ("gameday_local__images__postgress", "did you mean 'local.images.postgres'?"),
+])
+def test_a_misspelt_nested_environment_variable_is_one_line_not_ignored(gameday, name, words):
+    """pydantic-settings ignores what matches no field: a typo would leave the gate at its default silently."""
+    result = gameday("ledger", env={name: "0.5"})
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_spelt_right_nested_and_other_tools_flat_variables_are_accepted(gameday, tmp_path):
+    result = gameday("ledger", env={"GAMEDAY_SLO__MAX_ERROR_RATE": "0.02", "GAMEDAY_SLACK_WEBHOOK_URL": "http://x",
+                                    "GAMEDAY_STOP_CONDITIONS__EXPERIMENTS__REDIS_DOWN__OUTAGE_S": "30",
+                                    "GAMEDAY_STATE_DIR": str(tmp_path / "state")})
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize("kind", ["missing", "directory", "binary"])
 def test_unreadable_config_and_kubeconfig_files_are_one_line_exit_2(tmp_path, gameday, kind):
     path = tmp_path / "file"

@@ -32,7 +32,7 @@ PROFILE = load_profile(DEFAULT_PROFILE)
 # a service that is not the reference one: other name, paths, alert names and SLOs, Redis critical, no Kafka
 TICKETS = Profile.model_validate({
     "service": {"name": "ticket-office", "health_path": "/_status/live", "readiness_path": "/_status/ready",
-                "metrics_path": "/_status/metrics"},
+                "metrics": {"path": "/_status/metrics"}},
     "dependencies": [{"name": "db", "kind": "postgres"}, {"name": "sessions", "kind": "redis"}],
     "endpoints": [{"name": "events", "path": "/v2/events"}],
     "slo": {"max_error_rate": 0.005, "p95_ms": 250},

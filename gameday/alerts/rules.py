@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from gameday import placeholders
-from gameday.profile import DEFAULT_PROFILE, Profile
+from gameday.profile import DEFAULT_PROFILE, Metrics, Profile
 from gameday.profile import load as load_profile
 from gameday.runbook import package
 
@@ -116,17 +116,17 @@ class Selectors:
     def of(cls, profile: Profile) -> Selectors:
         """The selectors of ``profile``'s service."""
         name = profile.service.name
-        own = [profile.service.health_path, profile.service.readiness_path, profile.service.metrics_path]
-        routes = f'route!~"{_promql_regex(p for p in own if p)}"'
+        metrics = profile.service.metrics or Metrics()  # no metrics: the rules' service series stay empty
+        routes = f'{metrics.route_label}!~"{_promql_regex(profile.service.own_paths)}"'
         job = f'job="{name}", {routes}'
         lb = f'proxy="{name}-lb"'
         return cls(
             probes=f'probe_success{{service="{name}"}}',
             lb_responses=f"haproxy_frontend_http_responses_total{{{lb}}}",
             lb_5xx=f'haproxy_frontend_http_responses_total{{{lb}, code="5xx"}}',
-            service_requests=f"http_requests_total{{{job}}}",
-            service_5xx=f'http_requests_total{{{job}, status=~"5.."}}',
-            service_buckets=f"http_request_duration_seconds_bucket{{{job}}}",
+            service_requests=f"{metrics.requests}{{{job}}}",
+            service_5xx=f'{metrics.requests}{{{job}, {metrics.status_label}=~"5.."}}',
+            service_buckets=f"{metrics.duration}_bucket{{{job}}}",
             api_routes=routes,
             dependencies=_promql_regex(d.name for d in profile.dependencies) or "$^",
         )

@@ -107,8 +107,10 @@ def judge(expect: Expect, report: CanaryReport) -> list[str]:
     if expect.at_step is not None and len(report.steps) != expect.at_step:
         problems.append(f"decided at step {len(report.steps)}, expected step {expect.at_step}")
     if expect.by is not None:
-        last = report.steps[-1].verdict if report.steps else None
-        checks = last.checks if last is not None else {}
+        last = report.steps[-1] if report.steps else None
+        checks = last.verdict.checks if last is not None and last.verdict is not None else {}
+        if last is not None and last.error is not None:  # its replica never served (a crash loop): its errors
+            checks = {"errors": "worse", "latency": "unknown"}
         other = "latency" if expect.by == "errors" else "errors"
         if checks.get(expect.by) != "worse" or checks.get(other) == "worse":
             problems.append(f"checks {checks or 'none'}: expected {expect.by} worse and {other} not")

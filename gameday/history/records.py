@@ -21,7 +21,9 @@ from gameday.history.schema import PHASES
 from gameday.history.score import Targets, score_run
 
 KINDS = ("run", "smoke", "canary")
-DEFAULT_PROFILE = "ecommerce-backend"
+# reports written before service profiles existed do not name one: they were all of the reference service
+LEGACY_PROFILE = "ecommerce-backend"
+UNKNOWN_PROFILE = "unknown"
 _CREDENTIALS = re.compile(r"(\w+://)[^/@\s:]+:[^/@\s]+@")  # user:password@ in any URL of a message
 
 
@@ -179,7 +181,7 @@ def from_game_day(report: dict[str, Any], targets: Targets, report_dir: str | No
         id=str(report.get("run_id") or run_id(report["started_at"])),
         kind="run",
         target=str(report.get("target", "unknown")),
-        profile=str(report.get("profile") or DEFAULT_PROFILE),
+        profile=str(report.get("profile") or LEGACY_PROFILE),
         started_at=float(report["started_at"]),
         status=status,
         service_version=report.get("service_version"),

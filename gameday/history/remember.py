@@ -15,7 +15,7 @@ from gameday import __version__
 from gameday.config import Settings
 from gameday.errors import GamedayError
 from gameday.history.gate import EXIT_REGRESSION, GateResult, Policy, judge
-from gameday.history.records import DEFAULT_PROFILE, RunRecord, from_game_day, from_smoke, run_id
+from gameday.history.records import UNKNOWN_PROFILE, RunRecord, from_game_day, from_smoke, run_id
 from gameday.history.score import Targets, score_run
 from gameday.history.store import HistoryStore, RunFilter, history_url, open_store
 from gameday.targets.base import Target
@@ -34,8 +34,8 @@ def profile_of(report: dict[str, Any], settings: Settings) -> str:
         return str(report["profile"])
     try:
         return settings.service.service.name
-    except (GamedayError, ValueError, OSError):  # a profile that does not load: the reference service's name
-        return DEFAULT_PROFILE
+    except (GamedayError, ValueError, OSError):  # a profile that does not load: say so, never guess a service
+        return UNKNOWN_PROFILE
 
 
 def service_version(target: Target | None) -> str | None:

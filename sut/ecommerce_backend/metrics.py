@@ -39,7 +39,8 @@ class Metrics:
         self.http_requests = Counter("http_requests_total", "HTTP requests by method, route and status",
                                      ["method", "route", "status"], registry=r)
         self.http_duration = Histogram(
-            "http_request_duration_seconds", "HTTP request duration by route template", ["route"], registry=r,
+            "http_request_duration_seconds", "HTTP request duration by route template and status", ["route", "status"],
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0))
         self.dependency_up = Gauge("dependency_up", "1 if the dependency answered its last readiness check",
                                    ["dependency"], registry=r)
@@ -93,7 +94,7 @@ class HTTPMetricsMiddleware:
             route = route_template(scope)
             elapsed = time.perf_counter() - started
             self.metrics.http_requests.labels(method=scope["method"], route=route, status=str(status)).inc()
-            self.metrics.http_duration.labels(route=route).observe(elapsed)
+            self.metrics.http_duration.labels(route=route, status=str(status)).observe(elapsed)
             if status == 503:
                 reason = scope.get(UNAVAILABLE_REASON_KEY) or "dependency failure"
                 log.error("%s %s -> 503 service unavailable (%s) in %.0f ms",

@@ -283,6 +283,72 @@ class StatefulSetController:
             self.api.update(STATEFULSETS, ns, name, current, internal=True)
 
 
+def endpoint_subsets(api: Api, ns: str, svc: Obj) -> list[Obj]:
+    """The ``subsets`` that the Endpoints of a selector-based Service list right now.
+
+    Selected, non-terminating pods with an IP; ready ones (or all, with ``publishNotReadyAddresses``)
+    in ``addresses``, the others in ``notReadyAddresses``; grouped by their resolved target ports.
+    Shared by the Endpoints controller and the API server's service proxy, so that "an endpoint of
+    the Service" means one thing in both (the proxy computes it live instead of reading the
+    Endpoints object, so it never lags a controller pass behind the pods).
+    """
+    selector = svc["spec"]["selector"]
+    publish_not_ready = svc["spec"].get("publishNotReadyAddresses", False)
+    groups: dict[tuple[tuple[Any, ...], ...], dict[str, list[Obj]]] = {}
+    pods = [
+        p
+        for p in api.store.view(PODS, ns)
+        if map_selector_matches(selector, p["metadata"].get("labels"))
+        and "deletionTimestamp" not in p["metadata"]
+        and (p.get("status") or {}).get("podIP")
+    ]
+    for pod in sorted(pods, key=lambda p: p["status"]["podIP"]):
+        ports = tuple(service_target_ports(svc, pod))
+        address = {
+            "ip": pod["status"]["podIP"],
+            "nodeName": pod["spec"].get("nodeName", NODE_NAME),
+            "targetRef": {
+                "kind": "Pod",
+                "namespace": ns,
+                "name": pod["metadata"]["name"],
+                "uid": pod["metadata"]["uid"],
+            },
+        }
+        bucket = groups.setdefault(ports, {"addresses": [], "notReadyAddresses": []})
+        ready = pod_is_ready(pod) or publish_not_ready
+        bucket["addresses" if ready else "notReadyAddresses"].append(address)
+    subsets = []
+    for ports, bucket in groups.items():
+        subset: Obj = {k: v for k, v in bucket.items() if v}
+        if ports:
+            subset["ports"] = [dict(p) for p in ports]
+        subsets.append(subset)
+    return subsets
+
+
+def service_target_ports(svc: Obj, pod: Obj) -> list[tuple[tuple[str, Any], ...]]:
+    """The Service's ports as Endpoints ports for ``pod`` (named targetPorts resolved; unresolvable ones
+    left out), each as ``(("name", ...), ("port", ...), ("protocol", ...))``."""
+    out = []
+    for port in svc["spec"].get("ports") or []:
+        target = port.get("targetPort", port.get("port"))
+        if isinstance(target, str) and not target.isdigit():
+            found = None
+            for c in pod["spec"].get("containers") or []:
+                for cp in c.get("ports") or []:
+                    if cp.get("name") == target:
+                        found = cp.get("containerPort")
+            if found is None:
+                continue
+            target = found
+        entry: list[tuple[str, Any]] = []
+        if port.get("name"):
+            entry.append(("name", port["name"]))
+        entry += [("port", int(target)), ("protocol", port.get("protocol", "TCP"))]
+        out.append(tuple(entry))
+    return out
+
+
 class EndpointsController:
     """Keeps an Endpoints object per selector-based Service: ready pod IPs in ``addresses``,
     others in ``notReadyAddresses``."""
@@ -305,37 +371,7 @@ class EndpointsController:
                 self.api.remove(ENDPOINTS, *key)
 
     def _sync_service(self, ns: str, name: str, svc: Obj) -> None:
-        selector = svc["spec"]["selector"]
-        publish_not_ready = svc["spec"].get("publishNotReadyAddresses", False)
-        groups: dict[tuple[tuple[Any, ...], ...], dict[str, list[Obj]]] = {}
-        pods = [
-            p
-            for p in self.api.store.view(PODS, ns)
-            if map_selector_matches(selector, p["metadata"].get("labels"))
-            and "deletionTimestamp" not in p["metadata"]
-            and (p.get("status") or {}).get("podIP")
-        ]
-        for pod in sorted(pods, key=lambda p: p["status"]["podIP"]):
-            ports = tuple(self._ports(svc, pod))
-            address = {
-                "ip": pod["status"]["podIP"],
-                "nodeName": pod["spec"].get("nodeName", NODE_NAME),
-                "targetRef": {
-                    "kind": "Pod",
-                    "namespace": ns,
-                    "name": pod["metadata"]["name"],
-                    "uid": pod["metadata"]["uid"],
-                },
-            }
-            bucket = groups.setdefault(ports, {"addresses": [], "notReadyAddresses": []})
-            ready = pod_is_ready(pod) or publish_not_ready
-            bucket["addresses" if ready else "notReadyAddresses"].append(address)
-        subsets = []
-        for ports, bucket in groups.items():
-            subset: Obj = {k: v for k, v in bucket.items() if v}
-            if ports:
-                subset["ports"] = [dict(p) for p in ports]
-            subsets.append(subset)
+        subsets = endpoint_subsets(self.api, ns, svc)
         current = self.api.store.get(ENDPOINTS, ns, name)
         labels = dict(svc["metadata"].get("labels") or {})
         body: Obj = {
@@ -363,27 +399,6 @@ class EndpointsController:
             current["metadata"]["labels"] = labels
             current["metadata"].setdefault("annotations", {})[self.MANAGED] = rfc3339(now())
             self.api.update(ENDPOINTS, ns, name, current, internal=True)
-
-    @staticmethod
-    def _ports(svc: Obj, pod: Obj) -> list[tuple[tuple[str, Any], ...]]:
-        out = []
-        for port in svc["spec"].get("ports") or []:
-            target = port.get("targetPort", port.get("port"))
-            if isinstance(target, str) and not target.isdigit():
-                found = None
-                for c in pod["spec"].get("containers") or []:
-                    for cp in c.get("ports") or []:
-                        if cp.get("name") == target:
-                            found = cp.get("containerPort")
-                if found is None:
-                    continue
-                target = found
-            entry: list[tuple[str, Any]] = []
-            if port.get("name"):
-                entry.append(("name", port["name"]))
-            entry += [("port", int(target)), ("protocol", port.get("protocol", "TCP"))]
-            out.append(tuple(entry))
-        return out
 
 
 class DisruptionController:

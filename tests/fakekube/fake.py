@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from . import seed
 from .api import ENDPOINTS, NAMESPACES, NODES, SERVICES, Api, kind_of
+from .apps import SimulatedApps
 from .controllers import (
     ControllerManager,
     DisruptionController,
@@ -24,6 +25,7 @@ from .events import NODE_NAME, EventRecorder
 from .kubeconfig import write_kubeconfig
 from .kubelet import GENERIC_RULES, NODE_IP, EcommerceRules, Kubelet, KubeletConfig, pod_is_ready
 from .logs import LogStore
+from .proxy import Proxy
 from .resources import RESOURCE_TYPES, ResourceType
 from .server import FakeKubeHTTPServer
 from .store import Obj, Store
@@ -86,8 +88,11 @@ class FakeKube:
             ],
             tick=tick,
         )
+        #: what started pods answer over HTTP (through the pod and service proxies), and their metrics
+        self.apps = SimulatedApps()
+        self.api.on_pod_removed.append(self.apps.forget)
         self._bootstrap()
-        self.http = FakeKubeHTTPServer((host, port), self.api, self.logs)
+        self.http = FakeKubeHTTPServer((host, port), self.api, self.logs, Proxy(self.api, self.apps))
         self._http_thread = threading.Thread(
             target=self.http.serve_forever,
             kwargs={"poll_interval": 0.05},

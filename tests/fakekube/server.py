@@ -10,7 +10,9 @@ Plain HTTP/1.1 on 127.0.0.1, no authentication. Responses are always JSON
 * ``as=Table`` is honoured (kubectl's server-side printing), as is ``as=PartialObjectMetadata(List)``;
 * protobuf request bodies (kubectl's typed clients, e.g. ``kubectl create configmap``, send them and
   do not retry with JSON after a 415) are decoded for v1 ConfigMap, Secret and Namespace
-  (:mod:`.protobuf`); other kinds get ``415 UnsupportedMediaType`` with a workaround.
+  (:mod:`.protobuf`); other kinds get ``415 UnsupportedMediaType`` with a workaround;
+* ``pods/NAME[:PORT]/proxy/...`` and ``services/NAME[:PORT]/proxy/...`` answer with the pod's simulated
+  application (:mod:`.proxy`, :mod:`.apps`): its body and content type as they are, not JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from . import errors, openapi, patch, protobuf, resources, tables
+from . import errors, openapi, patch, protobuf, proxy, resources, tables
 from .api import PDBS, PODS, Api
 from .kubelet import pod_is_ready
 from .logs import LogStore
@@ -80,11 +82,17 @@ class FakeKubeHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: tens of clients connecting at once (a load generator
+    # through the service proxy) overflow it and the kernel drops SYNs, which are retried after 1 s
+    request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], api: Api, logs: LogStore) -> None:
+    def __init__(
+        self, address: tuple[str, int], api: Api, logs: LogStore, pod_proxy: proxy.Proxy | None = None
+    ) -> None:
         super().__init__(address, Handler)
         self.api = api
         self.logs = logs
+        self.proxy = pod_proxy
         self.stopping = threading.Event()
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         self.errors: list[str] = []
@@ -242,6 +250,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_raw(self, status: int, content_type: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
     def _start_chunked(self, content_type: str) -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
@@ -288,8 +305,12 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         try:
             url = urllib.parse.urlsplit(self.path)
-            params = _Params(url.query)
-            status = self._route(method, url.path.rstrip("/") or "/", params)
+            target = proxy.parse(url.path, url.query) if self.server.proxy is not None else None
+            if target is not None:
+                status = self._proxy(method, target)
+            else:
+                params = _Params(url.query)
+                status = self._route(method, url.path.rstrip("/") or "/", params)
         except errors.ApiError as exc:
             status = exc.code
             self._send_json(exc.code, exc.status())
@@ -371,6 +392,20 @@ class Handler(BaseHTTPRequestHandler):
         if rt.namespaced is False and namespace is not None:
             raise errors.not_found_path(path)
         return self._resource(method, rt, namespace, name, sub, params)
+
+    # -- pods/proxy, services/proxy -------------------------------------------------------------------
+    def _proxy(self, method: str, target: proxy.ProxyRequest) -> int:
+        body = self._read_body()  # read before any error answer, so the keep-alive connection stays usable
+        assert self.server.proxy is not None
+        if not target.path:
+            # the real proxy (UpgradeAwareHandler) redirects an empty subpath to ".../proxy/"
+            url = urllib.parse.urlsplit(self.path)
+            location = url.path + "/" + (f"?{url.query}" if url.query else "")
+            self._send_raw(301, "text/plain; charset=utf-8", b"", {"Location": location})
+            return 301
+        answer = self.server.proxy.forward(method, target, body)
+        self._send_raw(answer.status, answer.content_type, answer.content)
+        return answer.status
 
     # -- resources -------------------------------------------------------------------------------------
     def _resource(

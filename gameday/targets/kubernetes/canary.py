@@ -8,9 +8,15 @@ history, is untouched until promotion, which is an ordinary ``set image`` of the
 rollback deletes the canary and scales the primary back, leaving its current revision the one that serves. ``N``
 is kept in an annotation on the canary Deployment and in the ledger, so :meth:`undo` works from any process.
 
-Per side measurement needs the replicas' own metrics per pod in Prometheus; this target has none to read, so
-:meth:`unmeasurable` says so and ``gameday canary`` refuses before creating anything: no data is never a pass.
-The objects, the sizing and the undo are what the tests drive against the fake API server.
+Each side is measured from the pods' own counters (the profile's ``service.metrics``), read through the API
+server's pod proxy (``pods/proxy``: what ``kubectl get --raw .../pods/POD:PORT/proxy/metrics`` reads), because the
+Service's load balancing happens in the kernel and nothing outside a pod knows which pod answered. A window's start
+reads every pod of the service; each evaluation reads them again and sums the increases by side (the canary's
+pods carry ``gameday.io/track=canary``). A pod gone since (the primary scaled down) keeps the increase last read
+from it; a container restart during the window counts as a failure of its side, because the crash took its
+counters and the requests it was serving with it. A service without metrics, or pods whose metrics cannot be read
+(RBAC without ``pods/proxy``, a wrong port), make :meth:`unmeasurable` say why, and ``gameday canary`` refuses
+before creating anything: no data is never a pass.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gameday import reasons
+from gameday.targets import exposition
 from gameday.targets.base import Revision, TargetError
 from gameday.targets.canary import CanaryDriver, Served, Window
+from gameday.targets.exposition import ExpositionError, Reading
 from gameday.targets.kubernetes import convert, rollout
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.policies import MANAGED_BY
@@ -46,6 +54,9 @@ class KubernetesCanary(CanaryDriver):
         self.version: str | None = None
         self.replicas: int | None = None
         self._ever: list[str] = []
+        self._port: int | str | None = None  # the Service's target port, read once
+        self._first_canary_at: float | None = None
+        self._last: dict[str, tuple[bool, Reading, int]] = {}  # pod -> (canary?, increase, restarts) in the window
 
     # --- API helpers ----------------------------------------------------------------------------------
     def _read(self) -> Any | None:
@@ -148,15 +159,89 @@ class KubernetesCanary(CanaryDriver):
                 raise TargetError(f"canary: {len(ready)}/{count} pods ready after {timeout:.0f}s")
             time.sleep(POLL_S)  # poll
 
-    def mark(self) -> Window:
-        return Window(time.time())
+    # --- measurement: the pods' own counters ------------------------------------------------------------
+    def _service_pods(self) -> list[Any]:
+        """The service's pods that run a started container (a pod proxy to any other would only fail)."""
+        pods = self.t.client.call("list pods", self.t.client.core.list_namespaced_pod, self.t.ns,
+                                  label_selector=self.t.kube.label_selector).items
+        return [p for p in pods if p.status is not None and p.status.phase == "Running" and p.status.pod_ip]
+
+    def _metrics_port(self, pod: Any) -> int:
+        """The profile's metrics port, else the Service's target port (a named one resolved on the pod)."""
+        if self.t.kube.metrics_port is not None:
+            return self.t.kube.metrics_port
+        if self._port is None:
+            svc = self.t.client.call(f"service/{self.t.kube.service}", self.t.client.core.read_namespaced_service,
+                                     self.t.kube.service, self.t.ns)
+            ports = svc.spec.ports or []
+            self._port = (ports[0].target_port or ports[0].port) if ports else 80
+        port = self._port
+        if isinstance(port, int) or str(port).isdigit():
+            return int(port)
+        for container in pod.spec.containers:
+            for declared in container.ports or []:
+                if declared.name == port:
+                    return int(declared.container_port)
+        raise TargetError(f"pod {pod.metadata.name} declares no port named {port!r} (the Service's target port)")
+
+    def _reading(self, pod: Any) -> Reading:
+        """One pod's cumulative API counts, read through the API server's pod proxy."""
+        metrics = self.t.profile.service.metrics
+        assert metrics is not None, "unmeasurable() first"
+        name = pod.metadata.name
+        proxy = self.t.client.core.connect_get_namespaced_pod_proxy_with_path
+        text = self.t.client.text(f"metrics of pod {name}", proxy, f"{name}:{self._metrics_port(pod)}", self.t.ns,
+                                  metrics.path.lstrip("/"))
+        try:
+            return exposition.parse(text, metrics, self.t.profile.service.own_paths)
+        except ExpositionError as exc:
+            raise TargetError(f"metrics of pod {name} at {metrics.path}: {exc}") from None
+
+    def _restarts(self, pod: Any) -> int:
+        return sum(s.restart_count or 0 for s in (pod.status.container_statuses or []))
 
     def unmeasurable(self) -> str | None:
-        return (f"the {self.t.name} target has no per-pod record of requests to compare the canary with the "
-                "primary (the load balancer's are the Service's, and no Prometheus is configured for it)")
+        if self.t.profile.service.metrics is None:
+            return ("the profile declares no per-replica metrics (service.metrics), and on a cluster the pods' own "
+                    "counters are the only record of which side answered a request")
+        pods = self._service_pods()
+        if not pods:
+            return f"no running pod matches {self.t.kube.label_selector!r} to read metrics from"
+        try:
+            self._reading(pods[0])
+        except TargetError as exc:
+            return f"cannot read the pods' own request counters: {exc}"
+        return None
+
+    def mark(self) -> Window:
+        start: dict[str, tuple[str, Reading, int]] = {}
+        for pod in self._service_pods():
+            try:
+                start[pod.metadata.name] = (pod.metadata.uid, self._reading(pod), self._restarts(pod))
+            except KubeError:
+                continue  # not serving right now (starting, crashing): everything it counts later is in the window
+        self._last, self._first_canary_at = {}, None
+        return Window(time.time(), start)
 
     def served(self, since: Window) -> tuple[Served, Served]:
-        raise TargetError(self.unmeasurable() or "no per-pod records")
+        start: dict[str, tuple[str, Reading, int]] = since.position or {}
+        for pod in self._service_pods():
+            name = pod.metadata.name
+            try:
+                now = self._reading(pod)
+            except KubeError:
+                continue  # unreachable this time (restarting): its last increase and its restarts still count
+            uid, before, restarts_before = start.get(name, (None, None, 0))
+            fresh = uid != pod.metadata.uid
+            canary = (pod.metadata.labels or {}).get(TRACK) == "canary"
+            restarts = self._restarts(pod) - (0 if fresh else restarts_before)
+            self._last[name] = (canary, now.since(None if fresh else before), max(0, restarts))
+        sides = {side: [v for v in self._last.values() if v[0] is side] for side in (True, False)}
+        canary_side = exposition.served([r for _, r, _ in sides[True]], None, sum(n for _, _, n in sides[True]))
+        if self._first_canary_at is None and canary_side.requests:
+            self._first_canary_at = time.time()
+        return (Served(canary_side.requests, canary_side.failures, canary_side.latencies_ms, self._first_canary_at),
+                exposition.served([r for _, r, _ in sides[False]], None, sum(n for _, _, n in sides[False])))
 
     def served_new(self) -> list[str]:
         return list(self._ever)

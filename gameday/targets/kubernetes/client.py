@@ -182,6 +182,12 @@ class KubeClient:
                 f"cannot reach the API server {self.host} (context {self.context}): {_one_line(reason)}"
             ) from None
 
+    def text(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        """Call an API method whose answer is not a Kubernetes object (a pod's metrics through the pod proxy): the
+        body as sent, without the client's attempt to read it as JSON first."""
+        response = self.call(what, fn, *args, _preload_content=False, **kwargs)
+        return bytes(response.data).decode("utf-8", errors="replace")
+
     def raw(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Call an API method and return the JSON object exactly as the server sent it."""
         response = self.call(what, fn, *args, _preload_content=False, **kwargs)

@@ -27,6 +27,7 @@ class Cluster:
     configmap: str | None
     base_url: str | None
     bad_image: str | None
+    metrics_port: int | None = None
     bad_config: dict[str, str] = field(default_factory=dict)
     workloads: dict[str, str] = field(default_factory=dict)
 
@@ -55,6 +56,7 @@ def cluster(settings: Settings) -> Cluster:
         configmap=kube.configmap,
         base_url=user.base_url or kube.base_url,
         bad_image=kube.bad_image,
+        metrics_port=kube.metrics_port,
         bad_config=dict(kube.bad_config or local_bad),
         workloads=dict(kube.workloads),
     )
