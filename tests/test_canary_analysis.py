@@ -109,7 +109,8 @@ def test_report_carries_both_distributions() -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"error_rate": 1.0}, {"error_rate": -0.1}, {"latency_ms": -1},
-                                    {"p95_ratio": 0.9}, {"confidence": 1.0}, {"confidence": 0.2}])
+                                    {"p95_ratio": 0.9}, {"confidence": 1.0}, {"confidence": 0.2},
+                                    {"min_tail": 10}])
 def test_tolerances_out_of_range_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Tolerances(**kwargs)
@@ -136,3 +137,16 @@ def test_a_tail_twice_as_slow_by_a_few_milliseconds_is_not_a_rollback() -> None:
     assert verdict.checks["latency"] == "ok" and verdict.p95_ratio is not None and verdict.p95_ratio > 1.5
     slower = Side(200, 0, tuple([160.0] * 150 + [170.0] * 50))  # the slow release: +150 ms everywhere
     assert decide(slower, primary, Tolerances()).checks["latency"] == "worse"
+
+
+def test_one_cold_start_request_is_not_a_slow_tail_but_a_measured_tail_is() -> None:
+    # a freshly started replica's first answers: median +2 ms, one request in 30 at 80 ms (the p95 of 30 is it)
+    primary = Side(300, 0, latencies(300, 8, 20))
+    cold = Side(30, 0, tuple([80.0] + [10.0] * 29))
+    verdict = decide(cold, primary, TOL)
+    assert verdict.checks["latency"] != "worse", verdict.reasons
+    # a real tail, on enough requests: one answer in ten 200 ms late
+    tail = Side(300, 0, tuple(x + (200.0 if i % 10 == 0 else 0.0) for i, x in enumerate(latencies(300, 8, 21))))
+    verdict = decide(tail, primary, TOL)
+    assert verdict.checks["latency"] == "worse" and verdict.median_shift_ms is not None
+    assert verdict.median_shift_ms < TOL.latency_ms  # caught by its tail, not its median

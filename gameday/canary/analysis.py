@@ -71,6 +71,7 @@ class Tolerances:
     confidence: float = 0.95
     min_requests: int = 30  # per side, before errors can be judged at all
     min_latencies: int = 20  # successful requests per side, before latency can be judged
+    min_tail: int = 100  # successful requests per side, before the p95 can be judged (5 requests above it)
 
     def __post_init__(self) -> None:
         if not 0 <= self.error_rate < 1:
@@ -79,8 +80,8 @@ class Tolerances:
             raise ValueError("latency tolerance must be >= 0 ms and the p95 ratio >= 1")
         if not 0.5 <= self.confidence < 1:
             raise ValueError("confidence must be in [0.5, 1)")
-        if self.min_requests < 1 or self.min_latencies < 2:
-            raise ValueError("minimum sample sizes must be positive")
+        if self.min_requests < 1 or self.min_latencies < 2 or self.min_tail < self.min_latencies:
+            raise ValueError("minimum sample sizes must be positive (the tail's at least the latencies')")
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,11 @@ def judge_latency(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, st
              f"p95 ratio {ratio:.2f}, Mann-Whitney p={p_value:.3g})")
     significant = p_value < 1 - tol.confidence
     # a ratio alone is no harm: 6 ms against 3 ms is "twice as slow" and nobody notices; the tail must also be
-    # slower by the absolute tolerance (a freshly started replica's first milliseconds are not a regression)
-    tail_worse = ratio > tol.p95_ratio and pa - pb > tol.latency_ms
+    # slower by the absolute tolerance (a freshly started replica's first milliseconds are not a regression). And a
+    # p95 of a few dozen requests is their top one or two: a single cold-start request is not a slow tail, so the
+    # tail is judged only on min_tail requests a side (until then the median shift alone judges the latency)
+    tail_known = len(a) >= tol.min_tail and len(b) >= tol.min_tail
+    tail_worse = tail_known and ratio > tol.p95_ratio and pa - pb > tol.latency_ms
     if significant and (shift > tol.latency_ms or tail_worse):
         return "worse", f"{shown}: slower beyond the tolerance ({tol.latency_ms:.0f} ms, x{tol.p95_ratio})", \
             p_value, shift, ratio

@@ -26,6 +26,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from .kubelet import image_tag, pod_is_ready
+from .rules import RuleSet
 from .store import Obj
 
 #: the classic text exposition format, what the reference service serves (``generate_latest`` writes it)
@@ -144,7 +145,7 @@ class SimulatedApps:
     """
 
     def __init__(self, default_rules: bool = True) -> None:
-        self._rules: list[tuple[str, HttpRule]] = []
+        self._rules: RuleSet[HttpRule] = RuleSet()
         self._default: HttpRule | None = default_rule if default_rules else None
         self._instances: dict[str, _Instance] = {}
         self._lock = threading.Lock()
@@ -153,20 +154,10 @@ class SimulatedApps:
     def add_rule(self, rule: HttpRule, name: str | None = None) -> Callable[[], None]:
         """Register ``rule(pod, method, path, body) -> Answer | None``, consulted in registration order
         before the built-in default rule; returns a function that removes it again."""
-        entry = (name or getattr(rule, "__name__", "http-rule"), rule)
-        with self._lock:
-            self._rules.append(entry)
-
-        def remove() -> None:
-            with self._lock:
-                if entry in self._rules:
-                    self._rules.remove(entry)
-
-        return remove
+        return self._rules.add(rule, name or getattr(rule, "__name__", "http-rule"))
 
     def rule_names(self) -> list[str]:
-        with self._lock:
-            return [n for n, _ in self._rules]
+        return self._rules.names()
 
     # -- state -----------------------------------------------------------------------------------------
     def _instance(self, pod: Obj) -> _Instance:
@@ -195,8 +186,7 @@ class SimulatedApps:
         started = time.perf_counter()
         inst = self._instance(pod)
         route = route_of(path)
-        with self._lock:
-            rules = [rule for _name, rule in self._rules]
+        rules = self._rules.items()
         answer = next((a for a in (rule(pod, method, path, body) for rule in rules) if a is not None), None)
         if answer is None and method == "GET" and route == METRICS_PATH:
             answer = Answer(200, generate_latest(inst.registry), METRICS_CONTENT_TYPE)

@@ -18,6 +18,7 @@ from .api import CONFIGMAPS, DEPLOYMENTS, NETPOLS, PODS, SERVICES, STATEFULSETS,
 from .defaults import IpAllocator
 from .events import NODE_NAME, EventRecorder
 from .logs import LogStore
+from .rules import RuleSet
 from .selectors import map_selector_matches, selector_object_matches
 from .store import Obj, jcopy
 from .timefmt import now, rfc3339
@@ -209,8 +210,8 @@ class Kubelet:
         self.logs = logs
         self.config = config or KubeletConfig()
         self.pod_ips = IpAllocator("10.244", first=2)
-        self._rules: list[tuple[str, Rule]] = []
-        self._start_loggers: list[StartLogger] = []
+        self._rules: RuleSet[Rule] = RuleSet()
+        self._start_loggers: RuleSet[StartLogger] = RuleSet()
         self._states: dict[str, _PodState] = {}
         self._lock = threading.RLock()
         api.on_pod_removed.append(self._forget)
@@ -218,16 +219,7 @@ class Kubelet:
     # -- rules -----------------------------------------------------------------------------------------
     def add_rule(self, rule: Rule, name: str | None = None) -> Callable[[], None]:
         """Register a behaviour rule; returns a function that removes it again."""
-        entry = (name or getattr(rule, "__name__", "rule"), rule)
-        with self._lock:
-            self._rules.append(entry)
-
-        def remove() -> None:
-            with self._lock:
-                if entry in self._rules:
-                    self._rules.remove(entry)
-
-        return remove
+        return self._rules.add(rule, name or getattr(rule, "__name__", "rule"))
 
     def add_readiness_check(
         self,
@@ -244,26 +236,15 @@ class Kubelet:
 
     def add_start_logger(self, fn: StartLogger) -> Callable[[], None]:
         """Register ``fn(pod, container, env) -> lines`` printed when a container starts."""
-        with self._lock:
-            self._start_loggers.append(fn)
-
-        def remove() -> None:
-            with self._lock:
-                if fn in self._start_loggers:
-                    self._start_loggers.remove(fn)
-
-        return remove
+        return self._start_loggers.add(fn, getattr(fn, "__name__", "start-logger"))
 
     def rule_names(self) -> list[str]:
-        with self._lock:
-            return [n for n, _ in self._rules]
+        return self._rules.names()
 
     def evaluate(self, ctx: PodContext) -> Verdict:
         """Combine every rule: ready only if all agree, crashing containers and messages add up."""
-        with self._lock:
-            rules = list(self._rules)
         ready, crashing, messages, lines = True, set(), [], []
-        for _name, rule in rules:
+        for rule in self._rules.items():
             verdict = rule(ctx)
             if verdict is None:
                 continue
@@ -470,7 +451,7 @@ class Kubelet:
             self._event(pod, "Created", f"Created container: {c['name']}", container=c["name"])
             self._event(pod, "Started", f"Started container {c['name']}", container=c["name"])
             self.logs.append(ns, meta["name"], c["name"], f"{c['name']} starting (image {c.get('image')})", t)
-            for logger in list(self._start_loggers):
+            for logger in self._start_loggers.items():
                 for line in logger(pod, c, env[c["name"]]):
                     self.logs.append(ns, meta["name"], c["name"], line, t)
         self._apply_verdict(pod, state, t, first=True)
