@@ -561,9 +561,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in chosen:
             trials = args.trials or DEFAULT_TRIALS[name]
             print(f"bench {name} ({trials} trials)...", file=sys.stderr, flush=True)
-            started = time.monotonic()
+            started, measured_at = time.monotonic(), datetime.now().isoformat(timespec="seconds")
             figures = BENCHES[name](target, settings, trials)
-            results[name] = figures | {"bench_wall_s": round(time.monotonic() - started)}
+            results[name] = figures | {"bench_wall_s": round(time.monotonic() - started), "measured_at": measured_at}
             results_path.write_text(json.dumps(results, indent=2, default=str))
     finally:
         local_stack.down(settings)
@@ -575,8 +575,14 @@ def main(argv: list[str] | None = None) -> int:
 def render_markdown(r: dict[str, Any]) -> str:
     """The results as a markdown table for the README."""
     m = r.get("machine", {})
-    lines = [f"Measured {m.get('date', '?')} on {m.get('cpus', '?')} cores, Python {m.get('python', '?')} "
-             f"(`make bench`; medians).", "", "| figure | measured | target |", "|---|---|---|"]
+    # `--only` reruns some benchmarks and keeps the others' figures: each says when it was measured
+    when: dict[str, list[str]] = {}
+    for name in BENCHES:
+        if isinstance(r.get(name), dict):
+            when.setdefault(str(r[name].get("measured_at") or m.get("date", "?")), []).append(name)
+    dates = "; ".join(f"{', '.join(names)} at {date}" for date, names in sorted(when.items()))
+    lines = [f"Measured on {m.get('cpus', '?')} cores, Python {m.get('python', '?')} (`make bench`; medians): "
+             f"{dates}.", "", "| figure | measured | target |", "|---|---|---|"]
     if s := r.get("smoke"):
         lines.append(f"| smoke: time to verdict | {s.get('verdict_s_median')} s (the command, start to exit: "
                      f"{s['wall_s_median']} s; canary defaults: {s['canary_defaults_s']} s) | ≤ 2 s |")
