@@ -3,10 +3,10 @@
 The new release is recorded as the newest revision of the rollout history when the canary begins (like ``kubectl
 set image`` on a paused rollout); a step switches one more replica to it the way a rollout replaces a replica
 (out of the load balancer, restarted on the new revision, back in once ready). Each side is measured from HAProxy's
-request log, by server. A rollback is ``rollout undo``'s history semantics (the previous template recorded again
-as the newest revision, "rollback to revision N") applied to the replicas that do not run it: the primary keeps
-serving untouched. :meth:`undo` finds the previous template by its content, so it works from any process after
-any interruption.
+request log, by server, plus its per-server retry counter and the replicas' process exits seen by supervisor. A
+rollback is ``rollout undo``'s history semantics (the previous template recorded again as the newest revision,
+"rollback to revision N") applied to the replicas that do not run it: the primary keeps serving untouched.
+:meth:`undo` finds the previous template by its content, so it works from any process after any interruption.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class LocalCanary(CanaryDriver):
         self._log: RequestLog | None = None
         self._requests: list[Request] = []
         self._entered: dict[str, float] = {}  # replica -> when it was let back into the load balancer
+        self._pids: dict[str, int] = {}  # replica -> the pid it ran when last seen (0: not running)
+        self._crashes: dict[str, int] = {}  # replica -> exits seen since the window began
 
     # --- what is there -------------------------------------------------------------------------------
     def replica_count(self) -> int:
@@ -112,6 +114,7 @@ class LocalCanary(CanaryDriver):
         # die before anyone saw it ready. Its health check lets traffic in within a check interval.
         self._lb(name, "ready")
         self._entered[name] = time.time()
+        self._pids[name] = self._pid(name)  # restarted by us, not crashed
         settle = time.monotonic() + LB_SETTLE_S
         while not self._lb_up(name) and time.monotonic() < settle:
             time.sleep(0.05)  # poll
@@ -133,20 +136,44 @@ class LocalCanary(CanaryDriver):
         except TargetError:
             return {}  # the load balancer is down: the log says what it served until then
 
+    def _pid(self, name: str) -> int:
+        try:
+            return int(self.target.supervisor.info(name).get("pid") or 0)
+        except TargetError:
+            return 0
+
+    def _count_crashes(self) -> None:
+        """A replica whose process exited since it was last seen crashed: supervisor restarts it, and the request
+        that killed it may have been answered by another replica after HAProxy's retry without any counter of
+        HAProxy's saying so. One exit is one failure of its side (as a container restart is on a cluster)."""
+        try:
+            infos = self.target.supervisor.processes()
+        except TargetError:
+            return  # the stack is down: the log and the counters say what was served until then
+        for name in self.target.replica_names:
+            pid = int((infos.get(name) or {}).get("pid") or 0)
+            known = self._pids.setdefault(name, pid)
+            if known and pid != known:  # exited (0 while backing off) or restarted between two looks
+                self._crashes[name] = self._crashes.get(name, 0) + 1
+            self._pids[name] = pid
+
     def mark(self) -> Window:
         if self._log is not None:
             self._log.read_new()  # what was logged until now belongs to earlier windows
         self._requests = []
+        self._pids = {name: self._pid(name) for name in self.target.replica_names}
+        self._crashes = {}
         return Window(time.time(), self._switched_away())
 
     def served(self, since: Window) -> tuple[Served, Served]:
         assert self._log is not None, "begin() first"
         self._requests += self._log.read_new()
+        self._count_crashes()
         window = [r for r in self._requests if r.at >= since.at]
         now, before = self._switched_away(), since.position or {}
 
         def side(names: list[str]) -> Served:
-            away = sum(max(0, now.get(n, 0) - before.get(n, 0)) for n in names)
+            away = sum(max(0, now.get(n, 0) - before.get(n, 0)) + self._crashes.get(n, 0) for n in names)
             out = served(window, names, away)
             if away and out.first_at is None:  # every attempt went elsewhere: the first came once it was let in
                 entered = [self._entered[n] for n in names if self._entered.get(n, 0) >= since.at]
