@@ -80,7 +80,8 @@ class FakeTarget(Target):
         self.log_lines = {r.name: [f"2026-01-01T00:00:00Z INFO pod={r.name} started"] for r in self.replica_list}
         self.checks = {d.name: DependencyCheck(d.name, True, 0.001, "ok", f"check {d.name}")
                        for d in profile.dependencies}
-        self.delays: dict[str, float] = {}  # call name -> seconds it hangs
+        self.delays: dict[str, float] = {}  # call name -> seconds it hangs (unless released first)
+        self.released = threading.Event()  # ends every hang at once: abandoned calls do not outlive the test
         self.failures: dict[str, Exception] = {}  # call name -> exception it raises
         self.configuration = {"DB_HOST": "10.0.0.5", "REDIS_HOST": "10.0.0.6", "KAFKA_BOOTSTRAP": "10.0.0.7:9092"}
         self.actions: list[str] = []
@@ -91,7 +92,7 @@ class FakeTarget(Target):
         if call in self.failures:
             raise self.failures[call]
         if call in self.delays:
-            time.sleep(self.delays[call])  # the fake's own hang, bounded by the test
+            self.released.wait(self.delays[call])  # the fake's own hang
 
     # --- observation ---------------------------------------------------------------------------
     def base_url(self) -> str:

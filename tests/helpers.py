@@ -1,7 +1,10 @@
-"""Small helpers for tests: wait on a condition with a deadline, HTTP through the load balancer."""
+"""Small helpers for tests: wait on a condition with a deadline, Ctrl-C a command mid-run, HTTP through the load
+balancer."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -21,6 +24,20 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
             return last
         time.sleep(interval)  # poll
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last value: {last!r})")
+
+
+def interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], object], timeout: float, what: str,
+                   meanwhile: Callable[[], None] = lambda: None, finish_s: float = 90.0) -> tuple[str, str]:
+    """Once ``ready`` holds (and ``meanwhile`` has run), Ctrl-C ``proc`` and return its (stdout, stderr); it is
+    killed if anything fails on the way, so a failed test never leaves a run behind."""
+    try:
+        wait_for(ready, timeout, what=what)
+        meanwhile()
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=finish_s)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def status_of(url: str, timeout: float = 3.0, method: str = "GET", **kwargs: object) -> int | None:

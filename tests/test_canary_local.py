@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ from gameday.ledger import Ledger
 from gameday.state import read_json
 from gameday.targets.local.rollout import PODS_FILE
 from gameday.targets.local.target import LocalTarget
+from tests.helpers import interrupt_when, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +35,6 @@ def canary(*args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]
 
 def versions(target: LocalTarget) -> set[str | None]:
     return {r.version for r in target.replicas()}
-
-
-def wait_for(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := cond():
-            return value
-        time.sleep(0.1)  # poll
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_bad_release_is_rolled_back_at_the_first_step_having_reached_one_replica(healthy: LocalTarget) -> None:
@@ -125,16 +115,13 @@ def _first_replica_switched(target: LocalTarget, version: str) -> bool:
 def test_sigint_mid_canary_then_abort_leaves_the_previous_version_everywhere(healthy: LocalTarget) -> None:
     before = healthy.current_revision()
     good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
-    proc = _start_canary(good)
-    try:
-        wait_for(lambda: _first_replica_switched(healthy, good), 60, "the first replica on the new release")
+    def refused_while_running() -> None:
         second = gameday("canary", good)  # a canary already in progress: refused, nothing changed
         assert second.returncode == 2 and "already in progress" in second.stderr, second.stderr
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+
+    proc = _start_canary(good)
+    _, stderr = interrupt_when(proc, lambda: _first_replica_switched(healthy, good), 60,
+                               "the first replica on the new release", meanwhile=refused_while_running, finish_s=120)
     assert proc.returncode == 130, stderr
     res = gameday("abort")
     assert res.returncode == 0, res.stderr
@@ -147,7 +134,7 @@ def test_a_killed_canary_is_undone_by_abort(healthy: LocalTarget) -> None:
     good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
     proc = _start_canary(good)
     try:
-        wait_for(lambda: _first_replica_switched(healthy, good), 60, "the first replica on the new release")
+        wait_for(lambda: _first_replica_switched(healthy, good), 60, what="the first replica on the new release")
         proc.kill()  # no chance to roll back: the ledger entry is all that is left
         proc.communicate(timeout=30)
     finally:

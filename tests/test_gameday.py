@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from gameday.ledger import Ledger
 from gameday.run.session import GameDay, GameDayOptions
-from tests.helpers import status_of, wait_for
+from tests.helpers import interrupt_when, status_of, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,14 +70,8 @@ def test_ctrl_c_stops_load_undoes_the_fault_and_writes_a_partial_report(healthy,
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     ledger = Ledger(healthy.state.ledger)
-    try:
-        wait_for(lambda: any(e.kind == "fault" and e.state == "injected" for e in ledger.entries()), 90,
-                 what="the fault injected")
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    output, _ = interrupt_when(proc, lambda: any(e.kind == "fault" and e.state == "injected"
+                                                 for e in ledger.entries()), 90, "the fault injected")
     assert proc.returncode == 130, output[-2000:]
     assert ledger.empty()
     (report_file,) = tmp_path.glob("*/report.json")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +33,10 @@ class StubShop(ThreadingHTTPServer):
     delay_s = 0.0
     status = 200
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = threading.Event()  # set at teardown: a slow answer still in flight ends at once
+
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that went away mid-answer (locust stopped) is not worth a traceback."""
 
@@ -44,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, code: int, body: object) -> None:
         if self.server.delay_s:
-            time.sleep(self.server.delay_s)  # the stub's own slowness, not a wait in the test
+            self.server.stopping.wait(self.server.delay_s)  # the stub's own slowness, cut short at teardown
         data = json.dumps(body).encode()
         self.send_response(self.server.status if self.server.status != 200 else code)
         self.send_header("Content-Type", "application/json")
@@ -76,6 +81,7 @@ def shop() -> Iterator[StubShop]:
     try:
         yield server
     finally:
+        server.stopping.set()
         server.shutdown()
         server.server_close()
 

@@ -84,9 +84,11 @@ def _incident(notifier: Notifier) -> list[Any]:
     summary = f"{messages.SUBJECT}: ecommerce-backend down"
     return [
         notifier.notice(messages.stakeholder_notice("ecommerce-backend", "all-pods-down", at)),
-        notifier.pagerduty(messages.pagerduty_event("trigger", "gd-1-all-pods-down", summary, "local", at)),
+        notifier.pagerduty(messages.pagerduty_event("trigger", "gd-1-all-pods-down", summary, "local", at,
+                                                     component="ecommerce-backend")),
         notifier.slack(messages.slack_message(summary, {"experiment": "all-pods-down"}), "trigger"),
-        notifier.pagerduty(messages.pagerduty_event("resolve", "gd-1-all-pods-down", "resolved", "local", at + 30)),
+        notifier.pagerduty(messages.pagerduty_event("resolve", "gd-1-all-pods-down", "resolved", "local", at + 30,
+                                                     component="ecommerce-backend")),
     ]
 
 

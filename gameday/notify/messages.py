@@ -17,8 +17,8 @@ def stakeholder_notice(service: str, experiment: str, detected_at: float) -> dic
 
 
 def pagerduty_event(
-    action: str, dedup_key: str, summary: str, source: str, at: float, details: dict[str, Any] | None = None,
-    component: str = "",
+    action: str, dedup_key: str, summary: str, source: str, at: float, details: dict[str, Any] | None = None, *,
+    component: str,
 ) -> dict[str, Any]:
     """An Events API v2 body without its routing key (added at send time, never stored)."""
     if action not in ("trigger", "acknowledge", "resolve"):

@@ -356,9 +356,11 @@ class GameDay:
     def _notify_recovered(self, track: ExperimentTrack) -> list[dict[str, Any]]:
         at = track.recovered_at or time.time()
         dedup = f"gameday-{self.run_id}-{track.name}"
-        text = f"Resolved: {self.settings.service.service.name} back ({track.name}). {messages.RESOLVED_BODY}"
+        service = self.settings.service.service.name
+        text = f"Resolved: {service} back ({track.name}). {messages.RESOLVED_BODY}"
         sent = [
-            self.notifier.pagerduty(messages.pagerduty_event("resolve", dedup, text, self.target.name, at)),
+            self.notifier.pagerduty(messages.pagerduty_event("resolve", dedup, text, self.target.name, at,
+                                                             component=service)),
             self.notifier.slack(messages.slack_message(text, {"experiment": track.name}), "resolve"),
         ]
         return [n.__dict__ for n in sent]

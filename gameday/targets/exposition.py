@@ -55,8 +55,6 @@ class Reading:
                        tuple((le, max(0.0, count - before.get(le, 0.0))) for le, count in self.buckets))
 
 
-ZERO = Reading(0.0, 0.0)
-
 
 def _is_failure(status: str) -> bool:
     return status.startswith("5")

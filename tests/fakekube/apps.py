@@ -148,6 +148,7 @@ class SimulatedApps:
         self._rules: RuleSet[HttpRule] = RuleSet()
         self._default: HttpRule | None = default_rule if default_rules else None
         self._instances: dict[str, _Instance] = {}
+        self.stopping = threading.Event()  # set by FakeKube.stop(): slow answers in flight end at once
         self._lock = threading.Lock()
 
     # -- rules -----------------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class SimulatedApps:
         if answer is None:
             answer = Answer.json({"error": "not found"}, status=404)
         if answer.delay_s > 0:
-            time.sleep(answer.delay_s)  # the simulated work itself: a real, lock-free wait
+            self.stopping.wait(answer.delay_s)  # the simulated work itself: lock-free, cut short when the fake stops
         if route != METRICS_PATH:
             # scrapes are not counted, unlike many real services: tests can then compare the counters
             # with the number of requests they sent without subtracting their own reads

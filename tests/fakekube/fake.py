@@ -124,6 +124,7 @@ class FakeKube:
         if self._stopped:
             return
         self._stopped = True
+        self.apps.stopping.set()
         self.controllers.stop()
         self.http.shutdown()
         self.http.close_connections()

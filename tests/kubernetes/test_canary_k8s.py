@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from gameday.targets.kubernetes.canary import PRIMARY_REPLICAS, TRACK, Kubernete
 
 from ..fakekube import FakeKube
 from ..fakekube.apps import Answer
+from ..helpers import interrupt_when
 from .conftest import BACKEND, KubeTarget, wait_for
 from .driver_support import gameday_cli, k8s_settings, kube_flags, target, wait_backend_ok  # noqa: F401 (fixtures)
 
@@ -236,14 +236,9 @@ def test_the_command_rolls_back_a_slow_release_and_an_interrupted_canary_leaves_
     running = subprocess.Popen([str(binary), *flags, "canary", good, "--users", "4", "--step-timeout", "120",
                                 "--confidence", "0.999999"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: CANARY in deployments(kube) and deployments(kube)[CANARY].spec.replicas == 1, 30,  # type: ignore
-                 message="the canary serving")
-        running.send_signal(signal.SIGINT)
-        _, err = running.communicate(timeout=60)
-    finally:
-        if running.poll() is None:
-            running.kill()
+    _, err = interrupt_when(running, lambda: CANARY in deployments(kube)
+                            and deployments(kube)[CANARY].spec.replicas == 1, 30,  # type: ignore[attr-defined]
+                            "the canary serving", finish_s=60)
     assert running.returncode == 130, err
     assert CANARY not in deployments(kube) and deployments(kube)[BACKEND].spec.replicas == 3  # type: ignore
     abort = gameday_cli(*kube_flags(kube), "abort", state_dir=tmp_path / "state", env=ALLOW)

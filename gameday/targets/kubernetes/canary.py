@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -237,11 +238,11 @@ class KubernetesCanary(CanaryDriver):
             restarts = self._restarts(pod) - (0 if fresh else restarts_before)
             self._last[name] = (canary, now.since(None if fresh else before), max(0, restarts))
         sides = {side: [v for v in self._last.values() if v[0] is side] for side in (True, False)}
-        canary_side = exposition.served([r for _, r, _ in sides[True]], None, sum(n for _, _, n in sides[True]))
-        if self._first_canary_at is None and canary_side.requests:
-            self._first_canary_at = time.time()
-        return (Served(canary_side.requests, canary_side.failures, canary_side.latencies_ms, self._first_canary_at),
-                exposition.served([r for _, r, _ in sides[False]], None, sum(n for _, _, n in sides[False])))
+        canary, primary = (exposition.served([r for _, r, _ in sides[s]], None, sum(n for _, _, n in sides[s]))
+                           for s in (True, False))
+        if self._first_canary_at is None and canary.requests:
+            self._first_canary_at = time.time()  # first seen: the counters do not say when it arrived
+        return replace(canary, first_at=self._first_canary_at), primary
 
     def served_new(self) -> list[str]:
         return list(self._ever)
