@@ -27,15 +27,18 @@ abort: $(STAMP)
 	$(GAMEDAY) abort
 
 TEST_REPORTS := --junitxml=reports/tests/junit.xml --cucumberjson=reports/tests/cucumber.json
+# two workers (the machine's two cores), each file's tests on one of them, in order; each worker that needs the
+# local stack starts its own (conftest.py: a state directory per worker); `-n 0` runs everything in one process
+PARALLEL := -n 2 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	mkdir -p reports/tests
-	$(PYTEST) $(TEST_REPORTS)
+	$(PYTEST) $(PARALLEL) $(TEST_REPORTS)
 
 test-quick: $(STAMP)
 	mkdir -p reports/tests
-	$(PYTEST) -m "not slow" $(TEST_REPORTS)
+	$(PYTEST) $(PARALLEL) -m "not slow" $(TEST_REPORTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

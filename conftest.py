@@ -1,4 +1,5 @@
-"""Shared fixtures: one running local stack for every end-to-end test that can share it."""
+"""Shared fixtures: one running local stack per test process (per xdist worker) for every end-to-end test that can
+share it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ from pathlib import Path
 
 import pytest
 
-# Tests never touch a developer's own stack: they get a state directory of their own.
+# Tests never touch a developer's own stack: they get a state directory of their own (one per xdist worker: see
+# pytest_configure).
 os.environ.setdefault("GAMEDAY_STATE_DIR", f"/var/tmp/gameday-test-{os.getuid()}")
 
 from gameday.config import Settings, use_settings
 
 pytest_plugins = ["pytest_bdd"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker (``make test`` runs two), a state directory of the worker's own, so that a worker's
+    ledger, lock and stack are never another's. Workers inherit the controller's environment, and so does a pytest
+    a test starts in a subprocess (pointed at a stack's directory on purpose): only a real worker has
+    ``workerinput``, so only it adds its name."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker:
+        os.environ["GAMEDAY_STATE_DIR"] += f"-{worker}"
 
 
 @pytest.fixture(scope="session")

@@ -361,4 +361,13 @@ def test_a_release_that_passes_its_probes_but_fails_every_api_call_is_a_failed_d
     # the same release with one endpoint still answering is not this verdict; nor is a failing API with no rollout
     partly = [ApiAnswer("catalogue", 500, True), ApiAnswer("product", 200, False)]
     assert decide(healthy(history=rolled, replicas=on_new, api=partly), PROFILE).kind == NO_OUTAGE
-    assert decide(healthy(api=failing_api), PROFILE).kind != FAILED_DEPLOYMENT
+    unexplained = decide(healthy(api=failing_api), PROFILE)
+    assert unexplained.kind == UNKNOWN and "every API endpoint fails through the load balancer" in unexplained.summary
+
+
+def test_a_ready_replica_out_of_the_load_balancers_rotation_is_named_not_a_vague_impact():
+    ev = healthy()
+    ev.endpoints[1] = replace(ev.endpoints[1], ready=False, state="DOWN")
+    verdict = decide(ev, PROFILE)
+    assert verdict.kind == UNKNOWN
+    assert f"1/3 endpoints out of the load balancer's rotation ({NAMES[1]} DOWN)" in verdict.summary

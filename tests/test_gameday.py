@@ -20,8 +20,8 @@ EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
 
 
 def _options(tmp_path: Path, *experiments: str, **kw) -> GameDayOptions:
-    return GameDayOptions(experiments=list(experiments), baseline_s=6, reports_dir=tmp_path, live=False,
-                          wait_for_alert=False, **kw)
+    return GameDayOptions(experiments=list(experiments), baseline_s=4, verify_window_s=4, reports_dir=tmp_path,
+                          live=False, wait_for_alert=False, **kw)
 
 
 def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_path):

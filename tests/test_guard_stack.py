@@ -68,8 +68,9 @@ def _healthy(target) -> None:
 
 
 def _options(tmp_path: Path, *experiments: str, stop_on: list[str], settings) -> GameDayOptions:
-    return GameDayOptions(experiments=list(experiments), baseline_s=2, reports_dir=tmp_path, live=False,
-                          wait_for_alert=False, stop_conditions=with_specs(settings.stop_conditions, stop_on))
+    return GameDayOptions(experiments=list(experiments), baseline_s=2, verify_window_s=4, reports_dir=tmp_path,
+                          live=False, wait_for_alert=False,
+                          stop_conditions=with_specs(settings.stop_conditions, stop_on))
 
 
 def test_the_outage_limit_ends_a_run_that_cannot_recover(healthy, settings, tmp_path, no_resolution):

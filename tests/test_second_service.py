@@ -78,7 +78,7 @@ def test_redis_outage_is_diagnosed_as_a_failure_of_a_critical_dependency(office:
 
 def test_a_game_day_pages_for_its_critical_redis_and_skips_kafka(office: dict[str, str], tmp_path: Path) -> None:
     res = _gameday(office, "run", "redis-down", "kafka-down", "--no-live", "--baseline", "4",
-                   "--reports-dir", str(tmp_path), timeout=300)
+                   "--verify-window", "4", "--reports-dir", str(tmp_path), timeout=300)
     (report_file,) = tmp_path.glob("*/report.json")
     report = json.loads(report_file.read_text())
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.canary import record
-from gameday.canary.analysis import Decision, Side, StepVerdict, Tolerances, decide
+from gameday.canary.analysis import Decision, Side, StepVerdict, Tolerances, decide, load_statistics
 from gameday.errors import UsageError
 from gameday.ledger import Ledger
 from gameday.load.burst import MAX_SECONDS, Burst
@@ -195,6 +195,7 @@ def run_canary(target: Target, profile: Profile, ledger: Ledger, plan: Plan,
     if undo_left_behind_first:
         undo_left_behind(ledger, target, say)
     ledger.ensure_empty()  # faults of another run: refuse (gameday abort first)
+    load_statistics()
     current = target.current_revision()
     report = CanaryReport(target.name, plan.version,
                           {"revision": current.number, "version": current.version} if current else {})

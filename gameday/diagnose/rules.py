@@ -405,6 +405,11 @@ def decide(
         partial = "the load balancer is " + ("not answering" if lb else "unknown")
     elif failing:
         partial = f"{len(failing)}/{len(ev.replicas)} replicas not ready"
+    elif out := [e for e in ev.endpoints if not e.ready]:
+        partial = (f"{len(out)}/{len(ev.endpoints)} endpoints out of the load balancer's rotation "
+                   f"({', '.join(f'{e.name} {e.state}'.strip() for e in out)})")
+    elif api_down:
+        partial = "every API endpoint fails through the load balancer"
     else:
         partial = "the service is impacted"
     return _verdict(UNKNOWN, f"unknown: {partial}, and no recent change or failing dependency explains it",

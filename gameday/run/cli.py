@@ -18,6 +18,9 @@ def register(app: typer.Typer) -> None:
         experiment: Annotated[list[str] | None, typer.Argument(help="experiment names or files (default: all)")] = None,
         users: Annotated[int, typer.Option(help="locust users of the background load")] = 4,
         baseline: Annotated[float, typer.Option(help="seconds of baseline load before the first fault")] = 12.0,
+        verify_window: Annotated[float, typer.Option(
+            help="seconds of load after each recovery that the Verification checklist judges (at least; it waits "
+                 "on until the error rate is decided)", min=1.0)] = 8.0,
         no_alert_wait: Annotated[bool, typer.Option("--no-alert-wait", help="resolve without waiting for the page")]
         = False,
         reports_dir: Annotated[Path | None, typer.Option(help="where reports/<timestamp>/ goes")] = None,
@@ -58,6 +61,7 @@ def register(app: typer.Typer) -> None:
             experiments=list(experiment or []),
             users=users,
             baseline_s=baseline,
+            verify_window_s=verify_window,
             wait_for_alert=not no_alert_wait,
             reports_dir=reports_dir,
             live=not no_live,

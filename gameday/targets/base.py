@@ -265,7 +265,8 @@ class Target(ABC):
 
     @abstractmethod
     def wait_healthy(self, timeout: float = 60.0) -> bool:
-        """Wait until every replica is ready and the load balancer answers; False on timeout."""
+        """Wait until every replica is ready and in the load balancer's rotation, and the service answers through
+        it; False on timeout."""
 
     def start_replicas(self, names: list[str] | None = None) -> list[str]:
         """Bring back replicas that stopped or gave up; a Kubernetes controller does it by itself."""

@@ -225,6 +225,8 @@ class LocalCanary(CanaryDriver):
         for name in t.replica_names:
             if pods.get(name, {}).get("revision") not in numbers:
                 self._switch(name, rev, timeout)
-            elif pods[name]["revision"] != rev.number:  # same template, renumbered: the same pod, relabelled
+                continue
+            if pods[name]["revision"] != rev.number:  # same template, renumbered: the same pod, relabelled
                 prepare_replicas(t.service, [name], {name: rev}, t.rollout.config())
+            self._lb(name, "ready")  # a switch interrupted before its end may have left it out of the rotation
         return rev.public()

@@ -61,8 +61,10 @@ class Supervisor:
             timeout=30,
         )
         if result.returncode != 0:
-            line = (result.stderr or result.stdout).strip().splitlines()
-            raise TargetError(f"supervisord failed to start: {line[-1] if line else result.returncode}")
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            # its last line is "For help, use ... -h"; the reason is the "Error: ..." line before it
+            reason = next((ln for ln in lines if ln.startswith("Error:")), lines[-1] if lines else result.returncode)
+            raise TargetError(f"supervisord failed to start: {reason}")
 
     def shutdown(self) -> None:
         """Ask supervisord to stop every program and exit."""

@@ -395,12 +395,19 @@ class LocalTarget(Target):
         deadline = time.monotonic() + timeout
         checks = serving_checks(self.profile)
         while time.monotonic() < deadline:
-            if all(r.ready for r in self.replicas()) and all(
+            # a replica that is ready but not yet back in HAProxy's rotation (its next check, <= 0.5 s) is not
+            # healthy: the diagnosis would rightly call the service impacted
+            if all(r.ready for r in self.replicas()) and self._all_in_rotation() and all(
                 probes.http_status(self.base_url() + path, timeout=2.0) == status for path, status in checks
             ):
                 return True
             time.sleep(0.2)  # poll
         return False
+
+    def _all_in_rotation(self) -> bool:
+        """Every replica is a load-balancer server that HAProxy marks UP."""
+        endpoints = self.endpoints()
+        return len(endpoints) == len(self.replica_names) and all(e.ready for e in endpoints)
 
     def prometheus_url(self) -> str | None:
         ports = self.stack["ports"]
