@@ -101,6 +101,18 @@ def test_orders_accepted_while_kafka_is_down_are_delivered_when_it_returns(healt
     assert set(ids) <= seen
 
 
+def test_a_ready_replica_out_of_the_load_balancers_rotation_is_not_healthy(healthy):
+    """Healthy means in rotation too: HAProxy's view, not only the replica's own readiness."""
+    name = healthy.replica_names[1]
+    healthy.lb_runtime.set_state(name, "maint")
+    try:
+        assert all(r.ready for r in healthy.replicas())
+        assert not healthy.wait_healthy(timeout=1.0)
+    finally:
+        healthy.lb_runtime.set_state(name, "ready")
+    assert healthy.wait_healthy(timeout=10)
+
+
 def test_killing_every_replica_gives_503_and_supervisor_brings_them_back(healthy):
     base = healthy.base_url()
     healthy.terminate_replicas()
