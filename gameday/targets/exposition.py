@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from gameday.calls import failed_status
 from gameday.profile import Metrics
 from gameday.targets.canary import Served
 
@@ -55,9 +56,9 @@ class Reading:
                        tuple((le, max(0.0, count - before.get(le, 0.0))) for le, count in self.buckets))
 
 
-
 def _is_failure(status: str) -> bool:
-    return status.startswith("5")
+    """A status label is a failure by :func:`~gameday.calls.failed_status`; some libraries label by class ("5xx")."""
+    return failed_status(int(status)) if status.isdigit() else status.lower() == "5xx"
 
 
 def parse(text: str, metrics: Metrics, own_paths: Iterable[str]) -> Reading:

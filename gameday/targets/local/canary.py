@@ -114,7 +114,7 @@ class LocalCanary(CanaryDriver):
         # die before anyone saw it ready. Its health check lets traffic in within a check interval.
         self._lb(name, "ready")
         self._entered[name] = time.time()
-        self._pids[name] = self._pid(name)  # restarted by us, not crashed
+        self._pids[name] = (self._pids_now() or {}).get(name, 0)  # restarted by us, not crashed
         settle = time.monotonic() + LB_SETTLE_S
         while not self._lb_up(name) and time.monotonic() < settle:
             time.sleep(0.05)  # poll
@@ -136,22 +136,22 @@ class LocalCanary(CanaryDriver):
         except TargetError:
             return {}  # the load balancer is down: the log says what it served until then
 
-    def _pid(self, name: str) -> int:
+    def _pids_now(self) -> dict[str, int] | None:
+        """Each replica's pid as supervisor reports it (0: not running); None when the stack does not answer."""
         try:
-            return int(self.target.supervisor.info(name).get("pid") or 0)
+            infos = self.target.supervisor.processes()
         except TargetError:
-            return 0
+            return None
+        return {name: int((infos.get(name) or {}).get("pid") or 0) for name in self.target.replica_names}
 
     def _count_crashes(self) -> None:
         """A replica whose process exited since it was last seen crashed: supervisor restarts it, and the request
         that killed it may have been answered by another replica after HAProxy's retry without any counter of
         HAProxy's saying so. One exit is one failure of its side (as a container restart is on a cluster)."""
-        try:
-            infos = self.target.supervisor.processes()
-        except TargetError:
+        pids = self._pids_now()
+        if pids is None:
             return  # the stack is down: the log and the counters say what was served until then
-        for name in self.target.replica_names:
-            pid = int((infos.get(name) or {}).get("pid") or 0)
+        for name, pid in pids.items():
             known = self._pids.setdefault(name, pid)
             if known and pid != known:  # exited (0 while backing off) or restarted between two looks
                 self._crashes[name] = self._crashes.get(name, 0) + 1
@@ -161,7 +161,7 @@ class LocalCanary(CanaryDriver):
         if self._log is not None:
             self._log.read_new()  # what was logged until now belongs to earlier windows
         self._requests = []
-        self._pids = {name: self._pid(name) for name in self.target.replica_names}
+        self._pids = self._pids_now() or {}
         self._crashes = {}
         return Window(time.time(), self._switched_away())
 

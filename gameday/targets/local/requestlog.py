@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from gameday.calls import failed_status
 from gameday.targets.canary import Served
 
 _LINE = re.compile(
@@ -45,7 +46,7 @@ class Request:
     @property
     def failed(self) -> bool:
         """A 5xx or no answer at all (what the service's users see as a failure)."""
-        return self.status < 0 or self.status >= 500
+        return failed_status(None if self.status < 0 else self.status)
 
 
 def parse(line: str) -> Request | None:
