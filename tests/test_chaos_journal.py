@@ -140,3 +140,14 @@ def test_a_steady_state_that_fails_names_the_runbook_checks_that_failed() -> Non
     assert not ok
     assert message == ("system not healthy before the experiment: runbook-steady-state "
                        "(failed: error-rate-below-1pct: ProbeFailed: 3% errors)")
+
+
+def test_a_check_that_is_not_ok_is_named_with_its_reason() -> None:
+    j = journal()
+    j["steady_states"]["after"] = {"steady_state_met": False, "probes": [{
+        "activity": {"name": "runbook-steady-state"}, "status": "succeeded", "tolerance_met": False,
+        "output": {"ok": False, "checks": [{"name": "error-rate-below-1pct-and-latency-normal", "ok": False,
+                                            "output": {"ok": False, "reason": "latency: p95 300 ms above 120 ms"}}]}}]}
+    ok, message = verdict_from_journal(j)
+    assert not ok
+    assert message.endswith("(failed: error-rate-below-1pct-and-latency-normal: latency: p95 300 ms above 120 ms)")

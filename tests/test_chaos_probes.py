@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gameday.chaos import actions, probes
+from gameday.config import use_settings
 from gameday.errors import UsageError
 
 pytestmark = pytest.mark.slow
@@ -23,6 +24,22 @@ def test_the_steady_state_probes_pass_on_a_healthy_service(healthy: Any) -> None
     assert load["ok"] and load["sent"] >= 60 and load["failures"] == 0
     assert load["latency_verdict"]["status"] == "pass"
     assert probes.no_faults_from_other_runs() == {"ok": True, "entries": []}
+
+
+def test_a_latency_above_the_baseline_twice_is_not_a_steady_state(healthy: Any, settings: Any) -> None:
+    """A baseline no real request can meet (0.01 ms, no slack): both bursts are slow, the second one judges."""
+    strict = settings.model_copy(update={"slo": settings.slo.model_copy(update={"baseline_slack_ms": 0.0})})
+    probes.reset_run_state()
+    probes._RUN["baseline_p95_ms"] = 0.01
+    use_settings(strict)
+    try:
+        load = probes.load_within_slo(requests=40, concurrency=2)
+    finally:
+        use_settings(settings)
+        probes.reset_run_state()
+    assert not load["ok"] and load["errors_ok"] and load["failures"] == 0
+    assert load["reason"].startswith("latency: ") and "baseline" in load["reason"]
+    assert load["first_burst"]["latency_verdict"]["status"] == "fail" and load["first_burst"]["p95_ms"] > 0
 
 
 def test_the_symptom_probes_fail_when_the_service_is_healthy(healthy: Any) -> None:

@@ -84,9 +84,15 @@ def _out_of_tolerance(probe: dict[str, Any]) -> str:
     if not isinstance(checks, list):
         return "out of tolerance"
     failed = [c for c in checks if isinstance(c, dict) and not c.get("ok")]
-    shown = [f"{c.get('name')}" + (f": {c['output']['error']}" if isinstance(c.get("output"), dict)
-                                   and c["output"].get("error") else "") for c in failed]
+    shown = [f"{c.get('name')}" + (f": {why}" if (why := _why(c.get("output"))) else "") for c in failed]
     return "failed: " + ", ".join(shown) if shown else "out of tolerance"
+
+
+def _why(output: Any) -> str | None:
+    """A failed check's own words: the error it raised, or the ``reason`` it gave for not being ok."""
+    if not isinstance(output, dict):
+        return None
+    return output.get("error") or output.get("reason")
 
 
 def _method_summary(journal: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -97,9 +98,31 @@ def load_within_slo(requests: int = 200, concurrency: int = 4, deadline_s: float
     steady-state check of 200 requests cannot, so it passes when the measured rate is under the threshold
     and the verdict is not a FAIL (no evidence against). The verdict and its explanation are in the output.
     Requests not sent before the deadline count as failures.
+
+    A burst whose only fault is its latency is measured once more, and the second burst judges: a steady state is
+    a state, and one burst of a second or two can land on a neighbour's spike on a shared machine (the reasoning
+    of an alert's ``for:``). The first burst stays in the output (``first_burst``). Errors are never measured
+    again: a failed request is a failure whatever else runs on the machine.
     """
     if not 1 <= requests <= 2000 or not 1 <= concurrency <= 16 or not 0 < deadline_s <= 120:
         raise UsageError("load_within_slo: requests 1-2000, concurrency 1-16, deadline_s 0-120")
+    result = slow_burst_measured_again(lambda: _burst_within_slo(requests, concurrency, deadline_s))
+    if result["ok"] and _RUN.get("baseline_p95_ms") is None:
+        _RUN["baseline_p95_ms"] = result["p95_ms"]
+    return result
+
+
+def slow_burst_measured_again(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``measure()``, and once more when its errors were fine but its latency was not: the second one judges."""
+    result = measure()
+    if result["errors_ok"] and not result["latency_ok"]:
+        first = {k: result.get(k) for k in ("p95_ms", "duration_s", "reason", "latency_verdict")}
+        result = {**measure(), "first_burst": first}
+    return result
+
+
+def _burst_within_slo(requests: int, concurrency: int, deadline_s: float) -> dict[str, Any]:
+    """One burst of :func:`load_within_slo`, judged; ``reason`` says in one line why it is not ``ok``."""
     profile, knobs = _profile(), get_settings().slo
     started = time.monotonic()
     burst = Burst(profile, current_target().base_url(), concurrency, max_requests=requests, max_seconds=deadline_s)
@@ -109,24 +132,28 @@ def load_within_slo(requests: int = 200, concurrency: int = 4, deadline_s: float
     failures = timeline.failures + (total - timeline.requests)
     max_rate = profile.slo.max_error_rate
     errors = error_rate_verdict(total, failures, max_rate, knobs.confidence, duration)
-    baseline = _RUN.get("baseline_p95_ms")
     latency = response_time_verdict(
         timeline.ok_p95, timeline.successes, profile.slo.p95_ms,
-        baseline_p95_ms=baseline, tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms,
+        baseline_p95_ms=_RUN.get("baseline_p95_ms"), tolerance=knobs.baseline_tolerance,
+        slack_ms=knobs.baseline_slack_ms,
     )
     rate = failures / total
-    ok = rate < max_rate and errors.status is not Status.FAIL and latency.passed
-    if ok and baseline is None:
-        _RUN["baseline_p95_ms"] = timeline.ok_p95
+    errors_ok = rate < max_rate and errors.status is not Status.FAIL
+    seen = timeline.errors()
+    reasons = [] if errors_ok else [f"errors: {errors.explanation}" + (f" (most: {next(iter(seen))})" if seen else "")]
+    reasons += [] if latency.passed else [f"latency: {latency.explanation}"]
     return {
-        "ok": ok,
+        "ok": not reasons,
+        "errors_ok": errors_ok,
+        "latency_ok": latency.passed,
+        **({"reason": "; ".join(reasons)} if reasons else {}),
         "requests": total,
         "sent": timeline.requests,
         "failures": failures,
         "error_rate": rate,
         "p95_ms": timeline.ok_p95,
         "duration_s": round(duration, 3),
-        "errors": timeline.errors(),
+        "errors": seen,
         "error_rate_verdict": errors.to_dict(),
         "latency_verdict": latency.to_dict(),
     }
