@@ -266,7 +266,7 @@ class Local(_Model):
         default_factory=list, description="commands run once after the dependencies are up (migrations)")
     start_timeout_s: float = Field(60.0, gt=0, le=600, description="seconds `gameday up` waits for a serving stack")
     start_seconds: int = Field(5, ge=0, le=120, description="a replica up this long counts as started")
-    start_retries: int = Field(3, ge=0, le=20, description="restarts before it counts as crash-looping")
+    start_retries: int = Field(2, ge=0, le=20, description="restarts before it counts as crash-looping")
     database: Database = Field(default_factory=Database, description="created in the local PostgreSQL")
     release: str = Field("1.0.0", description="the version the stack starts with ({version})")
     bad_release: Release | None = Field(None, description="a release that fails after passing its probes")

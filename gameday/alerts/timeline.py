@@ -16,13 +16,17 @@ from typing import Any
 from gameday import faults
 from gameday.alerts import client
 from gameday.alerts.client import Time, to_unix
-from gameday.profile import Profile
+from gameday.profile import Local, Profile
 
-# kill-replicas takes every replica down for good only once the supervisor gives up restarting them
-# (CrashLoopBackOff): with the local target's start_retries=3 its back-offs are 1+2+3 s between kills, so the
-# kills must go on for ~7.5 s (16 rounds at the default 0.5 s). A shorter burst is a restart blip of a few
-# seconds, which the alert's `for:` rides out on purpose.
-CRASH_LOOP_SECONDS = 7.5
+
+def crash_loop_seconds(profile: Profile) -> float:
+    """How long kill-replicas must go on for the local supervisor to give up on every replica (FATAL, the local
+    CrashLoopBackOff): its back-offs between restarts, 1 + 2 + ... + ``local.start_retries`` s, plus ~1.5 s for
+    the starts it kills and its own loop's lag. A shorter burst is a restart blip the alert's ``for:`` rides out,
+    and a replica still backing off after the last kill comes back by itself. Measured with 3 retries: FATAL ~7 s
+    after the first kill; the profile's default is 2 (~3.5 s), so the game day's 16 rounds (7.5 s) leave room."""
+    retries = profile.local.start_retries if profile.local else Local.model_fields["start_retries"].default
+    return retries * (retries + 1) / 2 + 1.5
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,7 @@ def expected_to_fire(fault_name: str, params: dict[str, Any] | None, profile: Pr
     """Whether the fault must page (the profile's endpoint-down alert): a full outage of the service
     (``Fault.outage``: every replica frozen, the known-bad release, a dependency the profile says it cannot work
     without ...) that lasts. Killing the replicas is one only when the kills go on long enough for the supervisor
-    to give up restarting them (:data:`CRASH_LOOP_SECONDS`); a shorter burst is a restart blip the alert's
+    to give up restarting them (:func:`crash_loop_seconds`); a shorter burst is a restart blip the alert's
     ``for:`` rides out. ``replicas`` (every replica's name) lets a fault that names replicas count as "all of
     them". Bad input (an unknown fault or dependency) raises ``UsageError``.
     """
@@ -152,5 +156,5 @@ def expected_to_fire(fault_name: str, params: dict[str, Any] | None, profile: Pr
     clean = fault.validate(dict(params or {}), profile)
     outage = fault.outage(clean, profile, list(replicas) if replicas is not None else None)
     if fault_name == "kill-replicas":
-        return outage and (clean["rounds"] - 1) * clean["interval"] >= CRASH_LOOP_SECONDS
+        return outage and (clean["rounds"] - 1) * clean["interval"] >= crash_loop_seconds(profile)
     return outage
