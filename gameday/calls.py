@@ -28,11 +28,11 @@ from gameday.profile import REQUEST_BUILTINS, Assertion, Endpoint, Journey, Prof
 BODY_LIMIT = 64 * 1024  # bodies larger than this are not parsed (a listing can be big; assertions need the start)
 
 
-
 def failed_status(status: int | None) -> bool:
     """What the runbook's users see as a failure: a 5xx, or no answer at all (None). The one place that says so:
     calls, the load balancer's request log and the replicas' own counters all judge by it."""
     return status is None or status >= 500
+
 
 @dataclass(frozen=True)
 class Call:

@@ -140,8 +140,11 @@ def _burst_within_slo(requests: int, concurrency: int, deadline_s: float) -> dic
     rate = failures / total
     errors_ok = rate < max_rate and errors.status is not Status.FAIL
     seen = timeline.errors()
-    reasons = [] if errors_ok else [f"errors: {errors.explanation}" + (f" (most: {next(iter(seen))})" if seen else "")]
-    reasons += [] if latency.passed else [f"latency: {latency.explanation}"]
+    reasons = []
+    if not errors_ok:
+        reasons.append(f"errors: {errors.explanation}" + (f" (most: {next(iter(seen))})" if seen else ""))
+    if not latency.passed:
+        reasons.append(f"latency: {latency.explanation}")
     return {
         "ok": not reasons,
         "errors_ok": errors_ok,
