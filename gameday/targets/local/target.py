@@ -43,6 +43,9 @@ from gameday.targets.local.service import Service, database_password
 from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import Supervisor
 
+READINESS_TIMEOUT_S = 1.0  # a readiness probe's timeoutSeconds (Kubernetes' default)
+READINESS_ATTEMPTS = 2  # ... and its failureThreshold: one lost answer is not a replica out of service
+
 
 class LocalTarget(Target):
     """The runbook's operations on the local stack."""
@@ -123,45 +126,47 @@ class LocalTarget(Target):
         pods = self._pods()
         spawns = [e for e in supervisor_events(self.state.logs / "supervisord.log") if e.reason == reasons.STARTED]
         names = self.replica_names
-
-        def ready(name: str) -> bool:
-            return self._replica_ready(name)
-
+        phases = {name: self._phase(infos.get(name, {})) for name in names}
+        running = [name for name in names if phases[name] == "Running"]  # only a running process can be ready
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            readiness = dict(zip(names, pool.map(ready, names), strict=True))
+            readiness = dict(zip(running, pool.map(self._replica_ready, running), strict=True))
         out = []
         for name in names:
             info = infos.get(name, {})
             pod = pods.get(name, {})
             created = float(pod.get("created_at", 0))
             restarts = max(0, sum(1 for e in spawns if e.object == name and e.timestamp >= created - 1) - 1)
-            statename = info.get("statename", "UNKNOWN")
-            pid = info.get("pid") or None
-            phase = {
-                "RUNNING": "Running",
-                "STARTING": "Running",
-                "BACKOFF": "CrashLoopBackOff",
-                "FATAL": "CrashLoopBackOff",
-                "STOPPED": "Stopped",
-                "EXITED": "Terminated",
-                "STOPPING": "Terminating",
-            }.get(statename, "Unknown")
-            if pid and process_state_letter(pid) == "T":
-                phase = "Frozen"
+            phase = phases[name]
             out.append(
                 Replica(
                     name=name,
                     phase=phase,
-                    ready=readiness[name] and phase == "Running",
+                    ready=readiness.get(name, False),
                     restarts=restarts,
                     revision=pod.get("revision"),
                     version=pod.get("version"),
-                    pid=pid if phase not in ("Stopped", "Terminated", "CrashLoopBackOff") else None,
+                    pid=(info.get("pid") or None) if phase not in ("Stopped", "Terminated", "CrashLoopBackOff")
+                    else None,
                     address=f"127.0.0.1:{self.port(name)}",
                     started_at=float(info["start"]) if info.get("start") else None,
                 )
             )
         return out
+
+    @staticmethod
+    def _phase(info: dict[str, Any]) -> str:
+        """A replica's phase, in Kubernetes' words, from supervisor's process state (and SIGSTOP: Frozen)."""
+        phase = {
+            "RUNNING": "Running",
+            "STARTING": "Running",
+            "BACKOFF": "CrashLoopBackOff",
+            "FATAL": "CrashLoopBackOff",
+            "STOPPED": "Stopped",
+            "EXITED": "Terminated",
+            "STOPPING": "Terminating",
+        }.get(info.get("statename", "UNKNOWN"), "Unknown")
+        pid = info.get("pid")
+        return "Frozen" if pid and process_state_letter(pid) == "T" else phase
 
     def endpoints(self) -> list[Endpoint]:
         try:
@@ -282,8 +287,12 @@ class LocalTarget(Target):
         return thawed
 
     def _replica_ready(self, name: str) -> bool:
-        path = self.profile.service.readiness_path
-        return probes.http_status(f"http://127.0.0.1:{self.port(name)}{path}", timeout=0.5) == 200
+        """The readiness probe, as a kubelet runs it: Kubernetes' default timeout (1 s), and a failure counts only
+        when the next attempt fails too (``failureThreshold`` > 1). One answer slower than the timeout on a busy
+        machine is not a replica out of service (measured: once in CI, "Running, not ready" with HAProxy's own
+        checks of it UP); a refused connection or a 503 fails both attempts at once."""
+        url = f"http://127.0.0.1:{self.port(name)}{self.profile.service.readiness_path}"
+        return any(probes.http_status(url, timeout=READINESS_TIMEOUT_S) == 200 for _ in range(READINESS_ATTEMPTS))
 
     def _roll(self, rev: RevisionRecord, timeout: float, wait: bool) -> Revision:
         """Rolling replacement, one replica at a time, taken out of the load balancer while it restarts."""
