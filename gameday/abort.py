@@ -2,22 +2,28 @@
 
 Faults are undone newest first through their fault's undo. Entries that provably changed nothing (written
 but never applied, or naming something the target does not have) are cleared and reported as such, so a
-typo can never jam the ledger. Load-generator entries end their process groups.
+typo can never jam the ledger. Load-generator entries end their process groups. Open pages (kind ``page``) are
+resolved last, once the faults they announced are undone, and only then: a page stays open while a fault of the
+same pass could not be undone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday import faults
 from gameday.canary.record import CANARY
 from gameday.canary.record import undo as undo_canary
+from gameday.errors import GamedayError
 from gameday.ledger import Ledger, LedgerEntry
+from gameday.notify import pages
 from gameday.targets import from_identity
 from gameday.targets.base import NothingChanged
 
@@ -52,22 +58,52 @@ def _is_process(pid: int, word: str) -> bool:
         return False
 
 
-def end_processes(pids: list[int], word: str, grace_s: float = 1.0) -> list[int]:
+def end_processes(pids: list[int], word: str, grace_s: float = 1.0,
+                  thaw: Collection[int] = ()) -> tuple[list[int], list[int]]:
     """SIGTERM the process groups of ``pids`` that are still ``word`` processes, then SIGKILL what remains.
 
-    Returns the pids that were running. A frozen (SIGSTOPped) process is not woken up: it gets SIGKILL after
-    the grace, and the ledger, not the process, says what to undo.
+    Returns (the pids that were running, those SIGKILLed). A frozen (SIGSTOPped) process is not woken up: it gets
+    SIGKILL at once, and the ledger, not the process, says what to undo; except those in ``thaw``, which the
+    caller froze itself: they get SIGCONT then SIGTERM, and the grace to end themselves (a halted run writes its
+    partial report).
     """
     alive = [pid for pid in pids if pid != os.getpid() and _is_process(pid, word)]
+    killed = []
     for pid in alive:
-        _signal(pid, signal.SIGKILL if _state(pid) == "T" else signal.SIGTERM)  # frozen: it would never answer
+        if pid in thaw:
+            _signal(pid, signal.SIGCONT)
+            _signal_main_thread(pid, signal.SIGTERM)
+        elif _state(pid) == "T":  # frozen by someone else: it would never answer
+            _signal(pid, signal.SIGKILL)
+            killed.append(pid)
+        else:
+            _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while any(_running(pid) for pid in alive) and time.monotonic() < deadline:
         time.sleep(0.05)  # poll
     for pid in alive:
         if _running(pid):
             _signal(pid, signal.SIGKILL)
-    return alive
+            killed.append(pid)
+    return alive, killed
+
+
+def freeze(pids: list[int], word: str) -> list[int]:
+    """SIGSTOP the ``word`` processes among ``pids`` that are running; return those frozen here (not those that
+    were frozen already). A frozen run injects nothing more and races no undo."""
+    frozen = [pid for pid in pids if pid != os.getpid() and _is_process(pid, word) and _state(pid) not in ("T", "Z")]
+    for pid in frozen:
+        _signal(pid, signal.SIGSTOP)
+    return frozen
+
+
+def thaw_briefly(pids: list[int], pause_s: float = 0.01) -> None:
+    """Let frozen processes run for a moment (one was frozen holding a lock: it lets go), then freeze them again."""
+    for pid in pids:
+        _signal(pid, signal.SIGCONT)
+    time.sleep(pause_s)  # the holder finishes its (short) locked section
+    for pid in pids:
+        _signal(pid, signal.SIGSTOP)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
@@ -77,6 +113,16 @@ def _signal(pid: int, sig: signal.Signals) -> None:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
+
+
+def _signal_main_thread(pid: int, sig: signal.Signals) -> None:
+    """Signal the main thread of ``pid`` (tgkill). A process-directed signal to a process just woken from SIGSTOP
+    may be taken by any of its threads; Python then runs the handler only when the main thread wakes, which an
+    experiment's pause (a sleep of minutes) does not: the run would not hear it before its SIGKILL."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if not hasattr(libc, "tgkill") or libc.tgkill(pid, pid, int(sig)) != 0:
+            os.kill(pid, sig)  # no tgkill here, or it failed: the process-directed signal is the next best
 
 
 def _state(pid: int) -> str:
@@ -92,12 +138,20 @@ def _running(pid: int) -> bool:
     return _state(pid) not in ("", "Z")
 
 
-def undo_entries(ledger: Ledger, entries: list[LedgerEntry]) -> Undone:
-    """Undo ``entries`` newest first; every entry gets its turn whatever the others do."""
+def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted") -> Undone:
+    """Undo ``entries`` newest first, open pages last; every entry gets its turn whatever the others do.
+
+    ``why`` ends the resolve's text of each page ("game day aborted")."""
     result = Undone()
-    for entry in reversed(entries):
+    ordered = [e for e in reversed(entries) if e.kind != pages.PAGE] + [e for e in entries if e.kind == pages.PAGE]
+    for entry in ordered:
         try:
-            if entry.kind == "load":
+            if entry.kind == pages.PAGE:
+                if result.failed:  # the outage it announced may go on: on-call must still know
+                    raise GamedayError("kept open: a fault of this pass was not undone")
+                pages.undo(ledger, entry, why)
+                result.undone.append(entry.describe())
+            elif entry.kind == "load":
                 end_processes([int(p) for p in entry.params.get("pids", [])], "locust", grace_s=0.5)
                 ledger.remove(entry.id)
                 result.undone.append(entry.describe())

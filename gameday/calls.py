@@ -9,7 +9,8 @@ Every part of gameday that talks to the service over HTTP (the smoke gate, the s
 - ``failed``: a 5xx or no answer at all (refused, reset, timed out) — what the runbook's Symptoms count.
 
 Header values and captured values may be secrets (``{env.API_TOKEN}``, a login token): they are sent, never kept in
-a Call, never printed.
+a Call, never printed. A ``{env.NAME}`` value in a path, a query or a body is sent as it is and masked (``***``) in
+the Call: its path, error and problems are what people read, in ``profile check``, journals and reports.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class Call:
         """A 5xx or no answer at all."""
         return failed_status(self.status)
 
+    @property
+    def label(self) -> str:
+        """The request for people: ``GET catalogue``; a step named after its request (``GET /api/products``, the
+        default name of a journey's step) keeps its name, never ``GET GET /api/products``."""
+        return self.name if self.name.startswith(f"{self.method} ") else f"{self.method} {self.name}"
+
     def describe(self) -> str:
         """``GET /healthz -> 200 in 4 ms`` or ``GET /x -> no answer (Connection refused) in 1 ms``."""
         got = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
@@ -119,7 +126,8 @@ class JourneyRun:
 
 def fillable(request: Request, values: dict[str, Any]) -> bool:
     """Whether every placeholder of ``request`` has a value: captured, built in (run id, uuid) or ``env.NAME``."""
-    return all(n in values or n in REQUEST_BUILTINS or n.startswith("env.") for n in request.placeholder_names())
+    return all(n in values or n in REQUEST_BUILTINS or n.startswith(placeholders.ENV_PREFIX)
+               for n in request.placeholder_names())
 
 
 def check_assertions(assertions: list[Assertion], body: Any) -> list[str]:
@@ -224,11 +232,8 @@ class Client:
 
     def _lookup(self, values: dict[str, Any]) -> Any:
         def lookup(name: str) -> Any:
-            if name.startswith("env."):
-                key = name[4:]
-                if key not in self.environ:
-                    raise placeholders.MissingPlaceholder(name)
-                return self.environ[key]
+            if name.startswith(placeholders.ENV_PREFIX):
+                return placeholders.env_value(name.removeprefix(placeholders.ENV_PREFIX), self.environ)
             if name == "uuid":
                 return uuid.uuid4().hex
             if name == "run_id" and name not in values:
@@ -241,16 +246,18 @@ class Client:
 
     def _send(self, name: str, method: str, path: str, headers: dict[str, str], body: Any, expect: int,
               assertions: list[Assertion], timeout: float) -> Call:
-        start = time.monotonic()
+        """Send the request as rendered; the Call keeps its path, error and problems with the secrets masked."""
+        shown, start = placeholders.mask(path), time.monotonic()
         try:
             resp = self._http.request(method, path, headers=headers, json=body, timeout=timeout)
         except httpx.HTTPError as exc:
-            reason = _reason(exc)
-            return Call(name, method, path, None, expect, (time.monotonic() - start) * 1000, error=reason)
+            reason = placeholders.mask(_reason(exc))  # an error may quote the URL
+            return Call(name, method, shown, None, expect, (time.monotonic() - start) * 1000, error=reason)
         elapsed = (time.monotonic() - start) * 1000
         parsed = _json(resp)
         problems = tuple(check_assertions(assertions, parsed)) if resp.status_code == expect and assertions else ()
-        return Call(name, method, path, resp.status_code, expect, elapsed, body=parsed, problems=problems)
+        return Call(name, method, shown, resp.status_code, expect, elapsed, body=parsed,
+                    problems=tuple(map(placeholders.mask, problems)))  # a value the answer echoed
 
 
 def _json(resp: httpx.Response) -> Any:

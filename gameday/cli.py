@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from gameday.config import Settings, get_settings, use_settings
 from gameday.errors import GamedayError, UsageError
+from gameday.flags import within
 from gameday.ledger import Ledger
 from gameday.state import StateDir
 from gameday.targets import get_target
@@ -38,8 +40,12 @@ def _on_sigterm(signum: int, frame: Any) -> NoReturn:
     raise Terminated()
 
 
+UNDO_COMMANDS = ("abort", "halt")  # they undo faults whatever profile is named: nothing may stop them
+
+
 @app.callback()
 def _global(
+    ctx: typer.Context,
     target: Annotated[str | None, typer.Option(help="local or kubernetes (default: configuration / TARGET)")] = None,
     context: Annotated[str | None, typer.Option(help="kube context")] = None,
     namespace: Annotated[str | None, typer.Option(help="kube namespace")] = None,
@@ -63,6 +69,8 @@ def _global(
     if kube:
         update["kubernetes"] = settings.kubernetes.model_copy(update=kube)
     if profile:
+        if ctx.invoked_subcommand not in UNDO_COMMANDS and not Path(profile).is_file():  # also where unread
+            raise UsageError(f"--profile {profile}: " + ("not a file" if Path(profile).exists() else "no such file"))
         update["profile"] = profile
     if update:
         use_settings(settings.model_copy(update=update))
@@ -100,9 +108,14 @@ def down() -> None:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """Replicas, endpoints, load balancer and dependencies (like kubectl get pods/endpoints/svc)."""
-    target = get_target(_settings())
-    target.reachable()
-    data = target.status().to_dict()
+    try:
+        target = get_target(_settings())
+        target.reachable()
+    except TargetError as exc:
+        if as_json:  # a script reading stdout gets JSON either way; the exit code and the stderr line stay
+            print(json.dumps({"target": _settings().target, "reachable": False, "error": str(exc)}, indent=2))
+        raise
+    data = {"target": target.name, "reachable": True, **target.status().to_dict()}
     data["ledger"] = [asdict(e) for e in _ledger().entries()]
     if as_json:
         print(json.dumps(data, indent=2, default=str))
@@ -141,6 +154,7 @@ def events(limit: int = 20) -> None:
     """Recent events, newest last (kubectl get events --sort-by=.lastTimestamp)."""
     from datetime import datetime
 
+    within("--limit", limit, 1)
     for e in get_target(_settings()).events(limit):
         when = f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}"
         out.print(f"{when}  {e.type:<7} {e.reason:<24} {e.object:<32} {e.message}", markup=False, highlight=False)
@@ -149,6 +163,7 @@ def events(limit: int = 20) -> None:
 @app.command()
 def logs(replica: Annotated[str | None, typer.Argument()] = None, tail: int = 100) -> None:
     """Replica logs (kubectl logs deployment/<service> --tail=100)."""
+    within("--tail", tail, 1)
     for line in get_target(_settings()).logs(replica, tail):
         print(line)
 
@@ -167,6 +182,8 @@ def rollout_restart() -> None:
 @rollout.command("undo")
 def rollout_undo(to_revision: Annotated[int | None, typer.Option("--to-revision")] = None) -> None:
     """Roll back to the previous revision, or a given one."""
+    if to_revision is not None:
+        within("--to-revision", to_revision, 1)
     rev = get_target(_settings()).rollout_undo(to_revision, wait=True)
     out.print(f"rolled back: revision {rev.number} ({rev.version})")
 
@@ -192,8 +209,11 @@ def inject(
 ) -> None:
     """Inject one fault and leave it (recorded in the ledger; 'gameday abort' undoes it)."""
     from gameday import faults
+    from gameday.faults.base import FaultContext
     from gameday.guard.gate import admit
 
+    params = _parse_params(param or [])  # the fault and its parameters first: bad ones change nothing (exit 2)
+    faults.get_fault(fault).validate(params, context=FaultContext(_settings().service, _settings().target))
     if allow_production:
         settings = _settings()
         safety = settings.safety.model_copy(update={"allow_production": True})
@@ -201,7 +221,7 @@ def inject(
     admit(_settings())  # allowlist from configuration before any network call, then the halt record
     target = get_target(_settings())
     target.reachable()
-    entry = faults.inject(target, _ledger(), fault, _parse_params(param or []))
+    entry = faults.inject(target, _ledger(), fault, params)
     out.print(f"injected {entry.describe()}")
 
 
@@ -251,11 +271,33 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _usage_line(exc: typer.TyperException) -> str:
+    """Typer's own parse error (a type, an unknown option, a missing argument) as one line naming the command,
+    ``gameday run: --users: ...``, like every other bad input, instead of the usage text and a boxed message."""
+    names, ctx = [], getattr(exc, "ctx", None)
+    while ctx is not None and ctx.parent is not None:  # the root's own name may be "python -m gameday"
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    param = getattr(exc, "param", None)
+    if isinstance(exc, typer.BadParameter) and param is not None and param.param_type_name == "option":
+        message = f"{max(param.opts, key=len)}: {exc.message}"
+    else:
+        message = exc.format_message()
+    return f"{' '.join(['gameday', *reversed(names)])}: {' '.join(message.split())}"
+
+
 def main() -> None:
     """Entry point: one line and a non-zero exit for every known failure, never a traceback."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        app()
+        code = app(standalone_mode=False)  # typer's parse errors come here too; typer.Exit(n) returns n
+    except typer.TyperException as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # (a bare group: typer has printed its help already)
+            err.print(_usage_line(exc))
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("gameday: aborted")
+        sys.exit(1)
     except (GamedayError, TargetError) as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             err.print(f"gameday: {line}")
@@ -274,6 +316,7 @@ def main() -> None:
     except Exception as exc:  # an unexpected failure still gets one line
         err.print(f"gameday: unexpected error: {type(exc).__name__}: {exc}")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

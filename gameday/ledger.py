@@ -2,7 +2,8 @@
 
 A run killed with SIGKILL leaves its entries behind; ``gameday abort`` undoes them, and a new run
 refuses to start while any remain. Besides faults, a run records the load generator it started
-(``kind="load"``: the locust process groups), so that ``abort`` and ``halt`` end it too.
+(``kind="load"``: the locust process groups), so that ``abort`` and ``halt`` end it too, and every page it
+opened (``kind="page"``, :mod:`gameday.notify.pages`: its undo is the resolve).
 
 An entry's ``state`` says how far it got: ``injecting`` (written, nothing applied yet: it provably
 changed nothing), ``applying`` (the change started), ``injected``.
@@ -36,7 +37,7 @@ class LedgerEntry:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created_at: float = field(default_factory=time.time)
     owner_pid: int = field(default_factory=os.getpid)
-    kind: str = "fault"  # "fault", or "load": a load generator's processes (params: pids)
+    kind: str = "fault"  # "fault"; "load": a load generator's processes (params: pids); "page": an open page
 
     @property
     def changed_nothing(self) -> bool:
@@ -66,6 +67,18 @@ class Ledger:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def locked_elsewhere(self) -> bool:
+        """Whether another process holds the ledger's lock right now (``halt`` freezes runs: never one holding it,
+        or its own undo would wait for ever)."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_path.open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
     def entries(self) -> list[LedgerEntry]:
         """Every fault still recorded, oldest first."""

@@ -11,8 +11,11 @@ file, the field and what was expected (:class:`ProfileError`, exit code 2), befo
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 import os
+import threading
 from collections.abc import Iterator
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -25,12 +28,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from gameday import placeholders
 from gameday.dependencies import KINDS, kind_of
 from gameday.errors import UsageError
+from gameday.runbook.package import find as find_runbook
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROFILES_DIR = PROJECT_ROOT / "profiles"
 DEFAULT_PROFILE = PROFILES_DIR / "ecommerce-backend.yaml"
 LOCAL_FILE = "gameday.yaml"
 ENV_VAR = "GAMEDAY_PROFILE"
+# a profile is a page of YAML: anything beyond these limits is refused before it is parsed or validated
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 OnOutage = Literal["outage", "degraded"]
@@ -298,12 +306,15 @@ class Kubernetes(_Model):
 
 # --- what "working" means ----------------------------------------------------------------------------
 class Slo(_Model):
-    """What "error rate < 1%" and "response time normal" mean for this service."""
+    """What "error rate < 1%", "response time normal" and, during the smoke gate, "all pods running" mean for this
+    service."""
 
     max_error_rate: float = Field(0.01, gt=0, lt=1, description="the error-rate bound (Wilson upper bound)")
     p95_ms: float = Field(500.0, gt=0, description="p95 latency of successful requests")
     detect_within_s: float = Field(5.0, gt=0, description="target time to detect an outage")
     recover_within_s: float = Field(60.0, gt=0, description="target time to recover from an outage")
+    max_restarts: int | None = Field(
+        None, ge=0, description="replica restarts the smoke gate tolerates in its window (null: any); each reported")
 
 
 class Alerts(_Model):
@@ -427,12 +438,18 @@ class Profile(_Model):
         return self
 
 
+_PARSING = threading.Lock()
+
+
 @lru_cache(maxsize=1024)  # parsing is slow (an ANTLR grammar); every call of an endpoint asks for the same paths
 def _compile(path: str) -> JsonPath:
-    try:
-        return JsonPath.parse_str(path)
-    except Exception as exc:  # jsonpath2 raises its parser's own error types
-        raise ValueError(f"not a JSONPath: {path!r}") from exc
+    # ANTLR's default listener prints each syntax error on stderr before jsonpath2's own raises it: that stray
+    # line is swallowed (the paths of a profile are parsed once, when it is loaded), gameday's line says it all
+    with _PARSING, contextlib.redirect_stderr(io.StringIO()):
+        try:
+            return JsonPath.parse_str(path)
+        except Exception as exc:  # jsonpath2 raises its parser's own error types
+            raise ValueError(f"not a JSONPath: {path!r}") from exc
 
 
 def json_matches(path: str, body: Any) -> list[Any]:
@@ -480,8 +497,30 @@ def _cross_problems(p: Profile) -> Iterator[str]:
                     yield (f"journeys[{j}] ({journey.name}).steps[{s}]: placeholder {{{name}}} is not captured by "
                            "an earlier step")
             captured |= set(step.capture)
+    yield from _file_problems(p)
     if p.local is not None:
         yield from _local_problems(p)
+
+
+def _file_problems(p: Profile) -> Iterator[str]:
+    """What the profile names on disk must be there now: ``up`` and the game day would fail on it later, slowly."""
+    try:
+        find_runbook(p.runbook)
+    except UsageError as exc:
+        yield f"runbook: {exc}"
+    if p.alerts.rules is not None:
+        path = p.directory / p.alerts.rules
+        try:
+            rules = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError) as exc:
+            yield f"alerts.rules: cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+        except yaml.YAMLError as exc:
+            yield f"alerts.rules: {path} is not YAML: {getattr(exc, 'problem', None) or exc}"
+        else:
+            if not isinstance(rules, dict) or not isinstance(rules.get("groups"), list):
+                yield f"alerts.rules: {path} is not a Prometheus rules file (expected a mapping with groups: [...])"
+    if p.local is not None and not (p.directory / p.local.working_dir).is_dir():
+        yield f"local.working_dir: no directory {(p.directory / p.local.working_dir).resolve()}"
 
 
 def _request_builtin(name: str) -> bool:
@@ -573,7 +612,11 @@ def load(path: str | os.PathLike[str] | None = None) -> Profile:
     source = locate(path)
     shown = _shown(source)
     try:
-        text = source.read_text()
+        with source.open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)  # never more: a huge file (or /dev/zero) is refused at once
+        if len(raw) > MAX_BYTES:
+            raise ProfileError([f"{shown}: larger than {MAX_BYTES // 1024 // 1024} MiB, the most a profile may be"])
+        text = raw.decode("utf-8")
     except IsADirectoryError:
         raise ProfileError([f"{shown}: is a directory, expected a YAML file"]) from None
     except FileNotFoundError:
@@ -586,12 +629,41 @@ def load(path: str | os.PathLike[str] | None = None) -> Profile:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise ProfileError([f"{shown}: not YAML{where}: {getattr(exc, 'problem', None) or exc}"]) from None
+    except RecursionError:  # the YAML parser recurses once per level
+        raise ProfileError([f"{shown}: nested more than {MAX_DEPTH} levels deep"]) from None
     if not isinstance(data, dict):
         raise ProfileError([f"{shown}: expected a mapping at the top level"])
+    too_big = _too_big(data)
+    if too_big:
+        raise ProfileError([f"{shown}: {too_big}"])
     try:
         return Profile.model_validate({**data, "source": source.resolve()})
     except ValidationError as exc:
         raise ProfileError([f"{shown}: {line}" for line in _explain(exc)]) from None
+
+
+def _too_big(data: dict[str, Any]) -> str | None:
+    """Why the parsed document is too deep or too large to validate (pydantic recurses per level, and YAML aliases
+    can repeat one value a billion times), or None. Walked with a stack: the check itself never recurses."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    seen = 0
+    while stack:
+        value, where, depth = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES} values (YAML aliases repeating a value?)"
+        if depth > MAX_DEPTH:
+            return f"{where}: nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, dict):
+            stack += [(v, _deeper(where, f".{k}" if where else str(k), depth), depth + 1) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(v, _deeper(where, f"[{i}]", depth), depth + 1) for i, v in enumerate(value)]
+    return None
+
+
+def _deeper(where: str, step: str, depth: int) -> str:
+    """The field's name one level down; past a few levels the line names where the nesting starts."""
+    return where + step if depth < 4 else where if where.endswith("...") else f"{where}..."
 
 
 def _shown(path: Path) -> str:

@@ -77,10 +77,8 @@ class MissingValue(Exception):
 
 def _lookup(values: dict[str, Any]) -> Callable[[str], Any]:
     def lookup(name: str) -> Any:
-        if name.startswith("env."):
-            if name[4:] not in os.environ:
-                raise MissingValue(name)
-            return os.environ[name[4:]]
+        if name.startswith(placeholders.ENV_PREFIX):  # a secret: remembered, so that it can be masked
+            return placeholders.env_value(name.removeprefix(placeholders.ENV_PREFIX), os.environ)
         if name == "uuid":
             return uuid.uuid4().hex
         if name not in values:

@@ -91,6 +91,13 @@ def test_bad_input_changes_nothing(healthy: LocalTarget) -> None:
         (healthy.bad_release(), "--steps", "1,2,3"): "--steps",
         (healthy.bad_release(), "--error-tolerance", "1.5"): "tolerances",
         (healthy.bad_release(), "--confidence", "0.1"): "tolerances",
+        # every argument is checked before the first change: the load's users once came after the new revision
+        (healthy.bad_release(), "--users", "0"): "load users must be 1-50, got 0",
+        (healthy.bad_release(), "--users", "-5", "--json"): "load users must be 1-50, got -5",
+        (healthy.bad_release(), "--users", "51", "--steps", "1"): "load users must be 1-50, got 51",
+        (healthy.bad_release(), "--step-timeout", "nan", "--json"): "timeouts must be 1-600 s",
+        (healthy.bad_release(), "--steps", "1,1", "--json"): "--steps",
+        (healthy.bad_release(), "--latency-tolerance-ms", "nan"): "tolerances",
     }
     for args, words in cases.items():
         res = gameday("canary", *args)
@@ -98,7 +105,8 @@ def test_bad_input_changes_nothing(healthy: LocalTarget) -> None:
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and words in lines[0], (args, res.stderr)
         assert "Traceback" not in res.stderr
-    assert healthy.history() == history
+        assert res.stdout == "", (args, res.stdout)  # no report, not even a partial one with --json
+        assert healthy.history() == history, args  # no revision written before the refusal
     assert Ledger(healthy.state.ledger).empty()
 
 
@@ -112,7 +120,7 @@ def _first_replica_switched(target: LocalTarget, version: str) -> bool:
     return any(p.get("version") == version for p in pods.values())
 
 
-def test_sigint_mid_canary_then_abort_leaves_the_previous_version_everywhere(healthy: LocalTarget) -> None:
+def test_sigint_mid_canary_rolls_back_by_itself_and_says_so(healthy: LocalTarget) -> None:
     before = healthy.current_revision()
     good = healthy.profile.local.releases[0]  # type: ignore[union-attr]
     def refused_while_running() -> None:
@@ -123,10 +131,14 @@ def test_sigint_mid_canary_then_abort_leaves_the_previous_version_everywhere(hea
     _, stderr = interrupt_when(proc, lambda: _first_replica_switched(healthy, good), 60,
                                "the first replica on the new release", meanwhile=refused_while_running, finish_s=120)
     assert proc.returncode == 130, stderr
-    res = gameday("abort")
-    assert res.returncode == 0, res.stderr
+    # the interrupted process rolled back by itself, and said so in one line (as SIGTERM's)
+    assert stderr.strip().splitlines()[-1] == ("gameday: interrupted; faults of this run were undone (nothing of "
+                                                "the canary is left)"), stderr
     assert versions(healthy) == {before.version}  # type: ignore[union-attr]
     assert Ledger(healthy.state.ledger).empty()
+    res = gameday("abort")
+    assert res.returncode == 0, res.stderr
+    assert "undone" not in res.stdout
 
 
 def test_a_killed_canary_is_undone_by_abort(healthy: LocalTarget) -> None:

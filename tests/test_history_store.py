@@ -119,13 +119,15 @@ def test_a_file_that_is_no_report_is_one_line_and_the_good_ones_are_imported(tmp
     assert "imported 1 run(s)" in done.stdout
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "foreign"])
+@pytest.mark.parametrize("kind", ["corrupt", "foreign", "empty"])
 def test_a_corrupt_or_foreign_database_is_refused_and_left_as_it_was(tmp_path, kind):
     state = tmp_path / "state"
     state.mkdir()
     db = state / "history.db"
     if kind == "corrupt":
         db.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    elif kind == "empty":  # a truncated history (full disk, bad copy) is not re-initialised over
+        db.write_bytes(b"")
     else:
         with sqlite3.connect(db) as conn:
             conn.execute("create table invoices (id integer primary key, total real)")
@@ -137,8 +139,31 @@ def test_a_corrupt_or_foreign_database_is_refused_and_left_as_it_was(tmp_path, k
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
         assert str(db) in done.stderr
     assert db.read_bytes() == before, "the database was changed"
-    if kind == "foreign":
+    assert sorted(p.name for p in state.iterdir()) == ["history.db"], "something was written next to it"
+    if kind in ("foreign", "empty"):
         assert "not a gameday history" in done.stderr
+
+
+@pytest.mark.parametrize("history", ["unreachable", "empty"])
+def test_fail_on_regression_refuses_a_history_it_cannot_read_before_the_game_day(tmp_path, history):
+    """The gate needs the history: one it cannot open ends the run at once (exit 2), not after every experiment;
+    with the stack down the run would otherwise fail on the target (exit 1), so the order is what is tested."""
+    url = None
+    if history == "unreachable":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]  # closed again: nothing listens there
+        url = f"postgresql://gd:{PASSWORD}@127.0.0.1:{port}/history"
+    else:
+        (tmp_path / "history.db").write_bytes(b"")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    done = gameday("run", "all-pods-down", "--fail-on-regression", "--no-live", state=tmp_path, url=url)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1
+    assert ("cannot open the history" if history == "unreachable" else "history.db is an empty file") in done.stderr
+    assert "Traceback" not in done.stderr and PASSWORD not in done.stdout + done.stderr
+    assert done.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "the run started (state written)"
 
 
 def test_a_schema_newer_than_this_gameday_is_refused(tmp_path):

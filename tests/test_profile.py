@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -12,7 +14,7 @@ import pytest
 import yaml
 
 from gameday import placeholders
-from gameday.calls import check_assertions
+from gameday.calls import check_assertions, exercise
 from gameday.profile import (
     DEFAULT_PROFILE,
     PROFILES_DIR,
@@ -240,10 +242,71 @@ def test_check_names_a_wrong_status_and_a_capture_that_never_matches(stack, heal
     data["journeys"][1]["steps"][1]["capture"] = {"order_id": "$.order_number"}
     data["local"]["working_dir"] = str(ROOT)
     path = _write(tmp_path, data)
-    res = subprocess.run([sys.executable, "-m", "gameday.cli", "--profile", str(path), "profile", "check"],
-                         capture_output=True, text=True, check=False, cwd=ROOT)
-    assert res.returncode == 1, res.stdout + res.stderr
-    failed = [line for line in res.stdout.splitlines() if line.startswith("FAIL")]
+    # what `profile check` calls, in-process: the command itself refuses a profile that is not the running stack's
+    # (tests/test_stack_profile.py), and this one is a copy
+    failed = [f"{r.name} {r.describe()}" for r in exercise(load(path), healthy.base_url())[0] if not r.ok]
     assert any("unknown-product" in line and "-> 404" in line and "(expected 200)" in line for line in failed)
     assert any("place-order" in line and "capture order_id ($.order_number" in line for line in failed)
-    assert "profile check failed" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+# --- what `up` would refuse, refused when the profile is loaded (issue 25) ------------------------------
+@pytest.mark.parametrize(("change", "field", "says"), [
+    (lambda d, tmp: d.update(runbook="../../etc/passwd"), "runbook", "no runbook package '../../etc/passwd'"),
+    (lambda d, tmp: d.update(alerts={"rules": "rules/missing.yml"}), "alerts.rules", "No such file or directory"),
+    (lambda d, tmp: (tmp.joinpath("r.yml").write_text("just: text\n"), d.update(alerts={"rules": "r.yml"})),
+     "alerts.rules", "not a Prometheus rules file"),
+    (lambda d, tmp: d["local"].update(working_dir="no/such/dir"), "local.working_dir", "no directory"),
+])
+def test_what_up_would_refuse_is_refused_when_the_profile_loads(tmp_path: Path, change, field: str,
+                                                                 says: str) -> None:
+    data = _reference()
+    change(data, tmp_path)
+    (problem,) = _problems(tmp_path, data)
+    assert problem.startswith(f"{tmp_path / 'gameday.yaml'}: {field}: ") and says in problem, problem
+
+
+def _nested(depth: int) -> dict:
+    data = _reference()
+    body: object = 1
+    for _ in range(depth):
+        body = {"a": body}
+    data["endpoints"][0]["json"] = body
+    return data
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (lambda: "service: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 64 levels deep"),
+    (lambda: yaml.safe_dump(_nested(100)), "endpoints[0].json.a...: nested more than 64 levels deep"),
+    (lambda: "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
+     "more than 100000 values"),
+    (lambda: "service: {name: x}\n# " + "x" * 50 * 1024 * 1024 + "\n", "larger than 1 MiB"),
+])
+def test_too_deep_too_many_values_or_too_large_is_one_line_and_quick(tmp_path: Path, content, says: str) -> None:
+    path = _write(tmp_path, content())
+    started = time.monotonic()
+    with pytest.raises(ProfileError) as caught:
+        load(path)
+    assert time.monotonic() - started < 5, "refused, but slowly"
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path}: ") and says in problem, problem
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (lambda d: d["endpoints"][0].update(expect={"status": 200, "json": [{"path": "$[.a]", "exists": True}]}),
+     "endpoints[0].expect.json[0].path: not a JSONPath"),  # ANTLR printed its own stray line before this one
+    (lambda d: d.update(runbook="../../etc/passwd"), "runbook: no runbook package"),
+    (lambda d: d["endpoints"][0].update(json=_nested(100)["endpoints"][0]["json"]), "nested more than 64"),
+])
+def test_profile_check_says_one_line_of_its_own_and_exits_2(tmp_path: Path, change, says: str) -> None:
+    data = _reference()
+    change(data)
+    path = _write(tmp_path, data)
+    state = tmp_path / "state"
+    res = subprocess.run([sys.executable, "-m", "gameday", "--profile", str(path), "profile", "check"],
+                         capture_output=True, text=True, check=False, cwd=ROOT,
+                         env={**os.environ, "GAMEDAY_STATE_DIR": str(state)})
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.startswith(f"gameday: {path}: ") and res.stderr.count("\n") == 1, res.stderr
+    assert says in res.stderr and res.stdout == ""
+    assert not state.exists(), "something was written before the refusal"

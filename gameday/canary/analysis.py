@@ -76,7 +76,7 @@ class Tolerances:
     def __post_init__(self) -> None:
         if not 0 <= self.error_rate < 1:
             raise ValueError("error-rate tolerance must be in [0, 1)")
-        if self.latency_ms < 0 or self.p95_ratio < 1:
+        if not self.latency_ms >= 0 or not self.p95_ratio >= 1:  # written so that NaN is refused too
             raise ValueError("latency tolerance must be >= 0 ms and the p95 ratio >= 1")
         if not 0.5 <= self.confidence < 1:
             raise ValueError("confidence must be in [0.5, 1)")

@@ -13,7 +13,15 @@ import typer
 from rich.console import Console
 
 from gameday.canary.analysis import Tolerances
-from gameday.canary.run import CanaryReport, Plan, parse_steps, refuse_if_running, run_canary, step_line
+from gameday.canary.run import (
+    CanaryReport,
+    Plan,
+    own_canaries,
+    parse_steps,
+    refuse_if_running,
+    run_canary,
+    step_line,
+)
 from gameday.canary.scenarios import load, run_scenarios
 from gameday.config import get_settings
 from gameday.errors import UsageError
@@ -25,6 +33,7 @@ from gameday.targets import get_target
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+EXIT_INTERRUPTED = 130
 
 
 def print_report(report: CanaryReport) -> None:
@@ -37,6 +46,17 @@ def print_report(report: CanaryReport) -> None:
     out.print(f"canary {report.version}: {report.outcome.upper()} ({report.reason}); every replica now runs "
               f"revision {after.get('revision')} ({after.get('version')}); new release served by "
               f"{', '.join(report.served_new) or 'no replica'}; {report.elapsed_s:.1f} s", markup=False)
+
+
+def interrupted(ledger: Ledger) -> int:
+    """After Ctrl-C: one line, as SIGTERM gets, saying whether the rollback finished; exit 130. (Typer turns a
+    KeyboardInterrupt into a silent exit 130, so the CLI's own line for it is never reached.)"""
+    if own_canaries(ledger):
+        err.print("gameday: interrupted; the canary's rollback did not finish: run 'gameday abort'", markup=False)
+    else:
+        err.print("gameday: interrupted; faults of this run were undone (nothing of the canary is left)",
+                  markup=False)
+    return EXIT_INTERRUPTED
 
 
 def register(app: typer.Typer) -> None:
@@ -72,10 +92,13 @@ def register(app: typer.Typer) -> None:
         plan = Plan(version, parse_steps(steps) if steps is not None else None, tolerances, step_timeout, users=users)
         ledger = Ledger(StateDir(settings.state_dir).ensure().ledger)
         refuse_if_running(ledger)  # before the lock: a second canary is bad input, not a busy target
-        with game_day_lock(settings, command=f"gameday canary {version}"):
-            target = get_target(settings)
-            report = run_canary(target, settings.service, ledger, plan,
-                                say=lambda line: err.print(line, markup=False))
+        try:
+            with game_day_lock(settings, command=f"gameday canary {version}"):
+                target = get_target(settings)
+                report = run_canary(target, settings.service, ledger, plan,
+                                    say=lambda line: err.print(line, markup=False))
+        except KeyboardInterrupt:
+            raise typer.Exit(interrupted(ledger)) from None
         if as_json:
             print(json.dumps(report.to_dict(), indent=2, default=str))
         else:
@@ -97,9 +120,12 @@ def register(app: typer.Typer) -> None:
         chosen = [s for s in chosen if not names or s.name in names]
         ledger = Ledger(StateDir(settings.state_dir).ensure().ledger)
         refuse_if_running(ledger)
-        with game_day_lock(settings, command="gameday canary-scenarios"):
-            results = run_scenarios(chosen, get_target(settings), settings.service, ledger,
-                                    say=lambda line: err.print(line, markup=False))
+        try:
+            with game_day_lock(settings, command="gameday canary-scenarios"):
+                results = run_scenarios(chosen, get_target(settings), settings.service, ledger,
+                                        say=lambda line: err.print(line, markup=False))
+        except KeyboardInterrupt:
+            raise typer.Exit(interrupted(ledger)) from None
         if as_json:
             print(json.dumps([r.to_dict() for r in results], indent=2, default=str))
         else:

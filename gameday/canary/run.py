@@ -1,10 +1,11 @@
 """``gameday canary VERSION``: the new release on a growing share of the replicas under load, each step judged from
 the load balancer's per-server records, then promoted to every replica or rolled back.
 
-Order, so that nothing is ever left half-done: every input is checked before anything changes (one line, exit 2);
-the ledger entry is written before the new revision is recorded; the rollback decision is written to the entry
-before the rollback starts; the entry is removed only once every replica runs one release again. Whatever ends
-the run early (an error, Ctrl-C, SIGTERM) rolls back on the way out, and what a SIGKILL leaves is undone by
+Order, so that nothing is ever left half-done: every input (the load's users included) is checked before anything
+changes (one line, exit 2); the ledger entry is written before the new revision is recorded; the rollback decision
+is written to the entry before the rollback starts; the entry is removed only once every replica runs one release
+again. Whatever ends the run early (an error, Ctrl-C, SIGTERM) rolls back on the way out from the entry, and a
+second signal does not cut that rollback short (:mod:`gameday.canary.signals`); what a SIGKILL leaves is undone by
 ``gameday abort`` or the next canary.
 
 The load is the profile's mix from a :class:`gameday.load.burst.Burst` (no think time, like the smoke gate's
@@ -13,6 +14,7 @@ window): steps decide in seconds. It runs for the whole canary, so each side alw
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,8 +22,9 @@ from typing import Any
 
 from gameday.canary import record
 from gameday.canary.analysis import Decision, Side, StepVerdict, Tolerances, decide, load_statistics
+from gameday.canary.signals import first_interrupts
 from gameday.errors import UsageError
-from gameday.ledger import Ledger
+from gameday.ledger import Ledger, LedgerEntry
 from gameday.load.burst import MAX_SECONDS, Burst
 from gameday.profile import Profile
 from gameday.targets.base import Revision, Target, TargetError
@@ -192,63 +195,85 @@ def run_canary(target: Target, profile: Profile, ledger: Ledger, plan: Plan,
     driver = target.canary()
     undo_left_behind_first = [e for e in record.canaries(ledger) if not record.running(e)]
     steps = check_inputs(plan, target, driver, ledger)
+    replicas = driver.replica_count()
+    bound = min(MAX_SECONDS, len(steps) * (plan.ready_timeout_s + plan.step_timeout_s + 5))
+    load = Burst(profile, target.base_url(), plan.users, max_requests=100_000, max_seconds=bound)  # checks users
+    if any(e.kind != record.CANARY and e.owner_pid != os.getpid() for e in ledger.entries()):
+        ledger.ensure_empty()  # faults of another run: refuse (gameday abort first) before undoing anything
     if undo_left_behind_first:
         undo_left_behind(ledger, target, say)
-    ledger.ensure_empty()  # faults of another run: refuse (gameday abort first)
     load_statistics()
     current = target.current_revision()
     report = CanaryReport(target.name, plan.version,
                           {"revision": current.number, "version": current.version} if current else {})
     started = time.monotonic()
-    entry = ledger.add(record.entry(target, plan.version, driver.saved()))
-    replicas = driver.replica_count()
-    bound = min(MAX_SECONDS, len(steps) * (plan.ready_timeout_s + plan.step_timeout_s + 5))
-    try:
-        ledger.applying(entry.id)
-        new = driver.begin(plan.version, f"gameday canary {plan.version}")
-        say(f"canary of {plan.version} (revision {new.number}) against revision {report.previous.get('revision')} "
-            f"({report.previous.get('version')}), steps {', '.join(f'{s}/{replicas}' for s in steps)}")
-        with Burst(profile, target.base_url(), plan.users, max_requests=100_000, max_seconds=bound) as load:
-            for count in steps:
-                step = Step(count, replicas, time.time())
-                report.steps.append(step)
-                window = driver.mark()  # before the switch: the new replica's very first request counts
-                try:
-                    driver.set_canary_replicas(count, plan.ready_timeout_s)
-                except TargetError as exc:
-                    step.error, step.decided_at = str(exc), time.time()
-                    break
-                measure_step(driver, window, step, plan.tolerances, plan.step_timeout_s, load.running)
-                if step.decision != Decision.PROMOTE:
-                    break
-        report.served_new = driver.served_new()
-        last = report.steps[-1]
-        if last.decision == Decision.PROMOTE and len(report.steps) == len(steps):
-            report.outcome, report.reason = "promoted", "every step promoted"
-            report.after = _revision(driver.promote(plan.ready_timeout_s))
-        else:
-            report.outcome = "rolled back" if last.decision == Decision.ROLLBACK else "refused"
-            report.reason = last.error or (
-                "; ".join(last.verdict.reasons) if last.verdict is not None else "not measured")
-            if report.outcome == "refused":
-                report.reason = f"inconclusive after {plan.step_timeout_s:.0f}s: {report.reason}"
-            ledger.update(entry.id, state="rolling-back", params={"version": plan.version,
-                                                                 "decision": report.outcome})
-            report.after = _revision(driver.rollback(plan.ready_timeout_s))
-        report.served_new = driver.served_new()
-        ledger.remove(entry.id)
-    except BaseException:
-        report.outcome = "interrupted"
-        ledger.update(entry.id, state="rolling-back")
+    with first_interrupts() as signals:  # a second Ctrl-C must not cut the rollback of the first short
         try:
-            driver.rollback(plan.ready_timeout_s)
-            ledger.remove(entry.id)
+            _canary(target, driver, ledger, plan, steps, replicas, load, report, say)
+        except BaseException:
+            signals.hold()  # nor a first one the rollback after an error
+            report.outcome = "interrupted"
+            _roll_back_own(driver, ledger, plan.ready_timeout_s, say)
+            raise
+        finally:
+            report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def _canary(target: Target, driver: CanaryDriver, ledger: Ledger, plan: Plan, steps: tuple[int, ...], replicas: int,
+            load: Burst, report: CanaryReport, say: Callable[[str], None]) -> None:
+    """The steps under load, then promotion or rollback. The ledger entry, with what undoes the canary, is written
+    before the first change; it is removed as the last thing, once every replica runs one release again."""
+    entry = ledger.add(record.entry(target, plan.version, driver.saved()))
+    ledger.applying(entry.id)
+    new = driver.begin(plan.version, f"gameday canary {plan.version}")
+    say(f"canary of {plan.version} (revision {new.number}) against revision {report.previous.get('revision')} "
+        f"({report.previous.get('version')}), steps {', '.join(f'{s}/{replicas}' for s in steps)}")
+    with load:
+        for count in steps:
+            step = Step(count, replicas, time.time())
+            report.steps.append(step)
+            window = driver.mark()  # before the switch: the new replica's very first request counts
+            try:
+                driver.set_canary_replicas(count, plan.ready_timeout_s)
+            except TargetError as exc:
+                step.error, step.decided_at = str(exc), time.time()
+                break
+            measure_step(driver, window, step, plan.tolerances, plan.step_timeout_s, load.running)
+            if step.decision != Decision.PROMOTE:
+                break
+    report.served_new = driver.served_new()
+    last = report.steps[-1]
+    if last.decision == Decision.PROMOTE and len(report.steps) == len(steps):
+        report.outcome, report.reason = "promoted", "every step promoted"
+        report.after = _revision(driver.promote(plan.ready_timeout_s))
+    else:
+        report.outcome = "rolled back" if last.decision == Decision.ROLLBACK else "refused"
+        report.reason = last.error or (
+            "; ".join(last.verdict.reasons) if last.verdict is not None else "not measured")
+        if report.outcome == "refused":
+            report.reason = f"inconclusive after {plan.step_timeout_s:.0f}s: {report.reason}"
+        ledger.update(entry.id, state="rolling-back", params={"version": plan.version, "decision": report.outcome})
+        report.after = _revision(driver.rollback(plan.ready_timeout_s))
+    report.served_new = driver.served_new()
+    ledger.remove(entry.id)
+
+
+def own_canaries(ledger: Ledger) -> list[LedgerEntry]:
+    """The canary entries this process wrote and has not removed: what an interruption left to undo."""
+    return [e for e in record.canaries(ledger) if e.owner_pid == os.getpid()]
+
+
+def _roll_back_own(driver: CanaryDriver, ledger: Ledger, timeout: float, say: Callable[[str], None]) -> None:
+    """Undo this process's canary from its ledger entry, whatever the interruption cut short (the entry may even
+    have been written an instant before the signal, unseen by the code that wrote it)."""
+    for found in own_canaries(ledger):
+        try:
+            ledger.update(found.id, state="rolling-back")
+            driver.undo(found.undo, timeout)
+            ledger.remove(found.id)
         except Exception as exc:  # the entry stays: gameday abort finishes the undo
             say(f"rollback after the interruption failed ({exc}); run 'gameday abort'")
-        raise
-    finally:
-        report.elapsed_s = time.monotonic() - started
-    return report
 
 
 def _revision(rev: Revision) -> dict[str, Any]:

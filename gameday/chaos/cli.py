@@ -34,7 +34,9 @@ def register(app: typer.Typer) -> None:
         """
         from gameday.chaos import runner
         from gameday.config import get_settings
+        from gameday.flags import within
 
+        within("--wait", wait, 0, unit="s")  # before the experiment is read, the lock taken or the target reached
         if dry_run:
             from gameday.guard.dry_run import print_plan
 

@@ -2,10 +2,14 @@
 
 The journal, not ``chaos run``'s exit code, decides success (``chaos run`` exits 0 when the steady
 state already failed before the method). :func:`verdict_from_journal` is what the game day reuses.
+
+What is written (the journal, chaostoolkit's log beside it) has every ``{env.NAME}`` value masked: a probe's output
+may quote a request's path or an answer that echoed a secret.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -13,6 +17,7 @@ from typing import Any
 
 from chaoslib.run import RunEventHandler
 
+from gameday import placeholders
 from gameday.state import write_json_atomic
 
 GAMEDAY_KEY = "gameday"  # our section of the journal: phase, signals received, cleanup after the run
@@ -110,6 +115,13 @@ def _method_summary(journal: dict[str, Any]) -> str:
     return ", ".join([*parts, f"{steps} method steps succeeded"])
 
 
+class MaskedFormatter(logging.Formatter):
+    """chaostoolkit's log lines (on stderr and in the file beside the journal) with every secret masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return placeholders.mask(super().format(record))
+
+
 class JournalRecorder(RunEventHandler):
     """Writes the journal to ``path`` at every phase change, with gameday's phase marker.
 
@@ -141,7 +153,7 @@ class JournalRecorder(RunEventHandler):
         """Write what is known so far (atomically: readers never see half a file)."""
         journal = dict(self.journal) if self.journal is not None else {"steady_states": None}
         journal[GAMEDAY_KEY] = self.extra
-        write_json_atomic(self.path, journal)
+        write_json_atomic(self.path, placeholders.mask_value(journal))
 
     def final(self) -> dict[str, Any]:
         """The journal with gameday's section (an empty shell when chaostoolkit never started)."""

@@ -34,7 +34,7 @@ from chaoslib.run import RunEventHandler
 from gameday import faults
 from gameday.chaos import lint, probes
 from gameday.chaos.context import ledger, own_entries
-from gameday.chaos.journal import JournalRecorder, verdict_from_journal
+from gameday.chaos.journal import JournalRecorder, MaskedFormatter, verdict_from_journal
 from gameday.config import Settings, get_settings, use_settings
 from gameday.errors import UsageError
 from gameday.guard.gate import game_day_lock
@@ -258,7 +258,7 @@ def _chaos_logging(log_path: Path, to_stderr: bool) -> Iterator[None]:
     if to_stderr:
         handlers.append(logging.StreamHandler(sys.stderr))
     for h in handlers:
-        h.setFormatter(logging.Formatter("[%(asctime)s %(levelname)s] %(message)s", "%H:%M:%S"))
+        h.setFormatter(MaskedFormatter("[%(asctime)s %(levelname)s] %(message)s", "%H:%M:%S"))
         chaos_log.addHandler(h)
     level = chaos_log.level
     chaos_log.setLevel(logging.INFO)

@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
     def halt_command(
         reason: Annotated[str, typer.Option("--reason", help="why (shown to everyone who tries to start one)")] = "",
     ) -> None:
-        """Stop every game day on this target now, undo every fault in the ledger, refuse new ones until resume."""
+        """Freeze every game day on this target, undo every fault in the ledger at once, resolve its pages, let the
+        runs write their partial reports, refuse new ones until resume."""
         from gameday.guard.halt import halt
         from gameday.guard.records import records_for
         from gameday.ledger import Ledger
@@ -28,7 +29,8 @@ def register(app: typer.Typer) -> None:
         guard_settings(settings)  # a halt changes the target too: the allowlist first, before any network call
         result = halt(records_for(settings), Ledger(StateDir(settings.state_dir).ensure().ledger), reason)
         for pid in result.stopped_pids:
-            typer.echo(f"stopped: gameday process {pid}")
+            how = "SIGKILL: no partial report" if pid in result.killed_pids else "ended itself on SIGTERM"
+            typer.echo(f"stopped: gameday process {pid} ({how})")
         for line in result.undone.lines():
             typer.echo(line)
         at = datetime.fromtimestamp(result.record["at"]).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,10 +1,18 @@
 """``gameday halt`` / ``gameday resume``: the emergency stop for a target, from any shell.
 
-A halt writes its record first (so nothing new starts), then ends every gameday process working on
-the target - the lock's holder and every process that owns a ledger entry, frozen or not - and
-finally undoes everything the ledger holds: the ledger is the truth, so this works when the run is
-frozen (SIGSTOP) or already dead. Until ``gameday resume``, ``run``, ``chaos run`` and ``inject``
-refuse with one line naming who halted, when and why.
+A halt writes its record first (so nothing new starts), then, in this order:
+
+1. kills the gameday processes on the target that someone else froze (SIGSTOP: they would never answer), and
+   freezes the running ones itself - the lock's holder and every owner of a ledger entry - so that none injects
+   anything more or races an undo (never one inside the ledger's lock);
+2. undoes every fault the ledger holds, at once: the ledger is the truth, so this works whatever the processes
+   were doing, and is what the halt's "faults undone in" figure measures; then resolves the open pages;
+3. ends the processes it froze: SIGCONT then SIGTERM, and a grace (``GRACE_S``) in which a run stops its load,
+   finds its faults already undone and writes its partial report saying it was halted; SIGKILL after that;
+4. undoes what is left (load generators, anything a killed process left) and clears the lock.
+
+Until ``gameday resume``, ``run``, ``chaos run`` and ``inject`` refuse with one line naming who halted, when and
+why.
 """
 
 from __future__ import annotations
@@ -17,14 +25,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gameday.abort import Undone, end_processes, undo_entries
+from gameday.abort import Undone, end_processes, freeze, thaw_briefly, undo_entries
 from gameday.errors import SafetyError
 from gameday.guard import lock
 from gameday.guard.records import Records
 from gameday.ledger import Ledger
+from gameday.notify.pages import PAGE
 
 HALT = "halt"
 EXIT_HALTED = 5  # documented in README "Exit codes"
+GRACE_S = 10.0  # a halted run's time to end itself and write its partial report, before SIGKILL
+LATER_KINDS = ("load", PAGE)  # everything else hurts the service: undone first
 
 
 class Halted(SafetyError):
@@ -52,6 +63,7 @@ class HaltResult:
 
     record: dict[str, Any]
     stopped_pids: list[int]
+    killed_pids: list[int]  # SIGKILLed: frozen by someone else, or still running after the grace
     undone: Undone
     faults_undone_s: float  # from the halt's start to every fault undone (the figure that matters)
     duration_s: float
@@ -65,8 +77,9 @@ def _owner_pids(ledger: Ledger, holder: dict[str, Any] | None) -> list[int]:
     return sorted(p for p in pids if p and p != os.getpid())
 
 
-def halt(records: Records, ledger: Ledger, reason: str = "") -> HaltResult:
-    """Record the halt, stop every gameday process on the target, undo every fault in the ledger."""
+def halt(records: Records, ledger: Ledger, reason: str = "", grace_s: float = GRACE_S) -> HaltResult:
+    """Record the halt, freeze every gameday process on the target, undo every fault in the ledger, then end
+    the processes (with ``grace_s`` to write their partial report) and undo what is left."""
     started = time.monotonic()
     record = {"by": f"{getpass.getuser()}@{socket.gethostname()}", "pid": os.getpid(), "at": time.time(),
               "reason": reason}
@@ -76,16 +89,34 @@ def halt(records: Records, ledger: Ledger, reason: str = "") -> HaltResult:
     else:
         records.create(HALT, record)
     holder = lock.current_holder(records)
-    stopped = end_processes([p for p in _owner_pids(ledger, holder) if lock.is_gameday_process(p)], "gameday",
-                            grace_s=0.5)
+    pids = [p for p in _owner_pids(ledger, holder) if lock.is_gameday_process(p)]
+    frozen = freeze(pids, "gameday")
+    _, killed = end_processes([p for p in pids if p not in frozen], "gameday", grace_s=0.5)  # frozen already
+    for _ in range(50):  # a run frozen inside the ledger's lock lets go of it (a few milliseconds)
+        if not ledger.locked_elsewhere():
+            break
+        thaw_briefly(frozen)
     entries = ledger.entries()
-    undone = undo_entries(ledger, [e for e in entries if e.kind != "load"])  # what hurts the service first
+    faults = [e for e in entries if e.kind not in LATER_KINDS]
+    undone = undo_entries(ledger, faults, why="halted")
     faults_undone_s = time.monotonic() - started
-    loads = undo_entries(ledger, [e for e in entries if e.kind == "load"])
-    undone.undone += loads.undone
-    undone.failed += loads.failed
+    open_pages = [e for e in entries if e.kind == PAGE]
+    if undone.failed:  # the outage may go on: on-call must still know
+        undone.failed += [f"{e.describe()}: kept open: a fault was not undone" for e in open_pages]
+    else:
+        _merge(undone, undo_entries(ledger, open_pages, why="halted"))
+    _, late = end_processes(frozen, "gameday", grace_s=grace_s, thaw=frozen)
+    tried = {e.id for e in faults + open_pages}
+    rest = [e for e in ledger.entries() if e.id not in tried]  # load generators; what a killed run left
+    _merge(undone, undo_entries(ledger, rest, why="halted"))
     lock.clear(records)
-    return HaltResult(record, stopped, undone, faults_undone_s, time.monotonic() - started)
+    return HaltResult(record, pids, killed + late, undone, faults_undone_s, time.monotonic() - started)
+
+
+def _merge(into: Undone, more: Undone) -> None:
+    into.undone += more.undone
+    into.cleared += more.cleared
+    into.failed += more.failed
 
 
 def resume(records: Records) -> dict[str, Any] | None:

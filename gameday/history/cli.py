@@ -96,16 +96,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Load existing game day reports into the history; a report already there is skipped."""
         targets = Targets.from_slo(get_settings().slo)
+        runs: list[RunRecord] = []
+        bad: list[str] = []
+        for path in reports:  # every report read first: when none is good, the history is not even opened
+            try:
+                runs.append(from_game_day(read_report(path), targets, str(path.resolve().parent)))
+            except UsageError as exc:
+                bad.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+        if not runs:
+            raise UsageError("\n".join(bad))
         store = _store()
         added = skipped = 0
-        bad: list[str] = []
         try:
-            for path in reports:
-                try:
-                    run = from_game_day(read_report(path), targets, str(path.resolve().parent))
-                except UsageError as exc:
-                    bad.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
-                    continue
+            for run in runs:
                 if store.record(run, replace=False):
                     added += 1
                 else:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gameday import __version__
+from gameday import __version__, placeholders
 from gameday.config import Settings
 from gameday.errors import GamedayError
 from gameday.history.gate import EXIT_REGRESSION, GateResult, Policy, judge
@@ -62,7 +62,8 @@ def remember_game_day(report: dict[str, Any], settings: Settings, target: Target
     try:
         store = open_store(history_url(settings))
         try:
-            run = from_game_day(report, Targets.from_slo(settings.slo), str(report_dir) if report_dir else None)
+            run = from_game_day(placeholders.mask_value(report), Targets.from_slo(settings.slo),  # no secret kept
+                                str(report_dir) if report_dir else None)
             store.record(run)
             report["trends"] = trends(store, run)
         finally:
@@ -74,7 +75,8 @@ def remember_game_day(report: dict[str, Any], settings: Settings, target: Target
 def remember_smoke(smoke: dict[str, Any], started_at: float, settings: Settings, target: Target | None = None,
                    warn: Warn = _stderr) -> None:
     """Record a smoke (``SmokeReport.to_dict()``) in the history; never raises."""
-    remember_run(from_smoke(smoke, started_at, profile_of({}, settings), service_version(target)), settings, warn)
+    remember_run(from_smoke(placeholders.mask_value(smoke), started_at, profile_of({}, settings),  # no secret kept
+                            service_version(target)), settings, warn)
 
 
 def remember_run(run: RunRecord, settings: Settings, warn: Warn = _stderr) -> None:
@@ -118,6 +120,13 @@ def regressions(report: dict[str, Any], settings: Settings, policy: Policy | Non
     # baseline is made of passed runs only
     current = {e.name: e.phases for e in from_game_day(report, Targets.from_slo(settings.slo)).experiments}
     return judge(current, history, policy)
+
+
+def check_gate_store(settings: Settings) -> None:
+    """``--fail-on-regression`` before the game day: the gate will need the history, so a history that cannot be
+    opened (a server that does not answer, a corrupt or empty file) is refused now, before any fault
+    (:class:`~gameday.history.store.HistoryError`, exit 2), not after the whole game day has run."""
+    open_store(history_url(settings)).close()
 
 
 def regression_gate(report: dict[str, Any], settings: Settings, exit_code: int, say: Warn = print) -> int:

@@ -2,7 +2,7 @@
 
 Opening runs Alembic's migrations to the newest revision (``migrations/``), so an old history is upgraded
 in place and never recreated. A database that is not a gameday history (another application's SQLite
-file, a corrupt file, tables of ours without a version), or whose schema is newer than this gameday, is
+file, a corrupt or empty file, tables of ours without a version), or whose schema is newer than this gameday, is
 refused with one line (:class:`HistoryError`, exit 2) and left exactly as it was.
 """
 
@@ -159,6 +159,7 @@ def open_store(url: str) -> HistoryStore:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     elif parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            _refuse_empty(Path(parsed.database).expanduser(), shown)
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = 15  # another writer (a parallel game day) holds the lock: wait, then fail
     else:
@@ -193,6 +194,18 @@ def migrate(conn: Connection) -> None:
 def schema_revision(conn: Connection) -> str | None:
     """The schema revision the database is at (None: not a history yet)."""
     return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def _refuse_empty(path: Path, shown: str) -> None:
+    """An existing empty file is not a history gameday made (it writes a new one's tables as soon as it creates
+    it): it may be a history truncated by a full disk or a bad copy, so it is refused, never re-initialised."""
+    try:
+        empty = path.is_file() and path.stat().st_size == 0
+    except OSError:
+        return  # unreadable: connecting says why
+    if empty:
+        raise HistoryError(f"{shown} is an empty file: not a gameday history (a truncated one?), left as is; "
+                           "remove it to start a new history")
 
 
 def _refuse_foreign(conn: Connection, shown: str) -> None:

@@ -144,5 +144,5 @@ class Burst:
                 else:
                     b["failures"] += 1
                     got = call.status if call.status is not None else call.error
-                    key = f"{call.method} {call.name}: {got} (expected {call.expect})"[:160]
+                    key = f"{call.label}: {got} (expected {call.expect})"[:160]
                     b["errors"][key] = b["errors"].get(key, 0) + 1

@@ -6,8 +6,10 @@ Wire it with ``from gameday.load.cli import register; register(app)``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
@@ -15,10 +17,12 @@ from rich.table import Table
 
 from gameday.config import get_settings
 from gameday.errors import GamedayError, UsageError
-from gameday.load.runner import DEFAULT_LOCUSTFILE, LoadSpec, run_load
+from gameday.flags import within
+from gameday.load.runner import DEFAULT_LOCUSTFILE, MAX_DURATION_S, MAX_USERS, MAX_WORKERS, LoadSpec, run_load
 from gameday.targets import get_target
 
 out = Console(highlight=False, soft_wrap=True)
+MIN_SPAWN_RATE = 0.01  # users per second: one user every 100 s, the slowest start that still means something
 
 
 def _ms(value: float | None) -> str:
@@ -30,7 +34,24 @@ def _parse_wait(text: str) -> tuple[float, float]:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
         raise UsageError(f"--wait {text!r}: expected MIN,MAX seconds, e.g. 0.5,2") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high <= 60):
+        raise UsageError(f"--wait must be 0 <= MIN <= MAX <= 60 s, got {text!r}")
     return low, high
+
+
+def _check_flags(users: int | None, duration: float, spawn_rate: float | None, workers: int, host: str | None,
+                 locustfile: Path) -> None:
+    """Every flag before the target is reached or locust writes a file: a refusal changes nothing (exit 2)."""
+    if users is not None:
+        within("--users", users, 1, MAX_USERS)
+    within("--duration", duration, 1, MAX_DURATION_S, "s")
+    if spawn_rate is not None:
+        within("--spawn-rate", spawn_rate, MIN_SPAWN_RATE, MAX_USERS, "users/s")
+    within("--workers", workers, 0, MAX_WORKERS)
+    if host is not None and (urlparse(host).scheme not in ("http", "https") or not urlparse(host).netloc):
+        raise UsageError(f"--host {host!r}: expected an http(s) URL")
+    if not locustfile.is_file():
+        raise UsageError(f"--locustfile not found: {locustfile}")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +64,8 @@ def register(app: typer.Typer) -> None:
         users: Annotated[int | None, typer.Option(
             "--users", "-u", help="simulated users (1-200; default: the profile's load.users)")] = None,
         duration: Annotated[float, typer.Option("--duration", "-t", help="seconds (1-3600)")] = 10.0,
-        spawn_rate: Annotated[float | None, typer.Option(help="users started per second (default: all)")] = None,
+        spawn_rate: Annotated[float | None, typer.Option(
+            help="users started per second (0.01-200; default: all)")] = None,
         workers: Annotated[int, typer.Option(help="distributed mode: this many local workers (0-8)")] = 0,
         host: Annotated[str | None, typer.Option(help="URL to load (default: the target's load balancer)")] = None,
         locustfile: Annotated[Path, typer.Option(
@@ -54,8 +76,9 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="machine-readable summary")] = False,
     ) -> None:
         """Run the profile's load mix headless in a locust subprocess; print the per-second timeline."""
-        settings = get_settings()
+        _check_flags(users, duration, spawn_rate, workers, host, locustfile)
         think = _parse_wait(wait) if wait is not None else None
+        settings = get_settings()
         if host is None:
             target = get_target(settings)
             target.reachable()

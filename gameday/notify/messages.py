@@ -8,12 +8,18 @@ from typing import Any
 SUBJECT = "P0 - Service Outage"
 BODY = "All services are currently unavailable. Team is investigating."
 RESOLVED_BODY = "Service restored. Verification checklist passed."
+WITHDRAWN_BODY = "The game day ended before its service was back; its faults were undone: no outage remains."
 
 
 def stakeholder_notice(service: str, experiment: str, detected_at: float) -> dict[str, str]:
     """The runbook's notice (Resolution / 立即行動 / 通知 stakeholders)."""
     when = datetime.fromtimestamp(detected_at, UTC).isoformat(timespec="seconds")
     return {"subject": SUBJECT, "body": BODY, "service": service, "experiment": experiment, "detected_at": when}
+
+
+def withdrawn_text(service: str, experiment: str, why: str) -> str:
+    """The resolve of a page whose game day ended early (interrupted, halted, aborted): no outage is left."""
+    return f"Resolved: {service} ({experiment}): game day {why}. {WITHDRAWN_BODY}"
 
 
 def pagerduty_event(

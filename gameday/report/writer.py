@@ -1,4 +1,8 @@
-"""Write a game day report directory from the result dictionary of a run."""
+"""Write a game day report directory from the result dictionary of a run.
+
+Every value from ``{env.NAME}`` is masked before anything is written (``gameday.placeholders.mask_value``): a report
+is kept, attached to tickets and pasted in chat.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from xml.etree import ElementTree as ET
 import jinja2
 from markupsafe import Markup
 
+from gameday import placeholders
 from gameday.report.charts import experiment_chart
 from gameday.report.trends import trend_charts
 
@@ -35,9 +40,9 @@ def mark(flag: bool | None) -> Markup:
 
 
 def write_report(report: dict[str, Any], seconds: list[dict[str, Any]], out_dir: Path) -> Path:
-    """Write index.html, report.json, junit.xml and summary.md; return the directory."""
+    """Write index.html, report.json, junit.xml and summary.md (secrets masked); return the directory."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = dict(report)
+    report, seconds = placeholders.mask_value(dict(report)), placeholders.mask_value(seconds)
     report.setdefault("started_iso", datetime.fromtimestamp(report["started_at"]).isoformat(timespec="seconds"))
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
     html_report = dict(report)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gameday.config import get_settings, use_settings
+from gameday.flags import within
 
 
 def register(app: typer.Typer) -> None:
@@ -16,11 +17,12 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         experiment: Annotated[list[str] | None, typer.Argument(help="experiment names or files (default: all)")] = None,
-        users: Annotated[int, typer.Option(help="locust users of the background load")] = 4,
-        baseline: Annotated[float, typer.Option(help="seconds of baseline load before the first fault")] = 12.0,
+        users: Annotated[int, typer.Option(help="locust users of the background load (1-200)")] = 4,
+        baseline: Annotated[float, typer.Option(help="seconds of baseline load before the first fault (0-3600)")]
+        = 12.0,
         verify_window: Annotated[float, typer.Option(
             help="seconds of load after each recovery that the Verification checklist judges (at least; it waits "
-                 "on until the error rate is decided)", min=1.0)] = 8.0,
+                 "on until the error rate is decided)")] = 8.0,
         no_alert_wait: Annotated[bool, typer.Option("--no-alert-wait", help="resolve without waiting for the page")]
         = False,
         reports_dir: Annotated[Path | None, typer.Option(help="where reports/<timestamp>/ goes")] = None,
@@ -44,8 +46,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run every experiment of the catalogue under load, measure, diagnose and write the report."""
         from gameday.guard import stops
+        from gameday.load.runner import MAX_DURATION_S, MAX_USERS
         from gameday.run.session import GameDay, GameDayOptions
 
+        within("--users", users, 1, MAX_USERS)  # every flag before the profile, the lock or the target
+        within("--baseline", baseline, 0, MAX_DURATION_S, "s")
+        within("--verify-window", verify_window, 1, MAX_DURATION_S, "s")
+        within("--wait", wait, 0, unit="s")
         settings = get_settings()
         if allow_production:
             safety = settings.safety.model_copy(update={"allow_production": True})
@@ -57,6 +64,10 @@ def register(app: typer.Typer) -> None:
             from gameday.guard.dry_run import print_plan
 
             raise typer.Exit(print_plan(settings, list(experiment or []), conditions, as_json))
+        if fail_on_regression:
+            from gameday.history.remember import check_gate_store
+
+            check_gate_store(settings)  # a history the gate cannot read ends the run now, before any fault (exit 2)
         options = GameDayOptions(
             experiments=list(experiment or []),
             users=users,

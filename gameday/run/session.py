@@ -5,6 +5,10 @@ emptied). Around it the game day measures what a person wants to know: when the 
 when users saw the outage, when resolution started, when the service was back, when the runbook's
 verification checklist passed; what the diagnosis said; whether the endpoint-down alert paged; who would
 have been escalated to.
+
+Every page the run opens is in the ledger before it is sent (:mod:`gameday.notify.pages`) and resolved before
+the run exits, however it ends: recovery, failure, a stop condition, SIGINT, SIGTERM, ``gameday halt`` (which
+undoes the faults and resolves the pages itself, then gives the run a grace to write its partial report).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday import symptoms
-from gameday.abort import LOAD_FAULT, load_entry, undo_entries, undo_own
+from gameday.abort import LOAD_FAULT, load_entry, undo_entries
 from gameday.alerts import client as alerts
 from gameday.alerts.rules import Selectors
 from gameday.alerts.timeline import alert_times
@@ -32,11 +36,13 @@ from gameday.diagnose.diagnosis import diagnose
 from gameday.errors import GamedayError
 from gameday.guard import stops
 from gameday.guard.gate import game_day_lock
+from gameday.guard.halt import HALT, describe
+from gameday.guard.records import records_for
 from gameday.history.remember import remember_game_day
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import Timeline
-from gameday.notify import escalation, messages
+from gameday.notify import escalation, messages, pages
 from gameday.notify.sender import Notifier
 from gameday.report.writer import write_report
 from gameday.run import prober as probing
@@ -129,6 +135,9 @@ class GameDay:
         self.signal: str | None = None
         self.ledger: Ledger | None = None
         self._ending = threading.Event()
+        self._pages: dict[str, pages.Page] = {}  # experiment -> its page, until resolved
+        self._tracks: list[ExperimentTrack] = []
+        self._halt: dict[str, Any] | None = None  # the halt record, once a SIGTERM came from 'gameday halt'
 
     # --- the run -----------------------------------------------------------------------------
     def run(self) -> GameDayResult:
@@ -183,9 +192,20 @@ class GameDay:
                 set_current(None)
                 if self.watcher:
                     self.watcher.stop()
+                self._end_load_soon()
+                for track in self._tracks:  # a trigger on its way is sent before its resolve (bounded)
+                    track.join_hooks(timeout=2)
+                why = self._why(self.signal) if status == "interrupted" else "ended"
+                undone = undo_entries(ledger, [e for e in ledger.own() if e.kind == "fault"])
+                for name in list(self._pages) if not undone.failed else []:  # after the faults, all undone
+                    self._note(name, self._withdraw_page(name, why))
                 self._stop_background()
-                undone = undo_own(ledger)  # this run's faults only: never another run's
+                rest = undo_entries(ledger, ledger.own(), why=why)  # the load; pages this run could not resolve
+                undone.undone += rest.undone
+                undone.failed += rest.failed
             ledger_clean = not undone.failed
+        if self._halt is not None and status == "interrupted":
+            message = f"halted {describe(self._halt)}: load stopped, faults undone, partial report"
         if self.stopped and status == "passed":
             status = "stopped"
             message = "; ".join(f.line() + (f" in {f.experiment}" if f.experiment else "") for f in self.stopped)
@@ -245,12 +265,16 @@ class GameDay:
         self.stopped.append(fired)
         print(f"gameday: stop condition fired: {fired.line()}; this run's faults undone", file=sys.stderr,
               flush=True)
-        if not self.stop_conditions.continue_after_stop and self.load:
-            for proc in self.load.procs[:1]:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)  # locust writes its stats and ends; stop() collects them
+        if not self.stop_conditions.continue_after_stop:
+            self._end_load_soon()
         if not self._ending.is_set():
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)  # the experiment's rollbacks run
+
+    def _end_load_soon(self) -> None:
+        """Ask locust to end now: it writes its stats while the run resolves and scores; stop() collects them."""
+        for proc in self.load.procs[:1] if self.load else []:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
 
     def _stop_background(self) -> None:
         if self.prober:
@@ -280,6 +304,7 @@ class GameDay:
         assert self.prober is not None
         self.prober.listeners = [track.observe]
         set_current(track)
+        self._tracks.append(track)
         stop_following = threading.Event()
         follower = threading.Thread(target=self._follow, args=(progress, track, stop_following), daemon=True)
         follower.start()
@@ -294,14 +319,19 @@ class GameDay:
         if track.detected_at and not track.recovered_at and not result.interrupted_by:
             track.recovered_at = time.time()  # never leave an incident open at PagerDuty
             notes.extend(self._notify_recovered(track))
+        fired = next((f for f in self.stopped if f.experiment == entry.name), None)
+        if result.interrupted_by and fired is None:  # SIGINT, SIGTERM, a halt: the game day ends here
+            self._end_load_soon()
         track.join_hooks(timeout=20)
+        if track.name in self._pages and not result.left_in_ledger:  # ended before recovery, its faults undone
+            notes.extend(self._withdraw_page(track.name, "stopped by a stop condition" if fired
+                                             else self._why(result.interrupted_by)))
         finished = time.time()
         progress.update(phase="verification checklist")
         self._cross_check = None
         checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
         scored = self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
         scored["signal"] = result.interrupted_by
-        fired = next((f for f in self.stopped if f.experiment == entry.name), None)
         if fired is not None:  # ended by a stop condition, not by a person
             scored.update(status="aborted", message=fired.line(), stop=fired.to_dict(), signal=None)
         return scored
@@ -338,32 +368,56 @@ class GameDay:
             "duration_s": round(time.time() - started, 2),
         }
 
+    def _page(self, track: ExperimentTrack) -> pages.Page:
+        return pages.Page(f"gameday-{self.run_id}-{track.name}", self.settings.service.service.name, track.name,
+                          self.target.name)
+
     def _notify_outage(self, track: ExperimentTrack) -> list[dict[str, Any]]:
+        """The stakeholder notice and the page (recorded in the ledger first: whatever ends the run resolves it)."""
         at = track.detected_at or time.time()
-        dedup = f"gameday-{self.run_id}-{track.name}"
-        service = self.settings.service.service.name
-        summary = f"{messages.SUBJECT}: {service} down ({track.name})"
-        sent = [
-            self.notifier.notice(messages.stakeholder_notice(service, track.name, at)),
-            self.notifier.pagerduty(messages.pagerduty_event("trigger", dedup, summary, self.target.name, at,
-                                                             {"experiment": track.name, "fault": track.fault},
-                                                             component=service)),
-            self.notifier.slack(messages.slack_message(summary, {"experiment": track.name, "fault": track.fault}),
-                                "trigger"),
-        ]
+        page = self._pages[track.name] = self._page(track)
+        summary = f"{messages.SUBJECT}: {page.service} down ({track.name})"
+        assert self.ledger is not None
+        sent = [self.notifier.notice(messages.stakeholder_notice(page.service, track.name, at)),
+                *pages.trigger(self.notifier, self.ledger, self.target.identity(), page, summary, at,
+                               {"experiment": track.name, "fault": track.fault})]
         return [n.__dict__ for n in sent]
 
     def _notify_recovered(self, track: ExperimentTrack) -> list[dict[str, Any]]:
         at = track.recovered_at or time.time()
-        dedup = f"gameday-{self.run_id}-{track.name}"
-        service = self.settings.service.service.name
-        text = f"Resolved: {service} back ({track.name}). {messages.RESOLVED_BODY}"
-        sent = [
-            self.notifier.pagerduty(messages.pagerduty_event("resolve", dedup, text, self.target.name, at,
-                                                             component=service)),
-            self.notifier.slack(messages.slack_message(text, {"experiment": track.name}), "resolve"),
-        ]
-        return [n.__dict__ for n in sent]
+        page = self._pages.pop(track.name, None) or self._page(track)
+        text = f"Resolved: {page.service} back ({track.name}). {messages.RESOLVED_BODY}"
+        assert self.ledger is not None
+        return [n.__dict__ for n in pages.resolve(self.notifier, self.ledger, page, text, at)]
+
+    def _withdraw_page(self, name: str, why: str) -> list[dict[str, Any]]:
+        """Resolve the page of an experiment that ended before its service was back, unless a halt or an abort
+        resolved it already."""
+        page = self._pages.pop(name, None)
+        if page is None or self.ledger is None or not pages.is_open(self.ledger, page):
+            return []
+        text = messages.withdrawn_text(page.service, name, why)
+        return [n.__dict__ for n in pages.resolve(self.notifier, self.ledger, page, text, time.time())]
+
+    def _note(self, name: str, notes: list[dict[str, Any]]) -> None:
+        """Notifications sent after an experiment's result was scored belong to it too."""
+        for result in self.results:
+            if result["name"] == name:
+                result["notifications"].extend(notes)
+
+    def _why(self, signal_name: str | None) -> str:
+        """How the run ended early, in a resolve's words: a SIGTERM from 'gameday halt' is a halt."""
+        if signal_name == "SIGTERM" and self._halt is None:
+            self._halt = self._halt_record()
+        if signal_name == "SIGTERM" and self._halt is not None:
+            return "halted"
+        return {"SIGINT": "interrupted (SIGINT)", "SIGTERM": "terminated (SIGTERM)"}.get(signal_name or "", "ended")
+
+    def _halt_record(self) -> dict[str, Any] | None:
+        try:
+            return records_for(self.settings).read(HALT)
+        except Exception:  # the record cannot be read: the run still ends, called terminated rather than halted
+            return None
 
     def _verify(self, start: float) -> tuple[list[dict[str, Any]], float | None]:
         """The runbook's checklist over a load window after recovery."""

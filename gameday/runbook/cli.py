@@ -10,6 +10,7 @@ import typer
 
 from gameday.config import get_settings
 from gameday.errors import UsageError
+from gameday.flags import within
 from gameday.runbook.check import FAILING, CommandCheck, RunbookCheck, check_runbook
 from gameday.runbook.coverage import (
     COVERED_SECTIONS,
@@ -109,10 +110,16 @@ def coverage_command(
     mapping: Annotated[Path | None, typer.Option(help="coverage mapping (default: the package's)")] = None,
     features: Annotated[Path | None, typer.Option(help="feature files (default: ./features)")] = None,
     experiments: Annotated[Path | None, typer.Option(help="experiments (default: the package's)")] = None,
-    fail_under: Annotated[float | None, typer.Option(help="exit 1 when coverage is below this percentage")] = None,
+    fail_under: Annotated[float | None, typer.Option(
+        help="exit 1 when coverage is below this percentage (0-100)")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every line of the runbook's operational sections with the scenarios/experiments that check it."""
+    if fail_under is not None:  # a threshold no coverage can meet (or NaN, which every one passes) is refused
+        within("--fail-under", fail_under, 0, 100, "%")
+    for flag, given in (("--features", features), ("--experiments", experiments)):
+        if given is not None and not given.is_dir():  # else every line would read "not covered", silently
+            raise UsageError(f"{flag} {given}: no such directory")
     markdown, package = runbook_file(path)
     runbook = parse_runbook(markdown)
     mapping = mapping or default_mapping_path(runbook.path)

@@ -29,7 +29,10 @@ def from_identity(identity: dict[str, Any], settings: Settings | None = None) ->
     settings = settings or get_settings()
     kind = identity.get("kind")
     if kind == "local":
-        return get_target(settings.model_copy(update={"target": "local", "state_dir": Path(identity["state_dir"])}))
+        from gameday.targets.local.target import LocalTarget
+
+        local = settings.model_copy(update={"target": "local", "state_dir": Path(identity["state_dir"])})
+        return LocalTarget(local, any_profile=True)  # a fault is the stack's, whatever profile the command names
     if kind == "kubernetes":
         kube = settings.kubernetes.model_copy(
             update={k: identity[k] for k in ("context", "namespace", "kubeconfig") if identity.get(k)}

@@ -26,6 +26,7 @@ from gameday.dependencies.base import DependencyCheck
 from gameday.profile import Profile
 from gameday.targets.base import Target, TargetError
 from gameday.verify.measurements import Measurements
+from gameday.verify.restarts import Restart
 from gameday.verify.verdicts import Status, Verdict, error_rate_verdict, response_time_verdict
 
 HTTP_TIMEOUT_S = 3.0  # longer than the load balancer's 2 s server timeout, so a hang shows as its 504
@@ -63,6 +64,22 @@ def all_pods_running(target: Target, m: Measurements, settings: Settings) -> Ver
     if bad:
         text += ": " + ", ".join(f"{n} {s}" for n, s in sorted(bad.items()))
     return _verdict(item, name, not bad, measured, text)
+
+
+def with_restarts(verdict: Verdict, seen: list[Restart], max_restarts: int | None) -> Verdict:
+    """The "all pods running" verdict of a gate, with the restarts the platform counted during its window: each one
+    named (a gate that saw a replica die must say so even when it passes), and a failure when there were more than
+    the profile allows (``slo.max_restarts``; None: any number)."""
+    measured = {**verdict.measured, "restarted_during_window": [r.to_dict() for r in seen],
+                "max_restarts": max_restarts}
+    if not seen:
+        return Verdict(verdict.name, verdict.status, measured, verdict.explanation, verdict.item)
+    count = sum(r.counted for r in seen)
+    text = f"{verdict.explanation}; restarted during the gate: {', '.join(r.describe() for r in seen)}"
+    if max_restarts is not None and count > max_restarts:
+        text += f" ({count} restart{'s' if count > 1 else ''}, slo.max_restarts allows {max_restarts})"
+        return Verdict(verdict.name, Status.FAIL, measured, text, verdict.item)
+    return Verdict(verdict.name, verdict.status, measured, text, verdict.item)
 
 
 # --- 2. health checks pass ----------------------------------------------------------------------

@@ -37,9 +37,10 @@ def print_report(report: SmokeReport) -> None:
             else:
                 out.print(f"rollback failed: {rb.get('error')}", markup=False)
     verdict = "PASSED" if report.passed else "FAILED"
-    tail = ""
+    restarted = sorted({r.replica for a in report.attempts for r in a.restarts})
+    tail = f"; restarted during the gate: {', '.join(restarted)}" if restarted else ""
     if not report.passed and len(report.attempts) > 1:
-        tail = f"; after rollback the service {'passes' if report.attempts[1].passed else 'still fails'}"
+        tail += f"; after rollback the service {'passes' if report.attempts[1].passed else 'still fails'}"
     out.print(f"smoke {verdict} in {report.elapsed_s:.1f} s{tail}", markup=False)
 
 

@@ -4,7 +4,9 @@ It never injects anything. The load is the profile's mix from threads of this pr
 no start-up time, unlike locust), its users without think time, stopped as soon as the error-rate verdict is
 decided (zero failures: ~381 requests; see ``verdicts.required_requests``) with enough successful requests for a
 p95, and in any case after ``max_load_s``. Every other item (the dependency checks included) runs, in parallel,
-during the load window: the gate is as slow as its load window, no slower.
+during the load window: the gate is as slow as its load window, no slower. The replicas are read before and after:
+every restart the platform counted in between is named, and more than the profile's ``slo.max_restarts`` fails the
+gate (:mod:`gameday.verify.restarts`).
 
 With ``rollback_on_failure`` (the runbook's Prevention: automatic rollback on failure) a failed
 verification rolls the target back to its previous revision (``target.rollout_undo()``) and verifies
@@ -23,9 +25,10 @@ from typing import Any
 from gameday.config import Settings
 from gameday.errors import UsageError
 from gameday.load.burst import Burst
-from gameday.targets.base import Target, TargetError
-from gameday.verify.checklist import ITEMS, LOAD_ITEMS, check_item
+from gameday.targets.base import Replica, Target, TargetError
+from gameday.verify.checklist import ITEMS, LOAD_ITEMS, check_item, with_restarts
 from gameday.verify.measurements import LoadWindow, Measurements
+from gameday.verify.restarts import Restart, restarts_between
 from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, Verdict, error_rate_verdict, overall
 
 MAX_REQUESTS = 50_000  # with max_load_s, the bound of a load window
@@ -41,6 +44,7 @@ class Attempt:
     load: LoadWindow | None
     elapsed_s: float
     load_dir: str = ""
+    restarts: list[Restart] = field(default_factory=list)  # replicas the platform restarted during the window
 
     @property
     def status(self) -> Status:
@@ -56,7 +60,8 @@ class Attempt:
         """A JSON-ready view."""
         return {"label": self.label, "status": self.status.value, "elapsed_s": round(self.elapsed_s, 2),
                 "verdicts": [v.to_dict() for v in self.verdicts],
-                "load": self.load.to_dict() if self.load else None, "load_dir": self.load_dir}
+                "load": self.load.to_dict() if self.load else None, "load_dir": self.load_dir,
+                "restarts": [r.to_dict() for r in self.restarts]}
 
 
 @dataclass
@@ -115,10 +120,12 @@ def measure_load(base_url: str, settings: Settings, users: int | None = None, ma
 
 def verify(target: Target, settings: Settings, users: int | None = None, max_load_s: float = 20.0,
            baseline: LoadWindow | None = None, label: str = "verification", out_dir: Path | None = None) -> Attempt:
-    """Every item: the quick ones (dependencies included) in parallel while locust loads, then the load items."""
+    """Every item: the quick ones (dependencies included) in parallel while locust loads, then the load items; the
+    replicas are read before and after it all, and "all pods running" names those that restarted in between."""
     start = time.monotonic()
     base_url = target.base_url()
     quick = [i for i in ITEMS if i not in LOAD_ITEMS]
+    before = _replicas(target)
     with ThreadPoolExecutor(max_workers=1 + len(quick)) as pool:
         load_future = pool.submit(measure_load, base_url, settings, users, max_load_s, out_dir)
         futures = [pool.submit(check_item, i, target, Measurements(), settings) for i in quick]
@@ -126,7 +133,20 @@ def verify(target: Target, settings: Settings, users: int | None = None, max_loa
         window, load_dir = load_future.result()
     m = Measurements(load=window, baseline=baseline)
     load_verdicts = [check_item(i, target, m, settings) for i in LOAD_ITEMS]
-    return Attempt(label, quick_verdicts + load_verdicts, window, time.monotonic() - start, str(load_dir))
+    after = _replicas(target)
+    seen: list[Restart] = []
+    if before is not None and after is not None:
+        seen, allowed = restarts_between(before, after), settings.service.slo.max_restarts
+        quick_verdicts = [with_restarts(v, seen, allowed) if v.item == "pods-running" else v for v in quick_verdicts]
+    return Attempt(label, quick_verdicts + load_verdicts, window, time.monotonic() - start, str(load_dir), seen)
+
+
+def _replicas(target: Target) -> list[Replica] | None:
+    """The replicas as the target lists them, or None when it cannot (then "all pods running" fails by itself)."""
+    try:
+        return target.replicas()
+    except TargetError:
+        return None
 
 
 def settle(target: Target, timeout: float) -> bool:

@@ -118,6 +118,22 @@ def test_a_crash_looping_canary_stops_the_step_and_undo_from_another_process_res
     assert target.current_revision() == before
 
 
+def test_a_promotion_interrupted_after_its_image_change_is_undone_from_the_ledger_entry(
+        target: KubernetesTarget, kube: KubeTarget, canary: KubernetesCanary, k8s_settings) -> None:
+    before, image = target.current_revision(), image_of(kube)
+    assert before is not None
+    saved = canary.saved()  # what the ledger entry holds, written before the canary's first change
+    good = target.profile.local.releases[0]  # type: ignore[union-attr]
+    canary.begin(good, "gameday canary test")
+    canary.set_canary_replicas(1, timeout=30)
+    target.deploy(good, cause="gameday canary promoted", wait=False)  # promotion's first change; then the signal
+    KubernetesTarget(k8s_settings).canary().undo(saved, timeout=30)  # as 'gameday abort' would
+    assert image_of(kube) == image  # the primary back on its image, not only at its size
+    assert CANARY not in deployments(kube)
+    assert deployments(kube)[BACKEND].spec.replicas == 3
+    assert target.current_revision().version == before.version  # type: ignore[union-attr]
+
+
 # --- whole canaries, judged from the pods' own counters ----------------------------------------------------------
 @pytest.fixture
 def measured(target: KubernetesTarget, kube: KubeTarget, k8s_settings: Settings, requires_fake: FakeKube

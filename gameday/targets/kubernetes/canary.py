@@ -6,7 +6,8 @@ never pods another controller owns). Sized by replica ratio: a step of ``k`` can
 ``N - k``, so the new release gets ``k/N`` of the Service's traffic. The primary's template, and so its rollout
 history, is untouched until promotion, which is an ordinary ``set image`` of the primary (its next revision); a
 rollback deletes the canary and scales the primary back, leaving its current revision the one that serves. ``N``
-is kept in an annotation on the canary Deployment and in the ledger, so :meth:`undo` works from any process.
+is kept in an annotation on the canary Deployment and in the ledger, with the primary's image and revision before the
+canary, so :meth:`undo` works from any process, even after a promotion cut short between its two changes.
 
 Each side is measured from the pods' own counters (the profile's ``service.metrics``), read through the API
 server's pod proxy (``pods/proxy``: what ``kubectl get --raw .../pods/POD:PORT/proxy/metrics`` reads), because the
@@ -58,6 +59,7 @@ class KubernetesCanary(CanaryDriver):
         self._port: int | str | None = None  # the Service's target port, read once
         self._first_canary_at: float | None = None
         self._last: dict[str, tuple[bool, Reading, int]] = {}  # pod -> (canary?, increase, restarts) in the window
+        self._before: dict[str, Any] = {}  # what saved() recorded: the primary's image and revision before any change
 
     # --- API helpers ----------------------------------------------------------------------------------
     def _read(self) -> Any | None:
@@ -109,7 +111,16 @@ class KubernetesCanary(CanaryDriver):
 
     # --- the canary ----------------------------------------------------------------------------------
     def saved(self) -> dict[str, Any]:
-        return {"deployment": self.name, "primary_replicas": self.replica_count()}
+        current = self.t.current_revision()
+        self._before = {"deployment": self.name, "primary_replicas": self.replica_count(),
+                        "primary_image": self._primary_image(),
+                        "primary_revision": current.number if current is not None else None}
+        return dict(self._before)
+
+    def _primary_image(self) -> str | None:
+        container = self.t._container_name()
+        return next((c.image for c in self.t._deployment().spec.template.spec.containers if c.name == container),
+                    None)
 
     def begin(self, version: str, cause: str) -> Revision:
         self.t._guard()
@@ -258,13 +269,24 @@ class KubernetesCanary(CanaryDriver):
         return self.t.current_revision() or revision
 
     def rollback(self, timeout: float) -> Revision:
-        return self._restore(self.replica_count(), timeout)
+        return self.undo({**self._before, "primary_replicas": self.replica_count()}, timeout)
 
     def undo(self, saved: dict[str, Any], timeout: float) -> Revision | None:
-        return self._restore(int(saved["primary_replicas"]), timeout)
+        return self._restore(int(saved["primary_replicas"]), saved.get("primary_image"),
+                             saved.get("primary_revision"), timeout)
 
-    def _restore(self, replicas: int, timeout: float) -> Revision:
-        """The canary deleted, the primary at its size again on the revision it never left."""
+    def _restore(self, replicas: int, image: str | None, revision: int | None, timeout: float) -> Revision:
+        """The canary deleted, the primary at its size again on the revision it had before the canary.
+
+        Its image is put back too when it differs (``rollout undo`` to that revision): a promotion interrupted
+        after its ``set image`` has changed the primary, which a rollback that only scaled would leave on the new
+        release with the canary's entry gone.
+        """
+        if image is not None and self._primary_image() != image:
+            if revision is not None:
+                self.t.rollout_undo(to_revision=revision, wait=False)
+            else:
+                self.t.deploy(image, cause=f"gameday canary rolled back to {image}", wait=False)
         self._scale(self.t.kube.deployment, replicas)
         self._delete()
         self.t._record(reasons.DEPLOYMENT_ROLLBACK, "Deployment", self.t.kube.deployment,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gameday.targets.local.target import LocalTarget
 
 
+UP_STATES = ("RUNNING", "STARTING")  # supervisor's states of a process that is up (STARTING: for its startsecs)
 LB_SETTLE_S = 2.0  # HAProxy's health check (inter 500ms, rise 1) marks a ready server UP well within this
 
 
@@ -112,9 +113,13 @@ class LocalCanary(CanaryDriver):
             time.sleep(0.05)  # poll
         # back into the load balancer only once seen ready: a release that dies at its first request must not
         # die before anyone saw it ready. Its health check lets traffic in within a check interval.
-        self._lb(name, "ready")
         self._entered[name] = time.time()
         self._pids[name] = (self._pids_now() or {}).get(name, 0)  # restarted by us, not crashed
+        self._admit(name)
+
+    def _admit(self, name: str) -> None:
+        """Into the load balancer's rotation; wait (a little) until its health check has it UP."""
+        self._lb(name, "ready")
         settle = time.monotonic() + LB_SETTLE_S
         while not self._lb_up(name) and time.monotonic() < settle:
             time.sleep(0.05)  # poll
@@ -208,7 +213,11 @@ class LocalCanary(CanaryDriver):
         return self._restore(str(saved["version"]), saved.get("restarted_at"), int(saved["revision"]), timeout)
 
     def _restore(self, version: str, restarted_at: float | None, number: int, timeout: float) -> Revision:
-        """``rollout undo`` to the template (version, restart stamp), switching only the replicas not running it."""
+        """``rollout undo`` to the template (version, restart stamp), switching only the replicas not running it.
+
+        A replica whose process is not up (running, or starting) is switched too, whatever its pod record says: a
+        switch interrupted while supervisor was stopping it has not recorded its new pod yet, and would stay stopped.
+        """
         t = self.target
         template = (version, restarted_at)
         match = [r for r in t.rollout.revisions() if r.template == template]
@@ -222,11 +231,12 @@ class LocalCanary(CanaryDriver):
             rev = t.rollout.current()
         numbers = {rev.number, *rev.history}
         pods = self._pods()
+        running = {n for n, info in t.supervisor.processes().items() if info.get("statename") in UP_STATES}
         for name in t.replica_names:
-            if pods.get(name, {}).get("revision") not in numbers:
+            if pods.get(name, {}).get("revision") not in numbers or name not in running:
                 self._switch(name, rev, timeout)
                 continue
             if pods[name]["revision"] != rev.number:  # same template, renumbered: the same pod, relabelled
                 prepare_replicas(t.service, [name], {name: rev}, t.rollout.config())
-            self._lb(name, "ready")  # a switch interrupted before its end may have left it out of the rotation
+            self._admit(name)  # a switch interrupted before its end may have left it out of the rotation
         return rev.public()

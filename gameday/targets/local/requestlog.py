@@ -1,10 +1,11 @@
-"""HAProxy's per-server records: its request log (``option httplog``), one line per request (which server answered,
-when, how, how fast), and its per-server counters of attempts it took away from a server.
+"""HAProxy's per-server records: its request log, one line per request (which server answered, when, how, how fast),
+and its per-server counters of attempts it took away from a server.
 
 The load balancer is the only place that knows which replica answered a request: the client sees one URL. A line
-looks like::
+has ``option httplog``'s fields without the request line (the local target's ``log-format``: a path or query may
+hold a secret from ``{env.NAME}``, so only the method is logged)::
 
-    127.0.0.1:52226 [29/Nov/2026:17:09:45.600] svc-lb svc/replica-0 0/0/0/2/2 200 1912 - - ---- 2/1/0/0/0 0/0 "GET /"
+    127.0.0.1:52226 [29/Nov/2026:17:09:45.600] svc-lb svc/replica-0 0/0/0/2/2 200 1912 - - ---- 2/1/0/0/0 0/0 "GET"
 
 ``[accept date]``, frontend, backend/server, Tq/Tw/Tc/Tr/Ta (ms; -1 when the step never happened), status (-1 when
 there was no answer). A request HAProxy could not give to any server is logged against ``<NOSRV>``; a request

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,16 @@ from gameday.targets.local.programs import Program, StackContext, free_port, sup
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import RolloutStore, prepare_replicas
 from gameday.targets.local.service import Service
-from gameday.targets.local.supervisor import Supervisor
+from gameday.targets.local.supervisor import SpawnFailed, Supervisor, log_path
 
 STACK_FILE = "stack.json"
 STACK_ENV = "GAMEDAY_STACK"  # every process of a stack carries its state dir in this variable
+
+Warn = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def load_stack(state: StateDir) -> dict[str, Any] | None:
@@ -58,12 +65,14 @@ def _programs(ctx: StackContext, settings: Settings, dependencies: DependencyPro
     return programs
 
 
-def up(settings: Settings, timeout: float | None = None) -> dict[str, Any]:
+def up(settings: Settings, timeout: float | None = None, warn: Warn = _stderr) -> dict[str, Any]:
     """Start the stack (or make sure a running one is complete) and wait until it serves.
 
     In order: the dependencies the profile does not give an address for, the external ones checked at theirs, the
-    profile's setup commands (migrations), then the replicas. A failure before the replicas start takes everything
-    down again (one clear line, never a half-started stack). ``timeout``: default the profile's start timeout.
+    profile's setup commands (migrations), then the replicas. A new stack that fails to serve, on the way or
+    waiting (a program supervisord gave up on: at once; else at ``timeout``, default the profile's start timeout),
+    is taken down again: one clear line, never a half-started stack that the next ``up`` would refuse.
+    ``warn``: where a warning line goes (a record of the previous stack its provider cannot check).
     """
     state = StateDir(settings.state_dir).ensure()
     sup = Supervisor(state)
@@ -77,25 +86,51 @@ def up(settings: Settings, timeout: float | None = None) -> dict[str, Any]:
                               f"run {profile.source}")
         for name, info in sup.processes().items():
             if info["statename"] in ("STOPPED", "EXITED", "FATAL"):
-                sup.start(name)
+                _start_program(sup, name)
         providers.for_stack(state).start_stopped()
         stack = load_stack(state)
         assert stack is not None
-        _wait_ready(state, stack, timeout)
+        _wait_ready(state, stack, timeout, service_mod.database_password(profile, state))
         return stack
     provided = service_mod.runnable(profile)
     kill_leftovers(state)
-    providers.for_stack(state).teardown()
+    _teardown_provider(state, warn)
     replicas = [f"replica-{i}" for i in range(local.replicas)]
     password = service_mod.database_password(profile, state)
     try:
         stack = _start(settings, state, replicas, provided, password, timeout)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            down(settings)
+        _wait_ready(state, stack, timeout, password)
+    except BaseException as exc:
+        try:
+            down(settings, warn=warn)
+            undone = "everything this up started is stopped again"
+        except Exception as failed:  # the first failure is the one to report; the second one is noted
+            undone = f"stopping what it started failed too ({failed}): run 'gameday down'"
+        if isinstance(exc, TargetError):
+            raise TargetError(f"{exc}; {undone}") from exc
         raise
-    _wait_ready(state, stack, timeout)
     return stack
+
+
+def _start_program(sup: Supervisor, name: str) -> None:
+    """Start a program; one that dies at once still gets its start retries (supervisord answers SPAWN_ERROR when
+    the death beats its answer, a race): whether it ends FATAL is for :func:`_wait_ready` to see."""
+    with contextlib.suppress(SpawnFailed):
+        sup.start(name)
+
+
+def _teardown_provider(state: StateDir, warn: Warn) -> None:
+    """Remove what the provider recorded for this state directory runs outside supervisor (its containers).
+
+    A record is never a reason to refuse: once its Docker engine was stopped, nothing of that stack runs and the
+    next ``up`` may well use the native provider. One warning says the containers could not be checked.
+    """
+    try:
+        providers.for_stack(state).teardown()
+    except Exception as exc:  # the Docker SDK raises its own and requests' errors alike
+        why = str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
+        warn(f"gameday: warning: the containers of the stack recorded in {state.root} could not be checked "
+             f"(if any remain, remove them by their label gameday.stack): {why}")
 
 
 def _start(settings: Settings, state: StateDir, replicas: list[str], provided: list[str], password: str,
@@ -115,7 +150,8 @@ def _start(settings: Settings, state: StateDir, replicas: list[str], provided: l
     EventLog(state).reset()
     prepare_replicas(service, replicas, {name: first for name in replicas}, config)
     state.path("supervisord.conf").write_text(supervisor_config(state, programs))
-    (state.logs / "supervisord.log").unlink(missing_ok=True)
+    for name in ("supervisord", *(p.name for p in programs)):  # a new stack's logs: a failure quotes its own
+        (state.logs / f"{name}.log").unlink(missing_ok=True)
     stack = {
         "started_at": time.time(),
         "state_dir": str(state.root),
@@ -136,7 +172,7 @@ def _start(settings: Settings, state: StateDir, replicas: list[str], provided: l
     _await_dependencies(state, service, provided, deadline)
     service.run_setup(config, {STACK_ENV: str(state.root)}, max(1.0, deadline - time.monotonic()))
     for name in replicas:
-        sup.start(name)
+        _start_program(sup, name)
     EventLog(state).record("Normal", reasons.SCALING_REPLICA_SET, f"deployment/{profile.service.name}",
                            f"Scaled up to {len(replicas)} replicas of {service.local.release}")
     return stack
@@ -149,9 +185,11 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
     is only noted as a Warning event.
     """
     pending = list(provided)
+    sup = Supervisor(state)
     while pending and time.monotonic() < deadline:
         pending = [name for name in pending if not tcp_open(service.ports[name])]
         if pending:
+            _refuse_fatal(state, sup, service.password)
             time.sleep(0.05)  # poll
     if pending:
         raise TargetError(f"dependencies not listening in time: {', '.join(pending)} (logs: {state.logs})")
@@ -171,10 +209,14 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
                                f"external dependency {dep.name} at {dep.address} does not answer: {check.detail}")
 
 
-def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float) -> None:
+def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: str) -> None:
+    """Until every program answers and the load balancer serves the profile's checks; a program supervisord gave
+    up on ends the wait at once. ``secret``: the database password, never quoted from a log."""
     deadline = time.monotonic() + timeout
     pending = {p["name"]: p for p in stack["programs"]}
+    sup = Supervisor(state)
     while pending and time.monotonic() < deadline:
+        _refuse_fatal(state, sup, secret)
         for name, prog in list(pending.items()):
             readiness = prog["readiness"]
             if readiness.startswith("http:"):
@@ -195,8 +237,45 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float) -> None:
     raise TargetError(f"local stack not ready after {timeout:.0f}s: waiting for {waiting} (logs: {state.logs})")
 
 
-def down(settings: Settings, timeout: float = 30.0) -> list[int]:
-    """Stop everything and leave no process and no port behind; return the pids killed by force."""
+def _refuse_fatal(state: StateDir, sup: Supervisor, secret: str) -> None:
+    """One line naming every program supervisord gave up on (FATAL: it died before ``start_seconds`` on each of
+    its ``start_retries``), with supervisord's reason and the end of the first one's log. Such a program never
+    starts by itself: waiting for it only made ``up`` wait out its whole timeout."""
+    infos = sup.processes()
+    fatal = [name for name, info in infos.items() if info.get("statename") == "FATAL"]
+    if not fatal:
+        return
+    # the others still between their retries fail alike (replicas started together); they are named too
+    failing = [f"{name} {info['statename']}" for name, info in infos.items() if info.get("statename") in
+               ("FATAL", "BACKOFF")]
+    first = fatal[0]
+    reason = infos[first].get("spawnerr") or infos[first].get("description") or "gave up"
+    tail = service_mod.redact(_log_tail(log_path(state, first)), secret)
+    said = f"; {first}'s log ends: {tail}" if tail else f"; {first}'s log is empty"
+    raise TargetError(f"cannot start: {', '.join(failing)} (supervisord: {reason}){said} (logs: {state.logs})")
+
+
+def _log_tail(path: Path, lines: int = 2, limit: int = 300) -> str:
+    """The last distinct lines of a log, on one line."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 8192))
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    kept: list[str] = []
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line and line not in kept:
+            kept.insert(0, line)
+        if len(kept) == lines:
+            break
+    return " | ".join(kept)[-limit:]
+
+
+def down(settings: Settings, timeout: float = 30.0, warn: Warn = _stderr) -> list[int]:
+    """Stop everything and leave no process and no port behind; return the pids killed by force. ``warn``: where
+    the warning goes when the recorded provider cannot check its containers (its Docker engine stopped)."""
     state = StateDir(settings.state_dir)
     if not state.root.exists():
         return []
@@ -209,7 +288,7 @@ def down(settings: Settings, timeout: float = 30.0) -> list[int]:
         sup.shutdown()
         _wait_gone([pid], timeout)
     killed = kill_leftovers(state)
-    providers.for_stack(state).teardown()  # the containers of a containers-provider stack, found by label
+    _teardown_provider(state, warn)  # the containers of a containers-provider stack, found by label
     stack = load_stack(state) or {}
     ports = list((stack.get("ports") or {}).values())
     deadline = time.monotonic() + timeout

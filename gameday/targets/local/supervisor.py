@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import xmlrpc.client
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,14 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
+
+NOT_RUNNING = "the local stack is not running (gameday up)"  # what every command that needs it says
+STOPPING_LIMIT_S = 30.0  # longer than any program's stopwaitsecs, after which supervisord SIGKILLs it
+
+
+class SpawnFailed(TargetError):
+    """The program died before supervisord answered the start (SPAWN_ERROR): it still gets its start retries, and
+    is FATAL only when supervisord gives up on it."""
 
 
 class Supervisor:
@@ -80,7 +89,7 @@ class Supervisor:
         try:
             return {p["name"]: p for p in self._proxy().getAllProcessInfo()}
         except (OSError, xmlrpc.client.Error) as exc:
-            raise TargetError(f"local stack is not running (supervisor: {exc}); start it with 'gameday up'") from exc
+            raise TargetError(NOT_RUNNING) from exc
 
     def info(self, name: str) -> dict[str, Any]:
         """One program's process info."""
@@ -89,23 +98,39 @@ class Supervisor:
         except xmlrpc.client.Fault as exc:
             raise TargetError(f"no program {name!r} in the local stack") from exc
         except OSError as exc:
-            raise TargetError(f"local stack is not running (supervisor: {exc}); start it with 'gameday up'") from exc
+            raise TargetError(NOT_RUNNING) from exc
 
     def start(self, name: str, wait: bool = False) -> None:
         """Start a program; already started is fine."""
         try:
             self._proxy().startProcess(name, wait)
         except xmlrpc.client.Fault as exc:
+            if "SPAWN_ERROR" in exc.faultString:
+                raise SpawnFailed(f"cannot start {name}: {exc.faultString}") from exc
             if "ALREADY_STARTED" not in exc.faultString:
                 raise TargetError(f"cannot start {name}: {exc.faultString}") from exc
+        except OSError as exc:  # no supervisord on the socket: the stack is down
+            raise TargetError(NOT_RUNNING) from exc
 
     def stop(self, name: str, wait: bool = True) -> None:
-        """Stop a program; already stopped is fine."""
+        """Stop a program; already stopped is fine.
+
+        With ``wait``, returns once it is stopped, also when an earlier stop is still under way (a caller
+        interrupted mid-stop): supervisord answers NOT_RUNNING for a STOPPING program, and a start sent before it
+        is stopped is silently dropped, which once left a replica stopped after an interrupted canary.
+        """
         try:
             self._proxy().stopProcess(name, wait)
+        except OSError as exc:  # no supervisord on the socket: the stack is down
+            raise TargetError(NOT_RUNNING) from exc
         except xmlrpc.client.Fault as exc:
             if "NOT_RUNNING" not in exc.faultString:
                 raise TargetError(f"cannot stop {name}: {exc.faultString}") from exc
+            deadline = time.monotonic() + STOPPING_LIMIT_S
+            while wait and self.info(name).get("statename") == "STOPPING":
+                if time.monotonic() > deadline:
+                    raise TargetError(f"{name} still stopping after {STOPPING_LIMIT_S:.0f}s") from None
+                time.sleep(0.05)  # poll: supervisord SIGKILLs it after its stopwaitsecs
 
     def signal_group(self, name: str, sig: signal.Signals) -> int | None:
         """Send a signal to a program's whole process group (postgres backends included)."""

@@ -7,11 +7,13 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from gameday import reasons
 from gameday.config import Settings, get_settings
 from gameday.dependencies import KINDS, Address
+from gameday.errors import UsageError
 from gameday.profile import Dependency, Profile
 from gameday.profile import load as load_profile
 from gameday.state import StateDir, read_json
@@ -41,7 +43,7 @@ from gameday.targets.local.providers.native import process_state_letter
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, RolloutStore, config_hash, prepare_replicas
 from gameday.targets.local.service import Service, database_password
 from gameday.targets.local.stack import load_stack
-from gameday.targets.local.supervisor import Supervisor
+from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
 
 READINESS_TIMEOUT_S = 1.0  # a readiness probe's timeoutSeconds (Kubernetes' default)
 READINESS_ATTEMPTS = 2  # ... and its failureThreshold: one lost answer is not a replica out of service
@@ -52,12 +54,27 @@ class LocalTarget(Target):
 
     name = "local"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, any_profile: bool = False) -> None:
+        """A running stack is judged with the profile it runs, or not at all: another profile (even a copy of the
+        same service's, being edited) would judge it by endpoints, journeys and SLOs it does not run, and every
+        command that builds the target gets the refusal here. ``any_profile``: undoing a ledger entry, which is
+        about the stack, whatever profile the command was given (the stack's own is used: :attr:`profile`)."""
         self.settings = settings or get_settings()
         self.state = StateDir(self.settings.state_dir)
         self.supervisor = Supervisor(self.state)
         self.rollout = RolloutStore(self.state)
         self.event_log = EventLog(self.state)
+        if not any_profile:
+            self._refuse_another_profile()
+
+    def _refuse_another_profile(self) -> None:
+        """One line and exit 2 (bad input, nothing done) when the stack runs and its recorded profile is not the
+        one given."""
+        running = (load_stack(self.state) or {}).get("profile")
+        if not running or Path(running) == self.settings.service.source or not self.supervisor.alive():
+            return
+        raise UsageError(f"the local stack runs the profile {running}, not {self.settings.service.source}: name "
+                         "its profile (--profile / GAMEDAY_PROFILE), or 'gameday down' it first")
 
     # --- stack description -------------------------------------------------------------------
     @property
@@ -65,7 +82,7 @@ class LocalTarget(Target):
         """What ``gameday up`` recorded; raises when the stack was never started."""
         stack = load_stack(self.state)
         if not stack:
-            raise TargetError(f"local stack is not running (no {self.state.path('stack.json')}); run 'gameday up'")
+            raise TargetError(NOT_RUNNING)
         return stack
 
     @property
@@ -107,15 +124,14 @@ class LocalTarget(Target):
         return f"configmap/{name}-config" if kind == "configmap" else f"{kind}/{name}"
 
     def reachable(self) -> None:
-        if not self.supervisor.alive():
-            raise TargetError("local stack is not running: start it with 'gameday up' (make up)")
-        # the same service may be described by another file (a copy being edited): the service's name decides
-        running, wanted = self.stack.get("service"), self.settings.service.service.name
-        if running and running != wanted:
-            raise TargetError(f"the local stack runs {running} (profile {self.stack.get('profile')}), not {wanted}: "
-                              "name that service's profile (--profile / GAMEDAY_PROFILE), or 'gameday down' first")
+        self._require_running()
         if not probes.tcp_open(self.port("load-balancer")):
             raise TargetError(f"load balancer not listening on {self.base_url()}")
+
+    def _require_running(self) -> None:
+        """Refuse before anything is written (a revision, an event) when no supervisord runs the stack."""
+        if not self.supervisor.alive():
+            raise TargetError(NOT_RUNNING)
 
     # --- observation -------------------------------------------------------------------------
     def _pods(self) -> dict[str, dict[str, Any]]:
@@ -326,11 +342,13 @@ class LocalTarget(Target):
             self.lb_runtime.set_state(name, state)
 
     def rollout_restart(self, wait: bool = True, timeout: float = 60.0) -> Revision:
+        self._require_running()
         current = self.rollout.current()
         rev = self.rollout.record(current.version, time.time(), "kubectl rollout restart")
         return self._roll(rev, timeout, wait)
 
     def rollout_undo(self, to_revision: int | None = None, wait: bool = True, timeout: float = 60.0) -> Revision:
+        self._require_running()
         target = self.rollout.find(to_revision)
         current = self.rollout.current()
         if target.template == current.template:
@@ -343,6 +361,7 @@ class LocalTarget(Target):
         return self._roll(rev, timeout, wait)
 
     def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
+        self._require_running()
         name = self.profile.service.name
         rev = self.rollout.record(version, None, cause or f"kubectl set image {name}={version}")
         return self._roll(rev, timeout, wait)
