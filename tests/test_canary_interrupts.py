@@ -1,8 +1,9 @@
 """An interrupted canary leaves nothing behind: 20 SIGINTs at seeded moments across its phases (its ledger entry
 just written, a replica being stopped, one starting on the new release, a step being judged, the second step, the
 promotion, the rollback of a bad release, and a second SIGINT during the rollback) each leave every replica running
-its original release and in HAProxy's rotation, with the ledger empty and one line on stderr; a SIGKILL while
-supervisor stops a replica is undone by ``gameday abort`` from the ledger entry alone.
+its original release and in HAProxy's rotation, with the ledger empty and one line on stderr (the first ten here,
+the other ten in ``test_canary_interrupts_rest.py``); a SIGKILL while supervisor stops a replica is undone by
+``gameday abort`` from the ledger entry alone.
 
 The moments are seen from outside, as an operator would catch them: supervisor's process states, the pod records,
 the ledger and HAProxy's server states, polled; a seeded jitter after each moves the signal within the phase. Only
@@ -145,24 +146,34 @@ def _interrupt(target: LocalTarget, moment: Moment, jitter: float) -> tuple[int,
     return proc.returncode, err, time.monotonic() - started
 
 
-@pytest.mark.slow
-def test_twenty_sigints_at_seeded_moments_leave_every_replica_on_its_release(healthy: LocalTarget) -> None:
+def schedule() -> list[tuple[Moment, float]]:
+    """The 20 seeded interrupts, each a moment and its jitter, in the order they run."""
     rng = random.Random(SEED)
-    schedule = [m for m in MOMENTS for _ in range(m.times)]
-    assert len(schedule) == INTERRUPTS
-    rng.shuffle(schedule)
-    release = healthy.current_revision().version  # type: ignore[union-attr]
+    moments = [m for m in MOMENTS for _ in range(m.times)]
+    assert len(moments) == INTERRUPTS
+    rng.shuffle(moments)
+    return [(m, round(rng.uniform(0, m.jitter_s), 3)) for m in moments]
+
+
+def run_interrupts(target: LocalTarget, first: int, last: int) -> None:
+    """Interrupts ``first``..``last`` (1-based) of :func:`schedule`, each followed by the same assertions. The 20
+    are run by two test files (xdist gives each file to one worker, so the two halves run side by side)."""
+    release = target.current_revision().version  # type: ignore[union-attr]
     took: list[str] = []
-    for i, moment in enumerate(schedule):
-        jitter = round(rng.uniform(0, moment.jitter_s), 3)
-        what = f"interrupt {i + 1}: {moment.name} + {jitter}s"
-        code, err, seconds = _interrupt(healthy, moment, jitter)
+    for i, (moment, jitter) in enumerate(schedule()[first - 1:last], start=first):
+        what = f"interrupt {i}: {moment.name} + {jitter}s"
+        code, err, seconds = _interrupt(target, moment, jitter)
         took.append(f"{what}: {seconds:.1f}s")
         assert code == 130, (what, err[-2000:])
         assert err.strip().splitlines()[-1] == LINE, (what, err[-2000:])
         assert "Traceback" not in err, (what, err[-2000:])
-        assert_nothing_left(healthy, release, what)
+        assert_nothing_left(target, release, what)
     print("\n" + "\n".join(took))
+
+
+@pytest.mark.slow
+def test_sigints_1_to_10_at_seeded_moments_leave_every_replica_on_its_release(healthy: LocalTarget) -> None:
+    run_interrupts(healthy, 1, 10)  # 11 to 20: tests/test_canary_interrupts_rest.py
 
 
 @pytest.mark.slow
