@@ -1,7 +1,11 @@
 """``make bench``: how fast and how faithfully gameday judges, on the local target.
 
-Writes ``bench/results.json`` and ``bench/results.md``. Every figure is the median of several runs;
-every comparison is a ratio measured in the same run. Usage::
+Writes ``bench/results.json`` and ``bench/results.md``. Every figure is the median of several trials, every ratio is
+computed within one trial, and every figure of a file comes from the one run that wrote it: a run starts from
+nothing (it never keeps an earlier run's figures) and records the commit it measured (``git rev-parse HEAD``) and
+whether a module it measures had uncommitted changes. Only a *complete* run (every benchmark, their own trial
+counts, a clean tree) is quotable: ``--only`` and ``--trials`` are for working on one benchmark, and their
+``results.md`` says "not quotable" in its first line, which ``tests/test_readme_figures.py`` refuses. Usage::
 
     python -m bench.run [--only smoke,detection,...] [--trials N]   (the names: BENCHES below)
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -23,26 +28,36 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from gameday import faults
 from gameday.abort import abort_all
+from gameday.alerts.rules import local_rules, parse_duration
 from gameday.config import Settings, use_settings
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import percentile, round_ms
+from gameday.profile import Profile
+from gameday.profile import load as load_profile
 from gameday.run.prober import Prober, outage_decided
-from gameday.run.session import delta
+from gameday.run.session import GameDayOptions, delta
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.target import LocalTarget
 from gameday.verify.smoke import verify
 
 HERE = Path(__file__).resolve().parent
 TRIVIAL_LOCUSTFILE = HERE / "locust_trivial.py"
-CANARY_INTERVAL_S, CANARY_CHECKS = 60, 5  # the common canary-analysis defaults: 1 min interval, 5 checks
+REPO = HERE.parent
+# A reference, never a result: the canary analysis of Flagger's documented examples (interval 1m, 5 checks)
+CANARY_INTERVAL_S, CANARY_CHECKS = 60, 5
+REFERENCES = [f"a canary analysis as Flagger's documentation sets it up (interval {CANARY_INTERVAL_S} s, "
+              f"{CANARY_CHECKS} checks): {CANARY_INTERVAL_S * CANARY_CHECKS} s before its first verdict. A constant "
+              "of another tool, quoted for scale; nothing here measured it"]
 
 
 def median(values: list[float]) -> float | None:
@@ -95,8 +110,6 @@ def bench_smoke(target: LocalTarget, settings: Settings, trials: int) -> dict[st
         "healthy_failed_lines": healthy_failed,
         "frozen_database_failed_naming_it_of_10": frozen_named,
         "confidence": next((c for c in confidences if c), None),
-        "canary_defaults_s": CANARY_INTERVAL_S * CANARY_CHECKS,
-        "speedup_vs_canary_defaults": round(CANARY_INTERVAL_S * CANARY_CHECKS / median(walls), 1) if walls else None,
     }
 
 
@@ -111,50 +124,45 @@ def _smoke_confidence(data: dict[str, Any]) -> dict[str, Any] | None:
 
 # --- 2. detection latency -----------------------------------------------------------------------
 def bench_detection(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
-    """From the moment a fault takes effect to gameday's detection decision (the prober's 2nd failed probe of one
+    """From the moment the fault is applied to gameday's detection decision (the prober's 2nd failed probe of one
     series; a probe that outlasts the latency SLO has failed).
 
-    When a fault takes effect: the kill, the freeze (SIGSTOP) or the stop itself. The bad release passes its probes
-    and dies at its first API request, replica after replica as the rollout goes: it takes effect when users stop
-    being served, i.e. at the earliest start of a failed probe that ended after the last successful answer before
-    the decision (a stray failure while a good replica still served is not the outage).
+    The clock starts at the injection's own timestamp, the ledger entry's ``created_at``: written just before the
+    fault's first change, for every fault alike. A fault that takes effect late (the bad release passes its probes and
+    dies at its first API request, replica after replica as the rollout goes) is charged the time it takes to hurt:
+    that is what a user waits for, and what the game day's own time to detect measures from ``injected_at``. The
+    injection call's own length is kept beside it (``inject_s``).
     """
     ledger = Ledger(target.state.ledger)
     critical = settings.service.critical()
-    cases: dict[str, tuple[str, dict[str, Any], bool]] = {
-        "every replica killed": ("kill-replicas", {"rounds": 1}, False),
-        "every replica frozen (hang)": ("freeze-replicas", {}, False),
-        "bad release": ("bad-release", {}, True),
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        "every replica killed": ("kill-replicas", {"rounds": 1}),
+        "every replica frozen (hang)": ("freeze-replicas", {}),
+        "bad release": ("bad-release", {}),
     }
     if critical:
-        cases[f"{critical[0]} stopped"] = ("stop-dependency", {"dependency": critical[0]}, False)
+        cases[f"{critical[0]} stopped"] = ("stop-dependency", {"dependency": critical[0]})
     out: dict[str, Any] = {}
-    for label, (fault, params, from_first_failure) in cases.items():
-        latencies = []
+    for label, (fault, params) in cases.items():
+        latencies, injects = [], []
         for _ in range(trials):
             _wait_healthy(target)
             prober = Prober.for_profile(settings.service, target.base_url()).start()
             try:
                 _wait(lambda p=prober: len(p.snapshot()) >= 6, 10)
-                instant = time.time()
-                faults.inject(target, ledger, fault, params)
-                decided = _wait(lambda p=prober, t=instant: outage_decided(p.snapshot(t), t), 30)
-                if from_first_failure:
-                    instant = _outage_start(prober.snapshot(instant), decided.done, instant)
-                latencies.append(decided.done - instant)
+                called = time.time()
+                entry = faults.inject(target, ledger, fault, params)
+                injects.append(time.time() - called)
+                applied = entry.created_at
+                decided = _wait(lambda p=prober, t=applied: outage_decided(p.snapshot(t), t), 30)
+                latencies.append(decided.done - applied)
             finally:
                 prober.stop()
                 abort_all(ledger)
         out[label] = {"median_s": median(latencies), "worst_s": round(max(latencies), 3),
-                      "trials": len(latencies), "all_s": [round(x, 3) for x in latencies]}
+                      "trials": len(latencies), "all_s": [round(x, 3) for x in latencies],
+                      "inject_s_median": median(injects)}
     return out
-
-
-def _outage_start(observations: list[Any], decided_at: float, floor: float) -> float:
-    """When users stopped being served: the earliest start of a failed probe answered (or timed out) after the
-    last successful answer before ``decided_at`` (the decision's own probes among them)."""
-    last_ok = max((o.done for o in observations if o.ok and o.done <= decided_at), default=floor)
-    return min(o.at for o in observations if not o.ok and last_ok < o.done <= decided_at)
 
 
 # --- 3. measurement fidelity --------------------------------------------------------------------
@@ -177,13 +185,38 @@ def haproxy_requests(log: Path, start: float, end: float) -> list[tuple[float, i
     return out
 
 
-def _p95(values: list[float]) -> float | None:
-    """The p95 of HAProxy's times, by the same rounding and nearest-rank rule as gameday's timeline."""
-    return percentile(Counter(round_ms(ms) for ms in values), 0.95)
+def interpolated_percentile(hist: dict[int, int], q: float) -> float | None:
+    """The ``q`` quantile of whole-millisecond values at sub-millisecond resolution: each value ``k`` stands for the
+    requests whose true time lay around it, spread evenly over [k - w/2, k + w/2) (w: 1 ms below 100 ms, then
+    locust's coarser rounding), and the quantile is read by linear interpolation inside it. Without it, a p95 of
+    8-11 ms moves in steps of 9-12%, the size of the tolerance it is judged against."""
+    total = sum(hist.values())
+    if not total:
+        return None
+    rank, seen = q * total, 0
+    for k in sorted(hist):
+        if seen + hist[k] >= rank:
+            width = 1 if k < 100 else 10 if k < 1000 else 100 if k < 10000 else 1000
+            return round(k - width / 2 + width * (rank - seen) / hist[k], 3)
+        seen += hist[k]
+    return float(max(hist))
+
+
+def _mean(hist: dict[int, int]) -> float | None:
+    total = sum(hist.values())
+    return round(sum(k * n for k, n in hist.items()) / total, 3) if total else None
 
 
 def bench_fidelity(target: LocalTarget, settings: Settings, trials: int, seconds: float = 20) -> dict[str, Any]:
-    """gameday's error rate and p95 (locust timeline) against HAProxy's own request log, same window."""
+    """gameday's error rate and latency (the locust timeline) against HAProxy's own request log, same window.
+
+    Latency at sub-millisecond resolution, as far as both sources allow. HAProxy 2.6 logs its timers in whole
+    milliseconds (``%Ta``: the difference of two millisecond ticks, so each value is within 1 ms of the truth and
+    unbiased) and has no sub-millisecond fetch of a request's start; gameday's timeline keeps locust's own rounding
+    to whole milliseconds. Neither side has microseconds to compare, so both are compared by statistics that
+    recover them: the mean (rounding errors average out: its standard error is ~0.3 ms / sqrt(N), N ~1,400 here)
+    and the p95 interpolated inside its millisecond (``interpolated_percentile``). The whole-millisecond p95s are
+    kept in the JSON beside them."""
     ledger = Ledger(target.state.ledger)
     rows = []
     for _ in range(trials):
@@ -205,17 +238,24 @@ def bench_fidelity(target: LocalTarget, settings: Settings, trials: int, seconds
         lb_failures = sum(1 for _, status, _ in logged if status >= 500)
         ours = window.failures / window.requests if window.requests else 0.0
         theirs = lb_failures / len(logged) if logged else 0.0
-        p95_ours, p95_lb = window.p95, _p95([ms for _, _, ms in logged])
+        lb_hist = dict(Counter(round_ms(ms) for _, _, ms in logged))
+        ours_hist = window.hist()
+        p95_ours, p95_lb = interpolated_percentile(ours_hist, 0.95), interpolated_percentile(lb_hist, 0.95)
+        mean_ours, mean_lb = _mean(ours_hist), _mean(lb_hist)
         rows.append({
             "requests_gameday": window.requests, "requests_haproxy": len(logged),
             "error_rate_gameday": round(ours, 5), "error_rate_haproxy": round(theirs, 5),
             "difference_pp": round(100 * (ours - theirs), 3),
             "p95_gameday_ms": p95_ours, "p95_haproxy_ms": p95_lb,
             "p95_ratio": round(p95_ours / p95_lb, 3) if p95_ours and p95_lb else None,
+            "mean_gameday_ms": mean_ours, "mean_haproxy_ms": mean_lb,
+            "mean_ratio": round(mean_ours / mean_lb, 3) if mean_ours and mean_lb else None,
+            "p95_whole_ms_gameday": window.p95, "p95_whole_ms_haproxy": percentile(Counter(lb_hist), 0.95),
         })
     return {
         "difference_pp_median": median([abs(r["difference_pp"]) for r in rows]),
         "p95_ratio_median": median([r["p95_ratio"] for r in rows if r["p95_ratio"]]),
+        "mean_ratio_median": median([r["mean_ratio"] for r in rows if r["mean_ratio"]]),
         "runs": rows,
     }
 
@@ -227,17 +267,27 @@ def _children_cpu_s() -> float:
 
 
 def bench_headroom(target: LocalTarget, settings: Settings, trials: int, seconds: int = 8) -> dict[str, Any]:
-    """Requests/s locust (one process, so one core) drives at the health path behind the LB, against wrk."""
+    """Requests/s locust (one process, so one core) drives at the health path behind the LB, against wrk; and the
+    game day's own load (its users, think time and journeys) measured in the same trial, so the headroom divides two
+    figures of one trial and no ratio mixes trials or runs (each ratio is computed per trial; the medians are
+    those of the ratios)."""
     url = target.base_url() + settings.service.service.health_path
     wrk = shutil.which("wrk")
     rows = []
     for _ in range(trials):
+        _wait_healthy(target)
+        game_day = LoadRun(LoadSpec(host=target.base_url(), users=GameDayOptions().users, duration_s=seconds,
+                                    wait=(0.05, 0.15), profile=settings.service.source)).start().wait()
+        game_day_rps = _steady(game_day.timeline).rate_rps
         cpu0, t0 = _children_cpu_s(), time.monotonic()
         result = LoadRun(LoadSpec(host=target.base_url(), users=20, duration_s=seconds,
                                   locustfile=TRIVIAL_LOCUSTFILE)).start().wait()
         locust_cpu = (_children_cpu_s() - cpu0) / (time.monotonic() - t0)
-        steady = result.timeline.window((result.timeline.start or 0) + 1, result.timeline.end)
-        row: dict[str, Any] = {"locust_rps": round(steady.rate_rps, 1), "locust_cpu_cores": round(locust_cpu, 2)}
+        steady = _steady(result.timeline)
+        row: dict[str, Any] = {"locust_rps": round(steady.rate_rps, 1), "locust_cpu_cores": round(locust_cpu, 2),
+                               "game_day_load_rps": round(game_day_rps, 1),
+                               "locust_over_game_day": round(steady.rate_rps / game_day_rps, 1) if game_day_rps
+                               else None}
         if wrk:
             cpu0, t0 = _children_cpu_s(), time.monotonic()
             out = subprocess.run([wrk, "-t1", "-c20", f"-d{seconds}s", url], capture_output=True, text=True,
@@ -250,8 +300,16 @@ def bench_headroom(target: LocalTarget, settings: Settings, trials: int, seconds
         rows.append(row)
     return {"runs": rows, "locust_rps_median": median([r["locust_rps"] for r in rows]),
             "wrk_rps_median": median([r["wrk_rps"] for r in rows if r.get("wrk_rps")]),
+            "game_day_load_rps_median": median([r["game_day_load_rps"] for r in rows]),
+            "locust_over_game_day_median": median([r["locust_over_game_day"] for r in rows
+                                                   if r.get("locust_over_game_day")]),
             "ratio_wrk_over_locust_median": median([r["ratio_wrk_over_locust"] for r in rows
                                                     if r.get("ratio_wrk_over_locust")])}
+
+
+def _steady(timeline: Any) -> Any:
+    """The whole seconds of a load run after its first (users still starting)."""
+    return timeline.window((timeline.start or 0) + 1, timeline.end)
 
 
 # --- 6. recovery --------------------------------------------------------------------------------
@@ -283,7 +341,7 @@ def bench_gameday(target: LocalTarget, settings: Settings, trials: int) -> dict[
     """One full game day (``trials`` is not used: one run takes minutes); wall time per experiment and phase."""
     env = {**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir)}
     out = Path(settings.reports_dir).resolve() / "bench"
-    return _game_day(env, out, lambda: abort_all(Ledger(target.state.ledger)))
+    return _game_day(env, out, lambda: abort_all(Ledger(target.state.ledger)), settings.service)
 
 
 SECOND_PROFILE = HERE.parent / "profiles" / "ticket-office.yaml"
@@ -303,13 +361,15 @@ def bench_second_service(target: LocalTarget, settings: Settings, trials: int) -
     if up.returncode != 0:
         return {"error": f"gameday up failed: {up.stderr.strip()[-300:]}"}
     try:
-        return _game_day(env, Path(settings.reports_dir).resolve() / "bench-ticket-office", lambda: gameday("abort"))
+        return _game_day(env, Path(settings.reports_dir).resolve() / "bench-ticket-office", lambda: gameday("abort"),
+                         load_profile(SECOND_PROFILE))
     finally:
         gameday("down")
 
 
-def _game_day(env: dict[str, str], out: Path, cleanup: Any) -> dict[str, Any]:
-    """``gameday run`` in a subprocess, as a person runs it; its report's figures per experiment and phase."""
+def _game_day(env: dict[str, str], out: Path, cleanup: Any, profile: Profile) -> dict[str, Any]:
+    """``gameday run`` in a subprocess, as a person runs it; its report's figures per experiment and phase, and each
+    experiment's overhead beyond the waits its runbook needs (``overhead``)."""
     before = set(out.glob("*/report.json"))
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "gameday.cli", "run", "--no-live", "--reports-dir", str(out)],
@@ -326,6 +386,8 @@ def _game_day(env: dict[str, str], out: Path, cleanup: Any) -> dict[str, Any]:
     if not written:
         return {"error": f"no report (exit {proc.returncode}): {stderr.strip()[-300:]}"}
     report = json.loads(written[-1].read_text())
+    options = GameDayOptions()  # the run above used the defaults
+    alert_for_s = alert_for(profile)
     per = {}
     for e in report["experiments"]:
         phases = {
@@ -338,60 +400,177 @@ def _game_day(env: dict[str, str], out: Path, cleanup: Any) -> dict[str, Any]:
         }
         diagnosis = e.get("diagnosis") or {}
         per[e["name"]] = {"status": e["status"], "diagnosis": diagnosis.get("verdict"),
-                          "diagnosis_right": diagnosis.get("correct"), **phases}
+                          "diagnosis_right": diagnosis.get("correct"), **phases,
+                          "overhead": overhead(e, _method_end(written[-1].parent, e), alert_for_s,
+                                               options.verify_window_s)}
+    first = min((e["started_at"] for e in report["experiments"]), default=None)
+    last = max((e["finished_at"] for e in report["experiments"]), default=None)
     return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(written[-1].parent),
             "baseline_rps": report["baseline"]["rps"], "experiments": per,
+            "alert_for_s": alert_for_s, "verify_window_s": options.verify_window_s, "baseline_s": options.baseline_s,
+            "before_first_experiment_s": delta(report["started_at"], first),
+            "after_last_experiment_s": delta(last, report["finished_at"]),
             "skipped": {s["name"]: s["reason"] for s in report.get("skipped", [])}}
 
 
-# --- 6. regression gate false positives ---------------------------------------------------------------
+def alert_for(profile: Profile) -> float | None:
+    """The ``for:`` of the endpoint-down alert the local target's Prometheus evaluates for ``profile``: the wait a
+    game day must spend before its page (the runbook says: act once paged)."""
+    rules = yaml.safe_load(local_rules(profile)) or {}
+    for group in rules.get("groups", []):
+        for rule in group.get("rules", []):
+            if rule.get("alert") == profile.alerts.endpoint_down:
+                return parse_duration(str(rule.get("for", "0s"))) if rule.get("for") else 0.0
+    return None
+
+
+def _method_end(report_dir: Path, experiment: dict[str, Any]) -> float | None:
+    """When the experiment's method proved recovery and its verification window opened: the report's
+    ``method_ended_at`` (the steady state after and the rollbacks run inside that window, under the same load);
+    for a report without it, its chaostoolkit journal's ``end``."""
+    if experiment.get("method_ended_at") is not None:
+        return float(experiment["method_ended_at"])
+    path = report_dir / str(experiment.get("journal") or "")
+    try:
+        return datetime.fromisoformat(json.loads(path.read_text())["end"]).timestamp()
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+# what each stretch of an experiment is, named by the events that bound it (report timestamps; ``method_end``: when
+# the method proved recovery, see _method_end)
+_STRETCHES = {
+    ("started_at", "injected_at"): "steady state before the fault",
+    ("injected_at", "alert_fired_at"): "fault to page",
+    ("alert_fired_at", "resolution_started_at"): "page to resolution (diagnosis)",
+    ("injected_at", "resolution_started_at"): "fault to resolution (symptoms, diagnosis)",
+    ("resolution_started_at", "recovered_at"): "resolution (the service's recovery)",
+    ("recovered_at", "method_end"): "after recovery (wait until every replica is healthy)",
+    ("injected_at", "method_end"): "the method (fault held, checks, rollbacks)",
+    ("method_end", "verified_at"): "verification",
+    ("verified_at", "finished_at"): "scoring the report",
+    ("method_end", "finished_at"): "verification (failed) and scoring",
+}
+
+
+def overhead(e: dict[str, Any], method_end: float | None, alert_for_s: float | None,
+             verify_window_s: float) -> dict[str, Any]:
+    """How much of one experiment's wall time is not a wait its runbook needs, and where it goes.
+
+    Needed: the alert's ``for:`` (when the game day waited for the page: an outage that paged), the service's own
+    recovery (resolution started to recovered, as the prober saw it) and the verification window. Everything else
+    is overhead: the steady-state probes, the alert's lag beyond its ``for:`` (the blackbox probe interval, a rate
+    window filling, the evaluation interval), the wait after recovery, the verification beyond its window, scoring.
+    """
+    alert = e.get("alert") or {}
+    paged = alert.get("fired_at") if alert.get("expected") and e.get("resolution_started_at") else None
+    events = {"started_at": e.get("started_at"), "injected_at": e.get("injected_at"), "alert_fired_at": paged,
+              "resolution_started_at": e.get("resolution_started_at"), "recovered_at": e.get("recovered_at"),
+              "method_end": method_end, "verified_at": e.get("verified_at"), "finished_at": e.get("finished_at")}
+    present = [(name, at) for name, at in events.items() if at is not None]
+    needs = {("injected_at", "alert_fired_at"): alert_for_s or 0.0,
+             ("resolution_started_at", "recovered_at"): math.inf,
+             ("method_end", "verified_at"): verify_window_s, ("method_end", "finished_at"): verify_window_s}
+    stretches, total_needed = [], 0.0
+    for (start, t0), (end, t1) in pairwise(present):
+        length = max(0.0, t1 - t0)
+        need = min(length, needs.get((start, end), 0.0))
+        total_needed += need
+        stretches.append({"stretch": _STRETCHES.get((start, end), f"{start} to {end}"), "s": round(length, 2),
+                          "needed_s": round(need, 2), "overhead_s": round(length - need, 2)})
+    total = delta(e.get("started_at"), e.get("finished_at")) or 0.0
+    return {"total_s": round(total, 2), "needed_s": round(total_needed, 2),
+            "overhead_s": round(total - total_needed, 2), "stretches": stretches}
+
+
+# --- 6. regression gate: false positives and detection rate ---------------------------------------------------
 REGRESSION_EXPERIMENT = "all-pods-down"
+REGRESSION_SLOWDOWNS = (0.25, 0.5, 1.0)  # the seeded regressions: recovery slower by +25%, +50%, +100%
+# as tests/test_history_gameday.py's seeds: resolve without waiting for the page (the recovery figure without the
+# alert's lag), short baseline and verification windows (they do not enter the recovery figure)
+REGRESSION_OPTIONS = ("--no-live", "--no-alert-wait", "--baseline", "4", "--verify-window", "4")
 
 
 def bench_regression(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
-    """``trials`` healthy, unchanged game days of one experiment into a history of their own; then each run is
-    judged by the regression gate against the others (leave one out, ``Policy`` defaults): every regression
-    found is a false positive. Also how large a slowdown the gate needs to see (threshold - median)."""
+    """The regression gate's false-positive rate beside its detection rate, on real game days of one experiment.
+
+    ``trials`` unchanged runs; each is judged against the others (leave one out, ``Policy`` defaults): every
+    regression found is a false positive. Then seeded regressions, really slower: the experiment's resolution
+    (``rollout-restart``) paused before it acts by +25%, +50% and +100% of the unchanged runs' median recovery
+    (chaostoolkit's ``pauses.before``, as an on-call engineer who takes that much longer), ``max(1, trials // 4)``
+    runs each, judged against the unchanged runs: a regression found is a detection."""
     from gameday.history.gate import FIGURES, Policy, baseline, judge, threshold
 
-    state = Path(tempfile.mkdtemp(prefix="bench-history-"))
-    env = {**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir),
-           "GAMEDAY_HISTORY__URL": f"sqlite:///{state / 'history.db'}"}
-    series: dict[str, list[float]] = {f: [] for f in FIGURES}
-    exits = []
-    for _ in range(trials):
-        _wait_healthy(target)
-        proc = subprocess.run([sys.executable, "-m", "gameday.cli", "run", REGRESSION_EXPERIMENT, "--no-live",
-                               "--reports-dir", str(state / "reports")], env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
-        abort_all(Ledger(target.state.ledger))
-        exits.append(proc.returncode)
-        reports = sorted((state / "reports").glob("*/report.json"))
-        if proc.returncode != 0 or not reports:
-            continue  # the gate judges passed runs only
-        exp = json.loads(reports[-1].read_text())["experiments"][0]
-        for figure in FIGURES:
-            if exp.get(f"time_to_{figure}_s") is not None:
-                series[figure].append(exp[f"time_to_{figure}_s"])
     policy = Policy.from_settings(settings.history)
-    judged = regressed = 0
-    figures: dict[str, Any] = {}
-    for figure, values in series.items():
-        for i, value in enumerate(values):
-            others = values[:i] + values[i + 1:]
-            result = judge({"x": {figure: value}}, {"x": {figure: others}}, policy)
-            judged += len(result.findings) - len(result.not_enough_history)
-            regressed += len(result.regressions)
-        b = baseline(values, policy)
-        figures[figure] = {"median_s": median(values), "mad_s": round(b.mad, 3) if b else None,
-                           "threshold_s": round(threshold(b, policy, figure), 2) if b else None,
-                           "all": [round(v, 2) for v in values]}
-    shutil.rmtree(state, ignore_errors=True)
-    return {"experiment": REGRESSION_EXPERIMENT, "runs": trials, "passed_runs": exits.count(0),
+    state = Path(tempfile.mkdtemp(prefix="bench-history-"))
+    try:
+        failures: list[str] = []
+        unchanged = [_regression_run(target, settings, state, None, failures) for _ in range(trials)]
+        series = {f: [r[f] for r in unchanged if r and r.get(f) is not None] for f in FIGURES}
+        judged = regressed = 0
+        figures: dict[str, Any] = {}
+        for figure, values in series.items():
+            for i, value in enumerate(values):
+                result = judge({"x": {figure: value}}, {"x": {figure: values[:i] + values[i + 1:]}}, policy)
+                judged += len(result.findings) - len(result.not_enough_history)
+                regressed += len(result.regressions)
+            b = baseline(values, policy)
+            figures[figure] = {"median_s": median(values), "mad_s": round(b.mad, 3) if b else None,
+                               "threshold_s": round(threshold(b, policy, figure), 2) if b else None,
+                               "all": [round(v, 2) for v in values]}
+        recover = median(series["recover"])
+        seeded: dict[str, Any] = {}
+        for slowdown in REGRESSION_SLOWDOWNS if recover else ():
+            pause = round(slowdown * recover, 2)
+            rows = [_regression_run(target, settings, state, pause, failures) for _ in range(max(1, trials // 4))]
+            values = [r["recover"] for r in rows if r and r.get("recover") is not None]
+            found = [judge({"x": {"recover": v}}, {"x": {"recover": series["recover"]}}, policy) for v in values]
+            seeded[f"+{round(slowdown * 100)}%"] = {
+                "pause_s": pause, "runs": len(rows), "recover_s": [round(v, 2) for v in values],
+                "judged": sum(not f.not_enough_history for f in found),
+                "detected": sum(bool(f.regressions) for f in found)}
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    detected = sum(v["detected"] for v in seeded.values())
+    judged_seeded = sum(v["judged"] for v in seeded.values())
+    return {"experiment": REGRESSION_EXPERIMENT, "runs": trials, "passed_runs": sum(1 for r in unchanged if r),
+            "options": " ".join(REGRESSION_OPTIONS),
             "policy": {"k": policy.k, "relative": policy.relative, "relative_verify": policy.relative_verify,
                        "absolute_s": policy.absolute_s, "min_runs": policy.min_runs},
             "judged": judged, "false_positives": regressed,
-            "false_positive_rate": round(regressed / judged, 4) if judged else None, "figures": figures}
+            "false_positive_rate": round(regressed / judged, 4) if judged else None, "figures": figures,
+            "seeded": seeded, "seeded_detected": detected, "seeded_judged": judged_seeded, "failed_runs": failures}
+
+
+def _regression_run(target: LocalTarget, settings: Settings, state: Path, pause: float | None,
+                    failures: list[str]) -> dict[str, Any]:
+    """One game day of the experiment (its resolution paused ``pause`` seconds first, if given): its figures, or
+    an empty dict when it did not pass (the gate judges passed runs only; why it failed goes to ``failures``)."""
+    experiment = REGRESSION_EXPERIMENT
+    if pause is not None:
+        from gameday.chaos import lint
+
+        data = json.loads(lint.resolve(REGRESSION_EXPERIMENT, settings.service.runbook).read_text())
+        next(a for a in data["method"] if a["name"] == "rollout-restart")["pauses"] = {"before": pause}
+        path = state / f"slow-{pause}" / f"{REGRESSION_EXPERIMENT}.json"  # same name: same expectations
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+        experiment = str(path)
+    _wait_healthy(target)
+    env = {**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir),
+           "GAMEDAY_HISTORY__URL": f"sqlite:///{state / 'history.db'}"}  # never the user's history
+    reports = state / "reports"
+    before = set(reports.glob("*/report.json"))
+    proc = subprocess.run([sys.executable, "-m", "gameday.cli", "run", experiment, *REGRESSION_OPTIONS,
+                           "--reports-dir", str(reports)], env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    abort_all(Ledger(target.state.ledger))
+    written = sorted(set(reports.glob("*/report.json")) - before)
+    if proc.returncode != 0 or not written:
+        failures.append(f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-300:]}")
+        return {}
+    exp = json.loads(written[-1].read_text())["experiments"][0]
+    return {f: exp.get(f"time_to_{f}_s") for f in ("detect", "recover", "verify")}
 
 
 # --- 8. canary: time to the rollback decision -------------------------------------------------------------
@@ -464,7 +643,7 @@ def bench_stop(target: LocalTarget, settings: Settings, trials: int) -> dict[str
     seconds from the moment the outage passed its limit to the ledger holding none of the run's faults."""
     from gameday.chaos import lint
     from gameday.guard.stops import with_specs
-    from gameday.run.session import GameDay, GameDayOptions
+    from gameday.run.session import GameDay
 
     experiment = json.loads(lint.resolve("postgres-down", settings.service.runbook).read_text())
     experiment["method"] = [a for a in experiment["method"]
@@ -516,6 +695,18 @@ def _halt_trial(target: LocalTarget, settings: Settings, experiment: Path) -> di
         abort_all(ledger)
 
 
+# --- 9. blind trials: outages caused by hand, named by `gameday diagnose` ----------------------------------------
+def bench_blind(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
+    """Each runbook outage caused without gameday (``bench/blind.py``: ``kill -9``, ``pg_ctl stop``, a bad release
+    through supervisor's API, ...) and diagnosed: the confusion matrix (cause x verdict), the right verdicts, and the
+    "healthy" verdicts on a broken stack (the one error that must never happen). ``trials``: each cause that many
+    times."""
+    from bench.blind import run_blind_trials, trials_for
+
+    result = run_blind_trials(target, settings, [*trials_for(target.name)] * trials)
+    return {**{k: result[k] for k in ("matrix", "right", "total", "healthy_on_broken")}, "cases": result.get("trials")}
+
+
 BENCHES: dict[str, Callable[[LocalTarget, Settings, int], dict[str, Any]]] = {
     "smoke": bench_smoke,
     "detection": bench_detection,
@@ -527,10 +718,54 @@ BENCHES: dict[str, Callable[[LocalTarget, Settings, int], dict[str, Any]]] = {
     "regression": bench_regression,
     "stop": bench_stop,
     "canary": bench_canary,
+    "blind": bench_blind,
 }
 DEFAULT_TRIALS = {"smoke": 3, "detection": 10, "fidelity": 3, "headroom": 3, "recovery": 3, "gameday": 1,
-                  "second-service": 1,
-                  "regression": 10, "stop": 3, "canary": 3}
+                  "second-service": 1, "regression": 8, "stop": 3, "canary": 3, "blind": 2}
+
+# What each benchmark measures: a figure is stale once one of these paths changed after the commit it was measured
+# on (tests/test_readme_figures.py). Every benchmark also measures the bench's own code and the local target.
+_COMMON = ("bench/run.py", "gameday/targets/local/", "gameday/targets/base.py", "gameday/config.py",
+           "gameday/profile.py", "gameday/calls.py", "profiles/ecommerce-backend.yaml", "sut/ecommerce_backend/")
+_GAME_DAY = ("gameday/", "runbooks/", "deploy/monitoring/")  # a game day runs nearly all of gameday
+MEASURES: dict[str, tuple[str, ...]] = {
+    "smoke": ("gameday/verify/", "gameday/load/", "gameday/dependencies/", "gameday/faults/", "gameday/ledger.py",
+              "gameday/abort.py"),
+    "detection": ("gameday/run/prober.py", "gameday/symptoms.py", "gameday/faults/", "gameday/ledger.py"),
+    "fidelity": ("gameday/load/", "gameday/faults/"),
+    "headroom": ("gameday/load/", "bench/locust_trivial.py"),
+    "recovery": ("gameday/faults/",),
+    "gameday": _GAME_DAY,
+    "second-service": (*_GAME_DAY, "profiles/ticket-office.yaml", "sut/ticket_office/"),
+    "regression": (*_GAME_DAY, "gameday/history/"),
+    "stop": ("gameday/guard/", "gameday/run/", "gameday/chaos/", "gameday/abort.py", "gameday/ledger.py",
+             "gameday/faults/", "runbooks/"),
+    "canary": ("gameday/canary/", "gameday/faults/", "gameday/load/"),
+    "blind": ("bench/blind.py", "gameday/diagnose/", "gameday/symptoms.py", "gameday/dependencies/"),
+}
+
+
+def measured_paths(name: str) -> list[str]:
+    """The paths a benchmark's figures depend on."""
+    return [*_COMMON, *MEASURES[name]]
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+
+
+def provenance(chosen: list[str], trials: int | None) -> dict[str, Any]:
+    """What this run measured: the commit (``git rev-parse HEAD`` at the start), the measured paths that differ from
+    it in the working tree (uncommitted), and whether it is complete: every benchmark at its own trial count, on a
+    clean tree. Only a complete run may be quoted."""
+    head = _git("rev-parse", "HEAD")
+    commit = head.stdout.strip() if head.returncode == 0 else None
+    paths = sorted({p for name in chosen for p in measured_paths(name)})
+    status = _git("status", "--porcelain", "--", *paths) if commit else None
+    dirty = sorted({line[3:] for line in status.stdout.splitlines()}) if status and status.returncode == 0 else []
+    return {"commit": commit, "dirty": dirty, "benchmarks": chosen, "trials_override": trials,
+            "complete": bool(commit) and not dirty and chosen == list(BENCHES) and trials is None,
+            "started": datetime.now().isoformat(timespec="seconds")}
 
 
 def machine() -> dict[str, Any]:
@@ -540,7 +775,7 @@ def machine() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the chosen benchmarks on a local stack of their own and write the results."""
+    """Run the chosen benchmarks on a local stack of their own and write the results (of this run only)."""
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--only", default=",".join(BENCHES))
     parser.add_argument("--trials", type=int, default=None, help="override every benchmark's trial count")
@@ -550,11 +785,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"bench: unknown benchmark {unknown[0]!r}: expected {', '.join(BENCHES)}", file=sys.stderr)
         return 2
+    if args.trials is not None and args.trials < 1:
+        print(f"bench: --trials must be at least 1, got {args.trials}", file=sys.stderr)
+        return 2
     state = Path(os.environ.get("GAMEDAY_STATE_DIR", f"/var/tmp/gameday-bench-{os.getuid()}"))
     settings = use_settings(Settings(state_dir=state))
     results_path = HERE / "results.json"
-    results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
-    results["machine"] = machine()
+    results: dict[str, Any] = {"run": provenance(chosen, args.trials), "machine": machine()}
+    if not results["run"]["complete"]:
+        print(f"bench: {not_quotable(results['run'])}", file=sys.stderr)
     local_stack.up(settings)
     target = LocalTarget(settings)
     try:
@@ -563,56 +802,99 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench {name} ({trials} trials)...", file=sys.stderr, flush=True)
             started, measured_at = time.monotonic(), datetime.now().isoformat(timespec="seconds")
             figures = BENCHES[name](target, settings, trials)
-            results[name] = figures | {"bench_wall_s": round(time.monotonic() - started), "measured_at": measured_at}
+            results[name] = figures | {"bench_wall_s": round(time.monotonic() - started), "measured_at": measured_at,
+                                       "trials": trials}
             results_path.write_text(json.dumps(results, indent=2, default=str))
     finally:
         local_stack.down(settings)
+    results["run"]["finished"] = datetime.now().isoformat(timespec="seconds")
+    results_path.write_text(json.dumps(results, indent=2, default=str))
     (HERE / "results.md").write_text(render_markdown(results))
     print((HERE / "results.md").read_text())
     return 0
 
 
+def not_quotable(run: dict[str, Any]) -> str | None:
+    """Why a run's figures may not be quoted, or None for a complete run."""
+    if run.get("complete"):
+        return None
+    why = []
+    if not run.get("commit"):
+        why.append("no git commit")
+    if run.get("dirty"):
+        why.append(f"uncommitted changes in {', '.join(run['dirty'][:5])}" + (" ..." if len(run["dirty"]) > 5 else ""))
+    if run.get("benchmarks") != list(BENCHES):
+        why.append(f"partial (--only {','.join(run.get('benchmarks') or [])})")
+    if run.get("trials_override") is not None:
+        why.append(f"--trials {run['trials_override']}")
+    return "NOT QUOTABLE: " + "; ".join(why or ["not a complete run"])
+
+
+DETAILS = "## "  # results.md: the summary the README quotes, then the details (from the first "## " heading)
+
+
+def summary(markdown: str) -> str:
+    """The part of ``results.md`` the README quotes: everything before the details."""
+    return markdown.split("\n" + DETAILS, 1)[0].strip() + "\n"
+
+
 def render_markdown(r: dict[str, Any]) -> str:
-    """The results as a markdown table for the README."""
-    m = r.get("machine", {})
-    # `--only` reruns some benchmarks and keeps the others' figures: each says when it was measured
-    when: dict[str, list[str]] = {}
-    for name in BENCHES:
-        if isinstance(r.get(name), dict):
-            when.setdefault(str(r[name].get("measured_at") or m.get("date", "?")), []).append(name)
-    dates = "; ".join(f"{', '.join(names)} at {date}" for date, names in sorted(when.items()))
-    lines = [f"Measured on {m.get('cpus', '?')} cores, Python {m.get('python', '?')} (`make bench`; medians): "
-             f"{dates}.", "", "| figure | measured | target |", "|---|---|---|"]
+    """The results as markdown: a summary for the README (the run's commit, the figures, the references), then the
+    details (game days per experiment with their overhead, the gate's seeded regressions, the blind trials)."""
+    m, run = r.get("machine", {}), r.get("run", {})
+    commit = str(run.get("commit") or "unknown")[:12]
+    when = f"{run.get('started', m.get('date', '?'))} to {run.get('finished', '?')}"
+    head = (f"Measured in one `make bench` run on commit {commit}, {m.get('cpus', '?')} cores, Python "
+            f"{m.get('python', '?')}, {when} (medians; every figure below from that run)."
+            if run.get("complete") else f"{not_quotable(run)}: `python -m bench.run` on commit {commit}, {when}.")
+    lines = [head, "", "| figure | measured | target |", "|---|---|---|"]
+    lines += _summary_rows(r)
+    lines += ["", "References, not results: " + "; ".join(REFERENCES) + "."]
+    details = _details(r)
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(details) + "\n" if details else "")
+
+
+def _summary_rows(r: dict[str, Any]) -> list[str]:
+    lines = []
     if s := r.get("smoke"):
         lines.append(f"| smoke: time to verdict | {s.get('verdict_s_median')} s (the command, start to exit: "
-                     f"{s['wall_s_median']} s; canary defaults: {s['canary_defaults_s']} s) | ≤ 2 s |")
-        if "healthy_passed_of_20" in s:
-            lines.append(f"| smoke: healthy stack passes / a critical dependency frozen (SIGSTOP) fails naming it | "
-                         f"{s['healthy_passed_of_20']}/20, {s['frozen_database_failed_naming_it_of_10']}/10 "
-                         "| 20/20, 10/10 |")
-    if d := r.get("detection"):
-        for label, v in d.items():
-            if isinstance(v, dict) and "median_s" in v:
-                lines.append(f"| detection: {label} | median {v['median_s']} s, worst {v['worst_s']} s "
-                             f"({v['trials']} trials) | ≤ 1 s median, ≤ 2 s worst |")
+                     f"{s['wall_s_median']} s) | ≤ 2 s |")
+        lines.append(f"| smoke: healthy stack passes / a critical dependency frozen (SIGSTOP) fails naming it | "
+                     f"{s['healthy_passed_of_20']}/20, {s['frozen_database_failed_naming_it_of_10']}/10 "
+                     "| 20/20, 10/10 |")
+    for label, v in (r.get("detection") or {}).items():
+        if isinstance(v, dict) and "median_s" in v:
+            lines.append(f"| detection: {label}, from the fault applied | median {v['median_s']} s, worst "
+                         f"{v['worst_s']} s ({v['trials']} trials) | ≤ 1 s median, ≤ 2 s worst |")
     if f := r.get("fidelity"):
         lines.append(f"| fidelity: error rate vs HAProxy log | {f['difference_pp_median']} pp | ≤ 0.2 pp |")
-        lines.append(f"| fidelity: p95 gameday / HAProxy | {f['p95_ratio_median']} | within 10% |")
+        lines.append(f"| fidelity: latency gameday / HAProxy, sub-ms (p95 interpolated; mean) | "
+                     f"{f['p95_ratio_median']}; {f.get('mean_ratio_median')} | within 10% |")
     if h := r.get("headroom"):
-        rate = (r.get("gameday") or {}).get("baseline_rps")
-        extra = f"; {round(h['locust_rps_median'] / rate, 1)}× the game day's {rate:.0f} req/s" if rate else ""
-        lines.append(f"| headroom: locust / wrk on /healthz | {h['locust_rps_median']} / {h['wrk_rps_median']} req/s"
-                     f"{extra} | ≥ 10× the game day's rate |")
+        lines.append(f"| headroom: locust on /healthz / the game day's own load, same trial | "
+                     f"{h.get('locust_over_game_day_median')}× ({h['locust_rps_median']} / "
+                     f"{h.get('game_day_load_rps_median')} req/s; wrk {h['wrk_rps_median']} req/s, "
+                     f"{h.get('ratio_wrk_over_locust_median')}× locust) | ≥ 10× |")
     if (g := r.get("gameday")) and "wall_s" in g:
         lines.append(f"| full game day wall time | {g['wall_s']} s (exit {g['exit_code']}) | < 600 s |")
+        over = [e["overhead"]["overhead_s"] for e in g.get("experiments", {}).values() if e.get("overhead")]
+        if over:
+            lines.append(f"| game day: overhead per experiment beyond its needed waits | median {median(over)} s, "
+                         f"worst {max(over)} s ({len(over)} experiments) | < 3 s |")
     if rc := r.get("recovery"):
         lines.append(f"| recovery: rollout restart | {rc['rollout_restart_s']['median']} s | – |")
         lines.append(f"| recovery: rollout undo after the bad release | {rc['rollout_undo_s']['median']} s | – |")
-    if (rg := r.get("regression")) and rg.get("judged"):
+    if (rg := r.get("regression")) and "judged" in rg:
         rec = rg["figures"]["recover"]
         lines.append(f"| regression gate: false positives on unchanged runs | {rg['false_positives']}/{rg['judged']} "
                      f"({rg['passed_runs']} passed {rg['experiment']} runs; recover median {rec['median_s']} s, "
                      f"threshold {rec['threshold_s']} s) | 0 |")
+        seeded = rg.get("seeded") or {}
+        lines.append("| regression gate: seeded slower recoveries detected | "
+                     + (", ".join(f"{k} {v['detected']}/{v['judged']}" if v["judged"] else f"{k} not judged"
+                                  for k, v in seeded.items()) or "not judged")
+                     + f" (all: {rg.get('seeded_detected')}/{rg.get('seeded_judged')}) "
+                     "| +100%: all (the gate's floor is +50%) |")
     if (st := r.get("stop")) and st.get("held_to_undone_s_median") is not None:
         lines.append(f"| stop condition: holding → every fault undone | median {st['held_to_undone_s_median']} s, "
                      f"worst {st['held_to_undone_s_worst']} s ({len(st['runs'])} runs) | ≤ 2 s |")
@@ -624,27 +906,62 @@ def render_markdown(r: dict[str, Any]) -> str:
         if isinstance(c, dict) and "decision_s_median" in c:
             lines.append(f"| canary: {label}, first canary request to rollback decision | median "
                          f"{c['decision_s_median']} s, worst {c['decision_s_worst']} s ({c['right_decisions']} right "
-                         f"decisions; Flagger's default analysis: {CANARY_INTERVAL_S * CANARY_CHECKS} s) | "
-                         f"{goals.get(label, '–')} |")
+                         f"decisions) | {goals.get(label, '–')} |")
+    if (b := r.get("blind")) and "total" in b:
+        lines.append(f"| blind trials: outages caused by hand, cause named by `gameday diagnose` | {b['right']}/"
+                     f"{b['total']} right, {b['healthy_on_broken']} 'healthy' on a broken stack | all, 0 |")
+    return lines
+
+
+def _details(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     for key, title in (("gameday", "ecommerce-backend (the default profile)"),
                        ("second-service", "ticket-office (profiles/ticket-office.yaml)")):
         g = r.get(key) or {}
         if not g.get("experiments"):
             continue
         right = sum(1 for e in g["experiments"].values() if e.get("diagnosis_right"))
-        lines += ["", f"Game day of {title}: exit {g['exit_code']}, {g['wall_s']} s, diagnoses right {right}/"
-                  f"{len(g['experiments'])}; per experiment and phase (seconds):", "",
-                  "| experiment | status | diagnosis | steady+inject | detect | diagnose | resolve | verify | total |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"{DETAILS}Game day of {title}", "",
+                  f"Exit {g['exit_code']}, {g['wall_s']} s, diagnoses right {right}/{len(g['experiments'])}; "
+                  f"{g.get('before_first_experiment_s')} s before the first experiment (baseline {g.get('baseline_s')} "
+                  "s). Per experiment and phase (seconds); *needed*: the alert's `for:` "
+                  f"({g.get('alert_for_s')} s) when the run waited for the page, the service's own recovery and the "
+                  f"verification window ({g.get('verify_window_s')} s); *overhead*: the rest.", "",
+                  "| experiment | status | diagnosis | steady+inject | detect | diagnose | resolve | verify | total "
+                  "| needed | overhead | largest overhead |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, e in g["experiments"].items():
             vals = [e.get(k) for k in ("steady state + injection", "detection",
                                        "diagnosis (incl. waiting for the page)", "resolution", "verification",
                                        "total")]
+            o = e.get("overhead") or {}
+            top = sorted(o.get("stretches", []), key=lambda x: -x["overhead_s"])[:2]
             lines.append(f"| {name} | {e['status']} | {e.get('diagnosis') or '–'} | "
-                         + " | ".join("–" if v is None else f"{v}" for v in vals) + " |")
+                         + " | ".join("–" if v is None else f"{v}" for v in vals)
+                         + f" | {o.get('needed_s', '–')} | {o.get('overhead_s', '–')} | "
+                         + "; ".join(f"{x['stretch']} {x['overhead_s']}" for x in top if x["overhead_s"] > 0) + " |")
         for name, reason in (g.get("skipped") or {}).items():
-            lines.append(f"| {name} | skipped | {reason} | – | – | – | – | – | – |")
-    return "\n".join(lines) + "\n"
+            lines.append(f"| {name} | skipped | {reason} |" + " – |" * 9)
+        lines.append("")
+    if (rg := r.get("regression")) and rg.get("seeded"):
+        rec = rg["figures"]["recover"]
+        lines += [f"{DETAILS}Regression gate on seeded regressions", "",
+                  f"{rg['experiment']} (`gameday run {rg.get('options', '')}`), its resolution paused before it acts "
+                  f"by a share of the unchanged runs' median recovery ({rec['median_s']} s); each slowed run judged "
+                  f"against the unchanged runs (threshold {rec['threshold_s']} s; policy {rg['policy']}).", "",
+                  "| seeded | pause | recover (s) | detected |", "|---|---|---|---|"]
+        for k, v in rg["seeded"].items():
+            lines.append(f"| {k} | {v['pause_s']} s | {', '.join(map(str, v['recover_s']))} | "
+                         f"{v['detected']}/{v['judged']} |")
+        lines.append("")
+    if (b := r.get("blind")) and b.get("matrix"):
+        verdicts = sorted({v for row in b["matrix"].values() for v in row})
+        lines += [f"{DETAILS}Blind trials: confusion matrix (cause × verdict)", "",
+                  "| cause | " + " | ".join(verdicts) + " |", "|---|" + "---|" * len(verdicts)]
+        for cause, row in b["matrix"].items():
+            lines.append(f"| {cause} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
+        lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

@@ -105,12 +105,16 @@ class HistorySettings(BaseModel):
     regression_window: int = Field(30, ge=5)
 
 
+OnError = Literal["stop", "continue"]  # what a stop condition that cannot be evaluated does: hold, or be ignored
+
+
 class PromqlCondition(BaseModel):
     """Stop when a PromQL expression returns any sample for ``for_s`` seconds (like an alerting rule)."""
 
     expr: str
     for_s: float = Field(default=0.0, ge=0)
     url: str | None = None  # default: the target's Prometheus
+    on_error: OnError = "stop"  # README "Guardrails": a condition that cannot be evaluated holds (stop) or not
 
 
 class HttpCondition(BaseModel):
@@ -119,6 +123,7 @@ class HttpCondition(BaseModel):
     url: str
     for_s: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=1.0, gt=0)
+    on_error: OnError = "stop"  # no answer: cannot be evaluated (README "Guardrails")
 
 
 class BlastRadiusCondition(BaseModel):
@@ -127,6 +132,7 @@ class BlastRadiusCondition(BaseModel):
     path: str
     max_error_rate: float = Field(ge=0, le=1)
     window_s: float = Field(default=5.0, gt=0)
+    on_error: OnError = "stop"
 
 
 class ConditionSet(BaseModel):

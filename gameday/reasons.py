@@ -38,3 +38,4 @@ EXITED: Final = "Exited"  # stopped as asked
 KILLING: Final = "Killing"  # stopping a container or process on purpose (a rollout, a scale-down)
 BACK_OFF: Final = "BackOff"  # exited unexpectedly, restarting after a back-off
 CRASH_LOOP_BACK_OFF: Final = "CrashLoopBackOff"  # gave up restarting it (the local target)
+UNHEALTHY: Final = "Unhealthy"  # the kubelet: a probe failed ("Readiness probe failed: ... deadline exceeded")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gameday import reasons
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,13 @@ def read_json(path: Path) -> Any:
 def ledger_entries(state_dir: Path) -> list[dict[str, Any]]:
     """The raw ledger entries of a state directory."""
     return read_json(Path(state_dir) / "ledger.json") or []
+
+
+def kills(state_dir: Path | str) -> list[float]:
+    """When gameday killed a replica (its events file: one "Killed" event per replica per round), oldest first."""
+    path = Path(state_dir) / "events.jsonl"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [e["timestamp"] for e in map(json.loads, filter(None, lines)) if e["reason"] == reasons.KILLED]
 
 
 def wait_ledger(state_dir: Path, predicate: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30) -> None:

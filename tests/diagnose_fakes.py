@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from gameday.profile import DEFAULT_PROFILE, Profile
 from gameday.profile import load as load_profile
 from gameday.targets.base import (
+    ConfigChange,
     DependencyCheck,
     DependencyState,
     Endpoint,
@@ -77,6 +78,7 @@ class FakeTarget(Target):
         self.lb = LoadBalancer("lb", self.api.url, "up", 3, 3)
         self.revisions = [Revision(1, "1.4.2", "initial deploy", now - 3600)]
         self.event_list = [Event(now - 60, "Normal", "Started", "replica-0", "spawned")]
+        self.config_change_list: list[ConfigChange] = []
         self.log_lines = {r.name: [f"2026-01-01T00:00:00Z INFO pod={r.name} started"] for r in self.replica_list}
         self.checks = {d.name: DependencyCheck(d.name, True, 0.001, "ok", f"check {d.name}")
                        for d in profile.dependencies}
@@ -116,6 +118,9 @@ class FakeTarget(Target):
     def history(self) -> list[Revision]:
         self._observe("history")
         return list(self.revisions)
+
+    def config_changes(self) -> list[ConfigChange]:
+        return list(self.config_change_list)
 
     def events(self, limit: int = 20) -> list[Event]:
         self._observe("events")

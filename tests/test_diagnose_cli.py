@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.cli import register
-from gameday.targets.base import DependencyCheck, Event, Revision, TargetError
+from gameday.targets.base import ConfigChange, DependencyCheck, Revision, TargetError
 from tests.diagnose_fakes import PROFILE, FakeTarget, KubeLikeTarget
 
 RUNBOOK = load_runbook()
@@ -73,7 +73,8 @@ def test_dependency_failure_points_at_the_dependency_and_its_check():
 )
 def test_configuration_problem_restores_then_restarts(target, commands):
     now = time.time()
-    target.event_list.append(Event(now - 5, "Normal", "ConfigChanged", "configmap/ecommerce-backend-config", "DB_HOST"))
+    target.config_change_list.append(ConfigChange(now - 5, "configmap/ecommerce-backend-config", "config",
+                                                  "configmap/ecommerce-backend-config written by kubectl-edit"))
     target.replica_list = [replace(r, ready=False, restarts=1) for r in target.replica_list]
     result = diagnose(target, PROFILE, RUNBOOK)
     assert result.verdict.key == "configuration-problem"

@@ -26,7 +26,7 @@ from gameday.diagnose.rules import (
     episode,
     recent_changes,
 )
-from gameday.targets.base import DependencyCheck, Endpoint, Event, LoadBalancer, Replica, Revision
+from gameday.targets.base import ConfigChange, DependencyCheck, Endpoint, Event, LoadBalancer, Replica, Revision
 from gameday.targets.local.events import supervisor_events
 from tests.diagnose_fakes import PROFILE
 
@@ -70,13 +70,22 @@ def failing_check(ev: Evidence, name: str, detail: str = "Connection refused") -
 
 
 def kill_events(at: float) -> list[Event]:
-    return [Event(at + i * 0.01, "Normal", reasons.KILLED, n, f"Killing replica {n} (SIGKILL)")
-            for i, n in enumerate(NAMES)]
+    """SIGKILLs as supervisor's log records them (the platform's own words, whoever sent the signal)."""
+    return [Event(at + i * 0.01, "Warning", reasons.KILLED, n, f"exited: {n} (terminated by SIGKILL; not expected)",
+                  "supervisord") for i, n in enumerate(NAMES)]
 
 
-def config_event(at: float) -> Event:
-    return Event(at, "Normal", reasons.CONFIG_CHANGED, "configmap/ecommerce-backend-config",
-                 "configuration changed (DB_HOST)")
+def config_write(at: float) -> ConfigChange:
+    """The ConfigMap written, as its managedFields record it."""
+    return ConfigChange(at, "configmap/ecommerce-backend-config", "config",
+                        "configmap/ecommerce-backend-config written by kubectl-edit (Update)")
+
+
+def timed_out(ev: Evidence) -> Evidence:
+    """Every replica Running but not ready, its load-balancer check timing out (HAProxy's L7TOUT)."""
+    ev = down(ev, restarts=0)
+    ev.endpoints = [replace(e, state="DOWN L7TOUT") for e in ev.endpoints]
+    return ev
 
 
 # --- healthy --------------------------------------------------------------------------------------
@@ -106,13 +115,62 @@ def test_restarted_replicas_that_are_ready_again_are_healthy():
 
 
 # --- hanging --------------------------------------------------------------------------------------
-def test_frozen_replicas_are_hanging_even_while_the_load_balancer_still_lists_them():
-    ev = healthy()
-    ev.replicas = [replace(r, phase="Frozen", ready=False) for r in ev.replicas]
-    verdict = decide(ev, PROFILE)
+def test_running_replicas_whose_checks_time_out_are_hanging():
+    verdict = decide(timed_out(healthy()), PROFILE)
     assert verdict.kind == REPLICAS_HANGING
     assert verdict.actions == ["rollout restart"]
-    assert any("Frozen" in line for line in verdict.evidence)
+    assert any("L7TOUT" in line for line in verdict.evidence)
+    assert verdict.confidence < 1
+
+
+@pytest.mark.parametrize("state", ["DOWN L4CON", "DOWN L7STS", "DOWN"])
+def test_checks_refused_or_answered_with_an_error_are_not_a_hang(state):
+    ev = down(healthy())
+    ev.endpoints = [replace(e, state=state) for e in ev.endpoints]
+    assert decide(ev, PROFILE).kind == ALL_REPLICAS_DOWN
+
+
+def test_the_kubelets_probe_timeouts_say_hanging_and_its_503s_do_not():
+    pods = [f"ecommerce-backend-758bf646df-p{i}" for i in range(3)]
+
+    def unhealthy(message: str, source: str = "kubelet") -> Evidence:
+        ev = healthy(replicas=[replica(p) for p in pods], endpoints=[])
+        ev = down(ev, restarts=0)
+        ev.events = [Event(NOW - 5, "Warning", reasons.UNHEALTHY, f"pod/{p}", f"Readiness probe failed: {message}",
+                           source) for p in pods]
+        return ev
+
+    timeout = 'Get "http://10.244.0.5:8000/readyz": context deadline exceeded (Client.Timeout exceeded)'
+    assert decide(unhealthy(timeout), PROFILE).kind == REPLICAS_HANGING
+    assert decide(unhealthy("HTTP probe failed with statuscode: 503"), PROFILE).kind == ALL_REPLICAS_DOWN
+    # the same words written by gameday are not evidence
+    assert decide(unhealthy(timeout, "gameday"), PROFILE).kind == ALL_REPLICAS_DOWN
+
+
+def test_a_crash_looping_replica_is_not_hanging_whatever_its_last_check_said():
+    ev = timed_out(healthy())
+    ev.replicas = [replace(r, phase="CrashLoopBackOff") for r in ev.replicas]
+    assert decide(ev, PROFILE).kind != REPLICAS_HANGING
+
+
+def test_ready_replicas_whose_every_api_call_times_out_are_probably_hanging():
+    from gameday.diagnose.evidence import ApiAnswer
+
+    verdict = decide(healthy(api=[ApiAnswer("catalogue", None, True), ApiAnswer("product", 504, True)]), PROFILE)
+    assert verdict.kind == REPLICAS_HANGING
+    assert verdict.confidence < 0.9 and verdict.alternatives
+
+
+def test_a_hung_dependency_with_replicas_timing_out_too_names_both():
+    verdict = decide(failing_check(timed_out(healthy()), "postgres", "timed out after 2s"), PROFILE)
+    assert verdict.key == "dependency-failure:postgres"
+    assert verdict.alternatives == [(REPLICAS_HANGING, 0.3)] and verdict.confidence == 0.7
+    assert verdict.to_dict()["alternatives"] == [{"key": REPLICAS_HANGING, "confidence": 0.3}]
+
+
+def test_events_gameday_wrote_are_not_evidence():
+    ev = down(healthy(events=[replace(e, source="gameday") for e in kill_events(NOW - 1)]))
+    assert recent_changes(ev) == []
 
 
 # --- dependencies ---------------------------------------------------------------------------------
@@ -204,15 +262,15 @@ def test_a_rollout_that_never_gets_ready_counts_too():
 
 # --- configuration --------------------------------------------------------------------------------
 def test_a_config_change_picked_up_by_killing_the_replicas_is_a_configuration_problem():
-    ev = down(healthy(events=[config_event(NOW - 8), *kill_events(NOW - 8 + 0.05)]))
+    ev = down(healthy(config_changes=[config_write(NOW - 8)], events=kill_events(NOW - 8 + 0.05)))
     verdict = decide(ev, PROFILE)
     assert verdict.kind == CONFIGURATION_PROBLEM
     assert verdict.actions == ["restore config", "rollout restart"]
-    assert verdict.evidence[0].startswith("event 8s ago: Normal ConfigChanged")
+    assert verdict.evidence[0] == "configmap/ecommerce-backend-config written by kubectl-edit (Update) 8s ago"
 
 
 def test_a_config_change_then_a_restart_rollout_is_a_configuration_problem():
-    ev = healthy(events=[config_event(NOW - 30)])
+    ev = healthy(config_changes=[config_write(NOW - 30)])
     ev.history = [*ev.history, Revision(2, "1.4.2", "kubectl rollout restart", NOW - 29)]
     ev = down(ev)
     ev.replicas = [replace(r, revision=2) for r in ev.replicas]
@@ -226,9 +284,24 @@ def test_a_revision_whose_config_hash_changed_is_a_configuration_problem():
     assert decide(down(ev), PROFILE).kind == CONFIGURATION_PROBLEM
 
 
-def test_a_config_change_on_a_configmap_object_counts_without_the_local_reason():
-    ev = down(healthy(events=[Event(NOW - 5, "Normal", "Updated", "configmap/ecommerce-backend-config", "updated")]))
-    assert decide(ev, PROFILE).kind == CONFIGURATION_PROBLEM
+def test_a_replica_file_edited_by_hand_then_restarted_is_a_configuration_problem():
+    edited = ConfigChange(NOW - 12, "file/replica-0/service.json", "config",
+                          "replicas/replica-0/service.json differs from what revision 1 renders")
+    verdict = decide(down(healthy(config_changes=[edited])), PROFILE)
+    assert verdict.kind == CONFIGURATION_PROBLEM
+    assert "service.json differs" in verdict.evidence[0]
+
+
+def test_replicas_set_to_run_another_command_by_hand_are_a_failed_deployment():
+    command = ConfigChange(NOW - 12, "command/replica-0", "command", "replica-0 is set to run 'false', not rev 1's")
+    verdict = decide(down(healthy(config_changes=[command]), phase="CrashLoopBackOff"), PROFILE)
+    assert verdict.kind == FAILED_DEPLOYMENT
+    assert "outside the rollout history" in verdict.summary
+
+
+def test_a_config_change_event_gameday_wrote_is_not_a_config_change():
+    event = Event(NOW - 5, "Normal", "ConfigChanged", "configmap/ecommerce-backend-config", "changed", "gameday")
+    assert decide(down(healthy(events=[event])), PROFILE).kind == ALL_REPLICAS_DOWN
 
 
 # --- all replicas down ----------------------------------------------------------------------------
@@ -241,7 +314,7 @@ def test_killed_replicas_with_no_recent_change_are_all_replicas_down():
 
 def test_kills_after_a_repaired_configuration_are_not_blamed_on_the_configuration():
     # the previous configuration was restored and rolled out (a test's clean-up), then the replicas were killed
-    ev = healthy(events=[config_event(NOW - 20), *kill_events(NOW - 2)])
+    ev = healthy(config_changes=[config_write(NOW - 20)], events=kill_events(NOW - 2))
     ev.history = [*ev.history, Revision(2, "1.4.2", "kubectl rollout restart", NOW - 19.9)]
     assert decide(down(ev), PROFILE).kind == ALL_REPLICAS_DOWN
 
@@ -335,17 +408,19 @@ def test_ago(seconds, shown):
     assert ago(seconds) == shown
 
 
-def test_kubernetes_pods_killed_and_replaced_under_new_names_count_as_kills():
+def test_kubernetes_pods_replaced_long_after_their_rollout_count_as_kills():
     ev = healthy()
-    ev.replicas = [replica(f"ecommerce-backend-758bf646df-new{i}") for i in range(3)]
-    ev.events = [Event(NOW - 2, "Normal", reasons.KILLED, f"pod/ecommerce-backend-758bf646df-old{i}",
-                       f"Killing replica ecommerce-backend-758bf646df-old{i} (pod deleted, grace period 0)")
-                 for i in range(3)]
-    ev.events.append(Event(NOW - 2, "Normal", reasons.KILLED, "pod/postgres-0",
-                           "Killing replica postgres-0 (pod deleted)"))
-    assert [c.subject for c in recent_changes(ev)] == [f"ecommerce-backend-758bf646df-old{i}" for i in range(3)]
+    ev.replicas = [replace(replica(f"ecommerce-backend-758bf646df-new{i}"), started_at=NOW - 2) for i in range(3)]
+    assert [c.subject for c in recent_changes(ev)] == [f"ecommerce-backend-758bf646df-new{i}" for i in range(3)]
     assert decide(ev, PROFILE).recovered_from == ALL_REPLICAS_DOWN
-    assert decide(down(ev), PROFILE).kind == ALL_REPLICAS_DOWN
+    assert decide(down(ev, restarts=0), PROFILE).kind == ALL_REPLICAS_DOWN
+    # pods started with their rollout, or restarted in place (a crash loop), were not replaced
+    rolled = healthy(history=[Revision(1, "1.4.2", "initial", NOW - 10)])
+    rolled.replicas = [replace(r, started_at=NOW - 9) for r in rolled.replicas]
+    assert recent_changes(rolled)[1:] == []
+    restarted = healthy()
+    restarted.replicas = [replace(r, started_at=NOW - 2, restarts=3) for r in restarted.replicas]
+    assert recent_changes(restarted) == []
 
 
 def test_a_release_that_passes_its_probes_but_fails_every_api_call_is_a_failed_deployment():

@@ -78,8 +78,9 @@ def _no_ready_backend(target: Target) -> None:
 
 def _frozen_replica(target: Target) -> None:
     name = target.replicas()[0].name
-    replicas = wait_for(target.replicas, lambda rs: any(r.name == name and r.phase == "Frozen" for r in rs), 5)
-    assert any(r.phase == "Frozen" for r in replicas)
+    # hung, as supervisor and a kubelet see it: Running, its readiness probe timing out
+    replicas = wait_for(target.replicas, lambda rs: any(r.name == name and r.probe == "timeout" for r in rs), 5)
+    assert any(r.name == name and r.phase == "Running" and not r.ready for r in replicas)
 
 
 # (fault, params, background, wait until the fault shows, items that must fail)

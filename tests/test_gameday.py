@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from gameday.diagnose.rules import CONFIGURATION_PROBLEM
+from gameday.history.store import RunFilter, open_store
 from gameday.ledger import Ledger
 from gameday.run.session import GameDay, GameDayOptions
 from tests.helpers import interrupt_when, status_of, wait_for
@@ -41,6 +45,12 @@ def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_p
     assert all(c["status"] == "pass" for e in report["experiments"] for c in e["checklist"])
     cross = outage["prometheus_cross_check"]  # the verification window, counted by Prometheus too
     assert cross["prometheus"]["error_rate"] is not None and abs(cross["error_rate_difference_pp"]) < 1
+    # the verification window opens at the next second after the method proved recovery, not after the steady
+    # state after and the rollbacks (they run inside it): no time is spent beside the window the runbook needs
+    journal_end = datetime.fromisoformat(json.loads(Path(outage["journal"]).read_text())["end"]).timestamp()
+    window = outage["verification_window"]
+    assert outage["recovered_at"] < outage["method_ended_at"] <= window["start"] < outage["method_ended_at"] + 1
+    assert window["start"] < journal_end and window["end"] - window["start"] >= 4
     for name in ("index.html", "report.json", "junit.xml", "summary.md"):
         assert (result.out_dir / name).exists()
     assert report["ledger_clean"] and Ledger(healthy.state.ledger).empty()
@@ -98,4 +108,39 @@ def test_a_game_day_reports_an_experiment_that_does_not_apply_as_skipped(healthy
     assert report["skipped"] == [{"name": "kafka-down", "title": report["skipped"][0]["title"],
                                   "fault": "stop-dependency", "reason": "ecommerce-backend has no kafka dependency"}]
     assert "- kafka-down: ecommerce-backend has no kafka dependency" in (result.out_dir / "summary.md").read_text()
+    assert Ledger(healthy.state.ledger).empty()
+
+
+@pytest.mark.parametrize("mode", ["strict", "advisory"])
+def test_a_wrong_diagnosis_fails_the_game_day_unless_advisory(healthy, settings, tmp_path, mode):
+    # redis-down's expectation overridden: the stack's real diagnosis (dependency-degraded:redis) is now wrong
+    history = settings.history.model_copy(update={"url": f"sqlite:///{tmp_path / 'history.db'}"})
+    own = settings.model_copy(update={"history": history})
+    day = GameDay(own, _options(tmp_path, "redis-down", diagnosis=mode, fail_on_regression=True), healthy)
+    day.entries = [dataclasses.replace(e, expected_verdict=CONFIGURATION_PROBLEM) for e in day.entries]
+    result = day.run()
+    report = result.report
+    (exp,) = report["experiments"]
+    assert exp["diagnosis"]["verdict"] == "dependency-degraded:redis" and not exp["diagnosis"]["correct"]
+    wrong = f"diagnosis wrong: dependency-degraded:redis, expected {CONFIGURATION_PROBLEM}"
+    summary = (result.out_dir / "summary.md").read_text()
+    assert f"diagnosis {mode}" in summary.splitlines()[0] and report["diagnosis_mode"] == mode
+    if mode == "strict":
+        assert result.exit_code == 1 and report["status"] == "failed", report["message"]
+        assert exp["status"] == "failed" and exp["message"] == wrong
+        assert report["message"].startswith("failed: redis-down; diagnosis strict: 0/1 diagnoses right")
+    else:
+        assert result.exit_code == 0 and exp["status"] == "passed", report["message"]
+        assert exp["advisory"] == [wrong] and f"advisory, not gating: redis-down: {wrong}" in report["message"]
+        assert f"- redis-down: {wrong}" in summary
+    # the regression gate had no history: it passes the run, saying so in the report and its headline
+    (gate,) = report["regression_gate"]["lines"]
+    assert gate.endswith("not judged: 0 of 5 runs (redis-down verify)"), gate
+    assert "not judged: 0 of 5 runs" in summary.splitlines()[0]
+    store = open_store(history.url)
+    try:
+        (run,) = store.runs(RunFilter(kind="run"))  # the history says which mode judged the run
+    finally:
+        store.close()
+    assert f"diagnosis {mode}: 0/1 diagnoses right" in (run.message or "")
     assert Ledger(healthy.state.ledger).empty()

@@ -182,6 +182,103 @@ def test_with_continue_after_stop_the_next_experiment_is_watched_afresh():
     assert [f.experiment for f in got] == ["first", "second"]
 
 
+# --- stop conditions: fail closed ---------------------------------------------------------------------
+
+
+def _dead_url() -> str:
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def _idle() -> stops.Signals:
+    return stops.Signals(lambda: ("postgres-down", None, None), lambda since: [], None)
+
+
+def test_on_error_parses_from_the_spec_and_the_yaml_and_a_bad_mode_is_one_line():
+    c = stops.with_specs(StopConditions(), ["promql:up == 0 for 2s on-error continue",
+                                             "http:http://127.0.0.1:1/h on-error stop for 1s", "blast:x>5%"])
+    assert (c.promql[0].expr, c.promql[0].for_s, c.promql[0].on_error) == ("up == 0", 2, "continue")
+    assert (c.http[0].url, c.http[0].for_s, c.http[0].on_error) == ("http://127.0.0.1:1/h", 1, "stop")
+    assert c.blast_radius[0].on_error == "stop"  # the default: fail closed
+    assert StopConditions.model_validate({"promql": [{"expr": "up", "on_error": "continue"}]}).promql[0].on_error \
+        == "continue"
+    for bad in ("promql:up on-error ignore", "outage:5s on-error continue"):
+        with pytest.raises(UsageError, match=r"on-error|outage takes one duration"):
+            stops.with_specs(StopConditions(), [bad])
+
+
+def test_a_promql_condition_whose_prometheus_is_unreachable_holds_after_its_for_and_names_the_cause():
+    url = _dead_url()
+    said: list[str] = []
+    conditions = stops.with_specs(StopConditions(outage_s=None), [f"promql:vector(1) > 2 for 2s at {url}"])
+    watcher = stops.Watcher(conditions, _idle(), lambda f: None, say=said.append)
+    t0 = time.time()
+    assert watcher.evaluate(t0) is None and watcher.evaluate(t0 + 1.9) is None  # blind, not yet for 2 s
+    fired = watcher.evaluate(t0 + 2.1)
+    assert fired is not None and fired.held_at == pytest.approx(t0 + 2)
+    assert fired.line().startswith(f"aborted: promql vector(1) > 2 for 2s at {url} could not be evaluated for 2.1s: "
+                                   f"Prometheus at {url} unreachable (ConnectError)")
+    assert said == [f"gameday: warning: stop condition promql vector(1) > 2 for 2s at {url} cannot be evaluated: "
+                    f"Prometheus at {url} unreachable (ConnectError); it holds and stops the run after 2s"]
+    assert fired.to_dict()["cause"].startswith("could not be evaluated")
+
+
+def test_with_on_error_continue_a_blind_condition_never_fires_and_its_blindness_is_kept():
+    url = _dead_url()
+    said: list[str] = []
+    conditions = stops.with_specs(StopConditions(outage_s=None),
+                                  [f"promql:vector(1) > 2 at {url} on-error continue"])
+    watcher = stops.Watcher(conditions, _idle(), lambda f: None, say=said.append)
+    t0 = time.time()
+    assert all(watcher.evaluate(t0 + dt) is None for dt in (0, 5, 30))
+    (blind,) = watcher.blind(t0 + 30)
+    assert blind["seconds"] == 30 and blind["on_error"] == "continue" and blind["until"] is None
+    assert blind["cause"] == f"Prometheus at {url} unreachable (ConnectError)"
+    assert "on-error continue: the run goes on without this guard" in said[0]
+
+
+def test_a_check_that_raises_holds_and_a_condition_that_answers_again_is_not_blind_any_more(monkeypatch):
+    answers: list[object] = [RuntimeError("boom"), [], [{"value": [0, "3"]}], [{"value": [0, "3"]}]]
+
+    def query(url: str, expr: str, timeout: float) -> list:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[return-value]
+
+    monkeypatch.setattr(stops.prometheus, "query", query)
+    said: list[str] = []
+    conditions = stops.with_specs(StopConditions(outage_s=None), ["promql:x > 2 for 1s at http://127.0.0.1:1"])
+    watcher = stops.Watcher(conditions, _idle(), lambda f: None, say=said.append)
+    t0 = time.time()
+    assert watcher.evaluate(t0) is None  # the check raised: blind, holding from t0
+    assert watcher.evaluate(t0 + 0.5) is None  # answers again: not holding, the blind episode ends
+    assert "the check failed: RuntimeError: boom" in said[0] and "evaluated again after 0.5s blind" in said[1]
+    assert watcher.blind()[0]["seconds"] == 0.5
+    assert watcher.evaluate(t0 + 1) is None  # holds now (a sample), for 1 s from here
+    fired = watcher.evaluate(t0 + 2.1)
+    assert fired and fired.cause is None and fired.value == "3"
+
+
+def test_an_http_condition_that_gets_no_answer_holds_or_with_continue_is_blind():
+    url = _dead_url() + "/healthz"
+    for spec, fires in ((f"http:{url}", True), (f"http:{url} on-error continue", False)):
+        watcher = stops.Watcher(stops.with_specs(StopConditions(outage_s=None), [spec]), _idle(), lambda f: None,
+                                say=lambda line: None)
+        fired = watcher.evaluate(time.time())
+        assert (fired is not None) is fires
+        if fired:
+            assert "could not be evaluated for 0.0s: " in fired.line() and "unreachable (ConnectError)" in fired.line()
+
+
+def test_an_unknown_diagnosis_mode_is_one_line_exit_2(gameday):
+    refused = gameday("run", "--diagnosis", "lenient", "--no-live")
+    assert refused.returncode == 2 and "--diagnosis 'lenient': expected strict or advisory" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 # --- the lock ----------------------------------------------------------------------------------------
 
 

@@ -10,10 +10,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from gameday.alerts import client as prometheus
 from gameday.guard.lock import GameDayLock
 from gameday.guard.records import LocalRecords
 from gameday.guard.stops import with_specs
@@ -188,3 +191,72 @@ def test_a_dry_run_touches_nothing(healthy):
         healthy.state.ledger).entries(), [(r.name, r.restarts, r.revision) for r in healthy.replicas()])
     assert after == before
     assert LocalRecords(healthy.state.root).read("lock") is None
+
+
+@pytest.fixture
+def prometheus_stopper(healthy) -> Iterator:
+    """``stop()`` stops the monitoring's Prometheus (supervisor); it is started again, answering, after the test."""
+    try:
+        yield lambda: healthy.supervisor.stop("prometheus")
+    finally:
+        healthy.supervisor.start("prometheus", wait=True)
+        wait_for(lambda: _answers(healthy.prometheus_url()), 60, what="Prometheus answering again")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return prometheus.query(url, "vector(1)", timeout=2.0) is not None
+    except prometheus.PrometheusError:
+        return False
+
+
+def test_a_promql_condition_whose_prometheus_is_stopped_ends_the_run(healthy, tmp_path, no_resolution,
+                                                                        prometheus_stopper):
+    ledger = Ledger(healthy.state.ledger)
+    run = _start_run(tmp_path, str(no_resolution), "--stop-on", "promql:vector(1) > 2 for 2s")  # never true
+    try:
+        wait_for(lambda: _fault_injected(ledger, run.pid), 90, what="the run's fault injected")
+        prometheus_stopper()
+        output, _ = run.communicate(timeout=90)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 6, output[-3000:]
+    cause = f"Prometheus at {healthy.prometheus_url()} unreachable (ConnectError)"
+    assert re.search(r"aborted: promql vector\(1\) > 2 for 2s could not be evaluated for \d+\.\ds: "
+                     + re.escape(cause), output), output[-3000:]
+    (report_file,) = (tmp_path / "reports").glob("*/report.json")
+    report = json.loads(report_file.read_text())
+    assert report["status"] == "stopped" and report["experiments"][0]["status"] == "aborted"
+    assert report["stopped"][0]["cause"].endswith(cause) and report["guard_blind"][0]["on_error"] == "stop"
+    assert ledger.empty()
+    _healthy(healthy)
+
+
+def test_with_on_error_continue_a_blind_promql_condition_lets_the_run_pass_and_says_so(healthy, settings, tmp_path,
+                                                                                        prometheus_stopper):
+    ledger = Ledger(healthy.state.ledger)
+    spec = "promql:vector(1) > 2 for 1s on-error continue"
+    day = GameDay(settings, _options(tmp_path, "redis-down", stop_on=[spec], settings=settings), healthy)
+    injected = threading.Event()
+
+    def stop_prometheus_once_injected() -> None:
+        wait_for(lambda: any(e.kind == "fault" for e in ledger.entries()), 90, what="the fault injected")
+        prometheus_stopper()
+        injected.set()
+
+    stopper = threading.Thread(target=stop_prometheus_once_injected, daemon=True)
+    stopper.start()
+    result = day.run()
+    stopper.join(30)
+    report = result.report
+    assert injected.is_set() and result.exit_code == 0 and report["status"] == "passed", report["message"]
+    (blind,) = report["guard_blind"]
+    assert blind["on_error"] == "continue" and blind["seconds"] > 1
+    assert blind["cause"] == f"Prometheus at {healthy.prometheus_url()} unreachable (ConnectError)"
+    assert f"guard blind: promql vector(1) > 2 for 1s on-error continue for {blind['seconds']:.1f}s" \
+        in report["message"]
+    assert "**Guard blind:**" in (result.out_dir / "summary.md").read_text()
+    (exp,) = report["experiments"]
+    assert exp["alert"]["as_expected"] is None and exp["alert"]["not_judged"].startswith("Prometheus did not answer")
+    assert ledger.empty()

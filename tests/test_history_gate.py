@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gameday.history.compare import compare
@@ -95,3 +97,37 @@ def test_the_time_to_verify_has_its_own_relative_floor():
     result = judge({"x": {"recover": 31.0, "verify": 98.0}}, history, policy)
     assert [f.figure for f in result.regressions] == ["recover"]  # 31 > 30; 98 < 44 x 2.25 = 99
     assert judge({"x": {"verify": 99.5}}, history, policy).regressions[0].threshold == pytest.approx(99.0)
+
+
+def test_too_little_history_is_said_as_not_judged_n_of_5_runs_grouped_by_how_much_there_was():
+    current = {"all-pods-down": {"detect": 1.0, "recover": 20.0}, "redis-down": {"recover": 3.0}}
+    result = judge(current, {"all-pods-down": {"detect": STEADY[:2], "recover": STEADY[:2]}}, POLICY)
+    assert result.not_judged(5) == ("not judged: 0 of 5 runs (redis-down recover); "
+                                    "2 of 5 runs (all-pods-down detect, all-pods-down recover)")
+    assert judge({"x": {"recover": 17.0}}, {"x": {"recover": STEADY}}, POLICY).not_judged(5) is None
+
+
+def test_the_gate_says_not_judged_in_its_console_line_and_the_report_shows_it(tmp_path):
+    import json
+
+    from gameday.config import Settings
+    from gameday.history.records import read_report
+    from gameday.history.remember import regression_gate, remember_game_day
+    from gameday.report.writer import write_report
+
+    settings = Settings(state_dir=tmp_path)
+    report = read_report(Path(__file__).parent / "data" / "history" / "report-all-pods-down.json")
+    for i in range(2):  # two passed runs of history: not enough to judge
+        past = json.loads(json.dumps(report))
+        past["started_at"] -= 3600 * (2 - i)
+        remember_game_day(past, settings, warn=pytest.fail)
+    remember_game_day(report, settings, warn=pytest.fail)
+    said: list[str] = []
+    assert regression_gate(report, settings, 0, said.append) == 0  # passes, but says it could not judge
+    (line,) = said
+    assert line.startswith("regression gate: 0 regression(s) in 0 figure(s) judged; not judged: 2 of 5 runs (")
+    report["regression_gate"] = {"lines": said, "exit_code": 0}
+    out = write_report(report, [], tmp_path / "r")
+    summary = (out / "summary.md").read_text()
+    assert "not judged: 2 of 5 runs" in summary.splitlines()[0]  # the headline, beside the verdict
+    assert "**Regression gate:**" in summary and "not judged: 2 of 5 runs" in (out / "index.html").read_text()

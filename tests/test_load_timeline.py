@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gameday.load.timeline import Second, Timeline, percentile, round_ms
+from gameday.load.timeline import WRITE_LAG_S, Second, Timeline, percentile, round_ms, window_complete_at
 
 
 def _line(t: int, requests: int, failures: int = 0, hist: dict[int, int] | None = None, users: int = 2,
@@ -54,6 +54,18 @@ def test_window_keeps_whole_seconds_only() -> None:
     assert [s.t for s in tl.window(end=101.0).seconds] == [100]
     assert [s.t for s in tl.window(start=108).seconds] == [108, 109]
     assert [s.t for s in tl.last(3).seconds] == [107, 108, 109]
+
+
+def test_a_window_from_a_float_start_is_complete_one_boundary_and_its_length_later() -> None:
+    """The verification window (8 s after the method ended at 100.2) is read as soon as its 8 whole seconds are
+    written: 101-108, complete at 109 + the writer's lag, not a second later (it began at start + 1 before)."""
+    start, length = 100.2, 8.0
+    ready = window_complete_at(start, length)
+    assert ready == 109 + WRITE_LAG_S
+    written = Timeline(Second(t, requests=10) for t in range(95, 109))  # what locust wrote by then: up to 108
+    window = written.window(start, ready)
+    assert (window.start, window.duration) == (101, length)  # nothing completed before start, 8 s long
+    assert written.window(start, ready - WRITE_LAG_S - 0.5).duration < length  # not complete any earlier
 
 
 def test_totals_rate_and_percentiles_of_a_window() -> None:

@@ -47,7 +47,7 @@ def test_configs(ctx: StackContext) -> None:
     assert probe["static_configs"][0]["targets"] == [f"http://127.0.0.1:{lb}/api/products",
                                                       f"http://127.0.0.1:{lb}/healthz"]
     assert probe["static_configs"][0]["labels"] == {"service": "ecommerce-backend"}  # what the rules select
-    assert probe["scrape_interval"] == "3s"
+    assert probe["scrape_interval"] == "1s"  # as often as the rules are evaluated: the alert lags one interval
     assert prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         f"127.0.0.1:{ctx.ports['alertmanager']}"
     ]

@@ -153,7 +153,7 @@ def test_killing_every_replica_pages_and_resolves_after_recovery(live) -> None:
 @pytest.mark.slow
 def test_freezing_every_replica_pages_and_resolves_after_recovery(live) -> None:
     def hung() -> None:
-        assert {r.phase for r in live.replicas()} == {"Frozen"}
+        assert {(r.phase, r.ready, r.probe) for r in live.replicas()} == {("Running", False, "timeout")}
         wait_for(lambda: status_of(live.base_url() + "/api/products") == 503, 10, 0.2, "503 from the LB")
 
     _outage_fires_and_resolves(live, "freeze-replicas", {}, hung)

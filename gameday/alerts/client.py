@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from gameday import interrupts
 from gameday.alerts.rules import Selectors
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in a range query
@@ -108,7 +109,7 @@ def _poll(check: Callable[[], T | None], timeout: float, interval: float, what: 
             return result
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not seen within {timeout:g}s")
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interrupts.pause(min(interval, max(0.0, deadline - time.monotonic())))  # a safe point
 
 
 def wait_for_received_alert(

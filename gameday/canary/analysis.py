@@ -177,6 +177,11 @@ def judge_latency(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, st
     return "ok", f"{shown}: within the tolerance", p_value, shift, ratio
 
 
+def unmeasured(reason: str) -> StepVerdict:
+    """The verdict of a step whose measurement failed (the counters could not be read): no data, never success."""
+    return StepVerdict(Decision.INCONCLUSIVE, (reason,), {}, {}, checks={"errors": "unknown", "latency": "unknown"})
+
+
 def decide(canary: Side, primary: Side, tol: Tolerances) -> StepVerdict:
     """The step's decision: rollback on evidence of harm, promote only on evidence of no harm, else inconclusive."""
     errors, error_reason, ci = judge_errors(canary, primary, tol)

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gameday import interrupts
 from gameday.canary import record
-from gameday.canary.analysis import Decision, Side, StepVerdict, Tolerances, decide, load_statistics
+from gameday.canary.analysis import Decision, Side, StepVerdict, Tolerances, decide, load_statistics, unmeasured
 from gameday.canary.signals import first_interrupts
 from gameday.errors import UsageError
 from gameday.ledger import Ledger, LedgerEntry
@@ -58,6 +59,7 @@ class Step:
     evaluations: int = 0
     first_canary_request_at: float | None = None
     error: str | None = None  # the step could not be measured (a replica of the new release never got ready)
+    measurement_failures: int = 0  # evaluations whose counters could not be read (each one inconclusive)
 
     @property
     def decision(self) -> str:
@@ -174,15 +176,23 @@ def _side(s: Served) -> Side:
 
 def measure_step(driver: CanaryDriver, window: Window, step: Step, tol: Tolerances, timeout: float,
                  running: Callable[[], bool]) -> None:
-    """Measure the step from ``window`` until it is decided, or until ``timeout`` (then it stays inconclusive)."""
+    """Measure the step from ``window`` until it is decided, or until ``timeout`` (then it stays inconclusive).
+
+    A measurement that fails (the load balancer's records cannot be read) is inconclusive, never a promotion; the
+    next one, which counts the whole window again, may still decide the step."""
     deadline = time.monotonic() + timeout
     while True:
-        time.sleep(POLL_S)  # let traffic arrive
-        canary, primary = driver.served(window)
+        interrupts.pause(POLL_S)  # let traffic arrive (a safe point: a lost Ctrl-C lands here)
         step.evaluations += 1
-        if step.first_canary_request_at is None:
-            step.first_canary_request_at = canary.first_at
-        step.verdict = decide(_side(canary), _side(primary), tol)
+        try:
+            canary, primary = driver.served(window)
+        except Exception as exc:  # no data is never success (module docstring of canary.analysis)
+            step.measurement_failures += 1
+            step.verdict = unmeasured(f"measurement failed: {type(exc).__name__}: {exc}")
+        else:
+            if step.first_canary_request_at is None:
+                step.first_canary_request_at = canary.first_at
+            step.verdict = decide(_side(canary), _side(primary), tol)
         step.decided_at = time.time()
         if step.verdict.decision is not Decision.INCONCLUSIVE or time.monotonic() > deadline or not running():
             return
@@ -231,6 +241,7 @@ def _canary(target: Target, driver: CanaryDriver, ledger: Ledger, plan: Plan, st
         f"({report.previous.get('version')}), steps {', '.join(f'{s}/{replicas}' for s in steps)}")
     with load:
         for count in steps:
+            interrupts.checkpoint()  # between steps: no replica switches after an interrupt Python lost
             step = Step(count, replicas, time.time())
             report.steps.append(step)
             window = driver.mark()  # before the switch: the new replica's very first request counts

@@ -5,6 +5,10 @@ the canary rolls back on the way out. A second one, from an impatient operator o
 must not cut that rollback short: a replica half-switched when it landed would stay stopped, out of the load
 balancer, with its ledger entry abandoned. The handler itself decides which signal is the first, so no second
 signal can slip in between the interruption and the rollback's own protection.
+
+The first signal's exception is also left pending (:mod:`gameday.interrupts`): Python drops it when the handler
+runs inside a finalizer, and the canary's safe points (its step loop, its waits) raise it again; the rollback, once
+it began (:meth:`Interruptions.hold`), has none.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import signal
 import threading
 from collections.abc import Iterator
 from types import FrameType
+
+from gameday import interrupts
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -26,8 +32,10 @@ class Interruptions:
         self.held = False
 
     def hold(self) -> None:
-        """From now on signals are only noted: a rollback started for another reason (an error) is under way."""
+        """From now on signals are only noted, and a pending interrupt is not raised again: a rollback is under
+        way (after the interruption, or after an error)."""
         self.held = True
+        interrupts.clear()
 
 
 @contextlib.contextmanager
@@ -49,13 +57,14 @@ def first_interrupts() -> Iterator[Interruptions]:
             return  # the rollback goes on
         seen.held = True  # before raising: no second signal can slip in before the rollback
         if callable(chained):
-            chained(signum, frame)  # raises: KeyboardInterrupt, or the CLI's SIGTERM exception
-        raise KeyboardInterrupt  # the default action would end the process without a rollback
+            interrupts.keep(chained, signum, frame)  # raises: KeyboardInterrupt, or the CLI's SIGTERM exception
+        interrupts.interrupt(KeyboardInterrupt())  # the default action would end the process without a rollback
 
     for sig in SIGNALS:
         signal.signal(sig, handler)
     try:
         yield seen
     finally:
+        interrupts.clear()  # the block's interrupt, if any, has landed (the rollback after it is over)
         for sig, chained in previous.items():
             signal.signal(sig, chained)

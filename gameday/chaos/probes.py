@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from gameday import symptoms
+from gameday import interrupts, symptoms
 from gameday.calls import Call, Client, exercise, fillable
 from gameday.chaos.context import current_target, foreign_entries, ledger
 from gameday.config import get_settings
@@ -211,7 +211,7 @@ def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | N
                 }
             if time.monotonic() - started >= within_s:
                 break
-            time.sleep(0.5)  # poll
+            interrupts.pause(0.5)  # poll (a safe point)
     absent = symptoms.missing(sample.get("seen", {}), required) + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
     raise ProbeFailed(
         f"symptoms not observed within {within_s:g}s: missing {', '.join(absent)} "
@@ -286,7 +286,7 @@ def degraded_but_serving(dependency: str, within_s: float = 20.0, repeats: int =
                 failures_seen.append({"at_s": round(time.monotonic() - started, 2), "not_ok": sample.not_ok()[:5]})
             if time.monotonic() - started >= within_s:
                 break
-            time.sleep(0.5)  # poll
+            interrupts.pause(0.5)  # poll (a safe point)
     raise ProbeFailed(
         f"{dependency} down: service not degraded-but-serving within {within_s:g}s "
         f"({'; '.join(sample.not_ok()[:3]) if sample else 'no sample'})"
@@ -313,7 +313,7 @@ def events_delivered(endpoint: str, until: str, within_s: float = 30.0) -> dict[
                 return {"followed": total, "endpoint": endpoint, "after_s": round(time.monotonic() - started, 2)}
             if time.monotonic() - started >= within_s:
                 break
-            time.sleep(0.5)  # poll
+            interrupts.pause(0.5)  # poll (a safe point)
     shown = [{k: v[k] for k in sorted(target_ep.placeholder_names()) if k in v} for v in pending[:5]]
     raise ProbeFailed(f"{len(pending)}/{total} not completed within {within_s:g}s after recovery "
                       f"({endpoint} {until} not true for {shown})")

@@ -9,7 +9,10 @@ strategy skips rollbacks when interrupted. Here:
    guard says yes, the target answers, and the ledger is empty (a killed run's faults must first be
    undone with ``gameday abort``);
 2. chaostoolkit runs it with the ``always`` rollback strategy; SIGINT and SIGTERM both interrupt it
-   the way Ctrl-C does (so the rollbacks run); a second signal never interrupts the cleanup;
+   the way Ctrl-C does (so the rollbacks run), and an interrupt whose exception Python lost (raised inside a
+   finalizer: see :mod:`gameday.interrupts`) is raised again at the next safe point (the fault's next round, the
+   wait's next poll, the end of the activity), so it never reaches chaostoolkit as an activity's failure nor lets
+   the method go on; once the rollbacks run, signals are only noted: nothing cuts the undo short;
 3. afterwards, whatever happened, every fault this run left in the ledger is undone;
 4. the journal (written phase by phase while running) decides the verdict.
 """
@@ -29,9 +32,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
 from chaoslib.run import RunEventHandler
 
-from gameday import faults
+from gameday import faults, interrupts
 from gameday.chaos import lint, probes
 from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, MaskedFormatter, verdict_from_journal
@@ -86,12 +90,14 @@ class RunResult:
 
 
 class _SignalGuard(RunEventHandler):
-    """SIGINT/SIGTERM: the first interrupts the run (like Ctrl-C); later ones are noted, never interrupt cleanup."""
+    """SIGINT/SIGTERM: the first interrupts the run (like Ctrl-C) unless the undo has begun (rollbacks, cleanup);
+    any other is only noted. Every chaostoolkit event before the rollbacks is a safe point (see
+    :mod:`gameday.interrupts`): an interrupt whose exception was lost is raised there again."""
 
     def __init__(self, recorder: JournalRecorder) -> None:
         self.recorder = recorder
         self.first: str | None = None
-        self.cleaning = False
+        self.undoing = False  # rollbacks or cleanup under way: a signal must not cut them short
         self._saved: dict[int, Any] = {}
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
@@ -99,11 +105,15 @@ class _SignalGuard(RunEventHandler):
         self.recorder.extra["signals"].append(
             {"signal": name, "phase": self.recorder.phase, "activity": self.recorder.activity, "at": time.time()}
         )
-        if self.first is None and not self.cleaning:
-            self.first = name
-            raise Interrupted(name)
-        print(f"gameday: {name}: already stopping; undoing this run's faults first "
-              "(SIGKILL would leave them for 'gameday abort')", file=sys.stderr, flush=True)
+        state = "already stopping; "
+        if self.first is None:
+            self.first, state = name, ""
+            if not self.undoing:
+                interrupt = Interrupted(name)
+                interrupts.set_pending(interrupt)  # raised again at the next safe point if Python loses this one
+                raise interrupt
+        print(f"gameday: {name}: {state}undoing this run's faults first (SIGKILL would leave them for "
+              "'gameday abort')", file=sys.stderr, flush=True)
 
     def install(self) -> None:
         """Take SIGINT and SIGTERM (remembering the previous handlers)."""
@@ -116,10 +126,38 @@ class _SignalGuard(RunEventHandler):
         for sig, previous in self._saved.items():
             signal.signal(sig, previous)
 
+    def undo_begins(self) -> None:
+        """From now on signals are only noted, and a pending interrupt is not raised again."""
+        self.undoing = True
+        interrupts.clear()
+
     def started(self, experiment: Any, journal: Any) -> None:
         # chaoslib's Runner has just installed its own SIGTERM handler (fail the current activity only):
         # take SIGTERM back so that it interrupts the run and the rollbacks run.
         signal.signal(signal.SIGTERM, self.handle)
+        interrupts.checkpoint()
+
+    # --- safe points between the steps of the steady states and the method (none once the undo began) -----
+    def start_hypothesis_before(self, experiment: Any) -> None:
+        interrupts.checkpoint()
+
+    def hypothesis_before_completed(self, experiment: Any, state: Any, journal: Any) -> None:
+        interrupts.checkpoint()
+
+    def start_method(self, experiment: Any) -> None:
+        interrupts.checkpoint()
+
+    def start_hypothesis_after(self, experiment: Any) -> None:
+        interrupts.checkpoint()
+
+    def start_activity(self, activity: Any) -> None:
+        interrupts.checkpoint()
+
+    def activity_completed(self, activity: Any, run: Any) -> None:
+        interrupts.checkpoint()  # the method stops after the activity it interrupted, never runs the next
+
+    def start_rollbacks(self, experiment: Any) -> None:
+        self.undo_begins()
 
 
 def default_journal_path(name: str, settings: Settings) -> Path:
@@ -205,13 +243,16 @@ def run(
             recorder.write()
             signals.install()
             try:
-                run_experiment(experiment, settings=ROLLBACKS_ALWAYS, event_handlers=[recorder, signals])
+                # the guard first: it takes SIGTERM back from chaoslib before anything else runs
+                run_experiment(experiment, settings=ROLLBACKS_ALWAYS, event_handlers=[signals, recorder])
             except Interrupted:
                 pass  # interrupted outside the phases chaostoolkit guards: the cleanup below still runs
+            except InterruptExecution:  # SIGTERM in the instant chaoslib's own handler was in place
+                signals.first = signals.first or "SIGTERM"
             except Exception as exc:  # chaostoolkit itself failed: still undo, still write the journal
                 error = f"chaostoolkit failed: {type(exc).__name__}: {exc}"
             finally:
-                signals.cleaning = True
+                signals.undo_begins()
                 try:
                     left = _cleanup(book, recorder, settings)
                 finally:

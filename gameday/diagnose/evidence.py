@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gameday.targets.base import (
+    ConfigChange,
     DependencyCheck,
     Endpoint,
     Event,
@@ -68,6 +69,7 @@ class Evidence:
     endpoints: list[Endpoint] = field(default_factory=list)
     load_balancer: LoadBalancer | None = None
     history: list[Revision] = field(default_factory=list)
+    config_changes: list[ConfigChange] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     dependencies: list[DependencyCheck] = field(default_factory=list)
     api: list[ApiAnswer] = field(default_factory=list)
@@ -91,6 +93,7 @@ class Evidence:
             endpoints=[Endpoint(**e) for e in data.get("endpoints", [])],
             load_balancer=LoadBalancer(**lb) if lb else None,
             history=[Revision(**r) for r in data.get("history", [])],
+            config_changes=[ConfigChange(**c) for c in data.get("config_changes", [])],
             events=[Event(**e) for e in data.get("events", [])],
             dependencies=[DependencyCheck(**d) for d in data.get("dependencies", [])],
             api=[ApiAnswer(**a) for a in data.get("api", [])],
@@ -167,6 +170,7 @@ def collect(
     submit("endpoints", target.endpoints)
     submit("load_balancer", target.load_balancer)
     submit("history", target.history)
+    submit("config_changes", target.config_changes)
     submit("events", target.events, event_limit)
     for dep in dependencies:
         submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
@@ -217,6 +221,8 @@ def _store(
         evidence.load_balancer = value
     elif source == "history":
         evidence.history = list(value)
+    elif source == "config_changes":
+        evidence.config_changes = list(value)
     elif source == "events":
         evidence.events = list(value)
     elif source == "api":

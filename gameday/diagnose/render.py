@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gameday.diagnose.diagnosis import Diagnosis
-from gameday.diagnose.rules import ago, event_line, replica_line
+from gameday.diagnose.rules import TITLES, ago, config_line, event_line, replica_line
 
 
 def render_text(d: Diagnosis, events: int = 10, revisions: int = 3) -> str:
@@ -15,6 +15,9 @@ def render_text(d: Diagnosis, events: int = 10, revisions: int = 3) -> str:
     out = [f"diagnosis of the {d.target} target at {when} ({ev.duration_s:.1f}s, read-only)", ""]
     out.append(f"VERDICT: {verdict.title}")
     out.append(f"  {verdict.summary}")
+    if verdict.alternatives:
+        also = ", ".join(f"{_title(key)} ({c:.0%})" for key, c in verdict.alternatives)
+        out.append(f"  confidence {verdict.confidence:.0%}; the evidence also fits: {also}")
     if verdict.evidence:
         out.append("evidence:")
         out += [f"  - {line}" for line in verdict.evidence]
@@ -35,6 +38,7 @@ def render_text(d: Diagnosis, events: int = 10, revisions: int = 3) -> str:
     for rev in ev.history[-revisions:]:
         out.append(f"  revision {rev.number} {rev.version} {ago(ev.collected_at - rev.created_at)} ago: "
                    f"{rev.change_cause}")
+    out += [f"  {config_line(c, ev.collected_at)}" for c in ev.config_changes]
     out += [f"  {event_line(e, ev.collected_at)}" for e in ev.events[-events:]]
     out.append("step 3 — dependencies:")
     for c in ev.dependencies:
@@ -44,3 +48,9 @@ def render_text(d: Diagnosis, events: int = 10, revisions: int = 3) -> str:
     for source, error in ev.errors.items():
         out.append(f"  no answer from {source}: {error}")
     return "\n".join(out)
+
+
+def _title(key: str) -> str:
+    kind, _, dependency = key.partition(":")
+    title = TITLES.get(kind, kind)
+    return f"{title}: {dependency}" if dependency else title

@@ -1,24 +1,38 @@
 """The root-cause verdict: one pure function of the collected evidence (no target, no clock, no I/O).
 
+The evidence is what an on-call engineer has: replica phases, readiness and restarts as supervisor or the kubelet
+report them, endpoints and the load balancer's checks, the rollout history, the configuration's last writes as the
+platform records them (:class:`~gameday.targets.base.ConfigChange`), events the platform wrote (never gameday's:
+their ``source`` is ``gameday``), the step-3 dependency checks, logs, and the API's answers. Nothing gameday left
+as the fault's author (its ledger, labels, annotations, events) is read, so an outage caused by hand gets the
+same verdict as one gameday caused.
+
 Order of the rules, first match wins:
 
 1. healthy — every replica and endpoint ready, the load balancer up, every dependency answering
-   → ``no-outage`` (with ``recovered_from: all-replicas-down`` when every replica was killed within
+   → ``no-outage`` (with ``recovered_from: all-replicas-down`` when every replica was killed or replaced within
    ``RECOVERED_S`` and came back by itself).
-2. frozen replicas (hung, accepting connections and never answering) → ``replicas-hanging``.
-3. a check of one of the profile's dependencies failing → ``dependency-failure:<dep>`` for a dependency
+2. a check of one of the profile's dependencies failing → ``dependency-failure:<dep>`` for a dependency
    the service cannot work without (``on_outage: outage``), even while its replicas still report ready
    (their grace period, or a hung database that readiness does not notice); ``dependency-degraded:<dep>``
    for one it survives (``on_outage: degraded``) while it still serves everything, and a failure when it is
    impacted after all (the profile promised otherwise: that is the finding). Critical dependencies first,
-   each group in the profile's order.
+   each group in the profile's order. Replicas whose probes time out as well are named as the alternative.
+3. hung replicas — Running (the process is alive), not ready, their probe *timing out* (the load balancer's
+   check status ``L7TOUT``, the kubelet's ``Unhealthy`` event "context deadline exceeded"), not refused, not a
+   5xx → ``replicas-hanging``; replicas ready whose every API call through the load balancer times out (504, no
+   answer) → ``replicas-hanging`` at a lower confidence (a network policy or the load balancer could do the same).
 4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
-   - a rollout to a new version whose replicas crash or never get ready → ``failed-deployment``;
-   - a configuration change (event reason ConfigChanged, an event on a ``configmap/``, or a revision
-     whose config hash changed) — possibly picked up by killing or restarting the replicas within
-     ``bounce_s`` — with replicas failing since → ``configuration-problem``;
-   - replicas killed, or no recent change at all, and nothing is ready → ``all-replicas-down``.
+   - a rollout to a new version whose replicas crash or never get ready, or replicas set to run a command their
+     revision does not have (a release by hand) → ``failed-deployment``;
+   - a configuration change (a ConfigMap write, a replica's file edited on disk) — possibly picked up by
+     killing or restarting the replicas within ``bounce_s`` — with replicas failing since → ``configuration-problem``;
+   - replicas killed (supervisor saw a SIGKILL; pods replaced without a rollout), or no recent change at all, and
+     nothing is ready → ``all-replicas-down``.
 5. anything else → ``unknown`` (with the evidence that was seen).
+
+Where the evidence fits two causes, the verdict names the likelier with its ``confidence`` and the other in
+``alternatives``.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ from gameday import reasons
 from gameday.dependencies import KINDS as DEPENDENCY_KINDS
 from gameday.diagnose.evidence import CRASH_PATTERNS, Evidence
 from gameday.profile import Dependency, Profile
-from gameday.targets.base import Event, Replica, Revision
+from gameday.targets.base import ConfigChange, Event, Replica, Revision
 
 NO_OUTAGE = "no-outage"
 FAILED_DEPLOYMENT = "failed-deployment"
@@ -69,6 +83,9 @@ ACTIONS: dict[str, list[str]] = {
 RECENT_S = 1800.0  # a change older than this is not "recent"
 BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pick it up
 RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recently "recovered" from an outage
+GAMEDAY_SOURCE = "gameday"  # the source of the events gameday writes: not evidence
+# a probe or check that got no answer in time, as HAProxy (L7TOUT, L4TOUT) and the kubelet word it
+_TIMED_OUT = re.compile(r"(?i)\b(L[47]TOUT|timeout|timed out|deadline exceeded)")
 MAX_LOG_EVIDENCE = 6
 
 
@@ -82,6 +99,8 @@ class Verdict:
     dependency: str | None = None
     actions: list[str] = field(default_factory=list)
     recovered_from: str | None = None  # healthy now, but this outage happened moments ago
+    confidence: float = 1.0  # how surely the evidence points at this cause rather than another
+    alternatives: list[tuple[str, float]] = field(default_factory=list)  # (key, confidence) of the other candidates
 
     @property
     def key(self) -> str:
@@ -111,6 +130,8 @@ class Verdict:
             "evidence": self.evidence,
             "actions": self.actions,
             "recovered_from": self.recovered_from,
+            "confidence": round(self.confidence, 2),
+            "alternatives": [{"key": key, "confidence": round(c, 2)} for key, c in self.alternatives],
         }
 
 
@@ -119,7 +140,7 @@ class Change:
     """A recent change the runbook's step 2 looks for."""
 
     at: float
-    kind: str  # rollout | config | kill
+    kind: str  # rollout | config | command | kill
     line: str  # the evidence line
     revision: Revision | None = None
     version_changed: bool = False
@@ -141,7 +162,8 @@ def ago(seconds: float) -> str:
 def replica_line(r: Replica) -> str:
     """One ``kubectl get pods`` row as a sentence."""
     version = f", revision {r.revision} ({r.version})" if r.revision is not None or r.version else ""
-    return f"pod {r.name}: {r.phase}, {'1/1' if r.ready else '0/1'} ready, {r.restarts} restarts{version}"
+    probe = f", readiness probe: {r.probe}" if r.probe else ""
+    return f"pod {r.name}: {r.phase}, {'1/1' if r.ready else '0/1'} ready, {r.restarts} restarts{version}{probe}"
 
 
 def event_line(e: Event, now: float) -> str:
@@ -222,7 +244,44 @@ def failing_replicas(ev: Evidence) -> list[Replica]:
     return [r for r in ev.replicas if not r.ready or r.phase in ("CrashLoopBackOff", "Terminated", "Stopped")]
 
 
-def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
+def probe_timeouts(ev: Evidence) -> dict[str, str]:
+    """Replicas whose probe timed out, as the platform reports it, with the line that says so: the readiness probe
+    the target ran (``Replica.probe``), the load balancer's check status (HAProxy ``DOWN L7TOUT``) or the kubelet's
+    latest ``Unhealthy`` event of the pod ("Readiness probe failed: ... context deadline exceeded"). A refused
+    connection or a 5xx is not a timeout."""
+    out: dict[str, str] = {r.name: f"pod {r.name}: readiness probe timed out" for r in ev.replicas
+                           if _TIMED_OUT.search(r.probe)}
+    latest: dict[str, Event] = {}
+    for e in sorted(platform_events(ev), key=lambda e: e.timestamp):
+        if e.reason == reasons.UNHEALTHY:
+            latest[e.object.split("/", 1)[-1]] = e
+    for name, e in latest.items():
+        if _TIMED_OUT.search(e.message):
+            out[name] = event_line(e, ev.collected_at)
+    for endpoint in ev.endpoints:
+        if not endpoint.ready and _TIMED_OUT.search(endpoint.state):
+            out.setdefault(endpoint.name, f"load balancer: {endpoint.name} {endpoint.state} (its check timed out)")
+    return out
+
+
+def hung_replicas(ev: Evidence) -> list[tuple[Replica, str]]:
+    """Replicas that hang: Running (supervisor or the kubelet says so: the process is alive), not ready, and their
+    probe timing out (:func:`probe_timeouts`)."""
+    timeouts = probe_timeouts(ev)
+    return [(r, timeouts[r.name]) for r in ev.replicas if r.phase == "Running" and not r.ready and r.name in timeouts]
+
+
+def api_timing_out(ev: Evidence) -> bool:
+    """Every API call through the load balancer timed out: 504 (the load balancer gave up waiting) or no answer."""
+    return bool(ev.api) and all(a.status in (None, 504) for a in ev.api)
+
+
+def platform_events(ev: Evidence) -> list[Event]:
+    """Events the platform wrote (supervisor, the kubelet, controllers): gameday's own are not evidence."""
+    return [e for e in ev.events if e.source != GAMEDAY_SOURCE]
+
+
+def recent_changes(ev: Evidence, recent_s: float = RECENT_S, bounce_s: float = BOUNCE_S) -> list[Change]:
     """Rollouts, configuration changes and replica kills within ``recent_s``, oldest first."""
     now = ev.collected_at
     since = now - recent_s
@@ -239,14 +298,46 @@ def recent_changes(ev: Evidence, recent_s: float = RECENT_S) -> list[Change]:
         if prev is not None and version_changed:
             line += f" (previous: {prev.version})"
         changes.append(Change(rev.created_at, "rollout", line, rev, version_changed, config_changed))
-    for e in ev.events:
-        if e.timestamp < since:
-            continue
-        if e.reason == reasons.CONFIG_CHANGED or e.object.lower().startswith("configmap/"):
-            changes.append(Change(e.timestamp, "config", event_line(e, now)))
-        elif _is_kill(e, names):
+    for c in ev.config_changes:
+        if c.at >= since:
+            changes.append(Change(c.at, "command" if c.kind == "command" else "config", config_line(c, now),
+                                  subject=c.object))
+    for e in platform_events(ev):
+        if e.timestamp >= since and (_is_kill(e, names) or _stopped_outside_a_rollout(e, names)):
             changes.append(Change(e.timestamp, "kill", event_line(e, now), subject=e.object.split("/", 1)[-1]))
+    changes += [c for c in _replaced(ev, bounce_s) if c.at >= since]
     return sorted(changes, key=lambda c: c.at)
+
+
+def config_line(c: ConfigChange, now: float) -> str:
+    """A configuration change as a sentence."""
+    return f"{c.detail} {ago(now - c.at)} ago"
+
+
+def _replaced(ev: Evidence, bounce_s: float) -> list[Change]:
+    """Replicas started well after their revision was rolled out, never restarted: replaced (a pod deleted, evicted,
+    its node lost) rather than rolled out — what ``kubectl get pods`` shows as an AGE younger than the rollout."""
+    rolled = {r.number: r.created_at for r in ev.history}
+    out = []
+    for r in ev.replicas:
+        created = rolled.get(r.revision) if r.revision is not None else None
+        if created is None or r.started_at is None or r.restarts or r.started_at - created <= bounce_s:
+            continue
+        out.append(Change(r.started_at, "kill",
+                          f"pod {r.name} started {ago(ev.collected_at - r.started_at)} ago, "
+                          f"{ago(r.started_at - created)} after its revision {r.revision} was rolled out: replaced",
+                          subject=r.name))
+    return out
+
+
+def _stopped_outside_a_rollout(e: Event, names: set[str]) -> bool:
+    """The kubelet stopping a pod that is gone and was not rolled out: its ReplicaSet (the name up to the last
+    ``-``) still runs the current pods, so the pod was deleted or evicted, and replaced (a rollout stops the pods of
+    the *previous* ReplicaSet)."""
+    obj = e.object.split("/", 1)[-1]
+    if e.reason != reasons.KILLING or not e.object.startswith("pod/") or obj in names or "-" not in obj:
+        return False
+    return obj.rsplit("-", 1)[0] in {n.rsplit("-", 1)[0] for n in names if "-" in n}
 
 
 def _family(name: str) -> str:
@@ -283,6 +374,8 @@ def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, lis
         return "kill", kills
     if latest.kind == "config":
         return "config", [latest]
+    if latest.kind == "command":
+        return "command", [latest]
     if latest.version_changed:
         return "deployment", [latest]
     previous_rollout = max((c.at for c in changes[:-1] if c.kind == "rollout"), default=float("-inf"))
@@ -322,20 +415,14 @@ def decide(
     if up and not failed_checks and not api_down:
         verdict = _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
                            "answers", [*service, *(_dependency_line(c) for c in ev.dependencies)])
-        kills = [c for c in recent_changes(ev, RECOVERED_S) if c.kind == "kill"]
+        kills = [c for c in recent_changes(ev, RECOVERED_S, bounce_s) if c.kind == "kill"]
         if kills and len({c.subject for c in kills}) >= len(ev.replicas):
             verdict.recovered_from = ALL_REPLICAS_DOWN
             verdict.summary += f"; every replica was killed {ago(now - kills[-1].at)} ago and came back by itself"
             verdict.evidence += [c.line for c in kills[-len(ev.replicas):]]
         return verdict
 
-    frozen = [r for r in ev.replicas if r.phase == "Frozen"]
-    if frozen:
-        names = ", ".join(r.name for r in frozen)
-        evidence = [*(replica_line(r) for r in frozen), *service]
-        evidence += [event_line(e, now) for e in ev.events if e.reason == reasons.FROZEN][-3:]
-        return _verdict(REPLICAS_HANGING,
-                        f"replicas hanging: {names} frozen (processes alive, not answering)", evidence)
+    hung = hung_replicas(ev)
 
     if failed_checks:
         first = failed_checks[0]
@@ -343,23 +430,37 @@ def decide(
         evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev, dep)
         others = f" (also failing: {', '.join(c.name for c in failed_checks[1:])})" if failed_checks[1:] else ""
         if dep.on_outage == "outage" and up:
-            return _verdict(DEPENDENCY_FAILURE,
-                            f"dependency failure: {first.name} does not answer ({first.detail}); the service cannot "
-                            f"work without it, though its replicas still report ready{others}",
-                            evidence, first.name)
-        if up:
-            return _verdict(DEPENDENCY_DEGRADED,
-                            f"dependency degraded: {first.name} does not answer ({first.detail}) but every replica "
-                            f"is still ready — the service runs degraded{others}",
-                            evidence, first.name)
-        survives = "" if dep.on_outage == "outage" else " although its profile says it survives its loss"
-        return _verdict(DEPENDENCY_FAILURE,
-                        f"dependency failure: {first.name} does not answer ({first.detail}) and the service is "
-                        f"impacted{survives}{others}",
-                        evidence, first.name)
+            verdict = _verdict(DEPENDENCY_FAILURE,
+                               f"dependency failure: {first.name} does not answer ({first.detail}); the service "
+                               f"cannot work without it, though its replicas still report ready{others}",
+                               evidence, first.name)
+        elif up:
+            verdict = _verdict(DEPENDENCY_DEGRADED,
+                               f"dependency degraded: {first.name} does not answer ({first.detail}) but every "
+                               f"replica is still ready — the service runs degraded{others}",
+                               evidence, first.name)
+        else:
+            survives = "" if dep.on_outage == "outage" else " although its profile says it survives its loss"
+            verdict = _verdict(DEPENDENCY_FAILURE,
+                               f"dependency failure: {first.name} does not answer ({first.detail}) and the service "
+                               f"is impacted{survives}{others}",
+                               evidence, first.name)
+        if hung:  # the replicas' probes time out too: they may hang on it, or hang themselves
+            verdict.confidence = 0.7
+            verdict.alternatives = [(REPLICAS_HANGING, 0.3)]
+            verdict.evidence += [line for _, line in hung]
+        return verdict
+
+    if hung:
+        names = ", ".join(r.name for r, _ in hung)
+        evidence = [*(replica_line(r) for r, _ in hung), *(line for _, line in hung), *service,
+                    *_api_lines(ev)]
+        return _verdict(REPLICAS_HANGING,
+                        f"replicas hanging: {names} running but not answering (their probes time out; connections "
+                        "are accepted, never answered)", evidence, confidence=0.9)
 
     failing = failing_replicas(ev)
-    kind, changes = episode(recent_changes(ev, recent_s), bounce_s)
+    kind, changes = episode(recent_changes(ev, recent_s, bounce_s), bounce_s)
     crash_logs = _log_lines(ev)
 
     if kind == "deployment" and failing:
@@ -382,11 +483,26 @@ def decide(
                             f"fails ({shown})",
                             [changes[-1].line, f"API through the load balancer: {shown}", *service, *crash_logs])
 
+    if kind == "command" and failing:
+        change = changes[-1]
+        return _verdict(FAILED_DEPLOYMENT,
+                        f"failed deployment: replicas were set to run another command {ago(now - change.at)} ago, "
+                        f"outside the rollout history, and {len(failing)}/{len(ev.replicas)} replicas crash or are "
+                        "not ready on it",
+                        [change.line, *(replica_line(r) for r in failing), *service, *crash_logs])
+
     if kind == "config" and failing:
         return _verdict(CONFIGURATION_PROBLEM,
                         f"configuration problem: the configuration changed {ago(now - changes[0].at)} ago and "
                         f"{len(failing)}/{len(ev.replicas)} replicas fail on it",
                         [*(c.line for c in changes[:4]), *(replica_line(r) for r in failing), *service, *crash_logs])
+
+    if up and api_timing_out(ev) and kind not in ("deployment", "command"):
+        return _verdict(REPLICAS_HANGING,
+                        "replicas hanging: every replica reports ready, yet every API call through the load balancer "
+                        "times out (a replica or the path to it accepts and never answers)",
+                        [*service, *_api_lines(ev), *crash_logs], confidence=0.6,
+                        alternatives=[(UNKNOWN, 0.4)])
 
     if all_replicas_down(ev):
         if kind == "kill":
@@ -422,5 +538,14 @@ def _runs(replica: Replica, rev: Revision) -> bool:
     return replica.revision == rev.number or (replica.revision is None and replica.version == rev.version)
 
 
-def _verdict(kind: str, summary: str, evidence: list[str], dependency: str | None = None) -> Verdict:
-    return Verdict(kind, summary, evidence, dependency, list(ACTIONS[kind]))
+def _verdict(kind: str, summary: str, evidence: list[str], dependency: str | None = None, *,
+             confidence: float = 1.0, alternatives: list[tuple[str, float]] | None = None) -> Verdict:
+    return Verdict(kind, summary, evidence, dependency, list(ACTIONS[kind]), confidence=confidence,
+                   alternatives=list(alternatives or []))
+
+
+def _api_lines(ev: Evidence) -> list[str]:
+    if not ev.api:
+        return []
+    shown = ", ".join(f"{a.endpoint} {a.status or 'no answer'}" for a in ev.api[:4])
+    return [f"API through the load balancer: {shown}"]

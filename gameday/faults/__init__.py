@@ -14,6 +14,7 @@ import importlib
 import pkgutil
 from typing import TYPE_CHECKING, Any
 
+from gameday import interrupts
 from gameday.errors import UsageError
 from gameday.faults.base import FAULTS, Fault, FaultContext, actionable_dependencies
 from gameday.ledger import Ledger, LedgerEntry
@@ -73,8 +74,16 @@ def inject(target: Target, ledger: Ledger, name: str, params: dict[str, Any] | N
     except NothingChanged:
         ledger.remove(entry.id)  # refused before its first change: nothing to undo, nothing to keep
         raise
-    except BaseException:
-        undo(target, ledger, entry)
+    except BaseException as exc:
+        try:
+            with interrupts.undoing():  # its waits must not raise the interrupt it is undoing for
+                undo(target, ledger, entry)
+        except Exception as failed:
+            if isinstance(exc, Exception):
+                raise
+            # an interrupt stays one (never an ordinary failure the caller would go on after); the entry stays
+            # in the ledger for the caller's cleanup or 'gameday abort'
+            raise exc from failed
         raise
     ledger.update(entry.id, state="injected")
     entry.state = "injected"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field
 
+from gameday import interrupts
 from gameday.faults.base import ReplicaFault, ReplicaParams
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class KillReplicas(ReplicaFault):
         for i in range(params["rounds"]):
             target.terminate_replicas(params.get("replicas"))
             if i + 1 < params["rounds"]:
-                time.sleep(params["interval"])  # the fault's own cadence
+                interrupts.pause(params["interval"])  # the fault's cadence; a Ctrl-C stops it here at the latest
 
     def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
         target.start_replicas(params.get("replicas"))

@@ -10,6 +10,11 @@ and from ``gameday run --stop-on SPEC`` (repeatable). A SPEC is ``[EXPERIMENT/]K
 - ``blast:PATH>RATE [for 5s]`` - more than RATE (``5%`` or ``0.05``) of the probes of PATH (a probed path or
   endpoint name of the profile) failed in the last 5 s: traffic the experiment should not affect.
 
+A promql, http or blast SPEC may end in ``on-error continue`` (YAML: ``on_error: continue``). Guardrails fail closed:
+a condition that cannot be evaluated (its Prometheus or URL does not answer, the query is refused, the check
+raises) holds, and stops the run after its ``for``, naming the cause; with ``on-error continue`` it is ignored
+while blind (the old behaviour), and the console and the report say for how long the guard was blind.
+
 Every condition is checked before anything is injected (the PromQL is run once, the URL must answer, the
 experiment must be in the run). During the run a watcher thread evaluates them every 0.25 s; when one
 fires it undoes this run's faults through the ledger at once, then lets the session stop the load and
@@ -19,6 +24,7 @@ interrupt the experiment.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +52,8 @@ MIN_BLAST_SAMPLES = 4
 _SCOPED = re.compile(r"^(?P<exp>[A-Za-z0-9_.-]+)/(?P<rest>(outage|promql|http|blast):.*)$", re.S)
 _FOR = re.compile(r"\s+for\s+(?P<dur>\S+)\s*$")
 _AT = re.compile(r"\s+at\s+(?P<url>https?://\S+)\s*$")
+_ON_ERROR = re.compile(r"\s+on-error\s+(?P<mode>\S+)\s*$")
+ON_ERROR = ("stop", "continue")
 _DURATION = re.compile(r"^(?P<n>\d+(\.\d+)?)(?P<unit>ms|s|m)?$")
 
 
@@ -57,16 +65,21 @@ def duration(text: str, spec: str) -> float:
     return float(m["n"]) * {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[m["unit"]]
 
 
-def _suffixes(text: str, spec: str) -> tuple[str, float | None, str | None]:
-    """Strip trailing ``for DUR`` and ``at URL`` (either order)."""
+def _suffixes(text: str, spec: str) -> tuple[str, float | None, str | None, str | None]:
+    """Strip trailing ``for DUR``, ``at URL`` and ``on-error stop|continue`` (any order)."""
     for_s: float | None = None
     url: str | None = None
-    for _ in range(2):
+    on_error: str | None = None
+    for _ in range(3):
         if (m := _FOR.search(text)) and for_s is None:
             for_s, text = duration(m["dur"], spec), text[:m.start()]
         elif (m := _AT.search(text)) and url is None:
             url, text = m["url"], text[:m.start()]
-    return text.strip(), for_s, url
+        elif (m := _ON_ERROR.search(text)) and on_error is None:
+            on_error, text = m["mode"], text[:m.start()]
+            if on_error not in ON_ERROR:
+                raise UsageError(f"stop condition {spec!r}: on-error {on_error!r}: expected stop or continue")
+    return text.strip(), for_s, url, on_error
 
 
 def parse_spec(spec: str, into: StopConditions) -> StopConditions:
@@ -81,19 +94,20 @@ def parse_spec(spec: str, into: StopConditions) -> StopConditions:
     target: ConditionSet = conditions
     if experiment:
         target = conditions.experiments.setdefault(experiment, ConditionSet())
-    args, for_s, url = _suffixes(args, spec)
+    args, for_s, url, on_error = _suffixes(args, spec)
     if not args:
         raise UsageError(f"stop condition {spec!r}: nothing after '{kind}:'")
+    errors = {"on_error": on_error} if on_error else {}
     if kind == "outage":
-        if for_s is not None or url:
+        if for_s is not None or url or on_error:
             raise UsageError(f"stop condition {spec!r}: outage takes one duration (outage:120s)")
         target.outage_s = duration(args, spec)
     elif kind == "promql":
-        target.promql.append(PromqlCondition(expr=args, for_s=for_s or 0.0, url=url))
+        target.promql.append(PromqlCondition(expr=args, for_s=for_s or 0.0, url=url, **errors))
     elif kind == "http":
         if url:
             raise UsageError(f"stop condition {spec!r}: http takes its URL first (http:URL for 2s)")
-        target.http.append(HttpCondition(url=args, for_s=for_s or 0.0))
+        target.http.append(HttpCondition(url=args, for_s=for_s or 0.0, **errors))
     else:
         path, gt, rate = args.partition(">")
         if not gt:
@@ -105,7 +119,7 @@ def parse_spec(spec: str, into: StopConditions) -> StopConditions:
         if not 0 <= value <= 1:
             raise UsageError(f"stop condition {spec!r}: the rate must be between 0 and 100%")
         target.blast_radius.append(BlastRadiusCondition(path=path.strip(), max_error_rate=value,
-                                                        window_s=for_s or 5.0))
+                                                        window_s=for_s or 5.0, **errors))
     return conditions
 
 
@@ -188,17 +202,21 @@ class Fired:
     experiment: str | None
     undone_at: float | None = None
     undone: list[str] = field(default_factory=list)
+    cause: str | None = None  # the condition could not be evaluated: why (it held because it was blind)
 
     def line(self) -> str:
-        """``aborted: outage > 5s (value 5.3s at 17:02:03)``."""
+        """``aborted: outage > 5s (value 5.3s at 17:02:03)``, or ``aborted: promql up == 0 could not be evaluated
+        for 2.1s: Prometheus at http://... unreachable (ConnectError) (at 17:02:03)``."""
         at = datetime.fromtimestamp(self.fired_at).strftime("%H:%M:%S")
+        if self.cause:
+            return f"aborted: {self.condition} {self.cause} (at {at})"
         return f"aborted: {self.condition} (value {self.value} at {at})"
 
     def to_dict(self) -> dict[str, Any]:
         """For report.json."""
         return {"condition": self.condition, "value": self.value, "held_at": self.held_at,
                 "fired_at": self.fired_at, "experiment": self.experiment, "undone_at": self.undone_at,
-                "undone": self.undone,
+                "undone": self.undone, "cause": self.cause,
                 "held_to_undone_s": round(self.undone_at - self.held_at, 3) if self.undone_at else None}
 
 
@@ -211,12 +229,39 @@ class Signals:
     prometheus_url: str | None
 
 
+class Unevaluable(Exception):
+    """A check could not tell whether its condition holds (no answer, a refused query): the cause, for people."""
+
+
+@dataclass
+class Blind:
+    """An episode during which a condition could not be evaluated (``until`` None: still blind)."""
+
+    condition: str
+    on_error: str
+    since: float
+    cause: str
+    experiment: str | None
+    until: float | None = None
+
+    def seconds(self, now: float) -> float:
+        """How long the guard was (or has been, by ``now``) blind."""
+        return (self.until if self.until is not None else now) - self.since
+
+    def to_dict(self, now: float) -> dict[str, Any]:
+        """For report.json."""
+        return {"condition": self.condition, "on_error": self.on_error, "since": self.since, "until": self.until,
+                "seconds": round(self.seconds(now), 2), "cause": self.cause, "experiment": self.experiment}
+
+
 @dataclass
 class _Condition:
     label: str
     for_s: float
     check: Callable[[Signals, float], tuple[bool, str, float | None]]  # holds, value, since (None: now)
+    on_error: str = "stop"
     held_since: float | None = None
+    blind: Blind | None = None  # the episode in progress
 
 
 def _outage(limit: float) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
@@ -228,13 +273,21 @@ def _outage(limit: float) -> Callable[[Signals, float], tuple[bool, str, float |
     return check
 
 
+def _no_answer(what: str, exc: httpx.HTTPError, timeout: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{what} did not answer within {timeout:g}s ({type(exc).__name__})"
+    return f"{what} unreachable ({type(exc).__name__})"
+
+
 def _promql(c: PromqlCondition) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
     def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
         url = c.url or signals.prometheus_url
         try:
             result = prometheus.query(url or "", c.expr, timeout=1.0)
-        except prometheus.PrometheusError:
-            return False, "", None  # Prometheus unreachable mid-run: not evidence of harm
+        except prometheus.PrometheusError as exc:  # no evidence either way: the guard is blind
+            cause = exc.__cause__
+            raise Unevaluable(_no_answer(f"Prometheus at {url}", cause, 1.0) if isinstance(cause, httpx.HTTPError)
+                              else f"Prometheus at {url}: {exc}") from exc
         value = result[0]["value"][1] if result else ""
         return bool(result), value, None
     return check
@@ -244,9 +297,9 @@ def _http(c: HttpCondition) -> Callable[[Signals, float], tuple[bool, str, float
     def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
         try:
             status = httpx.get(c.url, timeout=c.timeout_s).status_code
-            return not 200 <= status < 300, f"HTTP {status}", None
-        except httpx.HTTPError as exc:
-            return True, type(exc).__name__, None
+        except httpx.HTTPError as exc:  # refused, reset, slower than the timeout: no answer to judge
+            raise Unevaluable(_no_answer(c.url, exc, c.timeout_s)) from exc
+        return not 200 <= status < 300, f"HTTP {status}", None
     return check
 
 
@@ -260,28 +313,44 @@ def _blast(c: BlastRadiusCondition) -> Callable[[Signals, float], tuple[bool, st
     return check
 
 
+def _errors(on_error: str) -> str:
+    return " on-error continue" if on_error == "continue" else ""
+
+
 def _conditions(s: ConditionSet, outage_default: float | None) -> list[_Condition]:
     out = []
     limit = s.outage_s if s.outage_s is not None else outage_default
     if limit is not None:
         out.append(_Condition(f"outage > {limit:g}s", 0.0, _outage(limit)))
     out += [_Condition(f"promql {p.expr}" + (f" for {p.for_s:g}s" if p.for_s else "") +
-                       (f" at {p.url}" if p.url else ""), p.for_s, _promql(p)) for p in s.promql]
-    out += [_Condition(f"http {h.url} failing" + (f" for {h.for_s:g}s" if h.for_s else ""), h.for_s, _http(h))
-            for h in s.http]
-    out += [_Condition(f"blast radius {b.path} error rate > {100 * b.max_error_rate:g}% over {b.window_s:g}s",
-                       0.0, _blast(b)) for b in s.blast_radius]
+                       (f" at {p.url}" if p.url else "") + _errors(p.on_error), p.for_s, _promql(p), p.on_error)
+            for p in s.promql]
+    out += [_Condition(f"http {h.url} failing" + (f" for {h.for_s:g}s" if h.for_s else "") + _errors(h.on_error),
+                       h.for_s, _http(h), h.on_error) for h in s.http]
+    out += [_Condition(f"blast radius {b.path} error rate > {100 * b.max_error_rate:g}% over {b.window_s:g}s"
+                       + _errors(b.on_error), 0.0, _blast(b), b.on_error) for b in s.blast_radius]
     return out
 
 
-class Watcher:
-    """Evaluates the conditions in force every :data:`TICK_S` in a thread; calls ``on_fire`` once."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
-    def __init__(self, conditions: StopConditions, signals: Signals, on_fire: Callable[[Fired], None]) -> None:
+
+class Watcher:
+    """Evaluates the conditions in force every :data:`TICK_S` in a thread; calls ``on_fire`` once.
+
+    A condition that cannot be evaluated fails closed: it holds (``on_error: stop``, the default) or is ignored
+    (``continue``); either way each blind episode is said when it starts and ends (``say``) and kept (:meth:`blind`).
+    """
+
+    def __init__(self, conditions: StopConditions, signals: Signals, on_fire: Callable[[Fired], None],
+                 say: Callable[[str], None] = _stderr) -> None:
         self.conditions = conditions
         self.signals = signals
         self.on_fire = on_fire
+        self.say = say
         self.fired: Fired | None = None
+        self.episodes: list[Blind] = []
         self._run = _conditions(conditions, None)
         self._per_experiment = {name: _conditions(s, None)
                                 for name, s in conditions.experiments.items()}
@@ -294,10 +363,19 @@ class Watcher:
         return self
 
     def stop(self) -> None:
-        """Stop watching (waits for an ``on_fire`` in progress)."""
+        """Stop watching (waits for an ``on_fire`` in progress); a blind episode still open ends now."""
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(10)
+        now = time.time()
+        for episode in self.episodes:
+            if episode.until is None:
+                episode.until = now
+
+    def blind(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Every episode during which a condition could not be evaluated, for the report."""
+        at = time.time() if now is None else now
+        return [e.to_dict(at) for e in self.episodes]
 
     def _in_force(self) -> list[_Condition]:
         name = self.signals.experiment()[0]
@@ -306,20 +384,40 @@ class Watcher:
             return [c for c in self._run if not c.label.startswith("outage")] + scoped
         return self._run + scoped
 
+    def _blindness(self, c: _Condition, cause: str | None, now: float) -> None:
+        """Open or close the condition's blind episode, and say so."""
+        if cause is not None and c.blind is None:
+            c.blind = Blind(c.label, c.on_error, now, cause, self.signals.experiment()[0])
+            self.episodes.append(c.blind)
+            then = (f"it holds and stops the run after {c.for_s:g}s" if c.on_error == "stop"
+                    else "on-error continue: the run goes on without this guard")
+            self.say(f"gameday: warning: stop condition {c.label} cannot be evaluated: {cause}; {then}")
+        elif cause is not None and c.blind is not None:
+            c.blind.cause = cause  # the latest: a Prometheus shutting down first resets, then refuses
+        elif cause is None and c.blind is not None:
+            c.blind.until = now
+            self.say(f"gameday: stop condition {c.label} evaluated again after {c.blind.seconds(now):.1f}s blind")
+            c.blind = None
+
     def evaluate(self, now: float) -> Fired | None:
         """One pass: the first condition that holds long enough, or None."""
         for c in self._in_force():
+            cause = None
             try:
                 holds, value, since = c.check(self.signals, now)
-            except Exception:  # a check that breaks must never break the game day
-                holds, value, since = False, "", None
+            except Exception as exc:  # blind: a failing check is never taken for "all is well" unless asked
+                cause = str(exc) if isinstance(exc, Unevaluable) else f"the check failed: {type(exc).__name__}: {exc}"
+                holds, value, since = c.on_error == "stop", "", None
+            self._blindness(c, cause, now)
             if not holds:
                 c.held_since = None
                 continue
             c.held_since = c.held_since or (since if since is not None else now)
             held_at = c.held_since if since is not None else c.held_since + c.for_s
             if now >= held_at:
-                return Fired(c.label, value, held_at, now, self.signals.experiment()[0])
+                blind = (f"could not be evaluated for {c.blind.seconds(now):.1f}s: {c.blind.cause}"
+                         if c.blind is not None else None)
+                return Fired(c.label, value, held_at, now, self.signals.experiment()[0], cause=blind)
         return None
 
     def _loop(self) -> None:

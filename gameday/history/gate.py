@@ -64,6 +64,7 @@ class Finding:
     value: float
     baseline: Baseline | None
     threshold: float | None
+    history_runs: int = 0  # the past values there were (fewer than ``min_runs``: not judged)
 
     @property
     def regressed(self) -> bool:
@@ -73,7 +74,8 @@ class Finding:
     def line(self) -> str:
         """One line for a person."""
         if self.baseline is None or self.threshold is None:
-            return f"{self.experiment}: {self.figure} {self.value:.2f} s: not enough history"
+            return (f"{self.experiment}: {self.figure} {self.value:.2f} s: not judged, not enough history "
+                    f"({self.history_runs} runs)")
         b = self.baseline
         verdict = "REGRESSION" if self.regressed else "ok"
         return (f"{self.experiment}: {self.figure} {self.value:.2f} s {verdict}: baseline median {b.median:.2f} s "
@@ -95,6 +97,18 @@ class GateResult:
     def not_enough_history(self) -> list[Finding]:
         """The figures with fewer than ``min_runs`` past values."""
         return [f for f in self.findings if f.baseline is None]
+
+    def not_judged(self, min_runs: int) -> str | None:
+        """``not judged: 2 of 5 runs (postgres-down detect, postgres-down recover)``, grouped by how much history
+        there was; None when every figure was judged. A gate that had too little history to judge passes, and
+        must say so where it is read, or its exit 0 reads as "no regression"."""
+        by_runs: dict[int, list[str]] = {}
+        for f in self.not_enough_history:
+            by_runs.setdefault(f.history_runs, []).append(f"{f.experiment} {f.figure}")
+        if not by_runs:
+            return None
+        return "not judged: " + "; ".join(f"{n} of {min_runs} runs ({', '.join(sorted(names))})"
+                                          for n, names in sorted(by_runs.items()))
 
 
 def baseline(values: list[float], policy: Policy) -> Baseline | None:
@@ -125,6 +139,8 @@ def judge(current: dict[str, dict[str, float | None]], history: dict[str, dict[s
             value = figures.get(figure)
             if value is None:
                 continue  # not reached (a failed or degraded experiment): the game day's verdict says so
-            b = baseline(history.get(experiment, {}).get(figure, []), policy)
-            result.findings.append(Finding(experiment, figure, value, b, threshold(b, policy, figure) if b else None))
+            past = history.get(experiment, {}).get(figure, [])
+            b = baseline(past, policy)
+            result.findings.append(Finding(experiment, figure, value, b, threshold(b, policy, figure) if b else None,
+                                           len(past[-policy.window:])))
     return result

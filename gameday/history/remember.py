@@ -138,10 +138,8 @@ def regression_gate(report: dict[str, Any], settings: Settings, exit_code: int, 
     for finding in result.regressions:
         say(f"regression gate: {finding.line()}")
     judged = len(result.findings) - len(result.not_enough_history)
-    missing = sorted({f"{f.experiment} {f.figure}" for f in result.not_enough_history})
     summary = f"regression gate: {len(result.regressions)} regression(s) in {judged} figure(s) judged"
-    if missing:
-        summary += (f"; not enough history (fewer than {settings.history.regression_min_runs} passed runs) for: "
-                    f"{', '.join(missing)}")
+    if not_judged := result.not_judged(settings.history.regression_min_runs):  # passed runs of history
+        summary += f"; {not_judged}"
     say(summary)
     return EXIT_REGRESSION if result.regressions and exit_code == 0 else exit_code

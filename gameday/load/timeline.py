@@ -27,6 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+WRITE_LAG_S = 0.1  # locust_timeline.py writes each second 0.05 s after it ends: read it this long after
+
+
+def window_complete_at(start: float, seconds: float) -> float:
+    """When the whole seconds after ``start`` (:meth:`Timeline.window`) can first span ``seconds``.
+
+    Requests are counted by the second they completed in, so a window from a float ``start`` begins at the next
+    second boundary: it loses the rest of the second ``start`` falls in, and nothing more.
+    """
+    return math.ceil(start) + seconds + WRITE_LAG_S
+
 
 def round_ms(ms: float) -> int:
     """Round a response time like locust does, so histograms stay small."""

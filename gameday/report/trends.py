@@ -61,7 +61,8 @@ def trend_charts(trends: dict[str, Any] | None) -> dict[str, str]:
                         label=name)
         ax.set_ylim(bottom=0)
         _axis(ax, "time to recover s")
-        ax.legend(fontsize=7, loc="upper left", ncol=4)
+        if ax.get_lines():  # a degraded experiment never has a time to recover: no line, no legend
+            ax.legend(fontsize=7, loc="upper left", ncol=4)
         ax.set_title(f"Time to recover per experiment, last {len(runs)} game days", fontsize=10)
         charts["recover"] = _png(fig)
     return charts

@@ -26,8 +26,8 @@ _ENV = jinja2.Environment(
 
 
 def fmt_s(value: float | None) -> str:
-    """Seconds for people; a dash when there is no value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """Seconds for people; a dash when there is no value (nor a key: an alert Prometheus could not tell about)."""
+    if value is None or isinstance(value, jinja2.Undefined) or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
 
@@ -92,30 +92,60 @@ def junit_xml(report: dict[str, Any]) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
+def alert_cell(alert: dict[str, Any] | None) -> str:
+    """The endpoint-down alert against what was expected: ✔/✘ fired or quiet, or "not judged" and why."""
+    if not alert:
+        return "–"
+    fired = "fired" if alert.get("fired_at") else "quiet"
+    if alert.get("as_expected") is None:
+        return f"not judged ({alert.get('not_judged') or alert.get('error') or 'no data'})"
+    return f"{'✔' if alert['as_expected'] else '✘'} {fired}"
+
+
+def gate_summary(report: dict[str, Any]) -> str | None:
+    """The regression gate's last line, when the run was gated (``--fail-on-regression``)."""
+    lines = (report.get("regression_gate") or {}).get("lines") or []
+    return lines[-1] if lines else None
+
+
 def summary_markdown(report: dict[str, Any]) -> str:
     """A short summary for a pull request comment or a chat message."""
+    mode = report.get("diagnosis_mode")
+    gate = gate_summary(report)
     lines = [
-        f"## Game day: {report['status'].upper()} ({report['target']}, {fmt_s(report.get('wall_time_s'))})"
+        f"## Game day: {report['status'].upper()} ({report['target']}, {fmt_s(report.get('wall_time_s'))}"
+        + (f", diagnosis {mode}" if mode else "") + ")"
         + (f" — {len(report['notifications_failed'])} notification(s) NOT sent"
-           if report.get("notifications_failed") else ""),
+           if report.get("notifications_failed") else "")
+        + (f" — {gate.removeprefix('regression gate: ')}" if gate and "not judged" in gate else ""),
         "",
-        "| experiment | result | detect | recover | verify | diagnosis | escalation |",
-        "|---|---|---:|---:|---:|---|---|",
+        "| experiment | result | detect | recover | verify | diagnosis | alert | escalation |",
+        "|---|---|---:|---:|---:|---|---|---|",
     ]
     for e in report["experiments"]:
         diag = e.get("diagnosis") or {}
         verdict = f"{'✔' if diag.get('correct') else '✘'} {diag.get('verdict')}" if diag else "–"
         lines.append(
             f"| {e['name']} | {e['status']} | {fmt_s(e.get('time_to_detect_s'))} | {fmt_s(e.get('time_to_recover_s'))}"
-            f" | {fmt_s(e.get('time_to_verify_s'))} | {verdict} | {e.get('escalation', {}).get('level', '–')} |"
+            f" | {fmt_s(e.get('time_to_verify_s'))} | {verdict} | {alert_cell(e.get('alert'))}"
+            f" | {e.get('escalation', {}).get('level', '–')} |"
         )
     if (report.get("score") or {}).get("score") is not None:
         lines += ["", f"Resilience score: **{report['score']['score']:.1f}** / 100 (docs/history.md)"]
     failed = [e for e in report["experiments"] if e["status"] != "passed"]
     if failed:
         lines += ["", "**Failed:**"] + [f"- {e['name']}: {e.get('message', '')}" for e in failed]
+    advisory = [f"- {e['name']}: {p}" for e in report["experiments"] for p in e.get("advisory") or []]
+    if advisory:  # --diagnosis advisory: what strict would have failed
+        lines += ["", "**Diagnosis advisory (not gating):**", *advisory]
     if report.get("skipped"):  # experiments that do not apply to this service (not run, not failed)
         lines += ["", "**Skipped:**"] + [f"- {e['name']}: {e['reason']}" for e in report["skipped"]]
+    if report.get("guard_blind"):  # stop conditions that could not be evaluated for a while
+        lines += ["", "**Guard blind:**"] + [
+            f"- {b['condition']}: {b['seconds']:.1f} s ({b['cause']}; on error: {b['on_error']})"
+            for b in report["guard_blind"]]
+    if report.get("regression_gate"):
+        lines += ["", "**Regression gate:**"] + [f"- {line}" for line in report["regression_gate"]["lines"]]
     if report.get("message"):
         lines += ["", report["message"]]
     return "\n".join(lines) + "\n"

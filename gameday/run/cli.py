@@ -23,8 +23,12 @@ def register(app: typer.Typer) -> None:
         verify_window: Annotated[float, typer.Option(
             help="seconds of load after each recovery that the Verification checklist judges (at least; it waits "
                  "on until the error rate is decided)")] = 8.0,
-        no_alert_wait: Annotated[bool, typer.Option("--no-alert-wait", help="resolve without waiting for the page")]
-        = False,
+        no_alert_wait: Annotated[bool, typer.Option(
+            "--no-alert-wait", help="resolve without waiting for the page (an expected alert that did not fire is "
+                                    "then 'not judged')")] = False,
+        diagnosis: Annotated[str, typer.Option(
+            "--diagnosis", help="strict: a wrong diagnosis, an expected alert that did not fire or an unexpected "
+                                "one fails the experiment; advisory: reported, not gating")] = "strict",
         reports_dir: Annotated[Path | None, typer.Option(help="where reports/<timestamp>/ goes")] = None,
         allow_production: Annotated[bool, typer.Option(help="allow the production namespace")] = False,
         no_live: Annotated[bool, typer.Option("--no-live", help="plain progress lines")] = False,
@@ -33,7 +37,8 @@ def register(app: typer.Typer) -> None:
         = False,
         stop_on: Annotated[list[str] | None, typer.Option(
             "--stop-on", help="stop condition, repeatable: [EXPERIMENT/]outage:120s | 'promql:EXPR [for 10s] [at URL]'"
-            " | 'http:URL [for 2s]' | 'blast:PATH>5% [for 5s]' (exit 6 when one fires; README 'Guardrails')")]
+            " | 'http:URL [for 2s]' | 'blast:PATH>5% [for 5s]', each ending in 'on-error continue' to ignore it while "
+            "it cannot be evaluated (default: it holds; exit 6 when one fires; README 'Guardrails')")]
         = None,
         continue_after_stop: Annotated[bool, typer.Option(
             "--continue-after-stop", help="after a stop condition fired, still run the remaining experiments")]
@@ -45,10 +50,13 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: machine-readable")] = False,
     ) -> None:
         """Run every experiment of the catalogue under load, measure, diagnose and write the report."""
+        from gameday.errors import UsageError
         from gameday.guard import stops
         from gameday.load.runner import MAX_DURATION_S, MAX_USERS
-        from gameday.run.session import GameDay, GameDayOptions
+        from gameday.run.session import DIAGNOSIS_MODES, GameDay, GameDayOptions
 
+        if diagnosis not in DIAGNOSIS_MODES:
+            raise UsageError(f"--diagnosis {diagnosis!r}: expected {' or '.join(DIAGNOSIS_MODES)}")
         within("--users", users, 1, MAX_USERS)  # every flag before the profile, the lock or the target
         within("--baseline", baseline, 0, MAX_DURATION_S, "s")
         within("--verify-window", verify_window, 1, MAX_DURATION_S, "s")
@@ -78,13 +86,12 @@ def register(app: typer.Typer) -> None:
             live=not no_live,
             stop_conditions=conditions,
             lock_wait_s=wait,
+            diagnosis=diagnosis,
+            fail_on_regression=fail_on_regression,
         )
         result = GameDay(settings, options).run()
         print((result.out_dir / "summary.md").read_text())
         print(f"report: {result.out_dir / 'index.html'}")
-        exit_code = result.exit_code
-        if fail_on_regression:
-            from gameday.history.remember import regression_gate
-
-            exit_code = regression_gate(result.report, settings, exit_code)
-        raise typer.Exit(exit_code)
+        for line in (result.report.get("regression_gate") or {}).get("lines", []):  # last: the gate's verdict
+            print(line)
+        raise typer.Exit(result.exit_code)

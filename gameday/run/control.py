@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gameday import interrupts
 from gameday.run.track import current_track
 
 INJECT_FUNCS = {"inject_fault"}
@@ -32,6 +33,7 @@ def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
     elif (context.get("type") == "action" and track.injected_at and not track.resolution_started_at
           and func not in NOT_RESOLUTION_FUNCS):
         track.before_resolution()
+        interrupts.checkpoint()  # an interrupt Python lost while waiting for the page stops the run before resolving
         track.mark_resolution(time.time(), context.get("name", func))
     track.activity = context.get("name", func)
 
@@ -55,3 +57,5 @@ def before_hypothesis_control(context: dict[str, Any], **kwargs: Any) -> None:
     track = current_track()
     if track is not None and track.phase != "rollbacks":
         track.phase = "verifying" if track.injected_at else "steady state"
+        if track.injected_at and track.method_ended_at is None:
+            track.method_ended_at = time.time()

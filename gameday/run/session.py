@@ -6,6 +6,11 @@ when users saw the outage, when resolution started, when the service was back, w
 verification checklist passed; what the diagnosis said; whether the endpoint-down alert paged; who would
 have been escalated to.
 
+The diagnosis and the alert count (``diagnosis="strict"``, the default): an experiment whose diagnosis is wrong, whose
+expected alert did not fire or that paged where no outage was expected fails, like one that did not recover. An alert
+the run could not judge (it did not wait for it, Prometheus did not answer) is "not judged", said so, never a pass.
+``diagnosis="advisory"`` reports both without gating, and the report says which mode ran.
+
 Every page the run opens is in the ledger before it is sent (:mod:`gameday.notify.pages`) and resolved before
 the run exits, however it ends: recovery, failure, a stop condition, SIGINT, SIGTERM, ``gameday halt`` (which
 undoes the faults and resolves the pages itself, then gives the run a grace to write its partial report).
@@ -25,23 +30,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gameday import symptoms
+from gameday import interrupts, symptoms
 from gameday.abort import LOAD_FAULT, load_entry, undo_entries
 from gameday.alerts import client as alerts
 from gameday.alerts.rules import Selectors
-from gameday.alerts.timeline import alert_times
+from gameday.alerts.timeline import alert_times, expected_to_fire
 from gameday.chaos import runner
 from gameday.config import Settings, StopConditions
 from gameday.diagnose.diagnosis import diagnose
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, UsageError
 from gameday.guard import stops
 from gameday.guard.gate import game_day_lock
 from gameday.guard.halt import HALT, describe
 from gameday.guard.records import records_for
-from gameday.history.remember import remember_game_day
+from gameday.history.remember import regression_gate, remember_game_day
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
-from gameday.load.timeline import Timeline
+from gameday.load.timeline import Timeline, window_complete_at
 from gameday.notify import escalation, messages, pages
 from gameday.notify.sender import Notifier
 from gameday.report.writer import write_report
@@ -60,7 +65,9 @@ from gameday.verify.verdicts import Status
 
 CONTROLS = [{"name": "gameday-phases", "provider": {"type": "python", "module": "gameday.run.control"}}]
 MAX_LOAD_S = 3000.0
+PAGE_POLL_S = 0.25  # how often the page wait asks Prometheus (each ask bounded by 4x this): half the default
 STOPPED_REASON = "not run: a stop condition ended the game day"
+DIAGNOSIS_MODES = ("strict", "advisory")  # strict: a wrong diagnosis or a misbehaving alert fails the experiment
 
 
 @dataclass
@@ -77,6 +84,8 @@ class GameDayOptions:
     live: bool = True
     stop_conditions: StopConditions | None = None  # default: the configuration's (settings.stop_conditions)
     lock_wait_s: float = 0.0  # wait this long for another game day on the target to finish (--wait)
+    diagnosis: str = "strict"  # DIAGNOSIS_MODES: whether the diagnosis and the alert gate the verdict
+    fail_on_regression: bool = False  # judge the run against its history (report "regression_gate", exit 4)
 
 
 @dataclass
@@ -88,12 +97,15 @@ class GameDayResult:
 
     @property
     def exit_code(self) -> int:
-        """0 only when every experiment recovered and verified; 6 stopped by a stop condition; 130 (SIGINT) or
-        143 (SIGTERM) when interrupted; 1 failed (README "Exit codes")."""
+        """0 only when every experiment recovered and verified (and, strict, was diagnosed right and paged as
+        expected); 6 stopped by a stop condition; 130 (SIGINT) or 143 (SIGTERM) when interrupted; 1 failed; 4 when
+        the regression gate (``fail_on_regression``) found a passed run slower than its history (README "Exit
+        codes")."""
         status = self.report["status"]
         if status == "interrupted":
             return 143 if self.report.get("signal") == "SIGTERM" else 130
-        return {"passed": 0, "stopped": stops.EXIT_STOPPED}.get(status, 1)
+        gate = self.report.get("regression_gate") or {}
+        return gate.get("exit_code") or {"passed": 0, "stopped": stops.EXIT_STOPPED}.get(status, 1)
 
 
 def preflight(target: Target, settings: Settings) -> Ledger:
@@ -115,7 +127,13 @@ class GameDay:
         self.settings = settings
         self.options = options
         self.target = target or get_target(settings)
+        if options.diagnosis not in DIAGNOSIS_MODES:
+            raise UsageError(f"--diagnosis {options.diagnosis!r}: expected {' or '.join(DIAGNOSIS_MODES)}")
         self.entries = catalogue(options.experiments or None, settings.service, self.target.identity().get("kind"))
+        # whether each experiment's fault must page: a lasting full outage (a short kill burst is a blip the
+        # alert's `for:` rides out)
+        self.alert_expected = {e.name: expected_to_fire(e.fault, e.params, settings.service)
+                               for e in self.entries if not e.skip}
         # experiments that do not apply to this service on this target: reported with the reason, not run
         self.skipped = [{"name": e.name, "title": e.title, "fault": e.fault, "reason": e.skip}
                         for e in self.entries if e.skip]
@@ -128,6 +146,7 @@ class GameDay:
         self.prober: probing.Prober | None = None
         self.baseline: LoadWindow | None = None
         self._cross_check: dict[str, Any] | None = None
+        self._window_bounds: dict[str, float | None] | None = None  # the last verification window's whole seconds
         self.started_at = time.time()
         self.stop_conditions = options.stop_conditions or settings.stop_conditions
         self.watcher: stops.Watcher | None = None
@@ -142,7 +161,8 @@ class GameDay:
     # --- the run -----------------------------------------------------------------------------
     def run(self) -> GameDayResult:
         """The whole game day, holding the target's lock; interruptions still undo the faults and write a report."""
-        with game_day_lock(self.settings, self.options.lock_wait_s) as lock:
+        # an interrupt Python drops (its handler ran in a finalizer) stays pending: the safe points raise it again
+        with game_day_lock(self.settings, self.options.lock_wait_s) as lock, interrupts.kept():
             if lock.note:
                 print(f"gameday: {lock.note}", file=sys.stderr, flush=True)
             return self._run()
@@ -164,6 +184,7 @@ class GameDay:
                         progress.finished(entry.name, "SKIPPED", f"({entry.skip})")
                         continue
                     progress.update(index=index, name=entry.name, phase="starting")
+                    interrupts.checkpoint()  # between experiments
                     result = self._run_experiment(entry, progress)
                     self.results.append(result)
                     detail = f"detect {_s(result['time_to_detect_s'])}, recover {_s(result['time_to_recover_s'])}"
@@ -218,7 +239,12 @@ class GameDay:
         faults_undone = [u for u in undone.undone if not u.startswith(LOAD_FAULT)]
         if faults_undone:
             message = (message + f"; undone after the run: {len(faults_undone)} fault(s)").lstrip("; ")
-        return GameDayResult(self._write(status, message, ledger_clean), self.out_dir)
+        if self.results:
+            message = (message + "; " + self._judgement()).lstrip("; ")
+        blind = self.watcher.blind() if self.watcher else []
+        if blind:  # a guard that could not see is said beside the verdict it did not watch over
+            message += "; " + blind_line(blind)
+        return GameDayResult(self._write(status, message, ledger_clean, blind), self.out_dir)
 
     def _skip_rest(self) -> None:
         """A stop condition ended the run: the experiments not run yet are reported as skipped, with why."""
@@ -290,7 +316,7 @@ class GameDay:
             if window.duration >= self.options.baseline_s and window.requests:
                 self.baseline = LoadWindow.from_timeline(window)
                 return
-            time.sleep(0.5)  # poll
+            interrupts.pause(0.5)  # poll (a safe point)
         raise GamedayError("no load measured during the baseline window: locust did not reach the service")
 
     # --- one experiment ----------------------------------------------------------------------
@@ -328,8 +354,11 @@ class GameDay:
                                              else self._why(result.interrupted_by)))
         finished = time.time()
         progress.update(phase="verification checklist")
-        self._cross_check = None
-        checklist, verified_at = self._verify(finished) if not result.interrupted_by else ([], None)
+        self._cross_check = self._window_bounds = None
+        # the window opens when the method proved recovery (wait until healthy): the steady state after and the
+        # rollbacks run inside it, under the same load, instead of before it
+        window_start = min(track.method_ended_at or finished, finished)
+        checklist, verified_at = self._verify(window_start, finished) if not result.interrupted_by else ([], None)
         scored = self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
         scored["signal"] = result.interrupted_by
         if fired is not None:  # ended by a stop condition, not by a person
@@ -344,14 +373,14 @@ class GameDay:
     def _wait_for_page(self, track: ExperimentTrack) -> None:
         """Like the on-call engineer: act once the endpoint-down alert has paged (bounded), if it is expected to."""
         prom = self.target.prometheus_url()
-        if not (self.options.wait_for_alert and prom and track.expects_outage):
+        if not (self.options.wait_for_alert and prom and self.alert_expected.get(track.name, track.expects_outage)):
             return
         alert_name = self.settings.service.alerts.endpoint_down
         track.phase = f"waiting for {alert_name}"
         remaining = self.options.alert_timeout_s - (time.time() - (track.injected_at or time.time()))
         if remaining > 0:
             with contextlib.suppress(TimeoutError, alerts.PrometheusError):
-                alerts.wait_for_alert(prom, alert_name, "firing", timeout=remaining)
+                alerts.wait_for_alert(prom, alert_name, "firing", timeout=remaining, interval=PAGE_POLL_S)
 
     def _diagnose(self, track: ExperimentTrack) -> dict[str, Any]:
         started = time.time()
@@ -419,23 +448,40 @@ class GameDay:
         except Exception:  # the record cannot be read: the run still ends, called terminated rather than halted
             return None
 
-    def _verify(self, start: float) -> tuple[list[dict[str, Any]], float | None]:
-        """The runbook's checklist over a load window after recovery."""
-        deadline = time.monotonic() + self.options.verify_window_s + 30
-        window = LoadWindow.from_timeline(Timeline())
+    def _verify(self, start: float, experiment_end: float) -> tuple[list[dict[str, Any]], float | None]:
+        """The runbook's checklist over a load window after recovery.
+
+        ``start``: when the method ended, its last action having proven recovery; the experiment's steady state
+        after and rollbacks (ended at ``experiment_end``) run inside the window: its error rate and latency are
+        the background load's, and a rollback that disturbed the service would show in them. The timeline counts
+        requests by the wall-clock second they completed in, so the window is the whole seconds lying after
+        ``start``: it begins at the next second boundary, and it is first looked at when ``verify_window_s`` of
+        them can have been written (locust writes each second just after it ends), then every 0.1 s.
+        """
+        length = self.options.verify_window_s
+        deadline = time.monotonic() + length + 30
+        window = alone = LoadWindow.from_timeline(Timeline())
+        ready = max(window_complete_at(start, length), window_complete_at(experiment_end, 1))
+        interrupts.pause(max(0.0, ready - time.time()))
         while time.monotonic() < deadline:
-            window = LoadWindow.from_timeline(self._timeline().window(start + 1, time.time()))
-            if window.duration_s >= self.options.verify_window_s and decided(window, self.settings):
+            timeline = self._timeline().window(start, time.time())
+            window = LoadWindow.from_timeline(timeline)
+            # Prometheus counts every request HAProxy served, the steady state's burst too: its cross-check takes
+            # the window's seconds after the experiment ended (at least one)
+            alone = LoadWindow.from_timeline(timeline.window(experiment_end))
+            if window.duration_s >= length and alone.duration_s >= 1 and decided(window, self.settings):
                 break  # long enough, and enough requests for the error-rate verdict at this rate
-            time.sleep(0.5)  # poll
+            interrupts.pause(0.1)  # poll (a safe point): the next second, or more requests for the error-rate verdict
+        self._window_bounds = {"start": window.start, "end": window.end}
         measurements = Measurements(load=window, baseline=self.baseline)
         verdicts = run_checklist(self.target, measurements, self.settings)
         passed = all(v.status == Status.PASS for v in verdicts)
-        self._cross_check = self._prometheus_cross_check(window)
+        self._cross_check = self._prometheus_cross_check(alone)
         return [_verdict_dict(v) for v in verdicts], (time.time() if passed else None)
 
     def _prometheus_cross_check(self, window: LoadWindow) -> dict[str, Any] | None:
-        """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters)."""
+        """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters), over
+        the seconds of the window when only the background load ran (none: not cross-checked)."""
         prom = self.target.prometheus_url()
         if not prom or window.start is None or window.end is None or not window.requests:
             return None
@@ -472,9 +518,10 @@ class GameDay:
         seen = symptoms.over_window(observations, injected or track.started_at, resolution or time.time())
         expected_symptoms = list(symptoms.OUTAGE) if entry.expects_outage else []
         outage_s = (recovered or time.time()) - detected if detected else None
-        alert = self._alert(track, injected, detected)
+        alert = self._alert(track, injected, detected, cut_short=bool(result.interrupted_by))
         status, message = "passed", result.message
         problems = []
+        judged = [] if result.interrupted_by else self._misjudged(diagnosis, alert)
         if result.interrupted_by:
             status = "interrupted"
         elif not result.ok:
@@ -488,8 +535,13 @@ class GameDay:
         if not result.interrupted_by and verified_at is None:
             failed = [c["name"] for c in checklist if c["status"] != "pass"]
             problems.append(f"verification checklist failed: {', '.join(failed)}")
+        gating = self.options.diagnosis == "strict"
+        if gating:
+            problems += judged
         if status != "interrupted" and problems:
             status, message = "failed", "; ".join(problems)
+        if diagnosis:
+            diagnosis["gating"] = gating
         return {
             "name": entry.name,
             "title": entry.title,
@@ -506,6 +558,8 @@ class GameDay:
             "resolution_started_at": resolution,
             "resolution_action": track.resolution_action,
             "recovered_at": recovered,
+            "method_ended_at": track.method_ended_at,
+            "verification_window": self._window_bounds,
             "verified_at": verified_at,
             "time_to_detect_s": delta(injected, detected),
             "time_to_recover_s": delta(injected, recovered),
@@ -516,6 +570,7 @@ class GameDay:
             "prometheus_cross_check": self._cross_check,
             "diagnosis": diagnosis or None,
             "alert": alert,
+            "advisory": [] if gating else judged,  # what would have failed it under --diagnosis strict
             "escalation": {
                 "outage_s": outage_s,
                 "level": escalation.level(outage_s),
@@ -526,27 +581,76 @@ class GameDay:
             "notes": track.notes,
         }
 
-    def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None) -> dict[str, Any] | None:
-        """When the endpoint-down alert fired and resolved (Prometheus and the receiver), against what was expected."""
+    def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None,
+               cut_short: bool) -> dict[str, Any] | None:
+        """When the endpoint-down alert fired and resolved (Prometheus and the receiver), against what was expected.
+
+        ``as_expected`` is None ("not judged", with the reason in ``not_judged``) where the run cannot tell: it did
+        not wait for an expected page (``--no-alert-wait``: the resolution may beat the alert's ``for:``), the
+        experiment was cut short, Prometheus did not answer, or the alert was already firing when the fault went
+        in (an earlier outage's)."""
         prom = self.target.prometheus_url()
         if not prom or injected is None:
             return None
+        expected = self.alert_expected.get(track.name, track.expects_outage)
         receiver = self.target.received_alerts_file()
         try:
             times = alert_times(prom, Path(receiver) if receiver else None,
                                 self.settings.service.alerts.endpoint_down, injected, time.time())
         except (alerts.PrometheusError, ValueError) as exc:
-            return {"expected": track.expects_outage, "error": str(exc), "as_expected": None}
+            return {"expected": expected, "error": str(exc), "as_expected": None,
+                    "not_judged": f"Prometheus did not answer ({exc})"}
+        fired = times.fired_at is not None
+        not_judged = None
+        if times.fired_at is not None and times.fired_at <= injected + 1.0:
+            not_judged = "already firing when the fault went in"
+        elif expected and not fired and cut_short:
+            not_judged = "the experiment was cut short"
+        elif expected and not fired and not self.options.wait_for_alert:
+            not_judged = "the run did not wait for the alert (--no-alert-wait)"
         return {
             **times.as_dict(),
-            "expected": track.expects_outage,
+            "expected": expected,
             "time_to_fire_s": delta(injected, times.fired_at),
             "after_detection_s": delta(detected, times.fired_at),
-            "as_expected": bool(times.fired_at) == track.expects_outage,
+            "as_expected": None if not_judged else fired == expected,
+            "not_judged": not_judged,
+            "waited_s": self.options.alert_timeout_s if self.options.wait_for_alert and expected else None,
         }
 
+    def _misjudged(self, diagnosis: dict[str, Any], alert: dict[str, Any] | None) -> list[str]:
+        """What the on-call engineer would have got wrong: the diagnosis, the page (fails it when strict)."""
+        wrong = []
+        if not diagnosis:
+            wrong.append("no diagnosis was made")
+        elif not diagnosis.get("correct"):
+            wrong.append(f"diagnosis wrong: {diagnosis.get('verdict')}, expected {diagnosis.get('expected')}")
+        name = self.settings.service.alerts.endpoint_down
+        if alert and alert.get("as_expected") is False:
+            wrong.append(f"{name} did not fire within {alert.get('waited_s') or self.options.alert_timeout_s:g}s"
+                         if alert["expected"] else f"{name} fired although no outage was expected")
+        return wrong
+
+    def _judgement(self) -> str:
+        """One line: the mode, the diagnoses right, the alerts as expected and those not judged (and why)."""
+        diagnosed = [r["diagnosis"] for r in self.results if r.get("diagnosis")]
+        right = sum(1 for d in diagnosed if d.get("correct"))
+        judged = [r["alert"]["as_expected"] for r in self.results
+                  if r.get("alert") and r["alert"].get("as_expected") is not None]
+        why = [(r.get("alert") or {}).get("not_judged") or ("no Prometheus" if not self.target.prometheus_url()
+                                                            else "the fault was not injected")
+               for r in self.results if not r.get("alert") or r["alert"].get("as_expected") is None]
+        line = (f"diagnosis {self.options.diagnosis}: {right}/{len(diagnosed)} diagnoses right, alerts "
+                f"{sum(judged)}/{len(judged)} as expected")
+        if why:
+            line += f", {len(why)} not judged ({'; '.join(dict.fromkeys(why))})"
+        advisory = [f"{r['name']}: {p}" for r in self.results for p in r.get("advisory", [])]
+        if advisory:
+            line += f"; advisory, not gating: {'; '.join(advisory)}"
+        return line
+
     # --- the report --------------------------------------------------------------------------
-    def _write(self, status: str, message: str, ledger_clean: bool) -> dict[str, Any]:
+    def _write(self, status: str, message: str, ledger_clean: bool, blind: list[dict[str, Any]]) -> dict[str, Any]:
         from gameday.diagnose.scoring import confusion_matrix
 
         pairs = [(r["diagnosis"]["expected"], r["diagnosis"]["verdict"]) for r in self.results if r.get("diagnosis")]
@@ -571,6 +675,8 @@ class GameDay:
             "experiments": self.results,
             "skipped": self.skipped,
             "stopped": [f.to_dict() for f in self.stopped],
+            "guard_blind": blind,
+            "diagnosis_mode": self.options.diagnosis,
             "signal": self.signal,
             "notifications_failed": [n.describe() for n in unsent],
             "confusion": confusion_matrix(pairs).to_dict() if pairs else None,
@@ -580,14 +686,29 @@ class GameDay:
         }
         seconds = [_chart_second(s.to_json()) for s in self._timeline().seconds]
         remember_game_day(report, self.settings, self.target, self.out_dir)  # score, history, trends; never raises
+        if self.options.fail_on_regression and status != "interrupted":
+            report["regression_gate"] = self._regression_gate(report)
         write_report(report, seconds, self.out_dir)
         return report
+
+    def _regression_gate(self, report: dict[str, Any]) -> dict[str, Any]:
+        """The gate's lines and exit code, in the report: a gate that could not judge (too little history, a store
+        that stopped answering) is read there too, not only on the console."""
+        said: list[str] = []
+        before = GameDayResult(report, self.out_dir).exit_code
+        try:
+            code = regression_gate(report, self.settings, before, said.append)
+        except GamedayError as exc:  # the store was checked before the run; it failed since: one line, its code
+            said.append(f"regression gate: could not judge the run: {exc}")
+            code = before or exc.exit_code
+        return {"lines": said, "exit_code": code}
 
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """SIGINT and SIGTERM are noted but do not interrupt the block (the cleanup after a game day)."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    interrupts.clear()  # the undo has begun: an interrupt still pending must not cut it short
     for sig in previous:
         signal.signal(sig, lambda signum, frame: None)
     try:
@@ -595,6 +716,16 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def blind_line(blind: list[dict[str, Any]]) -> str:
+    """``guard blind: promql up == 0 for 3.2s (Prometheus at ... unreachable (ConnectError))``, per condition."""
+    total: dict[str, list[Any]] = {}
+    for episode in blind:
+        seen = total.setdefault(episode["condition"], [0.0, episode["cause"]])
+        seen[0] += episode["seconds"]
+    return "guard blind: " + "; ".join(f"{name} for {seconds:.1f}s ({cause})"
+                                       for name, (seconds, cause) in total.items())
 
 
 def _verdict_dict(v: Any) -> dict[str, Any]:

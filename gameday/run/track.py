@@ -40,6 +40,7 @@ class ExperimentTrack:
     resolution_started_at: float | None = None
     resolution_action: str = ""
     recovered_at: float | None = None
+    method_ended_at: float | None = None  # the method's last activity ended (the steady state after begins)
     pre_resolution: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)

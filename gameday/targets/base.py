@@ -66,7 +66,7 @@ class Replica:
     """One replica of the service, like a row of ``kubectl get pods``."""
 
     name: str
-    phase: str  # Running, Pending, Stopped, CrashLoopBackOff, Frozen, Terminating, Unknown
+    phase: str  # Running, Pending, Stopped, CrashLoopBackOff, Terminating, Unknown
     ready: bool
     restarts: int
     revision: int | None = None
@@ -74,6 +74,7 @@ class Replica:
     pid: int | None = None
     address: str | None = None  # host:port
     started_at: float | None = None
+    probe: str = ""  # why its last readiness probe failed, where the target ran it: timeout, refused, HTTP 503
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,19 @@ class Event:
     reason: str
     object: str
     message: str
+    source: str = ""  # who wrote it: kubelet, supervisord, a controller ... or gameday (the diagnosis ignores those)
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """A change of the service's configuration as the platform records it: a ConfigMap's last write (its
+    ``managedFields`` time), a replica's configuration file edited on disk (``ls -l``), a replica running a command
+    its revision does not have. What the diagnosis reads to say "configuration changed", whoever changed it."""
+
+    at: float
+    object: str  # configmap/NAME, file/REPLICA/NAME, command/REPLICA
+    kind: str  # config (what the service reads) or command (what runs: a release by hand)
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -181,6 +195,11 @@ class Target(ABC):
     @abstractmethod
     def events(self, limit: int = 20) -> list[Event]:
         """Recent events, oldest first, at most ``limit`` (``get events --sort-by``)."""
+
+    def config_changes(self) -> list[ConfigChange]:
+        """When the configuration (or what the replicas run) last changed, as the platform recorded it; a target
+        that records nothing of the kind has none."""
+        return []
 
     @abstractmethod
     def logs(self, replica: str | None = None, tail: int = 100) -> list[str]:

@@ -15,6 +15,7 @@ from . import defaults, errors, fieldvalidation, patch, validation
 from .resources import BY_KEY, BY_KIND, RESOURCE_TYPES, ResourceType
 from .selectors import labels_match, parse_field_selector, parse_label_selector, selector_object_to_string
 from .store import Obj, Store, jcopy
+from .timefmt import now, rfc3339
 
 CORE = {rt.plural: rt for rt in RESOURCE_TYPES if rt.group == ""}
 APPS = {rt.plural: rt for rt in RESOURCE_TYPES if rt.group == "apps"}
@@ -198,8 +199,12 @@ class Api:
         dry_run: bool = False,
         internal: bool = False,
         field_validation: str | None = None,
+        manager: str | None = None,
     ) -> Obj:
-        """PUT: replace an object (or only its status with ``subresource='status'``)."""
+        """PUT: replace an object (or only its status with ``subresource='status'``).
+
+        A client's change (not the controllers') is stamped in ``metadata.managedFields`` with its manager and
+        time, as the real server does: the only record a cluster keeps of when a ConfigMap was last edited."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the request body must be a JSON object")
         obj = jcopy(obj)
@@ -226,6 +231,8 @@ class Api:
                     obj.pop("status", None)
             self._apply_defaults(rt, obj)
             validation.validate(rt, obj, current)
+            if not internal and subresource is None:
+                _stamp_manager(obj, current, manager or "unknown")
             if dry_run:
                 return self._set_type_meta(rt, obj)
             return self._set_type_meta(rt, self.store.update(rt, self._set_type_meta(rt, obj)))
@@ -241,6 +248,7 @@ class Api:
         subresource: str | None = None,
         dry_run: bool = False,
         field_validation: str | None = None,
+        manager: str | None = None,
     ) -> Obj:
         """PATCH with any of the supported patch media types."""
         with self.store.lock:
@@ -256,6 +264,7 @@ class Api:
                 subresource=subresource,
                 dry_run=dry_run,
                 field_validation=field_validation,
+                manager=manager,
             )
 
     # -- scale subresource -----------------------------------------------------------------------------
@@ -454,3 +463,24 @@ def kind_of(api_version: str, kind: str) -> ResourceType | None:
     """Resource type for an object's apiVersion/kind (used by the seeder and tests)."""
     group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
     return BY_KIND.get((group, kind))
+
+
+def _content(obj: Obj) -> Obj:
+    """What a client changes: everything but status and the server's own metadata."""
+    meta = obj.get("metadata") or {}
+    return {
+        **{k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")},
+        "labels": meta.get("labels") or {},
+        "annotations": meta.get("annotations") or {},
+    }
+
+
+def _stamp_manager(obj: Obj, current: Obj, manager: str) -> None:
+    """``metadata.managedFields``: the manager's entry gets the time of a change that changed something."""
+    entries = [e for e in (current["metadata"].get("managedFields") or []) if e.get("manager") != manager]
+    if _content(obj) == _content(current):
+        obj["metadata"]["managedFields"] = current["metadata"].get("managedFields") or []
+        return
+    entries.append({"manager": manager, "operation": "Update", "apiVersion": current.get("apiVersion", "v1"),
+                    "time": rfc3339(now()), "fieldsType": "FieldsV1", "fieldsV1": {}})
+    obj["metadata"]["managedFields"] = entries

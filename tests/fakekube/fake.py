@@ -23,7 +23,7 @@ from .deployments import DeploymentController
 from .errors import ApiError
 from .events import NODE_NAME, EventRecorder
 from .kubeconfig import write_kubeconfig
-from .kubelet import GENERIC_RULES, NODE_IP, EcommerceRules, Kubelet, KubeletConfig, pod_is_ready
+from .kubelet import GENERIC_RULES, NODE_IP, EcommerceRules, FrozenPods, Kubelet, KubeletConfig, pod_is_ready
 from .logs import LogStore
 from .proxy import Proxy
 from .resources import RESOURCE_TYPES, ResourceType
@@ -71,6 +71,8 @@ class FakeKube:
         self.kubelet = Kubelet(self.api, self.recorder, self.logs, kubelet_config)
         for name, rule in GENERIC_RULES:
             self.kubelet.add_rule(rule, name)
+        self.frozen = FrozenPods()
+        self.kubelet.add_rule(self.frozen.rule, "frozen-container")
         self.ecommerce = EcommerceRules()
         if ecommerce_rules:
             for name, rule in self.ecommerce.rules():
@@ -233,6 +235,19 @@ class FakeKube:
     def append_log(self, namespace: str, pod: str, line: str, container: str | None = None) -> None:
         """Append a line to a pod's (first) container log, as if the application printed it."""
         self.kubelet.append_log(namespace, pod, line, container)
+
+    def freeze_pod(self, namespace: str, name: str) -> None:
+        """Freeze a pod's container, as ``kubectl exec POD -- kill -STOP 1`` would (the fake runs no processes): it
+        stays Running, its readiness probe times out (``Unhealthy`` events from the kubelet), it leaves the
+        endpoints. Nothing in the API says why, as on a real cluster."""
+        pod = self.api.get(_resource("pods"), namespace, name)
+        self.frozen.freeze(pod)
+
+    def thaw_pod(self, namespace: str, name: str) -> None:
+        """Let a frozen pod's container run again (``kill -CONT 1``)."""
+        pod = self.api.store.get(_resource("pods"), namespace, name)
+        if pod is not None:
+            self.frozen.thaw(pod)
 
     def run_controllers(self, passes: int = 1) -> None:
         """Run controller passes synchronously (the background thread runs them anyway)."""

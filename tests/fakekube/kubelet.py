@@ -267,7 +267,11 @@ class Kubelet:
 
     def _forget(self, pod: Obj) -> None:
         with self._lock:
-            self._states.pop(pod["metadata"]["uid"], None)
+            state = self._states.pop(pod["metadata"]["uid"], None)
+        if state is not None and state.started_at is not None and state.terminating_since is None:
+            # force-deleted (grace period 0): the kubelet still stops the containers it runs, and says so
+            for c in pod["spec"]["containers"]:
+                self._event(pod, "Killing", f"Stopping container {c['name']}", container=c["name"])
         self.logs.forget(pod["metadata"]["namespace"], pod["metadata"]["name"])
 
     # -- the loop --------------------------------------------------------------------------------------
@@ -605,6 +609,51 @@ def broken_image_rule(ctx: PodContext) -> Verdict | None:
     return Verdict(ready=False, crashing=broken, message="container crashed")
 
 
+#: the label gameday's freeze fault puts on a pod (with a NetworkPolicy denying its ingress); the simulation
+#: treats it as what it stands for, a frozen process: only the simulation reads it, never what gameday diagnoses
+GAMEDAY_FROZEN_LABEL = "gameday.io/frozen"
+
+
+def probe_timeout_message(pod: Obj) -> str:
+    """What a real kubelet writes when an HTTP readiness probe gets no answer within its timeoutSeconds."""
+    ip = (pod.get("status") or {}).get("podIP", "")
+    container = pod["spec"]["containers"][0]
+    port = next((p.get("containerPort") for p in container.get("ports") or []), 8000)
+    path = ((container.get("readinessProbe") or {}).get("httpGet") or {}).get("path", "/readyz")
+    return f'Get "http://{ip}:{port}{path}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+
+
+class FrozenPods:
+    """Containers whose process is frozen (``kill -STOP 1`` in the container, a deadlock, a stuck GC): the process
+    runs and its socket accepts connections, but nothing answers, so every readiness probe times out.
+
+    A pod is frozen by :meth:`freeze` (what a test does "by hand": the fake cannot exec into containers) or by
+    carrying gameday's freeze label."""
+
+    def __init__(self) -> None:
+        self._uids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def freeze(self, pod: Obj) -> None:
+        with self._lock:
+            self._uids.add(pod["metadata"]["uid"])
+
+    def thaw(self, pod: Obj) -> None:
+        with self._lock:
+            self._uids.discard(pod["metadata"]["uid"])
+
+    def is_frozen(self, pod: Obj) -> bool:
+        labels = pod["metadata"].get("labels") or {}
+        with self._lock:
+            return pod["metadata"]["uid"] in self._uids or labels.get(GAMEDAY_FROZEN_LABEL) == "true"
+
+    def rule(self, ctx: PodContext) -> Verdict | None:
+        """A frozen container: not ready, its probe timing out; it prints nothing while frozen."""
+        if not self.is_frozen(ctx.pod):
+            return None
+        return Verdict(ready=False, message=probe_timeout_message(ctx.pod))
+
+
 GENERIC_RULES: tuple[tuple[str, Rule], ...] = (("broken-image", broken_image_rule),)
 
 
@@ -682,21 +731,22 @@ class EcommerceRules:
         if not self.applies(ctx):
             return None
         postgres_pods = ctx.ready_pods_of_service(self.postgres_service)
-        for np in ctx.network_policies():
-            spec = np.get("spec") or {}
-            if "Egress" not in (spec.get("policyTypes") or []):
-                continue
-            if not selector_object_matches(spec.get("podSelector"), ctx.labels):
-                continue
-            if not _egress_allows(spec.get("egress") or [], postgres_pods, self.postgres_port):
-                return Verdict(
-                    ready=False,
-                    message="HTTP probe failed with statuscode: 503",
-                    logs=(
-                        f"ERROR postgres: connection to {self.postgres_service}:{self.postgres_port} "
-                        f"timed out (egress denied by NetworkPolicy {np['metadata']['name']})",
-                    ),
-                )
+        isolating = [  # policies add up: egress is denied only when none of those selecting the pod allows it
+            np for np in ctx.network_policies()
+            if "Egress" in ((np.get("spec") or {}).get("policyTypes") or [])
+            and selector_object_matches((np.get("spec") or {}).get("podSelector"), ctx.labels)
+        ]
+        if isolating and not any(
+            _egress_allows(np["spec"].get("egress") or [], postgres_pods, self.postgres_port) for np in isolating
+        ):
+            return Verdict(
+                ready=False,
+                message="HTTP probe failed with statuscode: 503",
+                logs=(
+                    f"ERROR postgres: connection to {self.postgres_service}:{self.postgres_port} "
+                    f"timed out (egress denied by NetworkPolicy {isolating[0]['metadata']['name']})",
+                ),
+            )
         return None
 
     def start_lines(self, pod: Obj, container: Obj, env: dict[str, str]) -> list[str]:

@@ -484,7 +484,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(
                 200,
                 self.api.update(
-                    rt, ns, name, body, subresource=sub, dry_run=dry_run, field_validation=strict
+                    rt, ns, name, body, subresource=sub, dry_run=dry_run, field_validation=strict,
+                    manager=self._manager(params),
                 ),
                 headers,
             )
@@ -500,7 +501,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(
                 200,
                 self.api.patch(
-                    rt, ns, name, ctype, body, subresource=sub, dry_run=dry_run, field_validation=strict
+                    rt, ns, name, ctype, body, subresource=sub, dry_run=dry_run, field_validation=strict,
+                    manager=self._manager(params),
                 ),
                 headers,
             )
@@ -511,6 +513,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, result, headers)
             return 200
         raise errors.method_not_allowed(f"{method} is not supported on {rt.plural}")
+
+    def _manager(self, params: _Params) -> str:
+        """The field manager of a write: ``?fieldManager=`` (kubectl edit/patch send theirs), else the user agent's
+        program name, as the real server derives it."""
+        agent = (self.headers.get("User-Agent") or "unknown").split("/", 1)[0]
+        return params.get("fieldManager") or agent or "unknown"
 
     def _delete_options(self, params: _Params) -> Obj:
         raw = self._read_body()

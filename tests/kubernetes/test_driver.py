@@ -295,10 +295,13 @@ def test_freeze_and_thaw_replicas(target: KubernetesTarget, kube: KubeTarget) ->
                                                                                     kube.namespace)
     assert policy.spec.policy_types == ["Ingress"] and not policy.spec.ingress
     assert policy.spec.pod_selector.match_labels == {"app": BACKEND, FROZEN_LABEL: "true"}
-    phases = {r.name: r.phase for r in target.replicas()}
-    assert phases[one] == "Frozen" and {phases[o] for o in others} == {"Running"}
+    def states() -> dict[str, tuple[str, bool]]:  # a hung pod is Running, its readiness probe timing out
+        return {r.name: (r.phase, r.ready) for r in target.replicas()}
+
+    seen = wait_for(lambda: (now := states())[one] == ("Running", False) and now, message="the frozen pod not ready")
+    assert {seen[o] for o in others} == {("Running", True)}
     target.freeze_replicas()
-    assert {r.phase for r in target.replicas()} == {"Frozen"}
+    wait_for(lambda: set(states().values()) == {("Running", False)}, message="every frozen pod not ready")
     assert target.thaw_replicas([one]) == [one]
     assert gameday_policies(kube) == [freeze_policy_name(BACKEND)]  # the others are still frozen
     assert sorted(target.thaw_replicas()) == sorted(others)

@@ -66,7 +66,7 @@ def any_not_ready(kube: KubeTarget) -> bool:
 EFFECTS: dict[str, tuple[dict[str, Any], Callable[[KubeTarget, KubernetesTarget, set[str]], bool]]] = {
     "kill-replicas": ({}, lambda kube, t, before: not before & pods(kube)),
     "freeze-replicas": ({}, lambda kube, t, before: gameday_policies(kube) == [freeze_policy_name(BACKEND)]
-                        and {r.phase for r in t.replicas()} == {"Frozen"}),
+                        and {(r.phase, r.ready) for r in t.replicas()} == {("Running", False)}),
     "bad-release": ({}, lambda kube, t, before: backend_image(kube).endswith(":1.5.0-broken")),
     "bad-config": ({}, lambda kube, t, before: config_data(kube)["DB_HOST"] == "postgres-typo"
                    and not before & pods(kube)),

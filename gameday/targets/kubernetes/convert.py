@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from gameday.targets.base import Endpoint, Event, Replica
-from gameday.targets.kubernetes.policies import FROZEN_LABEL
 from gameday.targets.kubernetes.rollout import HASH_LABEL, image_tag
 
 # a waiting container's reason is a better phase than the pod's "Running"/"Pending" (kubectl's STATUS column)
@@ -33,17 +32,15 @@ def main_status(pod: Any, container: str) -> Any | None:
 
 
 def pod_phase(pod: Any, container: str) -> str:
-    """Terminating, a waiting reason (CrashLoopBackOff ...), Frozen, or the pod's phase."""
+    """Terminating, a waiting reason (CrashLoopBackOff ...), or the pod's phase (``kubectl get pods``' STATUS: a hung
+    container is Running; only its failing probes tell)."""
     if pod.metadata.deletion_timestamp is not None:
         return "Terminating"
     for status in pod.status.container_statuses or []:
         waiting = status.state.waiting if status.state else None
         if waiting is not None and waiting.reason in WAITING_REASONS_SHOWN:
             return str(waiting.reason)
-    phase = pod.status.phase or "Unknown"
-    if phase == "Running" and (pod.metadata.labels or {}).get(FROZEN_LABEL) == "true":
-        return "Frozen"
-    return str(phase)
+    return str(pod.status.phase or "Unknown")
 
 
 def to_replica(pod: Any, container: str, revisions: dict[str, int], port: int | None) -> Replica:
@@ -100,5 +97,6 @@ def to_event(event: Any) -> Event:
     involved = event.involved_object
     what = f"{(involved.kind or '').lower()}/{involved.name}" if involved is not None else ""
     count = f" (x{event.count})" if event.count and event.count > 1 else ""
+    source = (event.source.component if event.source is not None else None) or event.reporting_component or ""
     return Event(timestamp=event_time(event), type=event.type or "Normal", reason=event.reason or "",
-                 object=what, message=f"{event.message or ''}{count}")
+                 object=what, message=f"{event.message or ''}{count}", source=source)

@@ -16,6 +16,7 @@ safety guard first (the restoring ones do not, so that ``abort`` can always put 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import time
 import uuid
@@ -26,6 +27,7 @@ from gameday import reasons
 from gameday.config import Settings, get_settings
 from gameday.dependencies import Address, kind_of
 from gameday.targets.base import (
+    ConfigChange,
     DependencyCheck,
     DependencyState,
     Endpoint,
@@ -265,6 +267,29 @@ class KubernetesTarget(Target):
                               configmap, self.ns)
         return dict(cm.data or {})
 
+    def config_changes(self) -> list[ConfigChange]:
+        """When the ConfigMap was last written, by whom: the API server's ``managedFields`` (``kubectl get cm -o
+        yaml --show-managed-fields``), kept for every write whatever made it (kubectl edit, patch, apply, a
+        controller, gameday). Its creation is not a change. No ConfigMap named in the profile: none."""
+        if not self.kube.configmap:
+            return []
+        try:
+            cm = self.client.call(f"configmap/{self.kube.configmap}", self.client.core.read_namespaced_config_map,
+                                  self.kube.configmap, self.ns)
+        except KubeError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        created = convert.timestamp(cm.metadata.creation_timestamp) or 0.0
+        out = []
+        for entry in cm.metadata.managed_fields or []:
+            when = convert.timestamp(entry.time)
+            if when is not None and when > created + 1:
+                out.append(ConfigChange(when, f"configmap/{self.kube.configmap}", "config",
+                                        f"configmap/{self.kube.configmap} written by {entry.manager} "
+                                        f"({entry.operation})"))
+        return sorted(out, key=lambda c: c.at)
+
     # --- dependencies ------------------------------------------------------------------------------
     def _dependency(self, name: str) -> str:
         """The dependency's workload name (the profile's ``kubernetes.workloads``, else its own name)."""
@@ -299,15 +324,85 @@ class KubernetesTarget(Target):
         self.client.call(f"annotate {kind.lower()}/{workload}", patch, workload, self.ns,
                          {"metadata": {"annotations": annotations}})
 
-    def _hang_policy_exists(self, name: str) -> bool:
+    def _namespace_labels(self) -> dict[str, str]:
+        """The namespace's labels, which ``namespaceSelector`` peers match; unreadable (RBAC): the one label the API
+        server puts on every namespace."""
+        own = {"kubernetes.io/metadata.name": self.ns}
         try:
-            self.client.call("networkpolicy", self.client.networking.read_namespaced_network_policy,
-                             policies.hang_policy_name(name), self.ns)
-            return True
+            namespace = self.client.raw(f"namespace/{self.ns}", self.client.core.read_namespace, self.ns)
+        except KubeError:
+            return own
+        return {**own, **((namespace.get("metadata") or {}).get("labels") or {})}
+
+    def _pod_peers(self, label_selector: str, namespace_labels: dict[str, str]) -> list[policies.Peer]:
+        """The running pods a label selector picks, as ends of a connection."""
+        listed = self.client.raw("list pods", self.client.core.list_namespaced_pod, self.ns,
+                                 label_selector=label_selector)
+        peers = []
+        for pod in listed.get("items") or []:
+            meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+            if meta.get("deletionTimestamp") or status.get("phase") != "Running":
+                continue
+            ports = {port["name"]: (int(port["containerPort"]), port.get("protocol") or "TCP")
+                     for container in (pod.get("spec") or {}).get("containers") or []
+                     for port in container.get("ports") or [] if port.get("name") and port.get("containerPort")}
+            peers.append(policies.Peer(meta.get("name", "?"), self.ns, dict(meta.get("labels") or {}),
+                                       namespace_labels, status.get("podIP"), ports))
+        return peers
+
+    def _dependency_pods(self, name: str) -> tuple[dict[str, str], int | str, str]:
+        """(labels of the dependency's pods, the port its clients' connections reach on them, protocol): its
+        Service's selector and first port's targetPort, else its workload's selector and the kind's port."""
+        workload = self._dependency(name)
+        port: int | str = kind_of(self.profile.dependency(name).kind).default_port
+        try:
+            spec = self.client.raw(f"service/{workload}", self.client.core.read_namespaced_service, workload,
+                                   self.ns).get("spec") or {}
         except KubeError as exc:
-            if exc.status == 404:
-                return False
-            raise
+            if exc.status != 404:
+                raise
+            found = self._workload(name)
+            selector = found[1].spec.selector if found else None
+            return dict((selector.match_labels if selector else None) or {}), port, "TCP"
+        first = (spec.get("ports") or [{}])[0]
+        return (dict(spec.get("selector") or {}), first.get("targetPort") or first.get("port") or port,
+                first.get("protocol") or "TCP")
+
+    def _network_cut(self, name: str, external: str | None = None) -> str | None:
+        """Why the service's pods cannot open a connection to the dependency (its pods, or the ``external`` host);
+        None when they can. The runbook runs step 3 from the replica's side of the network; the API cannot run a
+        check inside a pod, so every NetworkPolicy of the namespace is evaluated instead, with the standard
+        semantics, whoever wrote it and whatever it is called."""
+        listed = self.client.raw("list networkpolicies", self.client.networking.list_namespaced_network_policy,
+                                 self.ns).get("items") or []
+        if not listed:
+            return None
+        namespace_labels = self._namespace_labels()
+        sources = self._pod_peers(self.kube.label_selector, namespace_labels)
+        targets: list[tuple[policies.Peer, int, str]] = []
+        if external is not None:
+            host, _, number = external.rpartition(":")
+            try:
+                ip: str | None = str(ipaddress.ip_address(host.strip("[]")))
+            except ValueError:
+                ip = None  # a host name: only what its address would change is left undecided
+            targets.append((policies.Peer(external, None, ip=ip), int(number), "TCP"))
+        else:
+            labels, port, protocol = self._dependency_pods(name)
+            if not labels:
+                return None
+            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            for pod in self._pod_peers(selector, namespace_labels):
+                number = pod.ports.get(port, (0, ""))[0] if isinstance(port, str) and not port.isdigit() else int(port)
+                if number:
+                    targets.append((pod, number, protocol))
+        cut = [why for target, number, protocol in targets for source in sources
+               for allowed, why in [policies.connection_allowed(listed, source, target, number, protocol)]
+               if not allowed]
+        if not cut:
+            return None
+        pairs = len(sources) * len(targets)
+        return cut[0] + ("" if len(cut) == pairs else f" ({len(cut)} of {pairs} pod-to-{name} connections cut)")
 
     def dependency_states(self) -> list[DependencyState]:
         out = []
@@ -321,8 +416,8 @@ class KubernetesTarget(Target):
             ready = obj.status.ready_replicas or 0 if obj.status else 0
             if want == 0:
                 state = "stopped"
-            elif self._hang_policy_exists(name):
-                state = "frozen"
+            elif self._network_cut(name) is not None:
+                state = "frozen"  # hangs from the service's side
             else:
                 state = "running" if ready else "starting"
             out.append(DependencyState(name, state, f"{kind.lower()}/{obj.metadata.name} {ready}/{want} ready"))
@@ -349,26 +444,32 @@ class KubernetesTarget(Target):
         return workload, port, None
 
     def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
-        """The kind's check: at the profile's address (an external dependency), at the address its Service is
-        reachable at from here, else through its workload's readiness; shown as run from the service's pods."""
+        """The kind's check from the service's side: first whether the NetworkPolicies of the namespace let its
+        pods connect at all (whoever wrote them), then at the profile's address (an external dependency), at the
+        address its Service is reachable at from here, else through its workload's readiness."""
         dep = profile_dependency(self.profile, name)
         kind = kind_of(dep.kind)
+        start = time.monotonic()
         if dep.address is not None:
             external, _, number = dep.address.rpartition(":")
-            return kind.check(name, Address(external, int(number), path=dep.health_path), timeout)
-        start = time.monotonic()
+            at = Address(external, int(number), path=dep.health_path)
+            cut = self._network_cut(name, external=dep.address)
+            if cut is not None:
+                return DependencyCheck(name, False, time.monotonic() - start, f"hangs from the service's pods: {cut}",
+                                       commands.exec_command(kind.command(at), self.kube, self.client.context_name()))
+            return kind.check(name, at, timeout)
         workload = self._dependency(name)
         host, port, address = self._service_address(name)
         shown = commands.exec_command(kind.command(Address(host, port, path=dep.health_path)), self.kube,
                                       self.client.context_name())
-        if self._hang_policy_exists(name):
-            return DependencyCheck(name, False, time.monotonic() - start,
-                                   f"hangs from the service's pods: egress to {name} denied by NetworkPolicy "
-                                   f"{policies.hang_policy_name(name)}", shown)
+        cut = self._network_cut(name)
+        if cut is not None:
+            return DependencyCheck(name, False, time.monotonic() - start, f"hangs from the service's pods: {cut}",
+                                   shown)
         if address:
             where, _, runner_port = address.rpartition(":")
             if not where or not runner_port.isdigit():
-                raise TargetError(f"annotation gameday.io/check-address of service {name!r} must be HOST:PORT, "
+                raise TargetError(f"annotation {CHECK_ADDRESS} of service {name!r} must be HOST:PORT, "
                                   f"got {address!r}")
             result = kind.check(name, Address(where, int(runner_port), path=dep.health_path), timeout)
             return DependencyCheck(name, result.ok, result.latency_s, f"{result.detail} (checked at {address})",
@@ -421,19 +522,39 @@ class KubernetesTarget(Target):
                 raise TargetError(f"{name} did not come back within {timeout:.0f}s ({kind.lower()}/{workload})")
             time.sleep(POLL_S)  # poll
 
-    def hang_dependency(self, name: str) -> None:
-        self._guard()
+    def _selector_labels(self, name: str) -> tuple[str, Any, dict[str, str]]:
+        """(kind, workload, its selector's matchLabels) of a dependency, which a hang policy keeps out."""
         kind, obj = self._require_workload(name)
         labels = dict(obj.spec.selector.match_labels or {}) if obj.spec.selector else {}
         if not labels:
             raise TargetError(f"{name}: {kind.lower()}/{obj.metadata.name} has no matchLabels selector to deny")
-        body = policies.hang_policy(name, self.app_labels, labels)
-        try:
-            self.client.call("create networkpolicy", self.client.networking.create_namespaced_network_policy,
-                             self.ns, body)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        return kind, obj, labels
+
+    def _hung_by_gameday(self) -> list[str]:
+        """The dependencies gameday's own hang policies hold now (found by its labels: to act on them, not to judge)."""
+        listed = self.client.raw("list networkpolicies", self.client.networking.list_namespaced_network_policy,
+                                 self.ns, label_selector=f"{policies.FAULT_LABEL}={policies.HANG}")
+        return sorted({((p.get("metadata") or {}).get("labels") or {}).get(policies.DEPENDENCY_LABEL, "")
+                       for p in listed.get("items") or []} - {""})
+
+    def _write_hang_policies(self, hung: list[str]) -> None:
+        """One policy per hung dependency, each keeping the service's pods from all of them."""
+        labels = {name: self._selector_labels(name)[2] for name in hung}
+        for name in hung:
+            body = policies.hang_policy(name, self.app_labels, labels)
+            try:
+                self.client.call("create networkpolicy", self.client.networking.create_namespaced_network_policy,
+                                 self.ns, body)
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+                self.client.call("update networkpolicy", self.client.networking.patch_namespaced_network_policy,
+                                 body["metadata"]["name"], self.ns, {"spec": body["spec"]})
+
+    def hang_dependency(self, name: str) -> None:
+        self._guard()
+        kind, obj, _ = self._selector_labels(name)
+        self._write_hang_policies(sorted({*self._hung_by_gameday(), name}))
         self._record(reasons.DEPENDENCY_HUNG, kind, obj.metadata.name,
                      f"egress from {self.kube.label_selector} to {name} denied by NetworkPolicy "
                      f"{policies.hang_policy_name(name)} (gameday)", "Warning")
@@ -447,6 +568,7 @@ class KubernetesTarget(Target):
             if exc.status == 404:
                 return
             raise
+        self._write_hang_policies([n for n in self._hung_by_gameday() if n != name])
         self._record(reasons.DEPENDENCY_RELEASED, "StatefulSet", workload, f"egress to {name} allowed again (gameday)")
 
     # --- replica actions ---------------------------------------------------------------------------

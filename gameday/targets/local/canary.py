@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from gameday import reasons
+from gameday import interrupts, reasons
 from gameday.state import read_json
 from gameday.targets.base import Revision, TargetError
 from gameday.targets.canary import CanaryDriver, Served, Window
@@ -110,7 +110,7 @@ class LocalCanary(CanaryDriver):
                 self._lb(name, "ready")  # its health checks keep it out while it is not ready
                 raise TargetError(f"replica {name} on revision {rev.number} ({rev.version}) did not get ready "
                                   f"within {timeout:.0f}s")
-            time.sleep(0.05)  # poll
+            interrupts.pause(0.05)  # poll (a safe point)
         # back into the load balancer only once seen ready: a release that dies at its first request must not
         # die before anyone saw it ready. Its health check lets traffic in within a check interval.
         self._entered[name] = time.time()
@@ -122,7 +122,7 @@ class LocalCanary(CanaryDriver):
         self._lb(name, "ready")
         settle = time.monotonic() + LB_SETTLE_S
         while not self._lb_up(name) and time.monotonic() < settle:
-            time.sleep(0.05)  # poll
+            interrupts.pause(0.05)  # poll (a safe point)
 
     def _lb(self, name: str, state: str) -> None:
         with contextlib.suppress(TargetError):  # the load balancer is down: nothing to drain, nothing sends traffic

@@ -1,4 +1,5 @@
-"""Events of the local target: what gameday did, plus what supervisor saw happen to processes."""
+"""Events of the local target: what gameday did (source ``gameday``), plus what supervisor saw happen to processes
+(source ``supervisord``: the platform's own record, what the diagnosis reads)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from gameday import reasons
 from gameday.state import StateDir
 from gameday.targets.base import Event
 
+GAMEDAY = "gameday"
+SUPERVISORD = "supervisord"
 _SUPERVISOR_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\w+) (.*)$")
 _PATTERNS: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"^spawned: '([\w-]+)' with pid (\d+)"), "Normal", reasons.STARTED),
@@ -32,8 +35,8 @@ class EventLog:
         self.supervisor_log = state.path("logs", "supervisord.log")
 
     def record(self, type_: str, reason: str, obj: str, message: str) -> Event:
-        """Append an event."""
-        event = Event(time.time(), type_, reason, obj, message)
+        """Append an event (gameday's: the diagnosis does not read them)."""
+        event = Event(time.time(), type_, reason, obj, message, GAMEDAY)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as fh:
             fh.write(json.dumps(event.__dict__) + "\n")
@@ -52,7 +55,8 @@ class EventLog:
     def _recorded(self) -> list[Event]:
         if not self.path.exists():
             return []
-        return [Event(**json.loads(line)) for line in self.path.read_text().splitlines() if line.strip()]
+        return [Event(**{"source": GAMEDAY, **json.loads(line)})  # only gameday writes this file
+                for line in self.path.read_text().splitlines() if line.strip()]
 
     def _supervisor(self) -> list[Event]:
         return list(supervisor_events(self.supervisor_log))
@@ -72,6 +76,6 @@ def supervisor_events(path: Path) -> list[Event]:
         for pattern, type_, reason in _PATTERNS:
             pm = pattern.match(text)
             if pm:
-                out.append(Event(ts, type_, reason, pm.group(1), text))
+                out.append(Event(ts, type_, reason, pm.group(1), text, SUPERVISORD))
                 break
     return out

@@ -26,3 +26,17 @@ def http_status(url: str, timeout: float = 0.5) -> int | None:
         return httpx.get(url, timeout=timeout).status_code
     except httpx.HTTPError:
         return None
+
+
+def http_probe(url: str, timeout: float) -> tuple[int | None, str]:
+    """A GET as a kubelet's HTTP probe sees it: (status, why it failed) — ``timeout`` when nothing answered in time
+    (a hung process: the connection is accepted, never answered), ``refused`` when nothing listens, else the
+    error's name; an answer is (status, "")."""
+    try:
+        return httpx.get(url, timeout=timeout).status_code, ""
+    except httpx.TimeoutException:
+        return None, "timeout"
+    except httpx.ConnectError as exc:
+        return None, "refused" if "refused" in str(exc).lower() else type(exc).__name__
+    except httpx.HTTPError as exc:
+        return None, type(exc).__name__

@@ -1,4 +1,9 @@
-"""A thin client for supervisord's XML-RPC interface over its Unix socket in the state directory."""
+"""A thin client for supervisord's XML-RPC interface over its Unix socket in the state directory.
+
+Each call opens its own connection and closes it, and its response, before it returns: left to their finalizers
+(supervisor's transport keeps the connection, xmlrpc never closes the response), they ran Python code at a random
+later moment, where a signal handler's exception is dropped (:mod:`gameday.interrupts`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import xmlrpc.client
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import SupervisorTransport
+from supervisor.xmlrpc import UnixStreamHTTPConnection
 
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
@@ -25,6 +30,29 @@ class SpawnFailed(TargetError):
     is FATAL only when supervisord gives up on it."""
 
 
+class _ClosingTransport(xmlrpc.client.Transport):
+    """XML-RPC over a Unix socket, one connection per call, closed with its response before the call returns."""
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+
+    def single_request(self, host: Any, handler: str, request_body: bytes, verbose: bool = False) -> Any:
+        self.verbose = verbose  # parse_response reads it
+        connection = UnixStreamHTTPConnection("localhost")  # supervisord's own client names it so, too
+        connection.socketfile = str(self.socket_path)
+        try:
+            connection.request("POST", handler, request_body,
+                               {"Content-Type": "text/xml", "Accept": "text/xml", "User-Agent": self.user_agent})
+            with connection.getresponse() as response:
+                if response.status != 200:
+                    raise xmlrpc.client.ProtocolError(f"unix://{self.socket_path}{handler}", response.status,
+                                                      response.reason, dict(response.getheaders()))
+                return self.parse_response(response)
+        finally:
+            connection.close()
+
+
 class Supervisor:
     """Start, stop and signal the programs of one local stack."""
 
@@ -35,8 +63,7 @@ class Supervisor:
         self.pidfile = state.path("supervisord.pid")
 
     def _proxy(self) -> Any:
-        transport = SupervisorTransport(None, None, serverurl=f"unix://{self.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=_ClosingTransport(self.socket)).supervisor
 
     def pid(self) -> int | None:
         """supervisord's pid when it is alive, else None."""

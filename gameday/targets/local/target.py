@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gameday import reasons
+from gameday import interrupts, reasons
 from gameday.config import Settings, get_settings
 from gameday.dependencies import KINDS, Address
 from gameday.errors import UsageError
@@ -18,6 +20,7 @@ from gameday.profile import Dependency, Profile
 from gameday.profile import load as load_profile
 from gameday.state import StateDir, read_json
 from gameday.targets.base import (
+    ConfigChange,
     DependencyCheck,
     DependencyState,
     Endpoint,
@@ -39,12 +42,13 @@ from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog, supervisor_events
 from gameday.targets.local.haproxy import HAProxyRuntime
 from gameday.targets.local.providers import DependencyProvider
-from gameday.targets.local.providers.native import process_state_letter
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, RolloutStore, config_hash, prepare_replicas
 from gameday.targets.local.service import Service, database_password
 from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
 
+LIVE_CONFIG = ("rollout", "config.json")  # the live configuration (the ConfigMap): RolloutStore keeps it there
+UP_SETTLE_S = 5.0  # written with the first revision at ``up``: the stack's creation, not a change
 READINESS_TIMEOUT_S = 1.0  # a readiness probe's timeoutSeconds (Kubernetes' default)
 READINESS_ATTEMPTS = 2  # ... and its failureThreshold: one lost answer is not a replica out of service
 
@@ -145,7 +149,7 @@ class LocalTarget(Target):
         phases = {name: self._phase(infos.get(name, {})) for name in names}
         running = [name for name in names if phases[name] == "Running"]  # only a running process can be ready
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            readiness = dict(zip(running, pool.map(self._replica_ready, running), strict=True))
+            probed = dict(zip(running, pool.map(self._probe_readiness, running), strict=True))
         out = []
         for name in names:
             info = infos.get(name, {})
@@ -157,7 +161,7 @@ class LocalTarget(Target):
                 Replica(
                     name=name,
                     phase=phase,
-                    ready=readiness.get(name, False),
+                    ready=probed.get(name, (False, ""))[0],
                     restarts=restarts,
                     revision=pod.get("revision"),
                     version=pod.get("version"),
@@ -165,14 +169,17 @@ class LocalTarget(Target):
                     else None,
                     address=f"127.0.0.1:{self.port(name)}",
                     started_at=float(info["start"]) if info.get("start") else None,
+                    probe=probed.get(name, (False, ""))[1],
                 )
             )
         return out
 
     @staticmethod
     def _phase(info: dict[str, Any]) -> str:
-        """A replica's phase, in Kubernetes' words, from supervisor's process state (and SIGSTOP: Frozen)."""
-        phase = {
+        """A replica's phase, in Kubernetes' words, from supervisor's process state: what ``supervisorctl status``
+        says, as ``kubectl get pods`` says what the kubelet sees. A hung process is RUNNING there (and Running here):
+        only its probes timing out tell (:meth:`_replica_ready`, the load balancer's checks in :meth:`endpoints`)."""
+        return {
             "RUNNING": "Running",
             "STARTING": "Running",
             "BACKOFF": "CrashLoopBackOff",
@@ -181,15 +188,16 @@ class LocalTarget(Target):
             "EXITED": "Terminated",
             "STOPPING": "Terminating",
         }.get(info.get("statename", "UNKNOWN"), "Unknown")
-        pid = info.get("pid")
-        return "Frozen" if pid and process_state_letter(pid) == "T" else phase
 
     def endpoints(self) -> list[Endpoint]:
+        """HAProxy's servers; one out of rotation says why, as ``show stat`` does: its last check's status (L7TOUT:
+        the check timed out, L4CON: connection refused, L7STS: a bad HTTP status)."""
         try:
             servers = self.lb_runtime.servers()
         except TargetError:
             return []
-        return [Endpoint(s.name, s.address, s.up, s.status) for s in servers]
+        return [Endpoint(s.name, s.address, s.up, s.status if s.up else f"{s.status} {s.check_status}".strip())
+                for s in servers]
 
     def load_balancer(self) -> LoadBalancer:
         endpoints = self.endpoints()
@@ -208,6 +216,63 @@ class LocalTarget(Target):
 
     def events(self, limit: int = 20) -> list[Event]:
         return self.event_log.since(float(self.stack["started_at"]) - 5)[-limit:]
+
+    def config_changes(self) -> list[ConfigChange]:
+        """What an on-call finds with ``ls -l`` and ``diff``: the live configuration (the ConfigMap) written after
+        ``up``, and each replica's files and command compared with what its revision renders from the live
+        configuration. A file edited by hand, or a command changed by hand and restarted through supervisor, shows
+        here though neither gameday nor the rollout history recorded it."""
+        out = []
+        live = self.state.path(*LIVE_CONFIG)
+        created = min((r.created_at for r in self.rollout.revisions()), default=float(self.stack["started_at"]))
+        if live.exists() and live.stat().st_mtime > created + UP_SETTLE_S:
+            out.append(ConfigChange(live.stat().st_mtime, self._object("configmap"), "config",
+                                    f"the live configuration ({live.name}) was written"))
+        return sorted(out + self._drift(), key=lambda c: c.at)
+
+    def _drift(self) -> list[ConfigChange]:
+        """Replicas whose files or command differ from what their revision renders now (rendered into a scratch
+        directory; compared in memory: nothing of a file, secrets included, is shown)."""
+        service = self.service
+        pods = self._pods()
+        revisions = {r.number: r for r in self.rollout.revisions()}
+        current = self.rollout.current()
+        config = self.rollout.config()
+        out: list[ConfigChange] = []
+        with tempfile.TemporaryDirectory(prefix="gameday-render-") as scratch:
+            shadow = Service(service.profile, StateDir(Path(scratch)), service.ports, service.python, service.password)
+
+            def real(text: str) -> str:
+                return text.replace(scratch, str(self.state.root))
+
+            for name in self.replica_names:
+                rev = revisions.get(pods.get(name, {}).get("revision"), current)
+                try:
+                    spec = shadow.render_replica(name, rev.version, config)
+                except TargetError:
+                    continue
+                for item in service.local.files:
+                    path = service.replica_dir(name) / service_mod.file_name(item)
+                    wanted = real((shadow.replica_dir(name) / service_mod.file_name(item)).read_text())
+                    if path.exists() and not _same_content(path.read_text(errors="replace"), wanted):
+                        out.append(ConfigChange(path.stat().st_mtime, f"file/{name}/{path.name}", "config",
+                                                f"{path} differs from what revision {rev.number} renders from the "
+                                                "live configuration"))
+                spec_path = service.spec_path(name)
+                running = read_json(spec_path, {})
+                if not running:
+                    continue
+                command = [real(part) for part in spec.command]
+                environment = {k: real(v) for k, v in spec.environment.items()}
+                if running.get("command") != command:
+                    out.append(ConfigChange(spec_path.stat().st_mtime, f"command/{name}", "command",
+                                            f"{name} is set to run {' '.join(map(str, running.get('command') or []))!r}"
+                                            f", not revision {rev.number}'s ({rev.version})"))
+                elif running.get("environment") != environment:
+                    out.append(ConfigChange(spec_path.stat().st_mtime, f"file/{name}/{spec_path.name}", "config",
+                                            f"{name}'s environment differs from what revision {rev.number} renders "
+                                            "from the live configuration"))
+        return out
 
     def logs(self, replica: str | None = None, tail: int = 100) -> list[str]:
         names = [replica] if replica else self.replica_names
@@ -303,12 +368,23 @@ class LocalTarget(Target):
         return thawed
 
     def _replica_ready(self, name: str) -> bool:
+        """Whether the replica passes its readiness probe (:meth:`_probe_readiness`)."""
+        return self._probe_readiness(name)[0]
+
+    def _probe_readiness(self, name: str) -> tuple[bool, str]:
         """The readiness probe, as a kubelet runs it: Kubernetes' default timeout (1 s), and a failure counts only
         when the next attempt fails too (``failureThreshold`` > 1). One answer slower than the timeout on a busy
         machine is not a replica out of service (measured: once in CI, "Running, not ready" with HAProxy's own
-        checks of it UP); a refused connection or a 503 fails both attempts at once."""
+        checks of it UP); a refused connection or a 503 fails both attempts at once. Returns (ready, why not: the
+        last attempt's ``timeout``, ``refused`` or ``HTTP 503``), what ``kubectl describe pod`` shows."""
         url = f"http://127.0.0.1:{self.port(name)}{self.profile.service.readiness_path}"
-        return any(probes.http_status(url, timeout=READINESS_TIMEOUT_S) == 200 for _ in range(READINESS_ATTEMPTS))
+        why = ""
+        for _ in range(READINESS_ATTEMPTS):
+            status, error = probes.http_probe(url, timeout=READINESS_TIMEOUT_S)
+            if status == 200:
+                return True, ""
+            why = error or f"HTTP {status}"
+        return False, why
 
     def _roll(self, rev: RevisionRecord, timeout: float, wait: bool) -> Revision:
         """Rolling replacement, one replica at a time, taken out of the load balancer while it restarts."""
@@ -334,7 +410,7 @@ class LocalTarget(Target):
                         f"revision {rev.number}: replica {name} not ready within {timeout:.0f}s",
                     )
                     return rev.public()
-                time.sleep(0.1)  # poll
+                interrupts.pause(0.1)  # poll (a safe point)
         return rev.public()
 
     def _lb_state(self, name: str, state: str) -> None:
@@ -395,7 +471,7 @@ class LocalTarget(Target):
         while wait and not probes.tcp_open(self.port(name)):
             if time.monotonic() > deadline:
                 raise TargetError(f"{name} did not come back within {timeout:.0f}s")
-            time.sleep(0.05)  # poll
+            interrupts.pause(0.05)  # poll (a safe point)
 
     def hang_dependency(self, name: str) -> None:
         provider = self.dependencies
@@ -429,7 +505,7 @@ class LocalTarget(Target):
                 probes.http_status(self.base_url() + path, timeout=2.0) == status for path, status in checks
             ):
                 return True
-            time.sleep(0.2)  # poll
+            interrupts.pause(0.2)  # poll (a safe point: an interrupt Python lost lands here)
         return False
 
     def _all_in_rotation(self) -> bool:
@@ -462,3 +538,12 @@ class LocalTarget(Target):
         from gameday.targets.local.canary import LocalCanary
 
         return LocalCanary(self)
+
+
+def _same_content(actual: str, wanted: str) -> bool:
+    """Whether a rendered file says the same: equal JSON objects whatever their key order (the live configuration
+    is stored sorted), equal lines in any order (an env file), else equal text."""
+    try:
+        return bool(json.loads(actual) == json.loads(wanted))
+    except ValueError:
+        return sorted(actual.splitlines()) == sorted(wanted.splitlines())
