@@ -48,7 +48,6 @@ from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
 
 LIVE_CONFIG = ("rollout", "config.json")  # the live configuration (the ConfigMap): RolloutStore keeps it there
-UP_SETTLE_S = 5.0  # written with the first revision at ``up``: the stack's creation, not a change
 READINESS_TIMEOUT_S = 1.0  # a readiness probe's timeoutSeconds (Kubernetes' default)
 READINESS_ATTEMPTS = 2  # ... and its failureThreshold: one lost answer is not a replica out of service
 
@@ -224,8 +223,11 @@ class LocalTarget(Target):
         here though neither gameday nor the rollout history recorded it."""
         out = []
         live = self.state.path(*LIVE_CONFIG)
-        created = min((r.created_at for r in self.rollout.revisions()), default=float(self.stack["started_at"]))
-        if live.exists() and live.stat().st_mtime > created + UP_SETTLE_S:
+        # ``up`` writes the live configuration with revision 1, then records the stack as started: a write after
+        # that is a change. (Not the oldest revision's time: a revision rolled back to is renumbered and re-dated,
+        # as Kubernetes does, so right after an undo the oldest one may be seconds old.)
+        created = float(self.stack["started_at"])
+        if live.exists() and live.stat().st_mtime > created:
             out.append(ConfigChange(live.stat().st_mtime, self._object("configmap"), "config",
                                     f"the live configuration ({live.name}) was written"))
         return sorted(out + self._drift(), key=lambda c: c.at)
