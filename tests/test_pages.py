@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from gameday.ledger import Ledger, LedgerEntry
 from gameday.notify import pages
 from gameday.notify.sender import Notifier
 from tests.helpers import wait_for
+from tests.pager import Pager, serving_pager
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUTING_KEY = "R0UT1NG-KEY-pages-secret"
@@ -32,46 +32,14 @@ SLACK_PATH = "/services/T000/B000/pages-secret-token"
 TARGET = {"kind": "local", "state_dir": "/nowhere"}
 
 
-class Pager(ThreadingHTTPServer):
-    """A loopback PagerDuty + Slack; ``on_trigger`` runs while a trigger is being received (before the answer)."""
-
-    received: list[tuple[str, dict[str, Any]]]
-    on_trigger: Any = None
-
-    def actions(self) -> list[str]:
-        return [b.get("event_action") or "slack" for _, b in self.received]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Pager
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.received.append((self.path, body))
-        if body.get("event_action") == "trigger" and self.server.on_trigger:
-            self.server.on_trigger(body)
-        ok = body.get("routing_key") == ROUTING_KEY if self.path == "/v2/enqueue" else self.path == SLACK_PATH
-        self.send_response(202 if ok else 400)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def pager() -> Iterator[Pager]:
-    server = Pager(("127.0.0.1", 0), _Handler)
-    server.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving_pager(ROUTING_KEY, SLACK_PATH) as server:
+        yield server
 
 
 def _env(pager: Pager, **more: str) -> dict[str, str]:
-    base = f"http://127.0.0.1:{pager.server_port}"
-    return {"GAMEDAY_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "GAMEDAY_PAGERDUTY_EVENTS_URL": f"{base}/v2/enqueue",
-            "GAMEDAY_SLACK_WEBHOOK_URL": base + SLACK_PATH, **more}
+    return {**pager.env(), **more}
 
 
 @pytest.fixture
@@ -115,7 +83,7 @@ def test_a_page_resolved_while_its_trigger_was_on_its_way_is_resolved_again(tmp_
     pages.trigger(Notifier(), ledger, TARGET, page, "P0 - Service Outage: down", time.time(), {"fault": "x"})
     actions = pager.actions()
     assert actions[-2:] == ["resolve", "slack"] and actions.count("resolve") == 2, actions  # the last word
-    assert pager.received[-1][1]["text"].startswith("Resolved: ecommerce-backend (postgres-down): game day halted")
+    assert pager.received[-1][2]["text"].startswith("Resolved: ecommerce-backend (postgres-down): game day halted")
     assert ledger.empty()
 
 
@@ -138,7 +106,7 @@ def test_abort_resolves_a_page_with_its_shells_secrets_and_keeps_it_without_them
     assert "undone: page(" in resolved.stdout and "dedup_key=gd-1-postgres-down" in resolved.stdout
     assert ROUTING_KEY not in resolved.stdout + resolved.stderr and ledger.empty()
     assert pager.actions() == ["trigger", "slack", "resolve", "slack"]
-    assert pager.received[2][1]["dedup_key"] == "gd-1-postgres-down"
+    assert pager.received[2][2]["dedup_key"] == "gd-1-postgres-down"
 
 
 STAND_IN = """

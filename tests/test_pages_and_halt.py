@@ -10,10 +10,7 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import pytest
 
 from gameday.ledger import Ledger
 from tests.helpers import wait_for
+from tests.pager import Pager, serving_pager
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,38 +27,10 @@ ROUTING_KEY = "R0UT1NG-KEY-halt-secret"
 SLACK_PATH = "/services/T000/B000/halt-secret-token"
 
 
-class Pager(ThreadingHTTPServer):
-    """A loopback PagerDuty Events v2 + Slack webhook: records what arrives, and when."""
-
-    received: list[tuple[float, str, dict[str, Any]]]
-
-    def events(self, channel: str) -> list[dict[str, Any]]:
-        path = "/v2/enqueue" if channel == "pagerduty" else SLACK_PATH
-        return [body for _, p, body in list(self.received) if p == path]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Pager
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ok = body.get("routing_key") == ROUTING_KEY if self.path == "/v2/enqueue" else self.path == SLACK_PATH
-        self.server.received.append((time.monotonic(), self.path, body))
-        self.send_response(202 if ok else 400)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
 @pytest.fixture
 def pager() -> Iterator[Pager]:
-    server = Pager(("127.0.0.1", 0), _Handler)
-    server.received = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving_pager(ROUTING_KEY, SLACK_PATH) as server:
+        yield server
 
 
 @pytest.fixture
@@ -76,9 +46,7 @@ def no_resolution(tmp_path: Path) -> Path:
 
 
 def _env(pager: Pager) -> dict[str, str]:
-    base = f"http://127.0.0.1:{pager.server_port}"
-    return {**os.environ, "GAMEDAY_PAGERDUTY_ROUTING_KEY": ROUTING_KEY,
-            "GAMEDAY_PAGERDUTY_EVENTS_URL": f"{base}/v2/enqueue", "GAMEDAY_SLACK_WEBHOOK_URL": base + SLACK_PATH}
+    return {**os.environ, **pager.env()}
 
 
 def _gameday(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
