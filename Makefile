@@ -6,7 +6,7 @@ GAMEDAY := $(BIN)/gameday
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: install up down status test test-quick lint game-day smoke abort bench
+.PHONY: install up down status test test-quick lint game-day smoke abort bench heavy-game-day
 
 $(STAMP): pyproject.toml scripts/install.sh
 	bash scripts/install.sh
@@ -52,6 +52,14 @@ game-day: $(STAMP)
 smoke: $(STAMP)
 	$(LOCAL_UP)
 	$(GAMEDAY) smoke
+
+# the heavy reference service's whole game day (sut/heavy_shop: ~30 ms of CPU per page, ~15 s starts, a worker per
+# replica), on a stack of its own; too slow for `make test`
+HEAVY := GAMEDAY_PROFILE=profiles/heavy-shop.yaml GAMEDAY_STATE_DIR=$(or $(GAMEDAY_STATE_DIR),/var/tmp/gameday)-heavy-shop
+
+heavy-game-day: $(STAMP)
+	$(HEAVY) $(GAMEDAY) up >/dev/null
+	$(HEAVY) $(GAMEDAY) run; status=$$?; $(HEAVY) $(GAMEDAY) down >/dev/null; exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -7,7 +7,9 @@ for what kubectl cannot do there: freeze a container, slow its restarts). So the
 what an on-call engineer sees. The same trials serve the tests (``tests/test_blind_trials.py``,
 ``tests/kubernetes/test_blind_trials_k8s.py``) and the bench (:func:`run_blind_trials`).
 
-Each trial returns its own undo; the caller restores the stack between trials (the tests' ``healthy`` fixture).
+Each trial returns its own undo; the caller restores the stack between trials (the tests' ``healthy`` fixture). On
+the fake API each trial gets a settled cluster of its own instead (a fake seeded for it and aged an hour, as an
+incident finds a cluster): a verdict must not depend on what an earlier trial left.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import signal
 import subprocess
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from gameday.targets.base import Target
 
 Undo = Callable[[], None]
 REDIS_PAUSE_S = 12.0
+SETTLED_S = 3600.0  # how long a fake cluster has run undisturbed before its trial's incident
 
 
 @dataclass(frozen=True)
@@ -451,3 +455,70 @@ def _default_restore(target: Target) -> None:
     if not target.wait_healthy(timeout=30):
         target.rollout_restart(wait=True)
         target.wait_healthy(timeout=30)
+
+
+# --- a settled cluster per trial, on the fake API ---------------------------------------------------------------
+@dataclass
+class Cluster:
+    """A settled cluster of one trial's own: the fake API server, gameday's target on it, an operator's hands."""
+
+    fake: Any
+    target: Any
+    settings: Settings
+    hands: KubeHands
+
+    def diagnose(self) -> tuple[str, str]:
+        """``gameday diagnose``'s verdict and summary, now."""
+        result = diagnose(self.target, self.target.profile, load_runbook())
+        return result.verdict.scored, result.verdict.summary
+
+    def rollout_complete(self) -> bool:
+        return bool(self.fake.rollout_complete(self.hands.ns, self.hands.kube.deployment))
+
+
+@contextmanager
+def settled_cluster(workdir: Path, settled_s: float = SETTLED_S) -> Iterator[Cluster]:
+    """A fake API server seeded with the reference service and aged ``settled_s``, as an incident finds a cluster:
+    its last rollout not seconds old, no ConfigMap written by someone else a moment ago. gameday reaches the service
+    through the API server's service proxy. The fake is test tooling (``tests/fakekube``), imported only here."""
+    from gameday import config as gameday_config
+    from gameday.config import use_settings
+    from gameday.targets.kubernetes.target import KubernetesTarget
+    from tests.fakekube import FakeKube
+    from tests.kubernetes.conftest import BACKEND, KubeTarget
+    from tests.kubernetes.driver_support import settings_for
+
+    fake = FakeKube.start()
+    saved = list(gameday_config._current)
+    target = None
+    try:
+        fake.seed_ecommerce("production")
+        fake.age(settled_s)
+        path = fake.write_kubeconfig(workdir, context="fake-kube", namespace="production")
+        kube = KubeTarget(str(path), "fake-kube", "production", fake, str(workdir / "kubectl-cache"))
+        base = settings_for(kube, workdir / "state")
+        proxy = f"{fake.url}/api/v1/namespaces/production/services/{BACKEND}:80/proxy"
+        settings = base.model_copy(update={"kubernetes": base.kubernetes.model_copy(update={"base_url": proxy})})
+        use_settings(settings)
+        target = KubernetesTarget(settings)
+        yield Cluster(fake, target, settings, KubeHands(target, settings, fake))
+    finally:
+        if target is not None:
+            target.client.close()
+        gameday_config._current[:] = saved
+        fake.stop()
+
+
+def run_kube_blind_trials(workdir: Path, repeats: int = 1) -> dict[str, Any]:
+    """Every Kubernetes trial ``repeats`` times, each on a settled fake cluster of its own (as
+    ``tests/kubernetes/test_blind_trials_k8s.py``): the summary :func:`run_blind_trials` gives."""
+    outcomes = []
+    for n in range(repeats):
+        for trial in KUBE_TRIALS:
+            where = workdir / f"{trial.name}-{n}"
+            where.mkdir(parents=True, exist_ok=True)
+            with settled_cluster(where) as cluster:
+                outcome, undo = run_trial(trial, cluster.hands, cluster.target.profile)
+                outcomes.append(outcome)
+                undo()
+    return summarize(outcomes)

@@ -1,5 +1,8 @@
 """Undo what the ledger records: a run's own faults when it ends, everything on ``gameday abort``/``halt``.
 
+``gameday abort --expired`` undoes only what a dead runner left: entries whose expiry passed (kubernetes: the
+owner renews them while it runs), claimed first so that two reapers never undo one fault at once.
+
 Faults are undone newest first through their fault's undo. Entries that provably changed nothing (written
 but never applied, or naming something the target does not have) are cleared and reported as such, so a
 typo can never jam the ledger. Load-generator entries end their process groups. Open pages (kind ``page``) are
@@ -13,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from gameday import faults
 from gameday.canary.record import CANARY
 from gameday.canary.record import undo as undo_canary
 from gameday.errors import GamedayError
+from gameday.faults.network import NetworkFault
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.notify import pages
 from gameday.targets import from_identity
@@ -45,9 +50,10 @@ class Undone:
 
 
 def load_entry(pids: list[int], target: dict[str, object]) -> LedgerEntry:
-    """The ledger entry of a load generator: its process ids (each leads its own process group)."""
-    return LedgerEntry(fault=LOAD_FAULT, params={"pids": list(pids)}, target=dict(target), state="injected",
-                       kind="load")
+    """The ledger entry of a load generator: its process ids (each leads its own process group) and the host they
+    run on (an entry's owner changes when the reaper claims it; the processes stay where they were)."""
+    return LedgerEntry(fault=LOAD_FAULT, params={"pids": list(pids), "host": socket.gethostname()},
+                       target=dict(target), state="injected", kind="load")
 
 
 def _is_process(pid: int, word: str) -> bool:
@@ -138,11 +144,16 @@ def _running(pid: int) -> bool:
     return _state(pid) not in ("", "Z")
 
 
-def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted") -> Undone:
+def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted",
+                 reset_network: bool = False) -> Undone:
     """Undo ``entries`` newest first, open pages last; every entry gets its turn whatever the others do.
 
-    ``why`` ends the resolve's text of each page ("game day aborted")."""
+    ``why`` ends the resolve's text of each page ("game day aborted"). ``reset_network`` (``abort``, ``halt``):
+    when a network fault was among them, each of its targets' fault proxies is reset too (every toxic removed,
+    every link enabled: Toxiproxy's ``POST /reset``), whatever its own undo did."""
     result = Undone()
+    if reset_network:
+        _reset_fault_proxies(entries, result)
     ordered = [e for e in reversed(entries) if e.kind != pages.PAGE] + [e for e in entries if e.kind == pages.PAGE]
     for entry in ordered:
         try:
@@ -152,7 +163,8 @@ def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted
                 pages.undo(ledger, entry, why)
                 result.undone.append(entry.describe())
             elif entry.kind == "load":
-                end_processes([int(p) for p in entry.params.get("pids", [])], "locust", grace_s=0.5)
+                if entry.params.get("host", entry.owner_host) == socket.gethostname():  # elsewhere: other processes
+                    end_processes([int(p) for p in entry.params.get("pids", [])], "locust", grace_s=0.5)
                 ledger.remove(entry.id)
                 result.undone.append(entry.describe())
             elif entry.kind == CANARY:  # the previous revision back on every replica
@@ -172,9 +184,32 @@ def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted
     return result
 
 
+def _reset_fault_proxies(entries: list[LedgerEntry], result: Undone) -> None:
+    """``POST /reset`` on the fault proxy of every target a network fault of ``entries`` was injected into; a
+    failure is one more line of ``result.failed`` (the entries' own undos still run)."""
+    network = [e for e in entries if e.kind == "fault" and isinstance(faults.FAULTS.get(e.fault), NetworkFault)]
+    seen: list[dict[str, object]] = []
+    for entry in network:
+        if entry.target in seen:
+            continue
+        seen.append(entry.target)
+        try:
+            from_identity(entry.target).reset_network_faults()
+        except NothingChanged:
+            continue
+        except Exception as exc:
+            result.failed.append(f"fault proxy reset for {entry.describe()}: {type(exc).__name__}: {exc}")
+
+
 def undo_own(ledger: Ledger, pid: int | None = None) -> Undone:
     """Undo only the entries one run (one process, default this one) wrote: never another run's faults."""
     return undo_entries(ledger, ledger.own(pid))
+
+
+def undo_expired(ledger: Ledger) -> Undone:
+    """The dead man's switch (``gameday abort --expired``, the reaper): undo only the entries whose owner stopped
+    renewing them, each claimed first (see :meth:`Ledger.claim_expired`); live runs' entries are never touched."""
+    return undo_entries(ledger, ledger.claim_expired(), why="expired (its runner stopped renewing it)")
 
 
 def abort_all(ledger: Ledger) -> tuple[list[str], list[str]]:

@@ -10,7 +10,12 @@ Every part of gameday that talks to the service over HTTP (the smoke gate, the s
 
 Header values and captured values may be secrets (``{env.API_TOKEN}``, a login token): they are sent, never kept in
 a Call, never printed. A ``{env.NAME}`` value in a path, a query or a body is sent as it is and masked (``***``) in
-the Call: its path, error and problems are what people read, in ``profile check``, journals and reports.
+the Call: its path, error and problems are what people read, in ``profile check``, journals and reports. The
+answer's headers and (for a regex capture) text are kept for captures only, never in :meth:`Call.to_dict`.
+
+A journey run is a session, as a browser's: the cookies its answers set go with its later steps and nowhere else
+(no cookie is kept between other calls), so a journey logs in through a form (``form:``, a CSRF token captured by
+``regex``) and follows a ``Location`` or a link (captured by ``header`` or ``regex``).
 """
 
 from __future__ import annotations
@@ -19,14 +24,26 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
 
 from gameday import placeholders
-from gameday.profile import REQUEST_BUILTINS, Assertion, Endpoint, Journey, Profile, Request, json_matches
+from gameday.profile import (
+    REQUEST_BUILTINS,
+    Assertion,
+    Capture,
+    Endpoint,
+    Journey,
+    Profile,
+    Request,
+    json_matches,
+    on_service,
+)
 
 BODY_LIMIT = 64 * 1024  # bodies larger than this are not parsed (a listing can be big; assertions need the start)
+TEXT_LIMIT = 1024 * 1024  # what a regex capture reads of a page: a shop's pages are large, its form near the end
 
 
 def failed_status(status: int | None) -> bool:
@@ -48,6 +65,9 @@ class Call:
     error: str = ""  # why there was no answer, or why the answer is not the expected one
     problems: tuple[str, ...] = ()  # JSON assertions that did not hold
     body: Any = field(default=None, compare=False, repr=False)  # parsed JSON (None when not JSON)
+    # what captures read besides the JSON: never in to_dict (a Set-Cookie or a page may carry a session)
+    headers: httpx.Headers | None = field(default=None, compare=False, repr=False)
+    text: str = field(default="", compare=False, repr=False)  # the body as text, when a capture reads it
 
     @property
     def answered(self) -> bool:
@@ -88,7 +108,8 @@ class Call:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (without the body)."""
         data = asdict(self)
-        data.pop("body")
+        for kept_back in ("body", "headers", "text"):
+            data.pop(kept_back)
         data["ok"], data["failed"] = self.ok, self.failed
         return data
 
@@ -100,7 +121,7 @@ class JourneyRun:
     name: str
     calls: tuple[Call, ...]
     steps: int
-    missing_captures: tuple[str, ...] = ()  # captures whose JSONPath matched nothing
+    missing_captures: tuple[str, ...] = ()  # captures that matched nothing
 
     @property
     def ok(self) -> bool:
@@ -177,7 +198,10 @@ class Client:
         self.timeout_s = timeout_s  # overrides each request's own timeout when given
         self.environ = os.environ if environ is None else environ
         # no proxies from the environment: gameday's traffic stays on loopback
-        self._http = httpx.Client(base_url=self.base_url, follow_redirects=False, trust_env=False)
+        # and no cookies kept between calls: each journey run is a session of its own (:meth:`journey`); calls
+        # outside a journey (endpoints, probes) carry none, as the profile wrote them
+        self._http = httpx.Client(base_url=self.base_url, follow_redirects=False, trust_env=False,
+                                  cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
 
     def __enter__(self) -> Client:
         return self
@@ -193,39 +217,47 @@ class Client:
         """A plain GET (health and readiness paths)."""
         return self._send(name or path, "GET", path, {}, None, expect, [], self.timeout_s or 3.0)
 
-    def call(self, request: Request, values: dict[str, Any] | None = None, name: str | None = None) -> Call:
-        """One profile request, its placeholders filled from ``values`` (captures, run id) and the environment."""
+    def call(self, request: Request, values: dict[str, Any] | None = None, name: str | None = None,
+             session: httpx.Cookies | None = None, keep_text: bool = False) -> Call:
+        """One profile request, its placeholders filled from ``values`` (captures, run id) and the environment;
+        ``session``: the cookies of the journey it is a step of (sent, and updated from the answer); ``keep_text``:
+        the Call keeps the body's text (a regex capture reads it; a load window's thousands of calls need not)."""
         lookup = self._lookup(values or {})
         try:
-            path = placeholders.render(request.path, lookup)
+            path = on_service(placeholders.render(request.path, lookup))
             headers = {k: placeholders.render(v, lookup) for k, v in request.headers.items()}
             body = placeholders.render_value(request.json_body, lookup) if request.json_body is not None else None
+            form = {k: placeholders.render(v, lookup) for k, v in request.form.items()} if request.form else None
         except placeholders.MissingPlaceholder as exc:
             return Call(name or request.path, request.method, request.path, None, request.expect.status, 0.0,
                         error=str(exc))
         return self._send(name or getattr(request, "name", None) or request.path, request.method, path, headers,
-                          body, request.expect.status, request.expect.json_, self.timeout_s or request.timeout_s)
+                          body, request.expect.status, request.expect.json_, self.timeout_s or request.timeout_s,
+                          form, session, keep_text)
 
     def endpoint(self, endpoint: Endpoint, values: dict[str, Any] | None = None) -> Call:
         """One endpoint of the profile."""
         return self.call(endpoint, values, endpoint.name)
 
     def journey(self, journey: Journey, values: dict[str, Any] | None = None) -> tuple[JourneyRun, dict[str, Any]]:
-        """Run a journey's steps in order; return the run and every value captured."""
+        """Run a journey's steps in order, as one session (cookies kept from step to step, as a browser does);
+        return the run and every value captured."""
         captured: dict[str, Any] = {"run_id": uuid.uuid4().hex[:12], **(values or {})}
+        session = httpx.Cookies()
         calls: list[Call] = []
         missing: list[str] = []
         for i, step in enumerate(journey.steps):
-            call = self.call(step, captured, journey.step_name(i))
+            call = self.call(step, captured, journey.step_name(i), session,
+                             keep_text=any(c.regex is not None for c in step.capture.values()))
             calls.append(call)
             if not call.ok:
                 break
-            for key, path in step.capture.items():
-                found = json_matches(path, call.body) if call.body is not None else []
-                if not found:
-                    missing.append(f"{key} ({path} in {journey.step_name(i)})")
+            for key, capture in step.capture.items():
+                found = captured_value(capture, call, session)
+                if found is None:
+                    missing.append(f"{key} ({capture.describe()} in {journey.step_name(i)})")
                 else:
-                    captured[key] = found[0]
+                    captured[key] = found
             if missing:
                 break
         return JourneyRun(journey.name, tuple(calls), len(journey.steps), tuple(missing)), captured
@@ -245,19 +277,31 @@ class Client:
         return lookup
 
     def _send(self, name: str, method: str, path: str, headers: dict[str, str], body: Any, expect: int,
-              assertions: list[Assertion], timeout: float) -> Call:
+              assertions: list[Assertion], timeout: float, form: dict[str, str] | None = None,
+              session: httpx.Cookies | None = None, keep_text: bool = False) -> Call:
         """Send the request as rendered; the Call keeps its path, error and problems with the secrets masked."""
         shown, start = placeholders.mask(path), time.monotonic()
         try:
-            resp = self._http.request(method, path, headers=headers, json=body, timeout=timeout)
+            request = self._http.build_request(method, path, headers=headers, json=body, data=form, timeout=timeout)
+            if session is not None:
+                session.set_cookie_header(request)
+            resp = self._http.send(request)
+            if session is not None:
+                session.extract_cookies(resp)
         except httpx.HTTPError as exc:
             reason = placeholders.mask(_reason(exc))  # an error may quote the URL
             return Call(name, method, shown, None, expect, (time.monotonic() - start) * 1000, error=reason)
         elapsed = (time.monotonic() - start) * 1000
         parsed = _json(resp)
         problems = tuple(check_assertions(assertions, parsed)) if resp.status_code == expect and assertions else ()
-        return Call(name, method, shown, resp.status_code, expect, elapsed, body=parsed,
-                    problems=tuple(map(placeholders.mask, problems)))  # a value the answer echoed
+        text = resp.text[:TEXT_LIMIT] if keep_text else ""
+        return Call(name, method, shown, resp.status_code, expect, elapsed, body=parsed, headers=resp.headers,
+                    text=text, problems=tuple(map(placeholders.mask, problems)))  # a value the answer echoed
+
+
+def captured_value(capture: Capture, call: Call, session: httpx.Cookies) -> Any:
+    """The value ``capture`` takes from a step's answer (and the journey's cookies after it), or None."""
+    return capture.take(call.body, call.headers, {c.name: c.value for c in session.jar}, call.text)
 
 
 def _json(resp: httpx.Response) -> Any:

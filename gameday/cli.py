@@ -17,8 +17,7 @@ from rich.table import Table
 from gameday.config import Settings, get_settings, use_settings
 from gameday.errors import GamedayError, UsageError
 from gameday.flags import within
-from gameday.ledger import Ledger
-from gameday.state import StateDir
+from gameday.ledger import Ledger, ledger_for
 from gameday.targets import get_target
 from gameday.targets.base import TargetError
 
@@ -81,7 +80,7 @@ def _settings() -> Settings:
 
 
 def _ledger() -> Ledger:
-    return Ledger(StateDir(_settings().state_dir).ensure().ledger)
+    return ledger_for(_settings())  # kubernetes: in the cluster, so any machine with the kubeconfig sees it
 
 
 @app.command()
@@ -138,8 +137,14 @@ def _print_status(data: dict[str, Any]) -> None:
     if data.get("components"):
         comp = Table("COMPONENT", "KIND", "PID", "PORT", "STATE", title="components")
         for c in data["components"]:
-            comp.add_row(c["name"], c["kind"], str(c["pid"] or "-"), str(c["port"]), c["state"])
+            comp.add_row(c["name"], c["kind"], str(c["pid"] or "-"), str(c["port"] or "-"), c["state"])
         out.print(comp)
+    if proxy := data.get("fault_proxy"):
+        out.print(f"fault proxy (Toxiproxy API) {proxy.get('api_url') or proxy.get('error')}, pid {proxy['pid']}")
+        for p in proxy["proxies"]:
+            toxics = ", ".join(f"{t['name']} ({t['type']})" for t in p["toxics"]) or "no toxics"
+            state = "enabled" if p["enabled"] else "DISABLED"
+            out.print(f"  {p['name']:<9} {p['listen']} -> {p['upstream']}  {state}, {toxics}", markup=False)
 
 
 @app.command()
@@ -162,7 +167,7 @@ def events(limit: int = 20) -> None:
 
 @app.command()
 def logs(replica: Annotated[str | None, typer.Argument()] = None, tail: int = 100) -> None:
-    """Replica logs (kubectl logs deployment/<service> --tail=100)."""
+    """Replica logs, or a process's beside them: replica-0-worker (kubectl logs deployment/<service> --tail=100)."""
     within("--tail", tail, 1)
     for line in get_target(_settings()).logs(replica, tail):
         print(line)
@@ -201,7 +206,34 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     return params
 
 
+def _fault_lines() -> list[str]:
+    """Every registered fault, one line each, then one line per parameter (``gameday faults``, ``inject --help``)."""
+    from gameday.faults import FAULTS
+
+    lines = []
+    for name in sorted(FAULTS):
+        described = FAULTS[name].describe()
+        lines.append(f"{name}: {described['description']}")
+        for p in described["parameters"]:
+            need = ("required" if p["required"] else "optional" if p["default"] is None
+                    else f"default {json.dumps(p['default'])}")
+            lines.append(f"    -p {p['name']}=...  ({p['type']}, {need}) {p['description']}")
+    return lines
+
+
 @app.command()
+def faults(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """Every fault 'gameday inject' and the experiments can apply, with its parameters."""
+    from gameday.faults import FAULTS
+
+    if as_json:
+        print(json.dumps([FAULTS[name].describe() for name in sorted(FAULTS)], indent=2))
+        return
+    for line in _fault_lines():
+        print(line)
+
+
+@app.command(epilog="Faults (gameday faults --json for a machine):\n\n" + "\n\n".join(_fault_lines()))
 def inject(
     fault: str,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE (JSON values allowed)")] = None,
@@ -226,26 +258,36 @@ def inject(
 
 
 @app.command()
-def abort() -> None:
+def abort(
+    expired: Annotated[bool, typer.Option("--expired", help="only faults whose runner stopped renewing them "
+                                                             "(the reaper's dead man's switch); live runs untouched")]
+    = False,
+) -> None:
     """Undo every fault left in the ledger (by a run that was killed)."""
-    from gameday.abort import undo_entries
+    from gameday.abort import undo_entries, undo_expired
 
     book = _ledger()
-    result = undo_entries(book, book.entries())
+    result = undo_expired(book) if expired else undo_entries(book, book.entries(), reset_network=True)
     for line in result.lines():
         (err if line.startswith("NOT") else out).print(line)
     if result.failed:
         raise GamedayError(f"{len(result.failed)} fault(s) could not be undone; the ledger keeps them")
     if not result.undone and not result.cleared:
-        out.print("ledger empty: nothing to undo")
+        out.print("no expired fault: nothing to undo" if expired else "ledger empty: nothing to undo")
 
 
 @app.command()
 def ledger() -> None:
     """Faults recorded and not yet undone."""
+    import time
+
     entries = _ledger().entries()
     for e in entries:
-        out.print(e.describe(), markup=False)
+        expiry = "" if e.expires_at is None else (
+            f"; owner {e.owner_host} pid {e.owner_pid} run {e.run_id}, "
+            + (f"expired {time.time() - e.expires_at:.0f}s ago" if e.expired()
+               else f"expires in {e.expires_at - time.time():.0f}s"))
+        out.print(e.describe() + expiry, markup=False)
     if not entries:
         out.print("ledger empty")
 

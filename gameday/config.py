@@ -65,6 +65,9 @@ class KubernetesSettings(BaseModel):
     context: str | None = None
     namespace: str | None = None
     base_url: str | None = None
+    # how long the run lock (a Lease) and each fault recorded in the cluster outlive a runner that stopped renewing
+    # them (a live run renews every third of it); then the reaper ('gameday abort --expired') undoes the faults
+    lease_s: float = Field(default=120.0, ge=1.0)
 
 
 class SafetySettings(BaseModel):

@@ -15,11 +15,13 @@ import contextlib
 import difflib
 import io
 import os
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from jsonpath2.path import Path as JsonPath
@@ -44,8 +46,12 @@ HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 OnOutage = Literal["outage", "degraded"]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=63)]
 
-# placeholders every replica-side string may use, besides <dependency>.<attribute>, config.<KEY> and file.<name>
+# placeholders every replica-side string may use, besides <dependency>.<attribute>, config.<KEY>, file.<name>,
+# env.<NAME> and lb.url
 REPLICA_PLACEHOLDERS = ("port", "replica", "version", "python", "profile_dir", "state_dir", "service")
+LB_URL = "lb.url"  # the service's public address: through the load balancer, as users reach it
+# heads of dotted placeholders that are not dependencies: a dependency named so could not be told apart
+PLACEHOLDER_HEADS = ("config", "file", "database", "env", "lb")
 # placeholders of journeys and endpoints that are not captures
 REQUEST_BUILTINS = ("run_id", "uuid")
 
@@ -103,9 +109,12 @@ class Request(_Model):
     """One HTTP request of the service's API; strings may hold ``{placeholders}``."""
 
     method: HttpMethod = Field("GET", description="HTTP method")
-    path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /v1/orders/{order_id}")
+    path: str = Field(pattern=r"^(/|\{)", description="path (and query) on the service, e.g. /v1/orders/{order_id}; "
+                      "a captured absolute URL ({next}) is requested on the service: its path and query")
     headers: dict[str, str] = Field(default_factory=dict, description="values may use {env.NAME}: never printed")
     json_body: Any = Field(None, alias="json", description="a JSON body to send")
+    form: dict[str, str] | None = Field(
+        None, description="an HTML form's fields, sent urlencoded (a login form); values may use placeholders")
     expect: ExpectField = Field(default_factory=Expect, description="the status (or {status, json}) expected")
     timeout_s: float = Field(3.0, gt=0, le=60, description="seconds before the request counts as failed")
 
@@ -114,9 +123,15 @@ class Request(_Model):
     def placeholder_names(self) -> set[str]:
         """Every placeholder this request uses."""
         found = set(placeholders.names(self.path)) | set(placeholders.value_names(self.json_body))
-        for value in self.headers.values():
+        for value in (*self.headers.values(), *(self.form or {}).values()):
             found |= set(placeholders.names(value))
         return found
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Request:
+        if self.form is not None and self.json_body is not None:
+            raise ValueError("give json or form, not both")
+        return self
 
 
 class Endpoint(Request):
@@ -127,18 +142,83 @@ class Endpoint(Request):
         None, description="dependencies it cannot answer without (default: every dependency with on_outage: outage)")
 
 
+class Capture(_Model):
+    """Where a value of an answer is taken from: exactly one of a JSONPath, a header, a cookie or a regex.
+
+    HTML is read with a regular expression: no CSS-selector library is installed with gameday, and a form's hidden
+    field or a link's ``href`` is one line of HTML that a regex names exactly.
+    """
+
+    json_: str | None = Field(None, alias="json", description="JSONPath into the JSON answer, e.g. $.id")
+    header: str | None = Field(None, description="a response header, e.g. Location (case-insensitive)")
+    cookie: str | None = Field(None, description="a cookie of the journey's session after this step, e.g. sessionid")
+    regex: str | None = Field(None, description="a regular expression on the body (HTML, text): its first group, "
+                              "else the whole match")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Capture:
+        given = [k for k in ("json_", "header", "cookie", "regex") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of json, header, cookie or regex")
+        if self.json_ is not None:
+            _compile(self.json_)
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {self.regex!r} ({exc})") from None
+        return self
+
+    def take(self, body: Any, headers: Mapping[str, str] | None, cookies: Mapping[str, str], text: str) -> Any:
+        """The value taken from one answer (its parsed JSON, headers, the session's cookies after it, its text), or
+        None: pure, so that gameday's own client and the locustfile capture alike."""
+        if self.json_ is not None:
+            found = json_matches(self.json_, body) if body is not None else []
+            return found[0] if found else None
+        if self.header is not None:
+            return headers.get(self.header) if headers is not None else None
+        if self.cookie is not None:
+            return cookies.get(self.cookie)
+        assert self.regex is not None
+        match = re.search(self.regex, text)
+        if match is None:
+            return None
+        return match.group(1) if match.re.groups else match.group(0)
+
+    def describe(self) -> str:
+        """Where it is taken from, for a line saying it matched nothing."""
+        if self.json_ is not None:
+            return self.json_
+        if self.header is not None:
+            return f"header {self.header}"
+        return f"cookie {self.cookie}" if self.cookie is not None else f"regex {self.regex}"
+
+
+def on_service(path: str) -> str:
+    """A rendered path; a captured absolute URL (a ``Location``, a link) becomes its path and query: a journey
+    stays on the service it exercises, whatever host and port the service wrote into its links."""
+    if not path.startswith(("http://", "https://")):
+        return path
+    parts = urlsplit(path)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _capture(value: Any) -> Any:
+    """``capture: {id: "$.id"}`` is short for ``capture: {id: {json: "$.id"}}``."""
+    return {"json": value} if isinstance(value, str) else value
+
+
+CaptureField = Annotated[Capture, BeforeValidator(_capture, json_schema_input_type=Capture | str)]
+
+
 class Step(Request):
-    """One step of a journey; ``capture`` names values of its JSON answer for later steps."""
+    """One step of a journey; ``capture`` names values of its answer for later steps."""
 
     name: Name | None = Field(None, description="the step's name in reports (default: METHOD path)")
-    capture: dict[Name, str] = Field(default_factory=dict, description="name -> JSONPath into the answer")
-
-    @field_validator("capture")
-    @classmethod
-    def _paths_parse(cls, value: dict[str, str]) -> dict[str, str]:
-        for path in value.values():
-            _compile(path)
-        return value
+    capture: dict[Name, CaptureField] = Field(
+        default_factory=dict, description="name -> a JSONPath into the answer, or {header|cookie|regex: ...}")
 
 
 class Journey(_Model):
@@ -199,6 +279,9 @@ class Dependency(_Model):
     address: str | None = Field(
         None, description="host:port of an external dependency; absent: the local target provides it")
     health_path: str = Field("/", description="http dependencies: the path that answers 2xx when healthy")
+    owned: bool = Field(
+        False, description="kubernetes: the team's own dependency, which stop-dependency may scale to zero; "
+        "default: its outage is cut at the service's side (egress denied), the dependency itself untouched")
 
     @field_validator("kind")
     @classmethod
@@ -258,6 +341,39 @@ class Release(_Model):
     command: list[str] | None = Field(None, description="a command replacing local.command for this release")
 
 
+class Readiness(_Model):
+    """The replicas' readiness probe, with a kubelet's meaning: a probe unanswered within ``timeout_s`` fails, and a
+    replica is out of service after ``failure_threshold`` failures in a row. A service with one synchronous worker
+    answers its probe only after the requests queued ahead of it: give it the timeout its readinessProbe has."""
+
+    timeout_s: float = Field(1.0, gt=0, le=60, description="seconds a readiness probe waits (timeoutSeconds)")
+    failure_threshold: int = Field(2, ge=1, le=10, description="failures in a row before a replica is not ready "
+                                   "(failureThreshold)")
+
+
+class BadRelease(Release):
+    """The known-bad release; a service that has none gets one from the launcher: its good release, killed a while
+    after it became ready (``fail_after_ready_s``), at every start: a real crash loop, no user script."""
+
+    fail_after_ready_s: float | None = Field(
+        None, gt=0, le=600, description="run the good release (local.command) and SIGKILL it this long after its "
+        "readiness probe first passes, at every start (local target)")
+
+
+class Process(_Model):
+    """A process beside the web replicas: a background worker (Celery, Sidekiq) or a scheduler. Rendered like the
+    replica's command (same placeholders and environment, its release's ``{version}``), supervised, and restarted
+    with the release; it serves no HTTP and is no load-balancer server."""
+
+    name: Name = Field(description="the process's name: its program is `<replica>-<name>` (per replica) or `<name>`")
+    command: list[str] = Field(min_length=1, description="its command; placeholders as local.command")
+    per: Literal["replica", "service"] = Field(
+        "replica", description="replica: one beside each replica, in its pod (killed and frozen with it); "
+        "service: one for the whole service (a scheduler)")
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="environment added to the replica's (local.environment)")
+
+
 class Local(_Model):
     """How the local target runs the service: N replicas under supervisor behind HAProxy."""
 
@@ -274,15 +390,38 @@ class Local(_Model):
         default_factory=list, description="commands run once after the dependencies are up (migrations)")
     start_timeout_s: float = Field(60.0, gt=0, le=600, description="seconds `gameday up` waits for a serving stack")
     start_seconds: int = Field(5, ge=0, le=120, description="a replica up this long counts as started")
+    readiness: Readiness = Field(default_factory=Readiness, description="the replicas' readiness probe (the load "
+                                 "balancer's health check and `gameday status` use it)")
+    lb_timeout_s: float = Field(2.0, gt=0, le=300, description="the load balancer's server timeout: a request "
+                                "unanswered this long gets its 504 (an ingress' proxy-read-timeout)")
     start_retries: int = Field(2, ge=0, le=20, description="restarts before it counts as crash-looping")
     database: Database = Field(default_factory=Database, description="created in the local PostgreSQL")
     release: str = Field("1.0.0", description="the version the stack starts with ({version})")
-    bad_release: Release | None = Field(None, description="a release that fails after passing its probes")
+    bad_release: BadRelease | None = Field(None, description="a release that fails after passing its probes")
     slow_release: Release | None = Field(None, description="a correct but slower release (canary latency check)")
     releases: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]] = \
         Field(default_factory=list, description="other known-good releases (a canary refuses unknown versions)")
     bad_config: dict[str, str] = Field(
         default_factory=dict, description="configuration changes that break the service (bad-config experiment)")
+    processes: list[Process] = Field(
+        default_factory=list, description="processes beside the web replicas: workers, schedulers")
+
+    @field_validator("processes")
+    @classmethod
+    def _distinct_processes(cls, processes: list[Process]) -> list[Process]:
+        names = [p.name for p in processes]
+        if len(set(names)) != len(names):
+            raise ValueError("process names must be distinct")
+        return processes
+
+
+class KubernetesToxiproxy(_Model):
+    """A Toxiproxy in the service's namespace, driven through the API server's service proxy (network faults)."""
+
+    service: str = Field("toxiproxy", description="its Service")
+    port: int = Field(8474, ge=1, le=65535, description="the Service port of its HTTP API")
+    proxies: dict[str, str] = Field(
+        default_factory=dict, description="dependency name -> the Toxiproxy proxy the service's pods connect through")
 
 
 class Kubernetes(_Model):
@@ -302,6 +441,8 @@ class Kubernetes(_Model):
         default_factory=dict, description="configuration changes that break the service (default: local.bad_config)")
     workloads: dict[str, str] = Field(
         default_factory=dict, description="dependency name -> its Deployment/StatefulSet name (default: the name)")
+    toxiproxy: KubernetesToxiproxy | None = Field(
+        None, description="a Toxiproxy deployed in the namespace that the service's pods reach dependencies through")
 
 
 # --- what "working" means ----------------------------------------------------------------------------
@@ -333,8 +474,46 @@ class Detection(_Model):
     setup: str | None = Field(None, description="a journey run once first; its captures are usable in probe paths")
 
 
+class Verify(_Model):
+    """How long gameday may measure the service to decide its error rate at the SLO (the steady state's load)."""
+
+    window_s: float = Field(
+        90.0, ge=5, le=600, description="the longest the steady state's load runs to decide the error rate at the SLO "
+        "(95%); undecided then: inconclusive, a failed steady state")
+    think_time: bool = Field(
+        False, description="the steady state's users wait load.think_time_s between tasks (true), or not (false: "
+        "~381 answers decide < 1% in seconds, not minutes)")
+
+
 MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=100)]
+
+
+class MetricsAuth(_Model):
+    """How a scraper authenticates to the metrics path: basic auth or a bearer token, the secrets from
+    ``{env.NAME}`` (a secret written in the profile would end up in every copy of it)."""
+
+    username: str | None = Field(None, description="basic auth: the user (text, or {env.NAME})")
+    password: str | None = Field(None, description="basic auth: the password, as {env.NAME}")
+    bearer_token: str | None = Field(None, description="a bearer token, as {env.NAME} (instead of basic auth)")
+
+    @model_validator(mode="after")
+    def _one_scheme(self) -> MetricsAuth:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password")
+        if (self.password is None) == (self.bearer_token is None):
+            raise ValueError("give username and password, or bearer_token")
+        for key in ("username", "password", "bearer_token"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            names = list(placeholders.names(value))
+            if any(not n.startswith(placeholders.ENV_PREFIX) or not _env_name(n.removeprefix(placeholders.ENV_PREFIX))
+                   for n in names):
+                raise ValueError(f"{key}: only {{env.NAME}} placeholders are rendered here")
+            if key != "username" and not names:
+                raise ValueError(f"{key}: expected {{env.NAME}}: a secret is never written in the profile")
+        return self
 
 
 class Metrics(_Model):
@@ -351,6 +530,7 @@ class Metrics(_Model):
                                  description="histogram of request durations, in seconds")
     status_label: LabelName = Field("status", description="label of both holding the HTTP status code")
     route_label: LabelName = Field("route", description="label of both holding the route (or path)")
+    auth: MetricsAuth | None = Field(None, description="credentials the metrics path asks for (default: none)")
 
 
 class Service(_Model):
@@ -379,6 +559,7 @@ class Profile(_Model):
     journeys: list[Journey] = Field(default_factory=list, description="user journeys with captures")
     load: Load = Field(default_factory=Load, description="the load mix")
     detection: Detection = Field(default_factory=Detection, description="what the game day probes")
+    verify: Verify = Field(default_factory=Verify, description="how long the steady state may measure")
     slo: Slo = Field(default_factory=Slo, description="service level objectives")
     alerts: Alerts = Field(default_factory=Alerts, description="alert names")
     runbook: str = Field("service-outage", description="the runbook package this service's game day follows")
@@ -462,6 +643,9 @@ def _cross_problems(p: Profile) -> Iterator[str]:
     dep_names = [d.name for d in p.dependencies]
     for dup in {n for n in dep_names if dep_names.count(n) > 1}:
         yield f"dependencies: {dup!r} is named twice"
+    for i, name in enumerate(dep_names):
+        if name in PLACEHOLDER_HEADS:
+            yield f"dependencies[{i}].name: {name!r} is a placeholder's own name ({{{name}.*}}): rename the dependency"
     ep_names = [e.name for e in p.endpoints]
     for dup in {n for n in ep_names if ep_names.count(n) > 1}:
         yield f"endpoints: {dup!r} is named twice"
@@ -548,12 +732,19 @@ def _local_problems(p: Profile) -> Iterator[str]:
                 continue
             if head == "database" and attr in ("name", "user", "password"):
                 continue
+            if name == LB_URL:
+                continue
+            if head == "env":
+                if not _env_name(attr):
+                    yield f"{where}: placeholder {{{name}}}: expected env.NAME, NAME an environment variable's name"
+                continue
             if head in deps:
                 offered = kind_of(deps[head].kind).attributes()
                 if attr not in offered:
                     yield f"{where}: placeholder {{{name}}}: a {deps[head].kind} offers {', '.join(offered)}"
                 continue
-            known = ", ".join([*REPLICA_PLACEHOLDERS, *deps, "config.KEY", "file.NAME", "database.*"])
+            known = ", ".join([*REPLICA_PLACEHOLDERS, *deps, "config.KEY", "file.NAME", "database.*", "env.NAME",
+                               LB_URL])
             yield f"{where}: placeholder {{{name}}} names no dependency or known value ({known})"
 
     for i, part in enumerate(local.command):
@@ -578,6 +769,11 @@ def _local_problems(p: Profile) -> Iterator[str]:
                 yield f"local.files[{i}].template: cannot read {path}: {exc.strerror or exc}"
                 continue
             yield from check(f"local.files[{i}].template ({f.template})", text)
+    for i, process in enumerate(local.processes):
+        for k, part in enumerate(process.command):
+            yield from check(f"local.processes[{i}] ({process.name}).command[{k}]", part)
+        for key, value in process.environment.items():
+            yield from check(f"local.processes[{i}] ({process.name}).environment.{key}", value)
     for key in local.bad_config:
         if key not in local.config:
             yield f"local.bad_config.{key}: names no key of local.config"
@@ -593,7 +789,66 @@ def _local_problems(p: Profile) -> Iterator[str]:
 
 
 def _env_name(name: str) -> bool:
-    return name.replace("_", "a").isalnum() and not name[0].isdigit()
+    return bool(name) and name.replace("_", "a").isascii() and name.replace("_", "a").isalnum() \
+        and not name[0].isdigit()
+
+
+def local_strings(p: Profile) -> Iterator[tuple[str, str]]:
+    """(field, text) of every string of ``local`` the local target renders (templates read from disk too)."""
+    local = p.local
+    if local is None:
+        return
+    yield from ((f"local.command[{i}]", part) for i, part in enumerate(local.command))
+    yield from ((f"local.environment.{k}", v) for k, v in local.environment.items())
+    yield from ((f"local.config.{k}", v) for k, v in local.config.items())
+    for i, cmd in enumerate(local.setup):
+        yield from ((f"local.setup[{i}][{k}]", part) for k, part in enumerate(cmd))
+    for i, f in enumerate(local.files):
+        yield from ((f"local.files[{i}].values.{k}", v) for k, v in f.values.items())
+        if f.content is not None:
+            yield f"local.files[{i}].content", f.content
+        elif f.template is not None:
+            with contextlib.suppress(OSError, UnicodeDecodeError):  # an unreadable template: reported when loaded
+                yield f"local.files[{i}].template ({f.template})", (p.directory / f.template).read_text()
+    for i, process in enumerate(local.processes):
+        yield from ((f"local.processes[{i}] ({process.name}).command[{k}]", v) for k, v in enumerate(process.command))
+        yield from ((f"local.processes[{i}] ({process.name}).environment.{k}", v)
+                    for k, v in process.environment.items())
+    for field in ("bad_release", "slow_release"):
+        release = getattr(local, field)
+        if release is not None:
+            yield from ((f"local.{field}.environment.{k}", v) for k, v in release.environment.items())
+            yield from ((f"local.{field}.command[{i}]", part) for i, part in enumerate(release.command or []))
+
+
+def missing_environment(p: Profile, environ: Mapping[str, str], requests: bool = True) -> list[str]:
+    """One line per environment variable the profile uses (``{env.NAME}``) that is not set, naming where: ``up``
+    (the local strings and the metrics' credentials) and ``profile check`` (``requests``: endpoints and journeys
+    too) refuse with them, exit 2, before anything starts, rather than a replica, a migration or a scrape failing
+    later."""
+    uses: list[tuple[str, str]] = list(local_strings(p))
+    if requests:
+        uses += [(f"endpoints[{i}] ({e.name})", text) for i, e in enumerate(p.endpoints) for text in _texts(e)]
+        uses += [(f"journeys[{j}] ({journey.name}).steps[{s}]", text) for j, journey in enumerate(p.journeys)
+                 for s, step in enumerate(journey.steps) for text in _texts(step)]
+    metrics = p.service.metrics
+    if metrics is not None and metrics.auth is not None:
+        uses += [(f"service.metrics.auth.{k}", v) for k, v in metrics.auth.model_dump(exclude_none=True).items()]
+    unset: dict[str, list[str]] = {}  # variable -> where it is used, in the profile's order
+    for where, text in uses:
+        for name in placeholders.names(text):
+            variable = name.removeprefix(placeholders.ENV_PREFIX)
+            if name.startswith(placeholders.ENV_PREFIX) and variable not in environ:
+                unset.setdefault(variable, [])
+                if where not in unset[variable]:
+                    unset[variable].append(where)
+    return [f"the environment variable {variable} is not set: {{env.{variable}}} is used in {', '.join(where)}"
+            for variable, where in unset.items()]
+
+
+def _texts(request: Request) -> list[str]:
+    return [request.path, *request.headers.values(), *(request.form or {}).values(),
+            *(f"{{{n}}}" for n in placeholders.value_names(request.json_body))]
 
 
 # --- loading ------------------------------------------------------------------------------------------
@@ -639,7 +894,56 @@ def load(path: str | os.PathLike[str] | None = None) -> Profile:
     try:
         return Profile.model_validate({**data, "source": source.resolve()})
     except ValidationError as exc:
-        raise ProfileError([f"{shown}: {line}" for line in _explain(exc)]) from None
+        lines = _explain(exc) + _cross_lines_despite(exc, {**data, "source": source.resolve()})
+        raise ProfileError([f"{shown}: {line}" for line in dict.fromkeys(lines)]) from None
+
+
+def _cross_lines_despite(exc: ValidationError, data: dict[str, Any], rounds: int = 4) -> list[str]:
+    """The cross-field problems (placeholders, names) of a profile whose fields are not all valid, so that one
+    round of fixes fixes everything: each invalid field is left out (its default, when it has one) and the rest
+    validated again. A line about the item an invalid field belongs to (``journeys[0]``) is not repeated: it may
+    follow from the field left out. An invalid required field of a list item ends the search (leaving the item out
+    would renumber the others): its problems come in the next round."""
+    pruned: set[str] = set()
+    for _ in range(rounds):
+        errors = [e for e in exc.errors() if e["loc"]]
+        if not errors:  # only the profile's own (cross-field) problems are left
+            return [line for line in _explain(exc) if not line.startswith(tuple(pruned))]
+        for error in errors:
+            where = _left_out(data, list(error["loc"]))
+            if where is None:
+                return []
+            pruned.add(where)
+        try:
+            Profile.model_validate(data)
+        except ValidationError as again:
+            exc = again
+        else:
+            return []
+    return []
+
+
+def _left_out(data: dict[str, Any], loc: list[Any]) -> str | None:
+    """Remove the value at ``loc`` from ``data`` (a missing one: its parent, when that is a mapping's value);
+    return the field it belonged to (``journeys[0]``, ``slo.p95_ms``), or None when it cannot be left out."""
+    original = list(loc)
+    while loc:
+        parent: Any = data
+        try:
+            for part in loc[:-1]:
+                parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+        if not isinstance(parent, dict) or isinstance(loc[-1], int):
+            return None
+        if loc[-1] in parent:
+            if loc == ["source"]:
+                return None
+            del parent[loc[-1]]
+            first_index = next((i for i, part in enumerate(original) if isinstance(part, int)), len(original) - 1)
+            return _dotted([str(part) for part in original[:first_index + 1]])
+        loc = loc[:-1]
+    return None
 
 
 def _too_big(data: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ passed, or what failed and why. Exit 0 only when everything passed.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ import typer
 from gameday import calls
 from gameday.config import Settings, get_settings
 from gameday.errors import GamedayError
-from gameday.profile import schema
+from gameday.profile import ProfileError, missing_environment, schema
 from gameday.targets import get_target
 from gameday.targets.base import TargetError
 
@@ -40,6 +41,8 @@ class ProfileCheckFailed(GamedayError):
 def check_profile(settings: Settings) -> list[CheckLine]:
     """Validate the profile, then exercise it against the running target."""
     profile = settings.service  # raises ProfileError (one line per problem) before anything is touched
+    if missing := missing_environment(profile, os.environ):
+        raise ProfileError([f"{profile.source}: {line}" for line in missing])
     target = get_target(settings)
     target.reachable()
     base = target.base_url()

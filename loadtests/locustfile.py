@@ -32,11 +32,12 @@ import os
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from locust import FastHttpUser, between
 
 from gameday import placeholders
-from gameday.profile import Endpoint, Journey, Profile, ProfileError, Request, json_matches, load
+from gameday.profile import Endpoint, Journey, Profile, ProfileError, Request, load, on_service
 
 
 def _profile() -> Profile:
@@ -105,22 +106,22 @@ class ProfileUser(FastHttpUser):
         """One request, judged against the profile's expected status: (as expected, the parsed JSON or None)."""
         lookup = _lookup(values)
         try:
-            path = placeholders.render(request.path, lookup)
+            path = on_service(placeholders.render(request.path, lookup))
             headers = {k: placeholders.render(v, lookup) for k, v in request.headers.items()}
             body = placeholders.render_value(request.json_body, lookup) if request.json_body is not None else None
+            form = {k: placeholders.render(v, lookup) for k, v in request.form.items()} if request.form else None
         except (MissingValue, placeholders.MissingPlaceholder):
             return False, None  # not sent: nothing captured what it needs yet
+        if form is not None:  # an HTML form, urlencoded as a browser sends it
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
         with self.client.request(request.method, path, name=name, headers=headers or None, json=body,
-                                 catch_response=True) as resp:
+                                 data=urlencode(form) if form is not None else None, catch_response=True) as resp:
             if resp.status_code != request.expect.status:
                 got = f"no answer: {resp.error!r}" if not resp.status_code else str(resp.status_code)
                 resp.failure(f"{got} (expected {request.expect.status})")
                 return False, None
             resp.success()
-            try:
-                return True, resp.json()
-            except Exception:  # not JSON: nothing to capture
-                return True, None
+            return True, resp
 
     def _endpoint(self, endpoint: Endpoint) -> None:
         self.send(endpoint, endpoint.name, self.values)
@@ -128,15 +129,28 @@ class ProfileUser(FastHttpUser):
     def _journey(self, journey: Journey) -> None:
         values = {**self.values, "run_id": uuid.uuid4().hex[:12]}
         for i, step in enumerate(journey.steps):
-            ok, answer = self.send(step, f"{journey.name}: {journey.step_name(i)}", values)
+            ok, resp = self.send(step, f"{journey.name}: {journey.step_name(i)}", values)
             if not ok:
                 return
-            for key, path in step.capture.items():
-                found = json_matches(path, answer) if answer is not None else []
-                if not found:
+            if not step.capture:
+                continue
+            answer, text = _answer(resp)
+            cookies = {c.name: c.value for c in self.client.cookiejar}  # the user's session, as a browser keeps it
+            for key, capture in step.capture.items():
+                found = capture.take(answer, resp.headers, cookies, text)
+                if found is None:
                     return
-                values[key] = found[0]
-                self.values[key] = found[0]
+                values[key] = found
+                self.values[key] = found
+
+
+def _answer(resp: Any) -> tuple[Any, str]:
+    """The answer's parsed JSON (None when it is not JSON) and its text, for the step's captures."""
+    text = resp.text or ""
+    try:
+        return resp.json(), text
+    except Exception:  # not JSON: a page, read by regex captures
+        return None, text
 
 
 def _task(entry_journey: str | None, entry_endpoint: str | None) -> Callable[[ProfileUser], None]:

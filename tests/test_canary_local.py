@@ -45,7 +45,8 @@ def test_bad_release_is_rolled_back_at_the_first_step_having_reached_one_replica
     assert res.returncode == 1, res.stderr
     assert report["outcome"] == "rolled back"
     assert len(report["steps"]) == 1 and report["steps"][0]["decision"] == "rollback"
-    assert report["steps"][0]["verdict"]["checks"]["errors"] == "worse"
+    checks = report["steps"][0]["verdict"]["checks"]
+    assert "worse" in (checks["errors"], checks.get("restarts")), checks  # it crashes: its restarts, its errors
     assert len(report["served_new"]) <= 1
     assert report["decision_s"] is not None and report["decision_s"] < 15
     # every replica back on the release it ran, through the rollout history ("rollback to revision N")

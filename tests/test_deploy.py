@@ -21,7 +21,7 @@ from gameday.targets.kubernetes.target import CHECK_ADDRESS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-KUSTOMIZATIONS = ["base", "dependencies", "overlays/kind", "overlays/staging"]
+KUSTOMIZATIONS = ["base", "dependencies", "overlays/kind", "overlays/staging", "toxiproxy", "reaper"]
 K8S_VERSION = "1.37"
 
 

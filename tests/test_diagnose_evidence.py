@@ -90,3 +90,10 @@ def test_a_failing_call_is_recorded_not_raised():
     assert ev.errors["endpoints"] == "load balancer runtime API unreachable"
     assert ev.errors["history"] == "RuntimeError: boom"
     assert len(ev.replicas) == 3
+
+
+def test_the_launchers_echo_of_a_command_is_not_evidence():
+    """A command whose flags say "timeout" or "crash" is the platform's words about a start, not a symptom."""
+    echo = "gameday launcher: $ gunicorn shop.wsgi --timeout 30 --crash-report off"
+    said = "2026-01-01T00:00:00Z worker timeout: Connection refused"
+    assert [m.line for m in match_logs("r", [echo, said], [*PATTERNS, "timeout"])] == [said]

@@ -163,7 +163,7 @@ def test_ready_replicas_whose_every_api_call_times_out_are_probably_hanging():
 
 def test_a_hung_dependency_with_replicas_timing_out_too_names_both():
     verdict = decide(failing_check(timed_out(healthy()), "postgres", "timed out after 2s"), PROFILE)
-    assert verdict.key == "dependency-failure:postgres"
+    assert verdict.key == "dependency-hang:postgres"  # its check got no answer: it hangs, not refuses
     assert verdict.alternatives == [(REPLICAS_HANGING, 0.3)] and verdict.confidence == 0.7
     assert verdict.to_dict()["alternatives"] == [{"key": REPLICAS_HANGING, "confidence": 0.3}]
 
@@ -183,9 +183,14 @@ def test_postgres_down_with_the_service_down_is_a_dependency_failure():
 
 
 def test_postgres_failing_while_replicas_still_report_ready_is_already_a_failure():
-    verdict = decide(failing_check(healthy(), "postgres", "no answer within 2.0s"), PROFILE)
+    verdict = decide(failing_check(healthy(), "postgres", "Connection refused"), PROFILE)
     assert verdict.key == "dependency-failure:postgres"
     assert "still report ready" in verdict.summary
+
+
+def test_postgres_hanging_while_replicas_still_report_ready_is_already_a_hang():
+    verdict = decide(failing_check(healthy(), "postgres", "no answer within 2.0s"), PROFILE)
+    assert verdict.key == "dependency-hang:postgres"
 
 
 @pytest.mark.parametrize("dep", ["redis", "kafka"])

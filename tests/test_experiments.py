@@ -31,8 +31,16 @@ TABLE: dict[str, tuple[str, dict[str, Any], list[str], bool]] = {
     "postgres-down": ("stop-dependency", {"dependency": "postgres"}, ["start_dependency"], True),
     "redis-down": ("stop-dependency", {"dependency": "redis"}, ["start_dependency"], False),
     "kafka-down": ("stop-dependency", {"dependency": "kafka"}, ["start_dependency", "events_delivered"], False),
-    "dependency-hang": ("freeze-replicas", {}, ["thaw_replicas", "rollout_restart"], True),
+    "dependency-hang": ("dependency-blackhole", {"dependency": "postgres"}, ["restore_dependency_link"], True),
+    # the network faults, through the fault proxy; their resolution lifts the fault (the network path restored)
+    "dependency-blackhole": ("dependency-blackhole", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    "dependency-partition": ("dependency-partition", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    "dependency-latency": ("dependency-latency", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    "dependency-flaky": ("dependency-flaky", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    "dependency-bandwidth": ("dependency-bandwidth", {"dependency": "redis"}, ["restore_dependency_link"], False),
 }
+CUTS = ("stop-dependency", "dependency-blackhole", "dependency-partition")  # the dependency lost: its on_outage
+SLOWS = ("dependency-latency", "dependency-flaky", "dependency-bandwidth")  # the service keeps serving
 
 
 def load(name: str) -> dict[str, Any]:
@@ -75,11 +83,13 @@ def test_experiment_shape(name: str) -> None:
     assert first["func"] == "inject_fault" and first["arguments"]["fault"] == fault
     assert params.items() <= first["arguments"]["params"].items()
     steps = funcs(method)
-    if fault == "stop-dependency" and name != "kafka-down":
+    if fault in CUTS and name != "kafka-down":
         # outage or degraded is the profile's on_outage, not the experiment's: one probe asks the profile
         assert steps[1] == "dependency_loss_observed"
         assert method[1]["provider"]["arguments"]["dependency"] == params["dependency"]
         assert "on_outage" in exp["description"]
+    elif fault in SLOWS:
+        assert steps[1] == "smoke_endpoints_answer" and "outage_symptoms_observed" not in steps
     elif outage:
         assert steps[1] == "outage_symptoms_observed"
         assert "degraded_but_serving" not in steps
@@ -100,7 +110,7 @@ def test_the_steady_state_is_the_runbook_packages() -> None:
     assert [probe.__name__ for _, probe, _ in checks] == [
         "no_faults_from_other_runs", "health_checks_pass", "smoke_endpoints_answer", "load_within_slo"]
     load_args = next(args for _, probe, args in checks if probe.__name__ == "load_within_slo")
-    assert load_args["requests"] <= 500  # small: the machine is shared
+    assert load_args == {}  # the profile's own load, for as long as its verify.window_s allows: no fixed burst
     assert {p.stem for p in package.experiments()} == set(TABLE)
 
 
@@ -124,11 +134,14 @@ def test_experiments_are_target_neutral(name: str) -> None:
         assert activity["provider"]["module"] in lint.EXTENSION_MODULES
 
 
-def test_the_hang_experiment_explains_its_choice() -> None:
+def test_the_hang_experiment_hangs_the_critical_dependency_not_the_replicas() -> None:
     exp = load("dependency-hang")
-    assert "hang-dependency" in exp["description"] and "503" in exp["description"] and "504" in exp["description"]
-    symptoms = next(a for a in exp["method"] if a["provider"]["func"] == "outage_symptoms_observed")
-    assert sorted(symptoms["provider"]["arguments"]["expect_codes"]) == [503, 504]
+    assert "freeze-replicas" not in funcs(exp["method"]) and "thaw_replicas" not in funcs(exp["method"])
+    injected = exp["method"][0]["provider"]["arguments"]
+    assert injected == {"fault": "dependency-blackhole", "params": {"dependency": "postgres"}}
+    assert "504" in exp["description"] and "dependency-hang:postgres" in exp["description"]
+    checks = next(a for a in exp["method"] if a["provider"]["func"] == "check_dependencies")
+    assert checks["provider"]["arguments"] == {"expect_down": ["postgres"]}
 
 
 # --- end to end on the local target -------------------------------------------------------------------
@@ -139,7 +152,7 @@ def artefact(name: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(TABLE))
+@pytest.mark.parametrize("name", [n for n in TABLE if TABLE[n][0] not in SLOWS and n != "dependency-partition"])
 def test_experiment_runs_end_to_end(name: str, healthy: Any) -> None:
     result = runner.run(name, journal_path=artefact(name))
     print(f"\n{result.line()}\njournal: {result.journal_path}")

@@ -21,7 +21,8 @@ from tests.chaos_support import env_for, gameday_chaos, one_line
 from tests.diagnose_fakes import PROFILE, FakeTarget
 
 ROOT = Path(__file__).resolve().parents[1]
-FAULT_MODULES = sorted(p.stem for p in (ROOT / "gameday" / "faults").glob("*.py") if p.stem not in ("__init__", "base"))
+NOT_FAULTS = ("__init__", "base", "network")  # network: the network faults' common part
+FAULT_MODULES = sorted(p.stem for p in (ROOT / "gameday" / "faults").glob("*.py") if p.stem not in NOT_FAULTS)
 
 # a service without Kafka, with Redis critical, and no local section (so no known-bad release or configuration)
 SMALL_PROFILE = """\
@@ -134,13 +135,15 @@ def test_outage_and_expected_verdict_follow_the_profile(small_profile: Path) -> 
     assert stop.expected_verdict({"dependency": "redis"}, small) == "dependency-failure:redis"
     assert stop.outage({"dependency": "redis"}, small)
     assert faults.get_fault("hang-dependency").expected_verdict({"dependency": "postgres"}, PROFILE) == \
-        "dependency-failure:postgres"
+        "dependency-hang:postgres"
     kill = faults.get_fault("kill-replicas")
     assert kill.outage({}, PROFILE) and not kill.outage({"replicas": ["replica-0"]}, PROFILE, ["replica-0", "r-1"])
     assert {n: f.expected_verdict({"dependency": "postgres"}, PROFILE) for n, f in faults.FAULTS.items()} == {
         "kill-replicas": "all-replicas-down", "freeze-replicas": "replicas-hanging",
         "bad-release": "failed-deployment", "bad-config": "configuration-problem",
-        "stop-dependency": "dependency-failure:postgres", "hang-dependency": "dependency-failure:postgres"}
+        "stop-dependency": "dependency-failure:postgres", "hang-dependency": "dependency-hang:postgres",
+        "dependency-blackhole": "dependency-hang:postgres", "dependency-partition": "dependency-failure:postgres",
+        "dependency-latency": "no-outage", "dependency-flaky": "no-outage", "dependency-bandwidth": "no-outage"}
 
 
 # --- experiments that do not apply are skipped, with the reason ------------------------------------------

@@ -19,6 +19,7 @@ from gameday.state import StateDir
 from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.probes import tcp_open
+from gameday.targets.local.service import proxy_port_name
 from gameday.targets.local.target import LocalTarget
 from tests.helpers import status_of, wait_for
 from tests.local_profiles import ecommerce, ticket_office
@@ -73,7 +74,8 @@ def test_second_service_runs_from_its_profile_with_a_secret_password(state_dir: 
     login = httpx.post(base + "/v2/sessions", json={"user": "alice"}, timeout=3)
     assert login.status_code == 201  # Redis answers
     assert [d.name for d in target.dependency_states()] == ["postgres", "redis"]  # no Kafka
-    assert {p["name"] for p in stack["programs"]} == {"postgres", "redis", "replica-0", "replica-1", "load-balancer"}
+    assert {p["name"] for p in stack["programs"]} == {"postgres", "redis", "replica-0", "replica-1", "load-balancer",
+                                                      "fault-proxy"}
 
     # the known-bad release: rendered into the replicas' TOML file at their restart
     target.deploy(target.bad_release(), wait=True, timeout=30)
@@ -113,7 +115,10 @@ def test_external_dependency_is_not_started_and_cannot_be_stopped(state_dir: Pat
     assert status_of(target.base_url() + "/api/products") == 200  # Kafka is one it survives without
     kafka = next(d for d in target.dependency_states() if d.name == "kafka")
     assert (kafka.state, kafka.address) == ("external", f"127.0.0.1:{closed}")
-    assert target.config()["KAFKA_BOOTSTRAP"] == f"127.0.0.1:{closed}"
+    # the replicas reach it through the fault proxy, whose upstream is the external address
+    assert target.config()["KAFKA_BOOTSTRAP"] == f"127.0.0.1:{stack['ports'][proxy_port_name('kafka')]}"
+    proxied = {p["name"]: p["upstream"] for p in target.status().fault_proxy["proxies"]}
+    assert proxied["kafka"] == f"127.0.0.1:{closed}"
     assert any(e.reason == "DependencyUnreachable" and e.object == "kafka" for e in target.events())
     with pytest.raises(NotApplicableError, match="kafka is external"):
         target.stop_dependency("kafka")

@@ -21,7 +21,7 @@ from gameday import placeholders
 from gameday.calls import Client
 from gameday.chaos.journal import JournalRecorder, MaskedFormatter
 from gameday.load.burst import Burst
-from gameday.profile import Profile
+from gameday.profile import Profile, Readiness
 from gameday.profile import load as load_profile
 from gameday.report.writer import write_report
 from gameday.targets.local import requestlog
@@ -179,7 +179,8 @@ def test_the_load_balancers_log_has_no_path_and_still_says_who_answered_what_how
     cfg = base / "haproxy.cfg"
     cfg.write_text(TEMPLATES.get_template("haproxy.cfg.j2").render(
         stats_socket=str(base / "haproxy.sock"), lb_port=lb, metrics_port=_free_port(), service="desk",
-        servers=[("replica-0", f"127.0.0.1:{desk.server_address[1]}")], readiness_path="/status"))
+        servers=[("replica-0", f"127.0.0.1:{desk.server_address[1]}")], readiness_path="/status",
+        readiness=Readiness(), server_timeout_s=2.0))
     log = base / "load-balancer.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([haproxy, "-W", "-db", "-f", str(cfg)], stdout=out, stderr=subprocess.STDOUT)

@@ -118,6 +118,9 @@ class FakeTarget:
     def base_url(self) -> str:
         return self.url
 
+    def answer_timeout_s(self) -> float:
+        return 3.0
+
     def replicas(self) -> list[Replica]:
         return self.pods
 

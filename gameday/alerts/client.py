@@ -6,6 +6,7 @@ Times are accepted as Unix seconds (float) or aware ``datetime``; Prometheus ans
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -242,6 +243,46 @@ def wait_for_alert(
         return next((a for a in alerts if a["state"] == state), None)
 
     return _poll(check, timeout, interval, f"{alertname} {state} in Prometheus ({prom_url})")
+
+
+def active_at(alert: dict[str, Any]) -> float | None:
+    """Unix seconds of an ``/api/v1/alerts`` alert's ``activeAt`` (when it went pending), or None."""
+    text = alert.get("activeAt")
+    return None if not text or text.startswith("0001-01-01") else datetime.fromisoformat(text).timestamp()
+
+
+def wait_for_firing(prom_url: str, alertname: str, timeout: float, interval: float = 0.25,
+                    near: float = 0.05) -> dict[str, Any]:
+    """Poll ``/api/v1/alerts`` until ``alertname`` fires, and return that alert (its ``activeAt``: when it went
+    pending, Prometheus's own record of when it first saw the outage).
+
+    A pending alert fires at the first rule evaluation ``for:`` after its ``activeAt``: Prometheus says when, so
+    the wait asks every ``interval`` until then and every ``near`` from ``interval`` before it, and the page is
+    seen within ``near`` of its evaluation instead of within ``interval``. The ``for:`` comes from
+    ``/api/v1/rules`` (unknown: every ``interval``). Raises ``TimeoutError`` at the deadline; a Prometheus that
+    does not answer counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    hold: float | None = None
+    while True:
+        try:
+            found = prometheus_alerts(prom_url, alertname, timeout=min(5.0, interval * 4))
+        except PrometheusError:
+            found = []
+        firing = next((a for a in found if a["state"] == "firing"), None)
+        if firing is not None:
+            return firing
+        pending = [at for a in found if a["state"] == "pending" and (at := active_at(a)) is not None]
+        if pending and hold is None:
+            try:
+                hold = float(alerting_rules(prom_url, timeout=min(5.0, interval * 4))[alertname]["duration"])
+            except (PrometheusError, KeyError, TypeError, ValueError):
+                hold = math.inf  # not known: ask every interval
+        due = min(pending) + hold if pending and hold is not None else math.inf
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{alertname} firing in Prometheus ({prom_url}) not seen within {timeout:g}s")
+        step = near if due - time.time() <= interval else interval
+        interrupts.pause(min(step, left))  # a safe point
 
 
 # ---------------------------------------------------------------------------- traffic of a window

@@ -9,6 +9,11 @@ Why these statistics, and why these edges (the defects of the tools that own thi
 - Latency: over SUCCESSFUL requests only (a fast 503 is not a fast answer), the Mann-Whitney U test (scipy) that
   the canary is slower, plus the Hodges-Lehmann-style shift of medians and the p95 ratio as the effect size: a
   statistically significant 2 ms slowdown is not a reason to roll back, a 150 ms one is.
+- Restarts: a canary replica that crashes or restarts more than the primary's replicas during the step is harm,
+  whatever the error rates say: a release that dies some seconds after it got ready loses only the requests in
+  flight at each crash (1.84% of 272, inconclusive for a minute), and the restarts are the platform's own record
+  of it (supervisor's process table on the local target, the pods' ``restartCount`` on a cluster). Rolled back at
+  once on that evidence: "canary restarted 2 times, primary 0".
 - No data is never success (Argo Rollouts reported success when every measurement errored, argo-rollouts#4479; Flagger
   halts on "no values found", flagger#1689): a canary that got no traffic is ``inconclusive``, and a canary whose
   every request failed is ``rollback`` even on little traffic.
@@ -40,6 +45,7 @@ class Side:
     requests: int
     failures: int  # 5xx or no answer
     latencies_ms: tuple[float, ...] = ()  # of successful requests only
+    restarts: int = 0  # its replicas' restarts (crashes) during the step, as the platform counted them
 
     @property
     def error_rate(self) -> float:
@@ -56,7 +62,7 @@ class Side:
     def summary(self) -> dict[str, Any]:
         """Counts and the latency distribution, for the report."""
         return {"requests": self.requests, "failures": self.failures, "error_rate": round(self.error_rate, 5),
-                "successes_timed": len(self.latencies_ms),
+                "restarts": self.restarts, "successes_timed": len(self.latencies_ms),
                 **{f"p{int(q * 100)}_ms": (round(v, 1) if (v := self.p(q)) is not None else None)
                    for q in (0.5, 0.9, 0.95, 0.99)}}
 
@@ -96,7 +102,8 @@ class StepVerdict:
     latency_p_value: float | None = None
     median_shift_ms: float | None = None
     p95_ratio: float | None = None
-    checks: dict[str, str] = field(default_factory=dict)  # errors / latency -> ok | worse | unknown
+    # errors / latency -> ok | worse | unknown; restarts -> ok | worse, there only when a side restarted
+    checks: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -177,20 +184,35 @@ def judge_latency(canary: Side, primary: Side, tol: Tolerances) -> tuple[str, st
     return "ok", f"{shown}: within the tolerance", p_value, shift, ratio
 
 
+def judge_restarts(canary: Side, primary: Side) -> tuple[str, str] | None:
+    """``worse`` when the canary's replicas restarted more than the primary's, ``ok`` when not; None when neither
+    side restarted (nothing to say)."""
+    if not canary.restarts and not primary.restarts:
+        return None
+    shown = f"canary restarted {canary.restarts} time{'s' if canary.restarts != 1 else ''}, primary {primary.restarts}"
+    return ("worse", shown) if canary.restarts > primary.restarts else ("ok", f"{shown}: no more than the primary")
+
+
 def unmeasured(reason: str) -> StepVerdict:
     """The verdict of a step whose measurement failed (the counters could not be read): no data, never success."""
     return StepVerdict(Decision.INCONCLUSIVE, (reason,), {}, {}, checks={"errors": "unknown", "latency": "unknown"})
 
 
 def decide(canary: Side, primary: Side, tol: Tolerances) -> StepVerdict:
-    """The step's decision: rollback on evidence of harm, promote only on evidence of no harm, else inconclusive."""
+    """The step's decision: rollback on evidence of harm, promote only on evidence of no harm, else inconclusive.
+    A canary that restarted more than the primary is harm at once (its reason first)."""
     errors, error_reason, ci = judge_errors(canary, primary, tol)
     latency, latency_reason, p_value, shift, ratio = judge_latency(canary, primary, tol)
-    if errors == "worse" or latency == "worse":
+    restarts = judge_restarts(canary, primary)
+    checks = {"errors": errors, "latency": latency}
+    reasons = (error_reason, latency_reason)
+    if restarts is not None:
+        checks["restarts"] = restarts[0]
+        reasons = (restarts[1], *reasons) if restarts[0] == "worse" else (*reasons, restarts[1])
+    if "worse" in checks.values():
         decision = Decision.ROLLBACK
     elif errors == "ok" and latency == "ok":
         decision = Decision.PROMOTE
     else:
         decision = Decision.INCONCLUSIVE
-    return StepVerdict(decision, (error_reason, latency_reason), canary.summary(), primary.summary(), ci, p_value,
-                       shift, ratio, {"errors": errors, "latency": latency})
+    return StepVerdict(decision, reasons, canary.summary(), primary.summary(), ci, p_value, shift, ratio, checks)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from gameday import interrupts
@@ -43,7 +43,8 @@ class Plan:
     steps: tuple[int, ...] | None = None  # canary replicas at each step (default: 1 .. replicas - 1)
     tolerances: Tolerances = field(default_factory=Tolerances)
     step_timeout_s: float = 60.0  # an inconclusive step keeps measuring this long, then the canary is refused
-    ready_timeout_s: float = 60.0  # a replica of the new release must serve within this
+    ready_timeout_s: float | None = None  # a replica of the new release must serve within this (default: the
+    # target's start budget, CanaryDriver.ready_timeout)
     users: int | None = None  # the load's users (default: the profile's load.users)
 
 
@@ -148,7 +149,8 @@ def check_inputs(plan: Plan, target: Target, driver: CanaryDriver, ledger: Ledge
     if why := driver.unmeasurable():
         raise UsageError(f"no canary on this target: {why}; use 'gameday smoke' after the rollout")
     steps = check_steps(plan.steps, driver.replica_count())
-    if not 1 <= plan.step_timeout_s <= 600 or not 1 <= plan.ready_timeout_s <= 600:
+    ready = plan.ready_timeout_s
+    if not 1 <= plan.step_timeout_s <= 600 or (ready is not None and not 1 <= ready <= 600):
         raise UsageError("step and ready timeouts must be 1-600 s")
     known = driver.known_versions()
     if plan.version not in known:
@@ -171,7 +173,7 @@ def undo_left_behind(ledger: Ledger, target: Target, say: Callable[[str], None])
 
 
 def _side(s: Served) -> Side:
-    return Side(s.requests, s.failures, s.latencies_ms)
+    return Side(s.requests, s.failures, s.latencies_ms, s.restarts)
 
 
 def measure_step(driver: CanaryDriver, window: Window, step: Step, tol: Tolerances, timeout: float,
@@ -205,8 +207,10 @@ def run_canary(target: Target, profile: Profile, ledger: Ledger, plan: Plan,
     driver = target.canary()
     undo_left_behind_first = [e for e in record.canaries(ledger) if not record.running(e)]
     steps = check_inputs(plan, target, driver, ledger)
+    ready = plan.ready_timeout_s if plan.ready_timeout_s is not None else driver.ready_timeout()
+    plan = replace(plan, ready_timeout_s=ready)  # from here on, the replicas' start budget is the plan's
     replicas = driver.replica_count()
-    bound = min(MAX_SECONDS, len(steps) * (plan.ready_timeout_s + plan.step_timeout_s + 5))
+    bound = min(MAX_SECONDS, len(steps) * (ready + plan.step_timeout_s + 5))
     load = Burst(profile, target.base_url(), plan.users, max_requests=100_000, max_seconds=bound)  # checks users
     if any(e.kind != record.CANARY and e.owner_pid != os.getpid() for e in ledger.entries()):
         ledger.ensure_empty()  # faults of another run: refuse (gameday abort first) before undoing anything
@@ -223,7 +227,7 @@ def run_canary(target: Target, profile: Profile, ledger: Ledger, plan: Plan,
         except BaseException:
             signals.hold()  # nor a first one the rollback after an error
             report.outcome = "interrupted"
-            _roll_back_own(driver, ledger, plan.ready_timeout_s, say)
+            _roll_back_own(driver, ledger, ready, say)
             raise
         finally:
             report.elapsed_s = time.monotonic() - started
@@ -302,6 +306,7 @@ def step_line(step: Step) -> str:
 
     def side(name: str, s: dict[str, Any]) -> str:
         ms = " / ".join(f"{q} {'-' if s[f'{q}_ms'] is None else s[f'{q}_ms']}" for q in ("p50", "p95", "p99"))
-        return f"{name} {s['requests']} req, {s['error_rate']:.2%} errors, {ms} ms"
+        restarted = f", {s['restarts']} restarts" if s.get("restarts") else ""
+        return f"{name} {s['requests']} req, {s['error_rate']:.2%} errors{restarted}, {ms} ms"
 
     return f"{head}: {side('canary', v.canary)}; {side('primary', v.primary)} -> {step.decision}"

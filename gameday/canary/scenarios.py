@@ -23,6 +23,8 @@ from gameday.profile import Profile
 from gameday.targets.base import Target
 
 FILE = "canaries.yaml"
+Check = Literal["errors", "latency", "restarts"]  # a step's checks (gameday.canary.analysis.decide)
+CHECKS: tuple[str, ...] = ("errors", "latency", "restarts")
 
 
 class Expect(BaseModel):
@@ -31,7 +33,8 @@ class Expect(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     outcome: Literal["promoted", "rolled back"]
     at_step: int | None = Field(None, ge=1, description="the step that decided")
-    by: Literal["errors", "latency"] | None = Field(None, description="the check that found it worse")
+    by: Check | list[Check] | None = Field(
+        None, description="the check that found it worse (or any of several), the others not")
     max_served: int | None = Field(None, ge=0, description="replicas that ever ran the new release")
 
 
@@ -111,9 +114,11 @@ def judge(expect: Expect, report: CanaryReport) -> list[str]:
         checks = last.verdict.checks if last is not None and last.verdict is not None else {}
         if last is not None and last.error is not None:  # its replica never served (a crash loop): its errors
             checks = {"errors": "worse", "latency": "unknown"}
-        other = "latency" if expect.by == "errors" else "errors"
-        if checks.get(expect.by) != "worse" or checks.get(other) == "worse":
-            problems.append(f"checks {checks or 'none'}: expected {expect.by} worse and {other} not")
+        wanted = [expect.by] if isinstance(expect.by, str) else list(expect.by)
+        others = [c for c in CHECKS if c not in wanted]
+        if all(checks.get(c) != "worse" for c in wanted) or any(checks.get(c) == "worse" for c in others):
+            problems.append(f"checks {checks or 'none'}: expected {' or '.join(wanted)} worse and "
+                            f"{' nor '.join(others)} not")
     if expect.max_served is not None and len(report.served_new) > expect.max_served:
         problems.append(f"{len(report.served_new)} replicas ran the new release ({', '.join(report.served_new)}), "
                         f"expected at most {expect.max_served}")

@@ -9,6 +9,7 @@ interface, so experiments never name a target.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from gameday import faults, interrupts
@@ -21,6 +22,7 @@ from gameday.targets.base import Revision
 
 __all__ = [
     "inject_fault",
+    "restore_dependency_link",
     "restore_previous_config",
     "rollout_restart",
     "rollout_undo",
@@ -29,6 +31,10 @@ __all__ = [
     "undo_faults",
     "wait_until_healthy",
 ]
+
+
+HEALTH_PROOF_S = 10.0  # after the replicas got healthy, the least time the health checks get to pass in a row
+HEALTH_PROOFS = 3  # the health checks' answers that prove the service healthy: one per replica
 
 
 class RecoveryFailed(GamedayError):
@@ -53,8 +59,10 @@ def undo_faults(fault: str | None = None) -> list[str]:
     return undone
 
 
-def rollout_restart(timeout: float = 60.0) -> dict[str, Any]:
-    """The runbook's ``kubectl rollout restart deployment/<service>`` (chaosk8s on Kubernetes)."""
+def rollout_restart(timeout: float | None = None) -> dict[str, Any]:
+    """The runbook's ``kubectl rollout restart deployment/<service>`` (chaosk8s on Kubernetes). ``timeout``: the
+    whole rollout's deadline; by default the target's own, from the service (the local start times measured at
+    ``up``, a Deployment's progress deadline)."""
     target = changing_target()
     if kube.is_kubernetes(target.identity()):
         kube.rollout_restart(get_settings())
@@ -62,7 +70,7 @@ def rollout_restart(timeout: float = 60.0) -> dict[str, Any]:
     return _revision(target.rollout_restart(wait=True, timeout=timeout))
 
 
-def rollout_undo(to_revision: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
+def rollout_undo(to_revision: int | None = None, timeout: float | None = None) -> dict[str, Any]:
     """The runbook's ``kubectl rollout undo deployment/<service>`` (to the previous revision by default)."""
     return _revision(changing_target().rollout_undo(to_revision, wait=True, timeout=timeout))
 
@@ -84,6 +92,22 @@ def restore_previous_config() -> dict[str, Any]:
     return {"restored": True, "keys": sorted(previous)}
 
 
+def restore_dependency_link(dependency: str) -> dict[str, Any]:
+    """The runbook's "check and fix" for a dependency reached through a broken network path: the path restored,
+    i.e. this run's network faults on it lifted through the ledger (what the network fix does), then checked."""
+    from gameday.faults.network import NetworkFault
+
+    get_settings().service.dependency(dependency)  # one of the profile's, or one line naming them
+    book = ledger()
+    lifted = []
+    for entry in reversed(own_entries(book)):
+        if isinstance(faults.FAULTS.get(entry.fault), NetworkFault) and entry.params.get("dependency") == dependency:
+            faults.undo(from_identity(entry.target), book, entry)
+            lifted.append(entry.describe())
+    check = changing_target().check_dependency(dependency)
+    return {"dependency": dependency, "lifted": lifted, "answers": check.ok, "detail": check.detail}
+
+
 def start_dependency(name: str, timeout: float = 30.0) -> dict[str, Any]:
     """Bring a dependency back (the runbook's "check and fix database/Redis/Kafka")."""
     get_settings().service.dependency(name)  # one of the profile's, or one line naming them
@@ -98,28 +122,48 @@ def thaw_replicas() -> dict[str, Any]:
     return {"thawed": changing_target().thaw_replicas()}
 
 
-def wait_until_healthy(timeout: float = 60.0) -> dict[str, Any]:
+def wait_until_healthy(timeout: float | None = None) -> dict[str, Any]:
     """Wait until every replica is ready and the health checks pass (every dependency answering too).
 
-    The load balancer's readiness path answers from one replica at a time: the health checks must pass three
-    times in a row. Fails the step with the replicas' states when that does not happen within ``timeout``.
+    The load balancer's readiness path answers from one replica at a time: the health checks must pass
+    ``HEALTH_PROOFS`` times, one per replica. They are asked together (round robin sends concurrent requests to
+    successive replicas, as it does successive ones), so the proof takes one check's time, not three: a round with
+    any failure is asked again. Fails the step with the replicas' states when that does not happen within
+    ``timeout`` (by default the target's own deadline for its replicas to get healthy, from the service, then as
+    long again for the proofs).
     """
     from gameday.chaos.probes import health_checks_pass
 
     target = current_target()
-    deadline = time.monotonic() + timeout
-    in_a_row = 0
+    started = time.monotonic()
     last: dict[str, Any] = {}
     if target.wait_healthy(timeout):
-        while time.monotonic() < deadline:
-            last = health_checks_pass()
-            in_a_row = in_a_row + 1 if last["ok"] else 0
-            if in_a_row >= 3:
-                return {"healthy": True, "readiness": _readiness(last)}
-            interrupts.pause(0.05)  # poll (a safe point); the three answers, not the pauses, are the proof
+        # the proofs get what is left of ``timeout``, or (the target's own deadline) a few answers' time
+        proofs_s = max(HEALTH_PROOF_S, HEALTH_PROOFS * target.answer_timeout_s())
+        deadline = started + timeout if timeout is not None else time.monotonic() + proofs_s
+        pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS, thread_name_prefix="health-proof")
+        try:
+            while time.monotonic() < deadline:
+                answers = _answers([pool.submit(health_checks_pass) for _ in range(HEALTH_PROOFS)])
+                last = next((a for a in answers if not a["ok"]), answers[-1])
+                if last["ok"]:
+                    return {"healthy": True, "readiness": _readiness(last)}
+                interrupts.pause(0.05)  # poll (a safe point); the answers, not the pauses, are the proof
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for checks in flight
     states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
-    raise RecoveryFailed(f"service not healthy within {timeout:g}s after the resolution ({states}; readiness "
+    waited = time.monotonic() - started
+    raise RecoveryFailed(f"service not healthy within {waited:.0f}s after the resolution ({states}; readiness "
                          f"{_readiness(last)!r})")
+
+
+def _answers(futures: list[Future[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The health checks' answers, waited for at safe points (an interrupt lands while they run)."""
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.05)
+        interrupts.checkpoint()
+    return [f.result() for f in futures]
 
 
 def _readiness(checks: dict[str, Any]) -> Any:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXTENSION_MODULES = ("gameday.chaos.actions", "gameday.chaos.probes", "gameday.chaos.steady", "gameday.chaos.outcome")
 # activities that name a dependency, and the argument that names it
 DEPENDENCY_ARGUMENTS = {"start_dependency": "name", "degraded_but_serving": "dependency",
-                        "dependency_loss_observed": "dependency"}
+                        "dependency_loss_observed": "dependency", "restore_dependency_link": "dependency"}
 
 
 def experiments_dir(runbook: str | None = None) -> Path:

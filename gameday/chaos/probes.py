@@ -21,10 +21,10 @@ from gameday.calls import Call, Client, exercise, fillable
 from gameday.chaos.context import current_target, foreign_entries, ledger
 from gameday.config import get_settings
 from gameday.errors import GamedayError, UsageError
-from gameday.load.burst import Burst
+from gameday.load.burst import MAX_REQUESTS, MAX_USERS, Burst
 from gameday.profile import Profile, json_matches
 from gameday.verify.checklist import check_dependencies as check_all_dependencies
-from gameday.verify.verdicts import Status, error_rate_verdict, response_time_verdict
+from gameday.verify.verdicts import Status, load_decided, measured_error_rate_verdict, response_time_verdict
 
 __all__ = [
     "check_dependencies",
@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback|refused|unavailable)\b", re.IGNORECASE)
-SYMPTOM_TIMEOUT_S = 5.0  # longer than a load balancer's server timeout, so that a hang shows as its 504
 EXTRA_READS = 3  # repeats of the first endpoint in a symptoms sample: one lucky answer is not "serving"
 
 # What one run (one process) carries from probe to probe: the latency baseline measured by the first
@@ -69,7 +68,7 @@ def health_checks_pass() -> dict[str, Any]:
     """Every replica ready, the readiness path answers, every dependency answers (runbook: Health checks pass)."""
     target, profile = current_target(), _profile()
     replicas = target.replicas()
-    with Client(target.base_url(), SYMPTOM_TIMEOUT_S) as client:
+    with Client(target.base_url(), target.answer_timeout_s()) as client:
         readiness = client.get(profile.service.readiness_path, name="readiness")
     deps = check_all_dependencies(target, profile)
     ok = bool(replicas) and all(r.ready for r in replicas) and readiness.ok and all(c.ok for c in deps.values())
@@ -90,23 +89,25 @@ def smoke_endpoints_answer() -> dict[str, Any]:
     return {"ok": not failed, "failed": failed, "results": [r.describe() for r in results]}
 
 
-def load_within_slo(requests: int = 200, concurrency: int = 4, deadline_s: float = 20.0) -> dict[str, Any]:
-    """A short bounded burst of the profile's mix: error rate below the SLO's and the p95 of the successful
-    requests normal (SLO, and the baseline of this run).
+def load_within_slo(window_s: float | None = None) -> dict[str, Any]:
+    """Error rate below the SLO's and the p95 of the successful requests normal (SLO, and the baseline of this run),
+    measured under the profile's own load (:func:`measure_steady_load`) until the error rate is decided at the SLO,
+    for at most ``window_s`` (default: the profile's ``verify.window_s``). Undecided at that cap is "inconclusive",
+    not ok: no data is never a pass.
 
-    The Wilson bound of ``gameday.verify.verdicts`` needs ~381 requests to *prove* < 1% at 95%; a
-    steady-state check of 200 requests cannot, so it passes when the measured rate is under the threshold
-    and the verdict is not a FAIL (no evidence against). The verdict and its explanation are in the output.
-    Requests not sent before the deadline count as failures.
-
-    A burst whose only fault is its latency is measured once more, and the second burst judges: a steady state is
-    a state, and one burst of a second or two can land on a neighbour's spike on a shared machine (the reasoning
-    of an alert's ``for:``). The first burst stays in the output (``first_burst``). Errors are never measured
-    again: a failed request is a failure whatever else runs on the machine.
+    A load whose only fault is its latency is measured once more, and the second one judges: a steady state is a
+    state, and one measurement of a second or two can land on a neighbour's spike on a shared machine (the reasoning
+    of an alert's ``for:``). The first one stays in the output (``first_burst``). Errors are never measured again: a
+    failed request is a failure whatever else runs on the machine.
     """
-    if not 1 <= requests <= 2000 or not 1 <= concurrency <= 16 or not 0 < deadline_s <= 120:
-        raise UsageError("load_within_slo: requests 1-2000, concurrency 1-16, deadline_s 0-120")
-    result = slow_burst_measured_again(lambda: _burst_within_slo(requests, concurrency, deadline_s))
+    profile, knobs = _profile(), get_settings().slo
+    cap = profile.verify.window_s if window_s is None else window_s
+    if not 1 <= cap <= 600:
+        raise UsageError(f"load_within_slo: window_s 1-600, got {cap:g}")
+    base_url = current_target().base_url()
+    result = slow_burst_measured_again(lambda: measure_steady_load(
+        profile, base_url, cap, knobs.confidence, baseline_p95_ms=_RUN.get("baseline_p95_ms"),
+        tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms))
     if result["ok"] and _RUN.get("baseline_p95_ms") is None:
         _RUN["baseline_p95_ms"] = result["p95_ms"]
     return result
@@ -121,41 +122,63 @@ def slow_burst_measured_again(measure: Callable[[], dict[str, Any]]) -> dict[str
     return result
 
 
-def _burst_within_slo(requests: int, concurrency: int, deadline_s: float) -> dict[str, Any]:
-    """One burst of :func:`load_within_slo`, judged; ``reason`` says in one line why it is not ``ok``."""
-    profile, knobs = _profile(), get_settings().slo
-    started = time.monotonic()
-    burst = Burst(profile, current_target().base_url(), concurrency, max_requests=requests, max_seconds=deadline_s)
-    timeline = burst.start().wait()
-    duration = time.monotonic() - started
-    total = max(requests, timeline.requests)
-    failures = timeline.failures + (total - timeline.requests)
+def measure_steady_load(profile: Profile, base_url: str, window_s: float, confidence: float = 0.95,
+                        baseline_p95_ms: float | None = None, tolerance: float = 2.0,
+                        slack_ms: float = 50.0) -> dict[str, Any]:
+    """The profile's users running its mix (and its think time with ``verify.think_time``) against ``base_url``
+    until :func:`~gameday.verify.verdicts.load_decided` or ``window_s``, judged on what the service answered.
+
+    ``ok`` needs the error-rate verdict to pass (an inconclusive one is not ok, and ``reason`` says
+    "inconclusive: ..." with its numbers) and the latency of the successful requests to be normal. What the load
+    generator planned and did not send is in ``not_sent`` (by why), never in ``requests`` or ``failures``.
+    """
     max_rate = profile.slo.max_error_rate
-    errors = error_rate_verdict(total, failures, max_rate, knobs.confidence, duration)
+    think = profile.load.think_time_s if profile.verify.think_time else None
+    timeout_s = max(r.timeout_s for r in [*profile.endpoints, *(s for j in profile.journeys for s in j.steps)])
+    started = time.monotonic()
+    burst = Burst(profile, base_url, min(profile.load.users, MAX_USERS), max_requests=MAX_REQUESTS,
+                  max_seconds=window_s, timeout_s=timeout_s, think_time_s=think).start()
+    try:
+        while burst.running():
+            now = burst.timeline()
+            if load_decided(now.requests, now.failures, max_rate, confidence):
+                break
+            interrupts.pause(0.05)  # poll (a safe point)
+    finally:
+        timeline = burst.stop()
+    duration = time.monotonic() - started
+    not_sent = burst.not_sent()
+    pct = f"{max_rate:.0%}" if (max_rate * 100).is_integer() else f"{max_rate:.2%}"
+    errors = measured_error_rate_verdict(
+        timeline.requests, timeline.failures, duration, window_s, max_rate, confidence,
+        not_sent=sum(not_sent.values()), name=f"error rate < {pct}")
     latency = response_time_verdict(
         timeline.ok_p95, timeline.successes, profile.slo.p95_ms,
-        baseline_p95_ms=_RUN.get("baseline_p95_ms"), tolerance=knobs.baseline_tolerance,
-        slack_ms=knobs.baseline_slack_ms,
+        baseline_p95_ms=baseline_p95_ms, tolerance=tolerance, slack_ms=slack_ms,
     )
-    rate = failures / total
-    errors_ok = rate < max_rate and errors.status is not Status.FAIL
     seen = timeline.errors()
     reasons = []
-    if not errors_ok:
+    if errors.status is Status.INCONCLUSIVE:
+        reasons.append(errors.explanation)
+    elif errors.status is Status.FAIL:
         reasons.append(f"errors: {errors.explanation}" + (f" (most: {next(iter(seen))})" if seen else ""))
     if not latency.passed:
         reasons.append(f"latency: {latency.explanation}")
     return {
         "ok": not reasons,
-        "errors_ok": errors_ok,
+        "errors_ok": errors.passed,
         "latency_ok": latency.passed,
         **({"reason": "; ".join(reasons)} if reasons else {}),
-        "requests": total,
-        "sent": timeline.requests,
-        "failures": failures,
-        "error_rate": rate,
+        "verdict": errors.status.value,
+        "requests": timeline.requests,
+        "failures": timeline.failures,
+        "error_rate": errors.measured["error_rate"],
+        "not_sent": sum(not_sent.values()),
+        "not_sent_why": not_sent,
         "p95_ms": timeline.ok_p95,
         "duration_s": round(duration, 3),
+        "window_s": window_s,
+        "request_rate_rps": round(timeline.requests / duration, 2) if duration > 0 else None,
         "errors": seen,
         "error_rate_verdict": errors.to_dict(),
         "latency_verdict": latency.to_dict(),
@@ -171,7 +194,8 @@ def no_faults_from_other_runs() -> dict[str, Any]:
 # --- symptoms ------------------------------------------------------------------------------------
 def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | None = None,
                              symptoms_required: list[str] | None = None) -> dict[str, Any]:
-    """Poll until the runbook's outage Symptoms all hold in one sample; raise when they do not within ``within_s``.
+    """Poll until the runbook's outage Symptoms all hold in one sample; raise when they do not within ``within_s``
+    plus the platform's own lag to show them (:meth:`Target.symptom_lag_s`: a slow service's longer timeouts).
 
     Symptoms (:data:`gameday.symptoms.OUTAGE`): the health check fails (no replica ready, the health and
     readiness paths fail), the load balancer answers 503/504, every API endpoint fails, and no request of the
@@ -185,13 +209,14 @@ def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | N
     if unknown:
         raise ProbeFailed(f"unknown symptom {unknown[0]!r}: expected one of {', '.join(symptoms.ALL)}")
     target = current_target()
+    within_s += target.symptom_lag_s()  # the platform's own lag: a hang is a 504 only after the LB's timeout
     wanted = set(expect_codes or [])
     started = time.monotonic()
     first_seen: dict[str, float] = {}
     codes_seen: set[int] = set()
     samples = 0
     sample: dict[str, Any] = {}
-    with Client(target.base_url(), SYMPTOM_TIMEOUT_S) as client, ThreadPoolExecutor(max_workers=8) as pool:
+    with Client(target.base_url(), target.answer_timeout_s()) as client, ThreadPoolExecutor(max_workers=8) as pool:
         while True:
             samples += 1
             sample = _outage_sample(target, client, pool)
@@ -258,7 +283,7 @@ def degraded_but_serving(dependency: str, within_s: float = 20.0, repeats: int =
     unsuccessful = 0
     failures_seen: list[dict[str, Any]] = []
     sample: symptoms.Degraded | None = None
-    with Client(current_target().base_url(), SYMPTOM_TIMEOUT_S) as client:
+    with Client(current_target().base_url(), current_target().answer_timeout_s()) as client:
         while True:
             readiness = client.get(profile.service.readiness_path, name="readiness")
             calls: list[Call] = [client.endpoint(e, values) for e in endpoints]
@@ -306,7 +331,7 @@ def events_delivered(endpoint: str, until: str, within_s: float = 30.0) -> dict[
         raise ProbeFailed(f"no journey captured what {endpoint} needs during the outage in this run: nothing to follow")
     total = len(pending)
     started = time.monotonic()
-    with Client(current_target().base_url(), SYMPTOM_TIMEOUT_S) as client:
+    with Client(current_target().base_url(), current_target().answer_timeout_s()) as client:
         while True:
             pending = [v for v in pending if not _holds(client.endpoint(target_ep, v), until)]
             if not pending:

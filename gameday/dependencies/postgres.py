@@ -23,8 +23,14 @@ class Postgres(DependencyKind):
                 "password": address.password}
 
     def check(self, name: str, address: Address, timeout: float) -> DependencyCheck:
-        cmd = ["pg_isready", "-h", address.host, "-p", str(address.port), "-t", str(max(1, int(timeout)))]
-        return _named(run_check(name, cmd, timeout), name)
+        wait = max(1, int(timeout))
+        cmd = ["pg_isready", "-h", address.host, "-p", str(address.port), "-t", str(wait)]
+        check = _named(run_check(name, cmd, timeout), name)
+        if not check.ok and check.latency_s >= 0.9 * wait and "no answer within" not in check.detail:
+            # pg_isready says "no response" alike when refused and when it waited out -t: the wait tells a hang
+            return DependencyCheck(name, False, check.latency_s, f"no answer within {wait:.1f}s ({check.detail})",
+                                   check.command)
+        return check
 
     def command(self, address: Address) -> str:
         return f"pg_isready -h {address.host} -p {address.port}"

@@ -27,6 +27,10 @@ from gameday.targets.base import (
     TargetError,
 )
 
+# the local launcher's echo of the command it started (targets/local/launch.py, which imports nothing of gameday):
+# the platform's words about a start, not the service's output, so a command that names "timeout" or "crash" in
+# its flags is no evidence of either
+LAUNCHER_ECHO = "gameday launcher: $ "
 # crash lines besides the runbook's patterns: label -> regular expression
 CRASH_PATTERNS: dict[str, str] = {
     "FATAL": r"\bFATAL\b",
@@ -131,6 +135,8 @@ def match_logs(
     compiled += [(label, re.compile(rx)) for label, rx in CRASH_PATTERNS.items() if label not in patterns]
     out = []
     for line in lines:
+        if line.startswith(LAUNCHER_ECHO):
+            continue
         when = line_time(line) if since is not None else None
         if when is not None and since is not None and when < since:
             continue

@@ -12,6 +12,7 @@ from gameday.diagnose.rules import (
     CONFIGURATION_PROBLEM,
     DEPENDENCY_DEGRADED,
     DEPENDENCY_FAILURE,
+    DEPENDENCY_HANG,
     FAILED_DEPLOYMENT,
     REPLICAS_HANGING,
     UNKNOWN,
@@ -66,7 +67,7 @@ def runbook_lines(kind: str, runbook: Runbook | None, words: tuple[str, ...] = (
         return _find(runbook, lambda ln: ln.kind == "command" and "rollout undo" in ln.text)
     if kind == CONFIGURATION_PROBLEM:
         return _find(runbook, lambda ln: ln.kind == "command" and " apply " in f" {ln.text} ")
-    if kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED):
+    if kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG):
         return _find(runbook, lambda ln: ln.kind == "note" and any(w in ln.text.lower() for w in words))
     if kind in (ALL_REPLICAS_DOWN, REPLICAS_HANGING):
         return _find(runbook, lambda ln: ln.kind == "command" and "rollout restart" in ln.text)
@@ -90,9 +91,11 @@ def resolve(
     elif verdict.kind == CONFIGURATION_PROBLEM:
         resolution.steps = ["restore the previous configuration (the runbook: kubectl apply -f previous-config.yaml)",
                             "restart the replicas onto it"]
-    elif verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED) and dep is not None:
+    elif verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG) and dep is not None:
         name = label if dep.name.lower() == label.lower() else f"{dep.name} ({label})"
-        resolution.steps = [f"check and fix {name} (see its runbook), then check it again"]
+        hang = " and the network path to it (it accepts connections and never answers)" \
+            if verdict.kind == DEPENDENCY_HANG else ""
+        resolution.steps = [f"check and fix {name}{hang} (see its runbook), then check it again"]
         check = next((c for c in (evidence.dependencies if evidence else []) if c.name == verdict.dependency), None)
         if check is not None and check.command:
             commands.append(check.command)

@@ -16,17 +16,23 @@ Order of the rules, first match wins:
    the service cannot work without (``on_outage: outage``), even while its replicas still report ready
    (their grace period, or a hung database that readiness does not notice); ``dependency-degraded:<dep>``
    for one it survives (``on_outage: degraded``) while it still serves everything, and a failure when it is
-   impacted after all (the profile promised otherwise: that is the finding). Critical dependencies first,
-   each group in the profile's order. Replicas whose probes time out as well are named as the alternative.
+   impacted after all (the profile promised otherwise: that is the finding); ``dependency-hang:<dep>`` when
+   that check got no answer in time (run from the replicas' side: through the local target's fault proxy) for a
+   critical dependency or while the service is impacted — a blackholed or frozen dependency, the runbook's
+   "timeouts and 504". Critical dependencies first, each group in the profile's order. Replicas whose probes
+   time out as well are named as the alternative.
 3. hung replicas — Running (the process is alive), not ready, their probe *timing out* (the load balancer's
    check status ``L7TOUT``, the kubelet's ``Unhealthy`` event "context deadline exceeded"), not refused, not a
    5xx → ``replicas-hanging``; replicas ready whose every API call through the load balancer times out (504, no
    answer) → ``replicas-hanging`` at a lower confidence (a network policy or the load balancer could do the same).
 4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
-   - a rollout to a new version whose replicas crash or never get ready, or replicas set to run a command their
-     revision does not have (a release by hand) → ``failed-deployment``;
-   - a configuration change (a ConfigMap write, a replica's file edited on disk) — possibly picked up by
-     killing or restarting the replicas within ``bounce_s`` — with replicas failing since → ``configuration-problem``;
+   - a rollout to a new version whose replicas crash, restarted since (ready or not at the moment: no healthy
+     verdict either), or never get ready, or replicas set to run a command their revision does not have (a
+     release by hand) → ``failed-deployment``;
+   - a configuration change (a ConfigMap write, a replica's file edited on disk) after the last rollout — picked
+     up by a rollout, by killing or restarting the replicas within ``bounce_s``, or by replicas started since
+     (a change no failing replica started on cannot be what they fail on) — with replicas failing since
+     → ``configuration-problem``;
    - replicas killed (supervisor saw a SIGKILL; pods replaced without a rollout), or no recent change at all, and
      nothing is ready → ``all-replicas-down``.
 5. anything else → ``unknown`` (with the evidence that was seen).
@@ -52,11 +58,12 @@ FAILED_DEPLOYMENT = "failed-deployment"
 CONFIGURATION_PROBLEM = "configuration-problem"
 DEPENDENCY_FAILURE = "dependency-failure"
 DEPENDENCY_DEGRADED = "dependency-degraded"
+DEPENDENCY_HANG = "dependency-hang"
 ALL_REPLICAS_DOWN = "all-replicas-down"
 REPLICAS_HANGING = "replicas-hanging"
 UNKNOWN = "unknown"
 KINDS: tuple[str, ...] = (
-    NO_OUTAGE, FAILED_DEPLOYMENT, CONFIGURATION_PROBLEM, DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED,
+    NO_OUTAGE, FAILED_DEPLOYMENT, CONFIGURATION_PROBLEM, DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG,
     ALL_REPLICAS_DOWN, REPLICAS_HANGING, UNKNOWN,
 )
 TITLES: dict[str, str] = {
@@ -65,6 +72,7 @@ TITLES: dict[str, str] = {
     CONFIGURATION_PROBLEM: "configuration problem",
     DEPENDENCY_FAILURE: "dependency failure",
     DEPENDENCY_DEGRADED: "dependency degraded",
+    DEPENDENCY_HANG: "dependency hang",
     ALL_REPLICAS_DOWN: "all replicas down",
     REPLICAS_HANGING: "replicas hanging",
     UNKNOWN: "unknown",
@@ -76,6 +84,7 @@ ACTIONS: dict[str, list[str]] = {
     CONFIGURATION_PROBLEM: ["restore config", "rollout restart"],
     DEPENDENCY_FAILURE: [],
     DEPENDENCY_DEGRADED: [],
+    DEPENDENCY_HANG: [],
     ALL_REPLICAS_DOWN: ["rollout restart"],
     REPLICAS_HANGING: ["rollout restart"],
     UNKNOWN: ["logs"],
@@ -86,6 +95,9 @@ RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recen
 GAMEDAY_SOURCE = "gameday"  # the source of the events gameday writes: not evidence
 # a probe or check that got no answer in time, as HAProxy (L7TOUT, L4TOUT) and the kubelet word it
 _TIMED_OUT = re.compile(r"(?i)\b(L[47]TOUT|timeout|timed out|deadline exceeded)")
+# a step-3 dependency check that got no answer in time (the kinds' words: "no answer within 2.0s", "timed out"),
+# as opposed to one refused or answered with an error: the dependency (or the path to it) hangs
+_CHECK_TIMED_OUT = re.compile(r"(?i)(no answer within|timed out|\btimeout\b)")
 MAX_LOG_EVIDENCE = 6
 
 
@@ -244,6 +256,15 @@ def failing_replicas(ev: Evidence) -> list[Replica]:
     return [r for r in ev.replicas if not r.ready or r.phase in ("CrashLoopBackOff", "Terminated", "Stopped")]
 
 
+def restarted_since_rollout(ev: Evidence, recent_s: float, bounce_s: float) -> list[Replica]:
+    """Replicas of a recent rollout to a new version that restarted since (each restart a crash that supervisor or
+    the kubelet recovered from): a crash loop, though every one of them may be ready at the moment of looking (a
+    release that dies some seconds after it got ready)."""
+    kind, changes = episode(recent_changes(ev, recent_s, bounce_s), bounce_s)
+    rev = changes[-1].revision if kind == "deployment" else None
+    return [r for r in ev.replicas if rev is not None and r.restarts > 0 and _runs(r, rev)]
+
+
 def probe_timeouts(ev: Evidence) -> dict[str, str]:
     """Replicas whose probe timed out, as the platform reports it, with the line that says so: the readiness probe
     the target ran (``Replica.probe``), the load balancer's check status (HAProxy ``DOWN L7TOUT``) or the kubelet's
@@ -386,12 +407,20 @@ def episode(changes: list[Change], bounce_s: float = BOUNCE_S) -> tuple[str, lis
 
 
 # --- the verdict -----------------------------------------------------------------------------------
-def dependency_verdict(profile: Profile, name: str) -> str:
+def dependency_verdict(profile: Profile, name: str, hung: bool = False) -> str:
     """The verdict key a lost dependency should get: ``dependency-failure:<dep>`` when the profile says the
-    service cannot work without it (``on_outage: outage``), else ``dependency-degraded:<dep>``.
+    service cannot work without it (``on_outage: outage``), ``dependency-hang:<dep>`` instead when it is lost by
+    hanging (``hung``: accepting connections, never answering), else ``dependency-degraded:<dep>``.
     An unknown name is a :class:`~gameday.errors.UsageError` naming the profile's dependencies."""
     dep = profile.dependency(name)
-    return f"{DEPENDENCY_FAILURE if dep.on_outage == 'outage' else DEPENDENCY_DEGRADED}:{dep.name}"
+    if dep.on_outage != "outage":
+        return f"{DEPENDENCY_DEGRADED}:{dep.name}"
+    return f"{DEPENDENCY_HANG if hung else DEPENDENCY_FAILURE}:{dep.name}"
+
+
+def check_timed_out(check: Any) -> bool:
+    """Whether a step-3 check failed by getting no answer in time (a hang), not by a refusal or an error."""
+    return not check.ok and bool(_CHECK_TIMED_OUT.search(check.detail))
 
 
 def decide(
@@ -412,7 +441,8 @@ def decide(
         return _verdict(UNKNOWN, f"unknown: the replicas could not be read ({ev.errors['replicas']})",
                         [*service, *(f"{k}: {v}" for k, v in ev.errors.items())])
 
-    if up and not failed_checks and not api_down:
+    restarted = restarted_since_rollout(ev, recent_s, bounce_s)
+    if up and not failed_checks and not api_down and not restarted:
         verdict = _verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
                            "answers", [*service, *(_dependency_line(c) for c in ev.dependencies)])
         kills = [c for c in recent_changes(ev, RECOVERED_S, bounce_s) if c.kind == "kill"]
@@ -429,7 +459,13 @@ def decide(
         dep = profile.dependency(first.name)
         evidence = [_dependency_line(c) for c in failed_checks] + service + _log_lines(ev, dep)
         others = f" (also failing: {', '.join(c.name for c in failed_checks[1:])})" if failed_checks[1:] else ""
-        if dep.on_outage == "outage" and up:
+        if check_timed_out(first) and (dep.on_outage == "outage" or not up):
+            verdict = _verdict(DEPENDENCY_HANG,
+                               f"dependency hang: {first.name} accepts connections from the service's side but "
+                               f"never answers ({first.detail}): requests waiting on it time out"
+                               f"{'' if up else ' and the service is impacted'}{others}",
+                               evidence, first.name)
+        elif dep.on_outage == "outage" and up:
             verdict = _verdict(DEPENDENCY_FAILURE,
                                f"dependency failure: {first.name} does not answer ({first.detail}); the service "
                                f"cannot work without it, though its replicas still report ready{others}",
@@ -463,9 +499,9 @@ def decide(
     kind, changes = episode(recent_changes(ev, recent_s, bounce_s), bounce_s)
     crash_logs = _log_lines(ev)
 
-    if kind == "deployment" and failing:
+    if kind == "deployment" and (failing or restarted):
         rev = changes[-1].revision
-        on_it = [r for r in failing if rev and _runs(r, rev)]
+        on_it = [r for r in [*failing, *(r for r in restarted if r not in failing)] if rev and _runs(r, rev)]
         if rev is not None and on_it:
             return _verdict(FAILED_DEPLOYMENT,
                             f"failed deployment: revision {rev.number} ({rev.version}) was rolled out "
@@ -491,7 +527,7 @@ def decide(
                         "not ready on it",
                         [change.line, *(replica_line(r) for r in failing), *service, *crash_logs])
 
-    if kind == "config" and failing:
+    if kind == "config" and failing and picked_up(changes, failing):
         return _verdict(CONFIGURATION_PROBLEM,
                         f"configuration problem: the configuration changed {ago(now - changes[0].at)} ago and "
                         f"{len(failing)}/{len(ev.replicas)} replicas fail on it",
@@ -531,6 +567,18 @@ def decide(
     return _verdict(UNKNOWN, f"unknown: {partial}, and no recent change or failing dependency explains it",
                     [*(replica_line(r) for r in failing), *service, *(c.line for c in changes[-3:]), *crash_logs,
                      *(f"{k}: {v}" for k, v in ev.errors.items())])
+
+
+def picked_up(changes: list[Change], failing: list[Replica]) -> bool:
+    """Whether the failing replicas can be running the configuration change of a ``config`` episode. A service reads
+    its configuration when it starts, so a change explains replicas only once something started them on it: the
+    rollout or the kills/restarts of the episode, or a failing replica that started after the change was written
+    (or restarted since, or whose start the platform does not say). A change written after every failing replica
+    started - while the replicas were already failing, or long before they were killed - is not what they run."""
+    if len(changes) > 1:  # the change, then what picked it up
+        return True
+    written = changes[0].at - 1.0  # the platform's stamps are whole seconds
+    return any(r.started_at is None or r.restarts or r.started_at >= written for r in failing)
 
 
 def _runs(replica: Replica, rev: Revision) -> bool:

@@ -53,5 +53,5 @@ class BadConfig(Fault):
         if previous is not None and target.config() != previous:
             target.replace_config(previous, cause="gameday undo: restore previous configuration")
             target.rollout_restart(wait=True)
-        elif not target.wait_healthy(timeout=10):
+        elif not target.wait_healthy():  # the target's own start budget (local: measured at up)
             target.rollout_restart(wait=True)

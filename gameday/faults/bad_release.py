@@ -20,7 +20,8 @@ class BadReleaseParams(Params):
 
 
 class BadRelease(Fault):
-    """Passes its probes, then crashes: every replica ends in a crash loop until ``rollout undo``."""
+    """Passes its probes, then crashes: every replica ends in a crash loop until ``rollout undo``. A service with no
+    such release gets one from the local target's launcher (``local.bad_release.fail_after_ready_s``)."""
 
     name = "bad-release"
     description = "roll out the known-bad release (failed deployment)"
@@ -48,8 +49,10 @@ class BadRelease(Fault):
         return {"version": current.version if current else None}
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
+        # the rollout's deadline is the target's: on the local one, the replicas' start times measured at up times
+        # the replicas, capped by local.start_timeout_s (a fixed 30 s ran out on a service taking 15-18 s a replica)
         version = params.get("version") or target.bad_release()
-        target.deploy(version, cause=f"gameday fault: bad release {version}", wait=True, timeout=30)
+        target.deploy(version, cause=f"gameday fault: bad release {version}", wait=True)
 
     def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
         good = saved.get("version")
@@ -60,5 +63,5 @@ class BadRelease(Fault):
                 target.rollout_undo(to_revision=max(matching), wait=True)
             else:
                 target.deploy(good, cause="gameday undo: restore release", wait=True)
-        if not target.wait_healthy(timeout=20):
+        if not target.wait_healthy():  # the target's start budget: the undo's rollout waited already
             target.rollout_restart(wait=True)

@@ -166,6 +166,19 @@ class Fault(ABC):
         """Parameter -> meaning (for help texts)."""
         return {k: f.description or "" for k, f in self.Params.model_fields.items()}
 
+    def describe(self) -> dict[str, Any]:
+        """The fault as ``gameday faults`` and ``gameday inject --help`` list it: its name, what it does, and each
+        parameter with its type, whether it is required, its default and its meaning (from its schema: the one
+        place a parameter is declared)."""
+        schema = self.Params.model_json_schema()
+        params = []
+        for key, field in self.Params.model_fields.items():
+            prop = schema.get("properties", {}).get(key, {})
+            params.append({"name": key, "type": _type_of(prop), "required": field.is_required(),
+                           "default": None if field.is_required() else field.get_default(call_default_factory=True),
+                           "description": field.description or ""})
+        return {"name": self.name, "description": self.description, "parameters": params}
+
     # --- what it should do to the service -----------------------------------------------------------
     def not_applicable(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> str | None:
         """Why this fault cannot be tried on this service and target (the experiment is skipped), or None."""
@@ -225,6 +238,17 @@ class DependencyFault(Fault):
         from gameday.diagnose.rules import dependency_verdict
 
         return dependency_verdict(profile, params["dependency"])
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    """A JSON Schema property's type for people: ``integer``, ``array of string``, ``string | null`` -> ``string``."""
+    if "anyOf" in prop:
+        kinds = [_type_of(p) for p in prop["anyOf"] if p.get("type") != "null"]
+        return " | ".join(dict.fromkeys(kinds)) or "null"
+    kind = str(prop.get("type", "any"))
+    if kind == "array":
+        return f"array of {_type_of(prop.get('items', {}))}"
+    return kind
 
 
 def _problems(exc: ValidationError, model: type[BaseModel], ctx: FaultContext) -> str:

@@ -1,4 +1,6 @@
-"""freeze-replicas: replicas hang (SIGSTOP / paused) instead of failing fast: the load balancer answers 504, 503."""
+"""freeze-replicas: replicas hang (SIGSTOP / paused) instead of failing fast: the load balancer answers 504, 503.
+
+The processes beside a replica (its worker, ``local.processes``) are frozen and resumed with it: its pod hangs."""
 
 from __future__ import annotations
 

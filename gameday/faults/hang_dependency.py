@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from gameday.faults.base import DependencyFault
 
 if TYPE_CHECKING:
+    from gameday.profile import Profile
     from gameday.targets.base import Target
 
 
@@ -15,6 +16,11 @@ class HangDependency(DependencyFault):
 
     name = "hang-dependency"
     description = "make one of the service's dependencies hang"
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+        from gameday.diagnose.rules import dependency_verdict
+
+        return dependency_verdict(profile, params["dependency"], hung=True)
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.hang_dependency(params["dependency"])

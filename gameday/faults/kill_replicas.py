@@ -1,4 +1,7 @@
-"""kill-replicas: every replica (or the named ones) killed with SIGKILL, ``rounds`` times (all pods down)."""
+"""kill-replicas: every replica (or the named ones) killed with SIGKILL, ``rounds`` times (all pods down).
+
+A replica is its pod: the processes the profile declares beside it (a worker, ``local.processes``) die with it,
+as a pod's containers do, and supervisor restarts them as it restarts the replica."""
 
 from __future__ import annotations
 
@@ -41,5 +44,5 @@ class KillReplicas(ReplicaFault):
 
     def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
         target.start_replicas(params.get("replicas"))
-        if not target.wait_healthy(timeout=15):
+        if not target.wait_healthy():  # the target's own start budget (local: measured at up)
             target.rollout_restart(wait=True)

@@ -21,13 +21,12 @@ def register(app: typer.Typer) -> None:
         runs write their partial reports, refuse new ones until resume."""
         from gameday.guard.halt import halt
         from gameday.guard.records import records_for
-        from gameday.ledger import Ledger
+        from gameday.ledger import ledger_for
         from gameday.safety import guard_settings
-        from gameday.state import StateDir
 
         settings = get_settings()
         guard_settings(settings)  # a halt changes the target too: the allowlist first, before any network call
-        result = halt(records_for(settings), Ledger(StateDir(settings.state_dir).ensure().ledger), reason)
+        result = halt(records_for(settings), ledger_for(settings), reason)
         for pid in result.stopped_pids:
             how = "SIGKILL: no partial report" if pid in result.killed_pids else "ended itself on SIGTERM"
             typer.echo(f"stopped: gameday process {pid} ({how})")

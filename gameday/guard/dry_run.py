@@ -72,6 +72,10 @@ def touches(fault: str, params: dict[str, Any], target: Target, settings: Settin
         states = {d.name: d for d in target.dependency_states()}
         dep = states.get(name)
         return [f"dependency {name}" + (f" at {dep.address} ({dep.state})" if dep else "")]
+    if fault.startswith("dependency-"):  # the network faults: a toxic on the fault proxy's link to it
+        shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "dependency")
+        return [f"every connection of the replicas to {params.get('dependency')} (through the fault proxy): "
+                f"{fault}{f' ({shown})' if shown else ''}"]
     return [f"{fault}: see 'gameday profile schema'"]
 
 

@@ -7,6 +7,9 @@ second run is told who holds the target, not that the ledger holds someone else'
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from gameday.config import Settings
 from gameday.guard.halt import ensure_not_halted
 from gameday.guard.lock import GameDayLock
@@ -20,7 +23,10 @@ def admit(settings: Settings) -> None:
     ensure_not_halted(records_for(settings))
 
 
-def game_day_lock(settings: Settings, wait_s: float = 0.0, command: str = "") -> GameDayLock:
-    """:func:`admit`, then the target's lock, not yet taken (use it as a ``with`` block)."""
+def game_day_lock(settings: Settings, wait_s: float = 0.0, command: str = "",
+                  on_halt: Callable[[dict[str, Any]], None] | None = None) -> GameDayLock:
+    """:func:`admit`, then the target's lock, not yet taken (use it as a ``with`` block). ``on_halt``: called once
+    when a halt record appears while the lock is held, where the lock is renewed (kubernetes: a halt from another
+    machine, which cannot signal this process)."""
     admit(settings)
-    return GameDayLock(records_for(settings), command=command, wait_s=wait_s)
+    return GameDayLock(records_for(settings), command=command, wait_s=wait_s, on_halt=on_halt)

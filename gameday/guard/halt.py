@@ -13,6 +13,10 @@ A halt writes its record first (so nothing new starts), then, in this order:
 
 Until ``gameday resume``, ``run``, ``chaos run`` and ``inject`` refuse with one line naming who halted, when and
 why.
+
+On the kubernetes target the record and the ledger live in the cluster, so a halt from any machine undoes every
+fault; the processes it can freeze and end are only those of its own host. A game day running elsewhere reads the
+halt record every ``lock.HALT_POLL_S`` (its lock's keepalive) and ends itself as it would on SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from gameday.guard.records import Records
 from gameday.ledger import Ledger
 from gameday.notify.pages import PAGE
 
-HALT = "halt"
+HALT = lock.HALT
 EXIT_HALTED = 5  # documented in README "Exit codes"
 GRACE_S = 10.0  # a halted run's time to end itself and write its partial report, before SIGKILL
 LATER_KINDS = ("load", PAGE)  # everything else hurts the service: undone first
@@ -71,7 +75,7 @@ class HaltResult:
 
 def _owner_pids(ledger: Ledger, holder: dict[str, Any] | None) -> list[int]:
     here = socket.gethostname()
-    pids = {e.owner_pid for e in ledger.entries()}
+    pids = {e.owner_pid for e in ledger.entries() if e.owner_host == here}  # another host's pids are not ours
     if holder and holder.get("host") == here:
         pids.add(int(holder.get("pid") or 0))
     return sorted(p for p in pids if p and p != os.getpid())
@@ -98,7 +102,7 @@ def halt(records: Records, ledger: Ledger, reason: str = "", grace_s: float = GR
         thaw_briefly(frozen)
     entries = ledger.entries()
     faults = [e for e in entries if e.kind not in LATER_KINDS]
-    undone = undo_entries(ledger, faults, why="halted")
+    undone = undo_entries(ledger, faults, why="halted", reset_network=True)
     faults_undone_s = time.monotonic() - started
     open_pages = [e for e in entries if e.kind == PAGE]
     if undone.failed:  # the outage may go on: on-call must still know

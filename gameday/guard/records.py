@@ -3,7 +3,9 @@
 Local target: JSON files in the state directory, changed under an exclusive ``flock``. Kubernetes: a
 ConfigMap ``gameday-<name>`` in the target namespace (so operators on other machines see it), changed
 with the API server's optimistic concurrency (create fails when it exists; replace names the
-resourceVersion read). Both offer the same three operations: read, create-if-absent, compare-and-swap.
+resourceVersion read); the lock is a Lease ``gameday-lock`` instead (:mod:`gameday.targets.kubernetes.lease`),
+which its holder renews every third of ``kubernetes.lease_s`` (``lease_s`` here; None: records that need no
+renewal, the local target's). Both offer the same three operations: read, create-if-absent, compare-and-swap.
 """
 
 from __future__ import annotations
@@ -16,18 +18,27 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gameday.config import Settings
+from gameday.ledger import Ledger, ledger_for
 from gameday.state import StateDir, read_json, write_json_atomic
 
 RECORD_KEY = "record"
+LEASED = ("lock",)  # records kept as Leases on kubernetes (the lock: renewed by its holder, expires without)
 
 
 class Records(Protocol):
     """Where named records live for one target."""
 
     where: str
+    lease_s: float | None  # the lock expires this long after its holder's last renewal; None: it never expires
 
     def read(self, name: str) -> dict[str, Any] | None:
         """The record, or None."""
+
+    def where_of(self, name: str) -> str:
+        """Where one record lives, for people."""
+
+    def ledger(self) -> Ledger:
+        """The ledger of the same target (its entries are renewed with the lock)."""
 
     def create(self, name: str, data: dict[str, Any]) -> bool:
         """Write the record if there is none; False when one exists."""
@@ -39,9 +50,17 @@ class Records(Protocol):
 class LocalRecords:
     """Records as ``<state dir>/<name>.json``."""
 
+    lease_s: float | None = None
+
     def __init__(self, state_dir: Path) -> None:
         self.state = StateDir(state_dir).ensure()
         self.where = str(self.state.root)
+
+    def where_of(self, name: str) -> str:
+        return self.where
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.state.ledger)
 
     def _path(self, name: str) -> Path:
         return self.state.path(f"{name}.json")
@@ -86,11 +105,20 @@ class KubeRecords:
     def __init__(self, settings: Settings) -> None:
         from gameday.targets.kubernetes.client import KubeClient
         from gameday.targets.kubernetes.cluster import cluster
+        from gameday.targets.kubernetes.lease import LeaseRecord
 
+        self.settings = settings
         self.kube = KubeClient(settings.kubernetes.kubeconfig, settings.kubernetes.context)
         self.ns = cluster(settings).namespace
         self.where = f"ConfigMaps in namespace {self.ns}"
-        self._versions: dict[str, str] = {}
+        self.lease_s: float | None = settings.kubernetes.lease_s
+        self._leases = {name: LeaseRecord(self.kube, self.ns, name) for name in LEASED}
+
+    def where_of(self, name: str) -> str:
+        return self._leases[name].where if name in self._leases else self.where
+
+    def ledger(self) -> Ledger:
+        return ledger_for(self.settings)
 
     def _read(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
         from gameday.targets.kubernetes.client import KubeError
@@ -109,6 +137,8 @@ class KubeRecords:
         return (data if isinstance(data, dict) else None), cm.metadata.resource_version
 
     def read(self, name: str) -> dict[str, Any] | None:
+        if name in self._leases:
+            return self._leases[name].read()
         return self._read(name)[0]
 
     def _body(self, name: str, data: dict[str, Any], version: str | None = None) -> dict[str, Any]:
@@ -121,6 +151,8 @@ class KubeRecords:
     def create(self, name: str, data: dict[str, Any]) -> bool:
         from gameday.targets.kubernetes.client import KubeError
 
+        if name in self._leases:
+            return self._leases[name].create(data)
         try:
             self.kube.call(f"create ConfigMap gameday-{name}", self.kube.core.create_namespaced_config_map,
                            self.ns, self._body(name, data))
@@ -133,6 +165,8 @@ class KubeRecords:
     def swap(self, name: str, expected: dict[str, Any] | None, data: dict[str, Any] | None) -> bool:
         from gameday.targets.kubernetes.client import KubeError
 
+        if name in self._leases:
+            return self._leases[name].swap(expected, data)
         current, version = self._read(name)
         if current != expected:
             return False

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ from gameday.guard.gate import game_day_lock
 from gameday.guard.halt import HALT, describe
 from gameday.guard.records import records_for
 from gameday.history.remember import regression_gate, remember_game_day
-from gameday.ledger import Ledger
+from gameday.ledger import Ledger, ledger_for, set_run_id
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import Timeline, window_complete_at
 from gameday.notify import escalation, messages, pages
@@ -55,7 +56,6 @@ from gameday.run.catalogue import CatalogueEntry, catalogue
 from gameday.run.progress import Progress
 from gameday.run.track import ExperimentTrack, current_track, set_current
 from gameday.safety import guard
-from gameday.state import StateDir
 from gameday.targets import get_target
 from gameday.targets.base import Target
 from gameday.verify.checklist import run_checklist
@@ -66,6 +66,7 @@ from gameday.verify.verdicts import Status
 CONTROLS = [{"name": "gameday-phases", "provider": {"type": "python", "module": "gameday.run.control"}}]
 MAX_LOAD_S = 3000.0
 PAGE_POLL_S = 0.25  # how often the page wait asks Prometheus (each ask bounded by 4x this): half the default
+PAGE_NEAR_POLL_S = 0.05  # ... and from PAGE_POLL_S before the evaluation Prometheus will fire it at (activeAt + for:)
 STOPPED_REASON = "not run: a stop condition ended the game day"
 DIAGNOSIS_MODES = ("strict", "advisory")  # strict: a wrong diagnosis or a misbehaving alert fails the experiment
 
@@ -112,7 +113,7 @@ def preflight(target: Target, settings: Settings) -> Ledger:
     """Everything checked before any fault: reachable, allowlisted, ledger empty, steady state met."""
     guard(target)
     target.reachable()
-    ledger = Ledger(StateDir(settings.state_dir).ensure().ledger)
+    ledger = ledger_for(settings)  # kubernetes: in the cluster, where any machine can undo it
     ledger.ensure_empty()
     if not target.wait_healthy(timeout=20):
         not_ready = [r.name for r in target.replicas() if not r.ready]
@@ -140,6 +141,7 @@ class GameDay:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         self.out_dir = new_report_dir(Path(options.reports_dir or settings.reports_dir), stamp)
         self.run_id = f"{stamp}-{uuid.uuid4().hex[:6]}"
+        set_run_id(self.run_id)  # the owner every ledger entry of this run names
         self.notifier = Notifier()
         self.results: list[dict[str, Any]] = []
         self.load: LoadRun | None = None
@@ -162,7 +164,8 @@ class GameDay:
     def run(self) -> GameDayResult:
         """The whole game day, holding the target's lock; interruptions still undo the faults and write a report."""
         # an interrupt Python drops (its handler ran in a finalizer) stays pending: the safe points raise it again
-        with game_day_lock(self.settings, self.options.lock_wait_s) as lock, interrupts.kept():
+        with game_day_lock(self.settings, self.options.lock_wait_s, on_halt=self._halted_elsewhere) as lock, \
+                interrupts.kept():
             if lock.note:
                 print(f"gameday: {lock.note}", file=sys.stderr, flush=True)
             return self._run()
@@ -264,7 +267,7 @@ class GameDay:
             duration_s=min(MAX_LOAD_S, estimate),
             out_dir=self.out_dir / "load",
             wait=(0.05, 0.15),
-            request_timeout_s=5.0,
+            request_timeout_s=self.target.answer_timeout_s(),  # beyond the load balancer's: its 504 is seen
             profile=self.settings.service.source,
         )
         self.load = LoadRun(spec).start()
@@ -380,7 +383,9 @@ class GameDay:
         remaining = self.options.alert_timeout_s - (time.time() - (track.injected_at or time.time()))
         if remaining > 0:
             with contextlib.suppress(TimeoutError, alerts.PrometheusError):
-                alerts.wait_for_alert(prom, alert_name, "firing", timeout=remaining, interval=PAGE_POLL_S)
+                page = alerts.wait_for_firing(prom, alert_name, timeout=remaining, interval=PAGE_POLL_S,
+                                              near=PAGE_NEAR_POLL_S)
+                track.alert_active_at = alerts.active_at(page)
 
     def _diagnose(self, track: ExperimentTrack) -> dict[str, Any]:
         started = time.time()
@@ -442,6 +447,14 @@ class GameDay:
             return "halted"
         return {"SIGINT": "interrupted (SIGINT)", "SIGTERM": "terminated (SIGTERM)"}.get(signal_name or "", "ended")
 
+    def _halted_elsewhere(self, record: dict[str, Any]) -> None:
+        """A halt record appeared (the lock's keepalive, kubernetes): 'gameday halt' on another machine undoes the
+        faults but cannot signal this process, so the run ends itself as a halt's SIGTERM would end it."""
+        self._halt = record
+        if not self._ending.is_set():
+            print(f"gameday: target halted {describe(record)}: ending the game day", file=sys.stderr, flush=True)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+
     def _halt_record(self) -> dict[str, Any] | None:
         try:
             return records_for(self.settings).read(HALT)
@@ -474,10 +487,13 @@ class GameDay:
             interrupts.pause(0.1)  # poll (a safe point): the next second, or more requests for the error-rate verdict
         self._window_bounds = {"start": window.start, "end": window.end}
         measurements = Measurements(load=window, baseline=self.baseline)
-        verdicts = run_checklist(self.target, measurements, self.settings)
-        passed = all(v.status == Status.PASS for v in verdicts)
-        self._cross_check = self._prometheus_cross_check(alone)
-        return [_verdict_dict(v) for v in verdicts], (time.time() if passed else None)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cross-check") as pool:
+            # Prometheus's numbers are not an item of the checklist: asked while it runs, not after it
+            cross_check = pool.submit(self._prometheus_cross_check, alone)
+            verdicts = run_checklist(self.target, measurements, self.settings)
+            passed_at = time.time() if all(v.status == Status.PASS for v in verdicts) else None
+            self._cross_check = cross_check.result()
+        return [_verdict_dict(v) for v in verdicts], passed_at
 
     def _prometheus_cross_check(self, window: LoadWindow) -> dict[str, Any] | None:
         """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters), over
@@ -610,6 +626,9 @@ class GameDay:
             not_judged = "the run did not wait for the alert (--no-alert-wait)"
         return {
             **times.as_dict(),
+            # Prometheus's activeAt of the alert the run was paged by: when its expression first held (the
+            # service's failure as the monitoring saw it); its `for:` counts from there
+            "active_at": track.alert_active_at,
             "expected": expected,
             "time_to_fire_s": delta(injected, times.fired_at),
             "after_detection_s": delta(detected, times.fired_at),

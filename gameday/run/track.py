@@ -41,6 +41,7 @@ class ExperimentTrack:
     resolution_action: str = ""
     recovered_at: float | None = None
     method_ended_at: float | None = None  # the method's last activity ended (the steady state after begins)
+    alert_active_at: float | None = None  # the page's activeAt in Prometheus (when its expression first held)
     pre_resolution: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)

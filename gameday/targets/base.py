@@ -156,6 +156,8 @@ class Status:
     load_balancer: LoadBalancer
     dependencies: list[DependencyState]
     components: list[dict[str, Any]] = field(default_factory=list)
+    # the local target's fault proxy: pid, API port, each proxy (listen, upstream, enabled) and its active toxics
+    fault_proxy: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -171,6 +173,18 @@ class Target(ABC):
     @abstractmethod
     def base_url(self) -> str:
         """The load balancer's URL, e.g. ``http://127.0.0.1:8080``."""
+
+    def answer_timeout_s(self) -> float:
+        """How long a client waits for the service's answer through :meth:`base_url`: longer than the load
+        balancer's own server timeout, so that a hang shows as its 504, as users see it (an ingress in front of a
+        cluster: its timeout is not known here, 5 s)."""
+        return 5.0
+
+    def symptom_lag_s(self) -> float:
+        """How much later than on a fast service an outage's symptoms can show here, from the platform's own
+        settings: a hung request is a 504 only after the load balancer's timeout, a replica is out of rotation only
+        after its readiness probe failed ``failure_threshold`` times. Added to an experiment's symptom window."""
+        return 0.0
 
     @abstractmethod
     def reachable(self) -> None:
@@ -247,15 +261,17 @@ class Target(ABC):
         """Undo :meth:`freeze_replicas`."""
 
     @abstractmethod
-    def rollout_restart(self, wait: bool = True, timeout: float = 60.0) -> Revision:
-        """Rolling restart with the current configuration (``kubectl rollout restart``)."""
+    def rollout_restart(self, wait: bool = True, timeout: float | None = None) -> Revision:
+        """Rolling restart with the current configuration (``kubectl rollout restart``). ``timeout``: the whole
+        rollout's deadline; None: the target's own, from the service (measured start times, a progress deadline)."""
 
     @abstractmethod
-    def rollout_undo(self, to_revision: int | None = None, wait: bool = True, timeout: float = 60.0) -> Revision:
+    def rollout_undo(self, to_revision: int | None = None, wait: bool = True,
+                     timeout: float | None = None) -> Revision:
         """Back to the previous revision, or a given one (``kubectl rollout undo``)."""
 
     @abstractmethod
-    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
+    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float | None = None) -> Revision:
         """Roll out a release version (``kubectl set image``)."""
 
     @abstractmethod
@@ -283,13 +299,31 @@ class Target(ABC):
         """Undo :meth:`hang_dependency`."""
 
     @abstractmethod
-    def wait_healthy(self, timeout: float = 60.0) -> bool:
+    def wait_healthy(self, timeout: float | None = None) -> bool:
         """Wait until every replica is ready and in the load balancer's rotation, and the service answers through
         it; False on timeout."""
 
     def start_replicas(self, names: list[str] | None = None) -> list[str]:
         """Bring back replicas that stopped or gave up; a Kubernetes controller does it by itself."""
         return []
+
+    # --- network faults (a Toxiproxy-compatible fault proxy between the replicas and their dependencies) --------
+    def add_toxic(self, dependency: str, toxic: dict[str, Any]) -> None:
+        """Add a toxic (Toxiproxy's ``{name, type, stream, toxicity, attributes}``) to every connection of the
+        replicas to ``dependency``, the open ones included."""
+        raise NotApplicableError(f"network faults are not supported on the {self.name} target yet")
+
+    def remove_toxic(self, dependency: str, name: str) -> None:
+        """Remove a toxic added by :meth:`add_toxic`; one already gone is no error (undo is idempotent)."""
+        raise NotApplicableError(f"network faults are not supported on the {self.name} target yet")
+
+    def set_dependency_link(self, dependency: str, enabled: bool) -> None:
+        """``enabled=False``: a partition (new connections refused, open ones closed); True undoes it."""
+        raise NotApplicableError(f"network faults are not supported on the {self.name} target yet")
+
+    def reset_network_faults(self) -> None:
+        """Every link enabled, every toxic removed (Toxiproxy's ``POST /reset``): ``abort``/``halt``'s backstop."""
+        raise NotApplicableError(f"network faults are not supported on the {self.name} target yet")
 
     # --- monitoring ----------------------------------------------------------------------------
     def prometheus_url(self) -> str | None:

@@ -25,6 +25,7 @@ class Served:
     failures: int
     latencies_ms: tuple[float, ...] = ()
     first_at: float | None = None  # when the first of these requests arrived
+    restarts: int = 0  # its replicas' restarts in the window, as the platform counts them (supervisor, restartCount)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class CanaryDriver(ABC):
     def set_canary_replicas(self, count: int, timeout: float) -> list[str]:
         """Make ``count`` replicas serve the new release (the others the previous one); wait until the load
         balancer sends them traffic. Returns the canary's replicas; TargetError when they do not get ready."""
+
+    def ready_timeout(self) -> float:
+        """How long one replica of the new release may take to get ready (the local target: from the start times
+        measured at ``up``)."""
+        return 60.0
 
     @abstractmethod
     def mark(self) -> Window:

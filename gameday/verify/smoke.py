@@ -29,7 +29,7 @@ from gameday.targets.base import Replica, Target, TargetError
 from gameday.verify.checklist import ITEMS, LOAD_ITEMS, check_item, with_restarts
 from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.restarts import Restart, restarts_between
-from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, Verdict, error_rate_verdict, overall
+from gameday.verify.verdicts import Status, Verdict, load_decided, overall
 
 MAX_REQUESTS = 50_000  # with max_load_s, the bound of a load window
 SETTLE_TIMEOUT_S = 30.0  # after a rollback: replicas ready and every endpoint back in the load balancer
@@ -93,12 +93,9 @@ class SmokeReport:
 
 def decided(window: LoadWindow, settings: Settings) -> bool:
     """Whether the error-rate verdict is decided and the latency has enough successful samples (or never will:
-    the error rate failed)."""
-    v = error_rate_verdict(window.requests, window.failures, settings.service.slo.max_error_rate,
-                           settings.slo.confidence)
-    if v.status is Status.FAIL:
-        return True
-    return v.status is Status.PASS and window.successes >= MIN_LATENCY_SAMPLES
+    the error rate failed): :func:`gameday.verify.verdicts.load_decided`, the steady state's rule too."""
+    return load_decided(window.requests, window.failures, settings.service.slo.max_error_rate,
+                        settings.slo.confidence)
 
 
 def measure_load(base_url: str, settings: Settings, users: int | None = None, max_seconds: float = 20.0,

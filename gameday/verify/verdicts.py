@@ -4,7 +4,10 @@
 sample size and the upper end of the Wilson score interval at the configured confidence (95% by
 default, z = 1.96), and passes only when that upper bound is under the threshold. With zero
 failures the bound is z²/(n + z²), so a pass needs n > z²(1 - t)/t requests (≈ 381 at 1%, 95%):
-:func:`required_requests` computes it, :func:`window_needed` turns it into seconds at a request rate.
+:func:`required_requests` computes it, :func:`window_needed` turns it into seconds at a request rate. A load measured
+"until decided" (the steady state, the smoke gate, the game day's verification window) stops by one rule,
+:func:`load_decided`; :func:`measured_error_rate_verdict` judges such a load on what the service answered, and one
+still undecided at its cap is "inconclusive" with its numbers (never a pass, never an error rate).
 
 "Response time normal" compares the p95 of the *successful* requests with the SLO and with the baseline p95
 measured in the same run before any fault (``baseline * tolerance + slack``); both limits are printed. Latency
@@ -178,6 +181,52 @@ def error_rate_verdict(
             why += f" (~{math.ceil(needed / rate_rps)} s at {rate_rps:.0f} req/s)"
         measured["requests_needed"] = needed
     return Verdict(name, Status.INCONCLUSIVE, measured, f"{numbers}; {why}", item)
+
+
+def load_decided(requests: int, failures: int, max_rate: float = 0.01, confidence: float = 0.95,
+                 min_successes: int = MIN_LATENCY_SAMPLES) -> bool:
+    """Whether a load measured so far can stop: its error-rate verdict failed (more requests cannot undo that), or
+    passed with enough successful requests for a p95. The one stopping rule of every load that measures "until
+    decided": the steady state's, the smoke gate's and the game day's verification window."""
+    status = error_rate_verdict(requests, failures, max_rate, confidence).status
+    return status is Status.FAIL or (status is Status.PASS and requests - failures >= min_successes)
+
+
+def measured_error_rate_verdict(
+    requests: int,
+    failures: int,
+    duration_s: float,
+    cap_s: float,
+    max_rate: float = 0.01,
+    confidence: float = 0.95,
+    not_sent: int = 0,
+    tune: str = "verify.window_s",
+    name: str = "error rate < 1%",
+    item: str = "error-rate",
+) -> Verdict:
+    """:func:`error_rate_verdict` over the requests the service *answered* in a load measured until decided or
+    ``cap_s``; a verdict still undecided is "inconclusive" with its numbers and what to raise (``tune``).
+
+    ``requests`` and ``failures`` count what was sent and judged (an answer, a timeout, a refused connection);
+    ``not_sent`` is what the load generator planned and did not send: shown beside the verdict, never in it (an
+    error rate of requests the service never saw would be a false figure).
+    """
+    verdict = error_rate_verdict(requests, failures, max_rate, confidence, duration_s, name, item)
+    measured = {**verdict.measured, "not_sent": not_sent, "duration_s": round(duration_s, 2), "cap_s": cap_s}
+    if verdict.status is not Status.INCONCLUSIVE:
+        return Verdict(name, verdict.status, measured, verdict.explanation, item)
+    measured["error_rate"] = None  # undecided: no figure to quote as the service's error rate
+    pct = f"{max_rate:.0%}" if (max_rate * 100).is_integer() else f"{max_rate:.2%}"
+    rate_rps = requests / duration_s if duration_s > 0 else 0.0
+    text = (f"inconclusive: {requests} requests in {duration_s:.0f} s, the service answered {rate_rps:.1f} req/s"
+            f" ({failures} failed" + (f", {not_sent} not sent" if not_sent else "") + ")")
+    needed = required_requests(max_rate, confidence, failures / requests if requests else 0.0)
+    if needed is None:
+        text += f"; its failures are not confidently above {pct} nor below it"
+    elif rate_rps > 0:
+        text += f"; ~{needed} are needed to show < {pct} at {confidence:.0%} (~{math.ceil(needed / rate_rps)} s)"
+    return Verdict(name, Status.INCONCLUSIVE, measured,
+                   f"{text}: raise {tune} or set a coarser slo.max_error_rate", item)
 
 
 # --- response time -------------------------------------------------------------------------------

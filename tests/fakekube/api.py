@@ -152,8 +152,10 @@ class Api:
         dry_run: bool = False,
         internal: bool = False,
         field_validation: str | None = None,
+        manager: str | None = None,
     ) -> Obj:
-        """POST: default, validate and store a new object (201)."""
+        """POST: default, validate and store a new object (201). A controller that names itself (``manager``) is
+        recorded in ``metadata.managedFields`` with the time, as the real server records every writer."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the request body must be a JSON object")
         obj = jcopy(obj)
@@ -179,6 +181,8 @@ class Api:
             obj.pop("status", None)
         self._apply_defaults(rt, obj)
         validation.validate(rt, obj)
+        if internal and manager is not None:
+            meta["managedFields"] = [_manager_entry(manager, obj.get("apiVersion", "v1"))]
         with self.store.lock:
             if rt.namespaced:
                 self._require_namespace(meta["namespace"])
@@ -203,8 +207,10 @@ class Api:
     ) -> Obj:
         """PUT: replace an object (or only its status with ``subresource='status'``).
 
-        A client's change (not the controllers') is stamped in ``metadata.managedFields`` with its manager and
-        time, as the real server does: the only record a cluster keeps of when a ConfigMap was last edited."""
+        A client's change is stamped in ``metadata.managedFields`` with its manager and time, as the real server
+        does: the only record a cluster keeps of when a ConfigMap was last edited. A controller's (``internal``) is
+        stamped when it names itself (``manager``): the Deployment controller's writes of a ReplicaSet's revision and
+        scale are how a cluster dates when a revision became current."""
         if not isinstance(obj, dict):
             raise errors.bad_request("the request body must be a JSON object")
         obj = jcopy(obj)
@@ -231,7 +237,7 @@ class Api:
                     obj.pop("status", None)
             self._apply_defaults(rt, obj)
             validation.validate(rt, obj, current)
-            if not internal and subresource is None:
+            if subresource is None and (not internal or manager is not None):
                 _stamp_manager(obj, current, manager or "unknown")
             if dry_run:
                 return self._set_type_meta(rt, obj)
@@ -481,6 +487,10 @@ def _stamp_manager(obj: Obj, current: Obj, manager: str) -> None:
     if _content(obj) == _content(current):
         obj["metadata"]["managedFields"] = current["metadata"].get("managedFields") or []
         return
-    entries.append({"manager": manager, "operation": "Update", "apiVersion": current.get("apiVersion", "v1"),
-                    "time": rfc3339(now()), "fieldsType": "FieldsV1", "fieldsV1": {}})
+    entries.append(_manager_entry(manager, current.get("apiVersion", "v1")))
     obj["metadata"]["managedFields"] = entries
+
+
+def _manager_entry(manager: str, api_version: str) -> Obj:
+    return {"manager": manager, "operation": "Update", "apiVersion": api_version, "time": rfc3339(now()),
+            "fieldsType": "FieldsV1", "fieldsV1": {}}

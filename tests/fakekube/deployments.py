@@ -6,6 +6,8 @@
   a ReplicaSet whose template comes back (``kubectl rollout undo``) is reused and gets max+1, its
   old number moving into ``deployment.kubernetes.io/revision-history``;
 * RollingUpdate (maxSurge/maxUnavailable, as in ``rolling.go``) and Recreate; ``spec.paused``;
+* its writes of a ReplicaSet (revision, scale) recorded in ``managedFields`` as ``kube-controller-manager``'s,
+  with the time: how a cluster dates when a reused ReplicaSet became current again;
 * annotations copied onto the new ReplicaSet (``kubernetes.io/change-cause``...), old ReplicaSets
   beyond ``revisionHistoryLimit`` deleted;
 * status: replicas, updated/ready/available/unavailable, observedGeneration, and the conditions
@@ -27,6 +29,8 @@ REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
+#: the writer the real server records for the Deployment controller's writes (``managedFields``)
+MANAGER = "kube-controller-manager"
 #: deployment annotations that are not copied onto its ReplicaSets (``skipCopyAnnotation``)
 SKIP_COPY = {
     "kubectl.kubernetes.io/last-applied-configuration",
@@ -75,7 +79,7 @@ class DeploymentController:
         ann[DESIRED_REPLICAS] = str(d["spec"]["replicas"])
         ann[MAX_REPLICAS] = str(d["spec"]["replicas"] + self._max_surge(d))
         rs = self.api.update(
-            REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], rs, internal=True
+            REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], rs, internal=True, manager=MANAGER
         )
         if old != replicas:
             direction = "up" if replicas > old else "down"
@@ -136,7 +140,7 @@ class DeploymentController:
                 ann[REVISION] = str(max_rev + 1)
             ann.update(copied)
             if ann != before:
-                rs = self.api.update(REPLICASETS, ns, rs["metadata"]["name"], rs, internal=True)
+                rs = self.api.update(REPLICASETS, ns, rs["metadata"]["name"], rs, internal=True, manager=MANAGER)
             return rs
         collision = d.get("status", {}).get("collisionCount", 0)
         while True:
@@ -178,7 +182,7 @@ class DeploymentController:
         }
         if not rs["spec"]["minReadySeconds"]:
             del rs["spec"]["minReadySeconds"]
-        return self.api.create(REPLICASETS, ns, rs, internal=True)
+        return self.api.create(REPLICASETS, ns, rs, internal=True, manager=MANAGER)
 
     # -- the rollout -----------------------------------------------------------------------------------
     def sync_one(self, d: Obj) -> None:
@@ -302,7 +306,8 @@ class DeploymentController:
         if ann.get(REVISION) != rev:
             ann[REVISION] = rev
             self.api.update(
-                DEPLOYMENTS, d["metadata"]["namespace"], d["metadata"]["name"], current, internal=True
+                DEPLOYMENTS, d["metadata"]["namespace"], d["metadata"]["name"], current, internal=True,
+                manager=MANAGER,
             )
 
     def _update_status(self, d: Obj, new_rs: Obj | None, rss: list[Obj], *, paused: bool) -> None:

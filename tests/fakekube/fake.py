@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import seed
+from . import chaosmesh, seed
 from .api import ENDPOINTS, NAMESPACES, NODES, SERVICES, Api, kind_of
 from .apps import SimulatedApps
 from .controllers import (
@@ -29,6 +30,7 @@ from .proxy import Proxy
 from .resources import RESOURCE_TYPES, ResourceType
 from .server import FakeKubeHTTPServer
 from .store import Obj, Store
+from .timefmt import parse_time, rfc3339, rfc3339_micro
 
 T = TypeVar("T")
 
@@ -78,6 +80,8 @@ class FakeKube:
             for name, rule in self.ecommerce.rules():
                 self.kubelet.add_rule(rule, name)
             self.kubelet.add_start_logger(self.ecommerce.start_lines)
+            self.kubelet.add_rule(chaosmesh.network_rule_for(self.ecommerce.app, self.ecommerce.postgres_service,
+                                                             self.ecommerce.postgres_port), "chaos-mesh-network")
         self.controllers = ControllerManager(
             self.api,
             [
@@ -87,6 +91,7 @@ class FakeKube:
                 ("kubelet", self.kubelet.sync),
                 ("endpoints", EndpointsController(self.api).sync),
                 ("disruption", DisruptionController(self.api).sync),
+                ("chaos-mesh", chaosmesh.ChaosMeshController(self.api).sync),
             ],
             tick=tick,
         )
@@ -120,6 +125,23 @@ class FakeKube:
         fake._http_thread.start()
         fake.controllers.start()
         return fake
+
+    def set_chaos_mesh(self, installed: bool) -> None:
+        """Serve Chaos Mesh's API group (``chaos-mesh.org``: NetworkChaos) or not, as a cluster with or without its
+        CRDs (served by default)."""
+        if installed:
+            self.http.hidden_groups.discard("chaos-mesh.org")
+        else:
+            self.http.hidden_groups.add("chaos-mesh.org")
+
+    def map_service(self, namespace: str, name: str, address: str | None) -> None:
+        """The service proxy of ``namespace/name`` forwards to a real HTTP server at ``address`` (``host:port`` on
+        loopback: a Toxiproxy the test runs), as a real API server forwards to the Service's pods; None unmaps."""
+        assert self.http.proxy is not None
+        if address is None:
+            self.http.proxy.loopback.pop((namespace, name), None)
+        else:
+            self.http.proxy.loopback[(namespace, name)] = address
 
     def stop(self) -> None:
         """Stop serving, close every connection (watches, log follows) and join all threads."""
@@ -232,6 +254,16 @@ class FakeKube:
                 raise
             return self.api.update(rt, ns, obj["metadata"]["name"], obj)
 
+    def age(self, seconds: float) -> None:
+        """Make everything the cluster recorded ``seconds`` older: creation and start times, conditions, events,
+        ``managedFields``, log lines. A scenario seeded a moment ago then reads as one that has run undisturbed that
+        long (a settled cluster, as an incident finds it: its last rollout not seconds old). Specs, labels and
+        annotations are left alone (a pod template's ``restartedAt`` is what the template *is*); the controllers and
+        the kubelet go on in real time from here."""
+        with self.store.lock:  # a controller pass holds it throughout: none sees half the history aged
+            self.store.rewrite_history(lambda obj: _aged(obj, seconds))
+        self.logs.shift(seconds)
+
     def append_log(self, namespace: str, pod: str, line: str, container: str | None = None) -> None:
         """Append a line to a pod's (first) container log, as if the application printed it."""
         self.kubelet.append_log(namespace, pod, line, container)
@@ -328,6 +360,23 @@ class FakeKube:
             timeout,
             message="ecommerce-backend pods ready",
         )
+
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+_NOT_HISTORY = frozenset({"spec", "data", "binaryData", "labels", "annotations"})
+
+
+def _aged(value: Any, seconds: float) -> Any:
+    """A stored object with every RFC 3339 time outside its spec, data, labels and annotations ``seconds``
+    earlier (same precision)."""
+    if isinstance(value, dict):
+        return {k: v if k in _NOT_HISTORY else _aged(v, seconds) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_aged(v, seconds) for v in value]
+    if isinstance(value, str) and (match := _STAMP.match(value)):
+        stamp = (parse_time(value) or 0.0) - seconds
+        return rfc3339_micro(stamp) if match.group(1) else rfc3339(stamp)
+    return value
 
 
 def _node() -> Obj:

@@ -93,6 +93,16 @@ class LogStore:
             out = kept
         return out
 
+    def shift(self, seconds: float) -> None:
+        """Make every line ``seconds`` older (:meth:`FakeKube.age`)."""
+        with self._lock:
+            for buf in self._logs.values():
+                for incarnation in (buf.current, buf.previous):
+                    if incarnation is not None:
+                        aged = [(ts - seconds, text) for ts, text in incarnation]
+                        incarnation.clear()
+                        incarnation.extend(aged)
+
     def count(self, namespace: str, pod: str, container: str) -> int:
         """Number of lines in the current incarnation."""
         with self._lock:

@@ -23,6 +23,7 @@ test never races the controller; and the service proxy picks endpoints round-rob
 
 from __future__ import annotations
 
+import http.client
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -106,6 +107,8 @@ class Proxy:
         self.apps = apps
         self._next: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
+        #: (namespace, service) -> "host:port" of a real HTTP server the service proxy forwards to
+        self.loopback: dict[tuple[str, str], str] = {}
 
     def forward(self, method: str, req: ProxyRequest, body: bytes) -> Answer:
         """The application's answer, or an :class:`errors.ApiError` (404, 503, 400) like the real server."""
@@ -114,6 +117,8 @@ class Proxy:
             what = "service" if req.kind == "services" else "pod"
             raise errors.bad_request(f'invalid {what} request "{req.id}"')
         scheme, name, port = split
+        if req.kind == "services" and (req.namespace, name) in self.loopback:
+            return _forward(self.loopback[(req.namespace, name)], method, req.target, body)
         if req.kind == "services":
             pod, target_port = self._service_endpoint(req.namespace, name, port, req.id)
         else:
@@ -189,3 +194,18 @@ def _first_container_port(pod: Obj) -> str:
         for cp in c.get("ports") or []:
             return str(cp.get("containerPort"))
     return ""
+
+
+def _forward(address: str, method: str, target: str, body: bytes) -> Answer:
+    """A request forwarded to a real server on loopback (:meth:`FakeKube.map_service`); its answer as sent."""
+    host, _, port = address.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, target, body=body or None,
+                     headers={"Content-Type": "application/json"} if body else {})
+        response = conn.getresponse()
+        return Answer(response.status, response.read(), response.getheader("Content-Type") or "text/plain")
+    except OSError as exc:
+        raise unreachable(f"dial tcp {address}: {exc}") from None
+    finally:
+        conn.close()

@@ -159,15 +159,22 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         status_subresource=True,
     ),
     ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short_names=("netpol",)),
+    # gameday's run lock (renewed by its holder; a dead holder's expires on its own)
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", has_spec=False),
+    # Chaos Mesh's CRD (config/crd/bases/chaos-mesh.org_networkchaos.yaml): served unless the fake runs without
+    # Chaos Mesh (FakeKube.start(chaos_mesh=False)); behaviour in chaosmesh.py
+    ResourceType("chaos-mesh.org", "v1alpha1", "NetworkChaos", "networkchaos", subresources=_STATUS,
+                 status_subresource=True),
 )
 
 BY_KEY: dict[tuple[str, str], ResourceType] = {rt.key: rt for rt in RESOURCE_TYPES}
 BY_KIND: dict[tuple[str, str], ResourceType] = {(rt.group, rt.kind): rt for rt in RESOURCE_TYPES}
 
-GROUP_ORDER: tuple[str, ...] = ("apps", "policy", "networking.k8s.io")
+GROUP_ORDER: tuple[str, ...] = ("apps", "policy", "networking.k8s.io", "coordination.k8s.io", "chaos-mesh.org")
 
 #: preferred-order listing, used by tests and the standalone CLI
-GROUP_VERSIONS: dict[str, str] = {"": "v1", "apps": "v1", "policy": "v1", "networking.k8s.io": "v1"}
+GROUP_VERSIONS: dict[str, str] = {"": "v1", "apps": "v1", "policy": "v1", "networking.k8s.io": "v1",
+                                  "coordination.k8s.io": "v1", "chaos-mesh.org": "v1alpha1"}
 
 SCALE_KIND = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
 

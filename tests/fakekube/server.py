@@ -96,6 +96,8 @@ class FakeKubeHTTPServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         self.errors: list[str] = []
+        #: API groups not served (a cluster without Chaos Mesh's CRDs: chaos-mesh.org)
+        self.hidden_groups: set[str] = set()
         self._conn_lock = threading.Lock()
         self._conns: dict[threading.Thread, socket.socket] = {}
 
@@ -354,12 +356,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, resources.api_versions())
             return 200
         if path == "/apis":
-            self._send_json(200, resources.api_group_list())
+            listed = resources.api_group_list()
+            listed["groups"] = [g for g in listed["groups"] if g["name"] not in self.server.hidden_groups]
+            self._send_json(200, listed)
             return 200
         segs = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
         if segs[0] == "api" and len(segs) >= 2:
             group, version, rest = "", segs[1], segs[2:]
         elif segs[0] == "apis" and len(segs) >= 2:
+            if segs[1] in self.server.hidden_groups:
+                raise errors.not_found_path(path)
             if len(segs) == 2:
                 doc = resources.api_group(segs[1])
                 if doc is None:

@@ -229,6 +229,14 @@ class Store:
             self._record(Change(self._rv, "DELETED", rt.key, current, None))
             return jcopy(current)
 
+    def rewrite_history(self, fn: Callable[[Obj], Obj]) -> None:
+        """Replace every stored object by ``fn(copy)`` without a new resourceVersion or a change in the feed: what
+        the cluster *recorded* is rewritten (:meth:`FakeKube.age`), nothing happened that a watch should see."""
+        with self.lock:
+            for bucket in self._objects.values():
+                for key, obj in list(bucket.items()):
+                    bucket[key] = fn(jcopy(obj))
+
     # -- change feed -----------------------------------------------------------------------------------
     def changes_since(self, rv: int) -> tuple[list[Change], bool]:
         """Changes with resourceVersion > ``rv``; the flag is False when history no longer reaches back."""

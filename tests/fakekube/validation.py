@@ -8,6 +8,7 @@ from typing import Any
 from . import errors
 from .resources import ResourceType
 from .selectors import selector_object_matches
+from .timefmt import parse_time
 
 Obj = dict[str, Any]
 Cause = tuple[str, str, str]  # field, reason, message
@@ -246,6 +247,29 @@ def _check_pdb(obj: Obj) -> list[Cause]:
     return []
 
 
+def _is_time(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and parse_time(value) is not None
+    except ValueError:
+        return False
+
+
+def _check_lease(obj: Obj) -> list[Cause]:
+    """coordination/v1 Lease: the durations and counters the real server checks (ValidateLeaseSpec)."""
+    spec = obj.get("spec") or {}
+    causes: list[Cause] = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        causes.append(_invalid("spec.leaseDurationSeconds", duration, "must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+        causes.append(_invalid("spec.leaseTransitions", transitions, "must be greater than or equal to 0"))
+    for key in ("acquireTime", "renewTime"):
+        if spec.get(key) is not None and not _is_time(spec[key]):
+            causes.append(_invalid(f"spec.{key}", spec[key], "must be an RFC 3339 MicroTime"))
+    return causes
+
+
 def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
     """Raise 422 Invalid when ``obj`` would be rejected; ``old`` is set on updates."""
     causes = _check_meta(rt, obj)
@@ -280,8 +304,14 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None = None) -> None:
         causes += _check_configmap(obj)
     elif rt.kind == "PodDisruptionBudget":
         causes += _check_pdb(obj)
+    elif rt.kind == "Lease":
+        causes += _check_lease(obj)
     elif rt.kind == "Event" and not obj.get("involvedObject"):
         causes.append(_required("involvedObject"))
+    elif rt.kind == "NetworkChaos":
+        from .chaosmesh import validate as network_chaos_causes  # chaosmesh imports the API, which imports us
+
+        causes += network_chaos_causes(obj)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
         raise errors.invalid(rt.kind, rt.group, name, causes)

@@ -73,7 +73,24 @@ EFFECTS: dict[str, tuple[dict[str, Any], Callable[[KubeTarget, KubernetesTarget,
     "stop-dependency": ({"dependency": "postgres"}, lambda kube, t, before: sts_replicas(kube, "postgres") == 0),
     "hang-dependency": ({"dependency": "kafka"}, lambda kube, t, before: gameday_policies(kube)
                         == [hang_policy_name("kafka")]),
+    # the network faults: a NetworkChaos each (the fake serves Chaos Mesh's API; test_network_faults_k8s.py)
+    **{fault: (params, lambda kube, t, before, fault=fault, dep=params["dependency"]: network_chaos(kube)
+               == [f"gameday-{fault}-{dep}"])
+       for fault, params in (("dependency-latency", {"dependency": "postgres", "ms": 200}),
+                             ("dependency-blackhole", {"dependency": "redis"}),
+                             ("dependency-flaky", {"dependency": "redis"}),
+                             ("dependency-partition", {"dependency": "kafka"}),
+                             ("dependency-bandwidth", {"dependency": "postgres"}))},
 }
+
+
+def network_chaos(kube: KubeTarget) -> list[str]:
+    """Names of the NetworkChaos objects in the namespace."""
+    from kubernetes import client
+
+    listed = client.CustomObjectsApi(kube.client()).list_namespaced_custom_object(
+        "chaos-mesh.org", "v1alpha1", kube.namespace, "networkchaos")
+    return sorted(o["metadata"]["name"] for o in listed["items"])
 
 
 def test_every_fault_is_covered() -> None:
@@ -116,6 +133,12 @@ def read_ledger(state_dir: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def cluster_ledger(kube: KubeTarget) -> list[dict[str, Any]]:
+    """The kubernetes target's ledger: one ConfigMap per entry in the namespace (docs/staging.md)."""
+    found = kube.core().list_namespaced_config_map(kube.namespace, label_selector="gameday.io/ledger=entry")
+    return [json.loads(cm.data["entry"]) for cm in found.items]
+
+
 def test_abort_undoes_what_an_inject_left(scenario: KubeTarget, tmp_path: Path) -> None:
     kube = scenario
     state = tmp_path / "state"
@@ -124,14 +147,15 @@ def test_abort_undoes_what_an_inject_left(scenario: KubeTarget, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     assert "injected stop-dependency" in done.stdout
     assert sts_replicas(kube, "redis") == 0
-    [entry] = read_ledger(state)
+    assert read_ledger(state) == []  # nothing kept on the machine: the ledger is in the cluster
+    [entry] = cluster_ledger(kube)
     assert entry["target"] == {"kind": "kubernetes", "context": kube.context, "namespace": kube.namespace,
                                "kubeconfig": kube.kubeconfig}
-    # abort needs nothing but the state directory: the ledger entry names the cluster
-    aborted = gameday_cli("abort", state_dir=state)
+    # abort from another machine (state directory) needs only the kubeconfig
+    aborted = gameday_cli(*kube_flags(kube), "abort", state_dir=tmp_path / "elsewhere")
     assert aborted.returncode == 0, aborted.stderr
     assert "undone: stop-dependency" in aborted.stdout
-    assert read_ledger(state) == []
+    assert cluster_ledger(kube) == []
     wait_for(lambda: (kube.apps().read_namespaced_stateful_set("redis", kube.namespace).status.ready_replicas or 0)
              == 1, 15, message="redis back")
     assert sts_replicas(kube, "redis") == 1
@@ -147,15 +171,15 @@ def test_abort_after_a_run_killed_with_sigkill(scenario: KubeTarget, tmp_path: P
                             stderr=subprocess.PIPE, text=True)
     try:
         before = pods(kube)
-        wait_for(lambda: read_ledger(state) and not before & pods(kube), 30, message="the kill loop running")
+        wait_for(lambda: cluster_ledger(kube) and not before & pods(kube), 30, message="the kill loop running")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
-    [entry] = read_ledger(state)
+    [entry] = cluster_ledger(kube)
     assert entry["state"] == "applying"  # killed mid-fault: never marked injected, never undone
-    aborted = gameday_cli("abort", state_dir=state)
+    aborted = gameday_cli(*kube_flags(kube), "abort", state_dir=state)
     assert aborted.returncode == 0, aborted.stderr
-    assert read_ledger(state) == []
+    assert cluster_ledger(kube) == []
     wait_backend_ok(kube)
 
 

@@ -228,3 +228,37 @@ def test_waits_poll_with_a_deadline() -> None:
     assert wait_for(lambda: calls.append(1) or len(calls) >= 3, timeout=2, interval=0.001)
     with pytest.raises(AssertionError):
         FakeKube.wait_for(lambda: False, timeout=0.05, interval=0.01)
+
+
+def test_age_makes_what_the_cluster_recorded_older_and_nothing_else() -> None:
+    """``age`` moves creation and start times, conditions, events, managedFields and log lines back; specs, labels,
+    annotations and resourceVersions stay, and the controllers carry on (a new write is dated now)."""
+    from tests.fakekube.timefmt import parse_time
+
+    with FakeKube.start() as fake:
+        fake.seed_ecommerce("production")
+        pod = fake.list("pods", "production", label_selector="app=ecommerce-backend")[0]
+        name = pod["metadata"]["name"]
+        rs = fake.list("replicasets", "production")[0]
+        fake.append_log("production", name, "hello")
+        fake.age(3600)
+        aged = fake.get("pods", name, "production") or {}
+        for path in (("metadata", "creationTimestamp"), ("status", "startTime")):
+            assert parse_time(aged[path[0]][path[1]]) == parse_time(pod[path[0]][path[1]]) - 3600
+        assert aged["spec"] == pod["spec"] and aged["metadata"]["labels"] == pod["metadata"]["labels"]
+        assert aged["metadata"]["resourceVersion"] == pod["metadata"]["resourceVersion"]
+        events = fake.list("events", "production")
+        assert events and all(parse_time(e["lastTimestamp"]) < time.time() - 3000 for e in events)
+        stamped = fake.logs.lines("production", name, pod["spec"]["containers"][0]["name"], timestamps=True)
+        assert stamped and all(parse_time(line.split(" ", 1)[0][:26] + "Z") < time.time() - 3000 for line in stamped)
+        # the Deployment controller's writes are recorded as a real server records them: by manager, with the time
+        entries = (fake.get("replicasets", rs["metadata"]["name"], "production") or {})["metadata"]["managedFields"]
+        assert [e["manager"] for e in entries] == ["kube-controller-manager"]
+        assert parse_time(entries[0]["time"]) < time.time() - 3000
+        deployment = fake.get("deployments", "ecommerce-backend", "production") or {}
+        deployment["spec"]["replicas"] = 2
+        fake.api.update(BY_KEY[("apps", "deployments")], "production", "ecommerce-backend", deployment)
+        fake.wait_for(lambda: (fake.get("replicasets", rs["metadata"]["name"], "production") or {})["spec"]["replicas"]
+                      == 2, message="the ReplicaSet scaled")
+        entries = (fake.get("replicasets", rs["metadata"]["name"], "production") or {})["metadata"]["managedFields"]
+        assert parse_time(entries[0]["time"]) > time.time() - 60

@@ -1,5 +1,5 @@
-"""The Kubernetes halt record and game-day lock: ConfigMaps in the target namespace, against the fake API server,
-so that operators on other machines see them."""
+"""The Kubernetes halt record (a ConfigMap) and game-day lock (a Lease) in the target namespace, against the fake API
+server, so that operators on other machines see them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gameday.config import Settings
@@ -43,32 +44,44 @@ def _configmap(kube: KubeTarget, name: str) -> dict | None:
     return json.loads(cm.data["record"])
 
 
-def test_the_lock_is_a_configmap_that_a_second_game_day_sees(kube: KubeTarget, settings: Settings):
-    records = KubeRecords(settings)
-    lock.GameDayLock(records, command="gameday run postgres-down").acquire()
+def _lease(kube: KubeTarget, name: str) -> dict | None:
+    """The holder a Lease ``gameday-<name>`` names (its annotation), None when there is none."""
     try:
-        seen = _configmap(kube, "lock")
+        lease = client.CoordinationV1Api(kube.client()).read_namespaced_lease(f"gameday-{name}", kube.namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return json.loads(lease.metadata.annotations["gameday.io/holder"])
+
+
+def test_the_lock_is_a_lease_that_a_second_game_day_sees(kube: KubeTarget, settings: Settings):
+    records = KubeRecords(settings)
+    held = lock.GameDayLock(records, command="gameday run postgres-down").acquire()
+    try:
+        seen = _lease(kube, "lock")
         assert seen["pid"] == os.getpid() and seen["command"] == "gameday run postgres-down"
         # the same record, held by a process on another machine: refused, naming it
         records.swap(lock.LOCK, seen, {**seen, "host": "operator-laptop", "pid": 4242})
-        with pytest.raises(lock.Locked, match=r"another game day holds this target \(ConfigMaps in namespace "
+        with pytest.raises(lock.Locked, match=r"another game day holds this target \(Lease gameday-lock in namespace "
                                               r"production\): pid 4242 on operator-laptop since "):
             lock.GameDayLock(records).acquire()
     finally:
+        held.release()
         records.swap(lock.LOCK, records.read(lock.LOCK), None)
-    assert _configmap(kube, "lock") is None
+    assert _lease(kube, "lock") is None
 
 
-def test_a_dead_holders_lock_configmap_is_taken_over(kube: KubeTarget, settings: Settings):
+def test_a_dead_holders_lock_lease_is_taken_over(kube: KubeTarget, settings: Settings):
     dead = subprocess.Popen(["/usr/local/bin/gameday"], executable="/bin/true")
     dead.wait()
     records = KubeRecords(settings)
     assert records.create(lock.LOCK, {"pid": dead.pid, "host": socket.gethostname(), "since": time.time()})
     taken = lock.GameDayLock(records).acquire()
     assert taken.note.startswith(f"took over the lock of a game day that died: pid {dead.pid} ")
-    assert _configmap(kube, "lock")["pid"] == os.getpid()
+    assert _lease(kube, "lock")["pid"] == os.getpid()
     taken.release()
-    assert _configmap(kube, "lock") is None
+    assert _lease(kube, "lock") is None
 
 
 def test_halt_writes_a_configmap_every_injection_refuses_until_resume(kube: KubeTarget, settings: Settings,

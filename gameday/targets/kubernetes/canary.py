@@ -14,10 +14,11 @@ server's pod proxy (``pods/proxy``: what ``kubectl get --raw .../pods/POD:PORT/p
 Service's load balancing happens in the kernel and nothing outside a pod knows which pod answered. A window's start
 reads every pod of the service; each evaluation reads them again and sums the increases by side (the canary's
 pods carry ``gameday.io/track=canary``). A pod gone since (the primary scaled down) keeps the increase last read
-from it; a container restart during the window counts as a failure of its side, because the crash took its
-counters and the requests it was serving with it. A service without metrics, or pods whose metrics cannot be read
-(RBAC without ``pods/proxy``, a wrong port), make :meth:`unmeasurable` say why, and ``gameday canary`` refuses
-before creating anything: no data is never a pass.
+from it; a container restart during the window (the pods' ``restartCount``) counts as a failure of its side,
+because the crash took its counters and the requests it was serving with it, and as a restart of its side: a
+canary that restarts more than the primary is rolled back on that alone. A service without metrics, or pods whose
+metrics cannot be read (RBAC without ``pods/proxy``, a wrong port), make :meth:`unmeasurable` say why, and
+``gameday canary`` refuses before creating anything: no data is never a pass.
 """
 
 from __future__ import annotations
@@ -249,8 +250,11 @@ class KubernetesCanary(CanaryDriver):
             restarts = self._restarts(pod) - (0 if fresh else restarts_before)
             self._last[name] = (canary, now.since(None if fresh else before), max(0, restarts))
         sides = {side: [v for v in self._last.values() if v[0] is side] for side in (True, False)}
-        canary, primary = (exposition.served([r for _, r, _ in sides[s]], None, sum(n for _, _, n in sides[s]))
-                           for s in (True, False))
+        def side(pods: list[tuple[bool, Reading, int]]) -> Served:
+            restarts = sum(n for _, _, n in pods)
+            return replace(exposition.served([r for _, r, _ in pods], None, restarts), restarts=restarts)
+
+        canary, primary = side(sides[True]), side(sides[False])
         if self._first_canary_at is None and canary.requests:
             self._first_canary_at = time.time()  # first seen: the counters do not say when it arrived
         return replace(canary, first_at=self._first_canary_at), primary

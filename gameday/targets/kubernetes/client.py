@@ -161,6 +161,15 @@ class KubeClient:
         return client.NetworkingV1Api(self.api)
 
     @property
+    def custom(self) -> client.CustomObjectsApi:
+        """Custom resources (Chaos Mesh's NetworkChaos) and their API discovery."""
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def coordination(self) -> client.CoordinationV1Api:
+        return client.CoordinationV1Api(self.api)
+
+    @property
     def version(self) -> client.VersionApi:
         return client.VersionApi(self.api)
 

@@ -31,6 +31,7 @@ FROZEN_LABEL = "gameday.io/frozen"
 FAULT_LABEL = "gameday.io/fault"
 DEPENDENCY_LABEL = "gameday.io/dependency"
 HANG = "hang-dependency"
+STOP = "stop-dependency"  # a dependency that is not the team's own: its outage is its egress denied, like a hang
 
 
 def parse_selector(selector: str) -> dict[str, str]:
@@ -53,9 +54,9 @@ def freeze_policy_name(deployment: str) -> str:
     return f"gameday-freeze-{deployment}"
 
 
-def hang_policy_name(dependency: str) -> str:
-    """The hang policy of one dependency."""
-    return f"gameday-hang-{dependency}"
+def hang_policy_name(dependency: str, fault: str = HANG) -> str:
+    """The egress policy of one dependency: ``gameday-hang-<dep>``, or ``gameday-stop-<dep>`` for stop-dependency."""
+    return f"gameday-{'stop' if fault == STOP else 'hang'}-{dependency}"
 
 
 def freeze_policy(deployment: str, app_labels: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +75,8 @@ def freeze_policy(deployment: str, app_labels: dict[str, str]) -> dict[str, Any]
     }
 
 
-def hang_policy(dependency: str, app_labels: dict[str, str], hung: dict[str, dict[str, str]]) -> dict[str, Any]:
+def hang_policy(dependency: str, app_labels: dict[str, str], hung: dict[str, dict[str, str]],
+                fault: str = HANG) -> dict[str, Any]:
     """Egress from the app's pods allowed everywhere in the namespace except to the pods of every hung dependency,
     plus DNS. ``hung``: the selector labels of each dependency hung now, this one included. Policies add up, so
     each must keep out all of them: "everything but redis" in one policy would let postgres through another's
@@ -91,9 +93,10 @@ def hang_policy(dependency: str, app_labels: dict[str, str], hung: dict[str, dic
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": hang_policy_name(dependency),
-                     "labels": {**MANAGED_BY, FAULT_LABEL: HANG, DEPENDENCY_LABEL: dependency},
-                     "annotations": {"gameday.io/description": f"egress to {dependency} denied: connections hang"}},
+        "metadata": {"name": hang_policy_name(dependency, fault),
+                     "labels": {**MANAGED_BY, FAULT_LABEL: fault, DEPENDENCY_LABEL: dependency},
+                     "annotations": {"gameday.io/description": f"egress to {dependency} denied: connections hang"
+                                     + (" (its outage, cut at the service's side)" if fault == STOP else "")}},
         "spec": {
             "podSelector": {"matchLabels": dict(app_labels)},
             "policyTypes": ["Egress"],

@@ -17,6 +17,7 @@ from typing import Any
 from gameday.targets.base import Revision, TargetError
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the numbers a reused ReplicaSet had before
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 HASH_LABEL = "pod-template-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -24,7 +25,7 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 ANNOTATIONS_TO_SKIP = frozenset({
     "kubectl.kubernetes.io/last-applied-configuration",
     REVISION,
-    "deployment.kubernetes.io/revision-history",
+    REVISION_HISTORY,
     "deployment.kubernetes.io/desired-replicas",
     "deployment.kubernetes.io/max-replicas",
     "deprecated.deployment.rollback.to",
@@ -78,8 +79,29 @@ def _timestamp(value: str | None) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def to_revision(rs: Obj, container: str) -> Revision:
-    """A ReplicaSet as a rollout-history entry (version = its container image's tag)."""
+def last_written(obj: Obj) -> float:
+    """When the object itself (not its status) was last changed, as the API server records it: the latest time in
+    ``metadata.managedFields`` outside the status subresource (0.0 when nothing is recorded)."""
+    times = [_timestamp(entry.get("time")) for entry in obj["metadata"].get("managedFields") or []
+             if entry.get("subresource") != "status"]
+    return max(times, default=0.0)
+
+
+def rolled_out_at(rs: Obj, current: bool) -> float:
+    """When the ReplicaSet's revision became current: its creation, unless it is the current revision and was
+    brought back. A ReplicaSet brought back (``rollout undo``, an image set back) is the same object, created long
+    ago; the controller moves its old number into ``deployment.kubernetes.io/revision-history``, gives it the next
+    one and scales it up, and the API server dates that write. (Its later writes are scales: a ``kubectl scale``
+    after an undo re-dates the undo. A ReplicaSet never brought back is dated by its creation alone, whatever
+    scaled it since; an older revision's later writes are its scale-down, when it stopped being current.)"""
+    created = _timestamp(rs["metadata"].get("creationTimestamp"))
+    brought_back = bool((rs["metadata"].get("annotations") or {}).get(REVISION_HISTORY))
+    return max(created, last_written(rs)) if current and brought_back else created
+
+
+def to_revision(rs: Obj, container: str, current: bool = False) -> Revision:
+    """A ReplicaSet as a rollout-history entry (version = its container image's tag; ``created_at`` = when it became
+    current, :func:`rolled_out_at`)."""
     template = rs["spec"].get("template") or {}
     image = main_container(template, container).get("image", "")
     annotations = rs["metadata"].get("annotations") or {}
@@ -87,7 +109,7 @@ def to_revision(rs: Obj, container: str) -> Revision:
         number=revision_of(rs),
         version=image_tag(image) or image,
         change_cause=annotations.get(CHANGE_CAUSE, ""),
-        created_at=_timestamp(rs["metadata"].get("creationTimestamp")),
+        created_at=rolled_out_at(rs, current),
         config_hash=(rs["metadata"].get("labels") or {}).get(HASH_LABEL, ""),
     )
 

@@ -44,9 +44,10 @@ from gameday.targets.base import (
     serving_checks,
 )
 from gameday.targets.canary import CanaryDriver
-from gameday.targets.kubernetes import commands, convert, policies, rollout
+from gameday.targets.kubernetes import chaosmesh, commands, convert, policies, rollout
 from gameday.targets.kubernetes.client import KubeClient, KubeError
 from gameday.targets.kubernetes.cluster import cluster
+from gameday.targets.kubernetes.toxiproxy import ToxiproxyInNamespace
 from gameday.targets.local import probes
 
 REPLICAS_BEFORE_STOP = "gameday.io/replicas-before-stop"
@@ -73,6 +74,10 @@ def _log_time(line: str) -> tuple[float, str]:
     stamp = datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone)).timestamp()
     return stamp + (float("0." + fraction) if fraction else 0.0), text
 
+
+# how long a rollout and the pods' readiness may take when the caller gives no deadline: a real Deployment's is its
+# progressDeadlineSeconds (600 s by default), longer than a game day should hang on one step
+ROLLOUT_TIMEOUT_S = 60.0
 
 class KubernetesTarget(Target):
     """The runbook's operations on a Kubernetes Deployment, its Service, ConfigMap and dependencies."""
@@ -220,9 +225,12 @@ class KubernetesTarget(Target):
         )
 
     def history(self) -> list[Revision]:
+        """``kubectl rollout history``, each revision dated by when it became current (see
+        :func:`.rollout.rolled_out_at`): the highest revision is the current one."""
         container = self._container_name()
         _, owned = self._replicasets()
-        return [rollout.to_revision(rs, container) for rs in owned]
+        latest = max((rollout.revision_of(rs) for rs in owned), default=0)
+        return [rollout.to_revision(rs, container, current=rollout.revision_of(rs) == latest) for rs in owned]
 
     def events(self, limit: int = 20) -> list[Event]:
         items = self.client.call("list events", self.client.core.list_namespaced_event, self.ns).items
@@ -373,6 +381,9 @@ class KubernetesTarget(Target):
         None when they can. The runbook runs step 3 from the replica's side of the network; the API cannot run a
         check inside a pod, so every NetworkPolicy of the namespace is evaluated instead, with the standard
         semantics, whoever wrote it and whatever it is called."""
+        chaos = self._chaos_cut(name, external)
+        if chaos is not None:
+            return chaos
         listed = self.client.raw("list networkpolicies", self.client.networking.list_namespaced_network_policy,
                                  self.ns).get("items") or []
         if not listed:
@@ -403,6 +414,25 @@ class KubernetesTarget(Target):
             return None
         pairs = len(sources) * len(targets)
         return cut[0] + ("" if len(cut) == pairs else f" ({len(cut)} of {pairs} pod-to-{name} connections cut)")
+
+    def _chaos_cut(self, name: str, external: str | None) -> str | None:
+        """A Chaos Mesh NetworkChaos, injected (its status says so), that drops every packet from the service's pods
+        to the dependency (``partition``, ``loss`` 100%), whoever created it; None when there is none (or no Chaos
+        Mesh)."""
+        try:
+            if not chaosmesh.installed(self.client):
+                return None
+            listed = self.client.call("list networkchaos", self.client.custom.list_namespaced_custom_object,
+                                      chaosmesh.GROUP, chaosmesh.VERSION, self.ns, chaosmesh.PLURAL)
+        except KubeError:
+            return None
+        host = external.rpartition(":")[0].strip("[]") if external else None
+        labels = self._dependency_pods(name)[0] if external is None else {}
+        for obj in listed.get("items") or []:
+            if chaosmesh.cuts(obj, self.app_labels, labels, host):
+                return (f"connections from the service's pods to {name} time out: NetworkChaos "
+                        f"{obj['metadata']['name']} ({obj['spec']['action']}) injected")
+        return None
 
     def dependency_states(self) -> list[DependencyState]:
         out = []
@@ -490,7 +520,19 @@ class KubernetesTarget(Target):
         )
 
     def stop_dependency(self, name: str) -> None:
+        """The team's own dependency (``owned: true``) is scaled to zero; any other is cut off at the service's
+        side: a NetworkPolicy denies the service's egress to it, the dependency itself untouched (a shared
+        database, one outside the namespace, is never scaled or stopped)."""
         self._guard()
+        if not profile_dependency(self.profile, name).owned:
+            kind, obj, _ = self._selector_labels(name)
+            self._write_hang_policies({**self._cut_by_gameday(), name: policies.STOP})
+            self._record(reasons.DEPENDENCY_STOPPED, kind, obj.metadata.name,
+                         f"egress from {self.kube.label_selector} to {name} denied by NetworkPolicy "
+                         f"{policies.hang_policy_name(name, policies.STOP)} (gameday; {name} is not the team's own: "
+                         "not scaled)",
+                         "Warning")
+            return
         kind, obj = self._require_workload(name)
         workload = obj.metadata.name
         current = obj.spec.replicas if obj.spec.replicas is not None else 1
@@ -530,18 +572,24 @@ class KubernetesTarget(Target):
             raise TargetError(f"{name}: {kind.lower()}/{obj.metadata.name} has no matchLabels selector to deny")
         return kind, obj, labels
 
-    def _hung_by_gameday(self) -> list[str]:
-        """The dependencies gameday's own hang policies hold now (found by its labels: to act on them, not to judge)."""
+    def _cut_by_gameday(self) -> dict[str, str]:
+        """dependency -> the fault (hang or stop) whose egress policy gameday holds on it now (found by its labels:
+        to act on them, not to judge)."""
         listed = self.client.raw("list networkpolicies", self.client.networking.list_namespaced_network_policy,
-                                 self.ns, label_selector=f"{policies.FAULT_LABEL}={policies.HANG}")
-        return sorted({((p.get("metadata") or {}).get("labels") or {}).get(policies.DEPENDENCY_LABEL, "")
-                       for p in listed.get("items") or []} - {""})
+                                 self.ns, label_selector=f"{policies.FAULT_LABEL} in ({policies.HANG},{policies.STOP})")
+        cut = {}
+        for p in listed.get("items") or []:
+            labels = (p.get("metadata") or {}).get("labels") or {}
+            if labels.get(policies.DEPENDENCY_LABEL):
+                cut[labels[policies.DEPENDENCY_LABEL]] = labels.get(policies.FAULT_LABEL, policies.HANG)
+        return cut
 
-    def _write_hang_policies(self, hung: list[str]) -> None:
-        """One policy per hung dependency, each keeping the service's pods from all of them."""
-        labels = {name: self._selector_labels(name)[2] for name in hung}
-        for name in hung:
-            body = policies.hang_policy(name, self.app_labels, labels)
+    def _write_hang_policies(self, cut: dict[str, str]) -> None:
+        """One policy per cut-off dependency (``cut``: name -> hang or stop), each keeping the service's pods from
+        all of them."""
+        labels = {name: self._selector_labels(name)[2] for name in cut}
+        for name, fault in sorted(cut.items()):
+            body = policies.hang_policy(name, self.app_labels, labels, fault=fault)
             try:
                 self.client.call("create networkpolicy", self.client.networking.create_namespaced_network_policy,
                                  self.ns, body)
@@ -554,22 +602,90 @@ class KubernetesTarget(Target):
     def hang_dependency(self, name: str) -> None:
         self._guard()
         kind, obj, _ = self._selector_labels(name)
-        self._write_hang_policies(sorted({*self._hung_by_gameday(), name}))
+        self._write_hang_policies({**self._cut_by_gameday(), name: policies.HANG})
         self._record(reasons.DEPENDENCY_HUNG, kind, obj.metadata.name,
                      f"egress from {self.kube.label_selector} to {name} denied by NetworkPolicy "
                      f"{policies.hang_policy_name(name)} (gameday)", "Warning")
 
     def release_dependency(self, name: str) -> None:
         workload = self._dependency(name)
+        cut = self._cut_by_gameday()
+        if name not in cut:
+            return
         try:
             self.client.call("delete networkpolicy", self.client.networking.delete_namespaced_network_policy,
-                             policies.hang_policy_name(name), self.ns)
+                             policies.hang_policy_name(name, cut[name]), self.ns)
         except KubeError as exc:
-            if exc.status == 404:
-                return
-            raise
-        self._write_hang_policies([n for n in self._hung_by_gameday() if n != name])
+            if exc.status != 404:
+                raise
+        self._write_hang_policies({n: f for n, f in cut.items() if n != name})
         self._record(reasons.DEPENDENCY_RELEASED, "StatefulSet", workload, f"egress to {name} allowed again (gameday)")
+
+    # --- network faults: a Toxiproxy in the namespace, else Chaos Mesh --------------------------------------
+    def _toxiproxy(self) -> ToxiproxyInNamespace | None:
+        named = self.profile.kubernetes.toxiproxy if self.profile.kubernetes is not None else None
+        if named is None:
+            return None
+        return ToxiproxyInNamespace(self.client, self.ns, named.service, named.port, named.proxies)
+
+    def _network_engine(self, dependency: str | None) -> ToxiproxyInNamespace | chaosmesh.ChaosMesh:
+        """Where a network fault on ``dependency`` goes: the profile's Toxiproxy when it names a proxy for it (the
+        team configured its pods to connect through it), else Chaos Mesh where it is installed; otherwise the fault
+        does not apply, with the reason."""
+        if dependency is not None:
+            profile_dependency(self.profile, dependency)
+        toxiproxy = self._toxiproxy()
+        if toxiproxy is not None and (dependency is None or dependency in toxiproxy.proxies):
+            return toxiproxy
+        if chaosmesh.installed(self.client):
+            return chaosmesh.ChaosMesh(self.client, self.ns, self.app_labels)
+        where = (f"a Toxiproxy proxy for {dependency} (kubernetes.toxiproxy.proxies)" if toxiproxy is not None
+                 else "a Toxiproxy")
+        raise NotApplicableError(f"neither Chaos Mesh (no {chaosmesh.GROUP} API) nor {where} in namespace {self.ns}")
+
+    def _chaos_peer(self, dependency: str) -> dict[str, Any]:
+        """The dependency as a NetworkChaos ``target``: its pods by their labels, or ``externalTargets`` for an
+        address outside the namespace."""
+        dep = profile_dependency(self.profile, dependency)
+        if dep.address is not None:
+            return {"externalTargets": [dep.address.rpartition(":")[0].strip("[]")]}
+        labels, _, _ = self._dependency_pods(dependency)
+        if not labels:
+            raise TargetError(f"{dependency}: no Service or workload selector in {self._where()} to aim Chaos Mesh at")
+        return {"target": {"selector": {"namespaces": [self.ns], "labelSelectors": labels}, "mode": "all"}}
+
+    def add_toxic(self, dependency: str, toxic: dict[str, Any]) -> None:
+        self._guard()
+        engine = self._network_engine(dependency)
+        if isinstance(engine, ToxiproxyInNamespace):
+            engine.add_toxic(dependency, toxic)
+            return
+        engine.apply(chaosmesh.fault_of(str(toxic.get("name", ""))), dependency, toxic, self._chaos_peer(dependency))
+
+    def remove_toxic(self, dependency: str, name: str) -> None:
+        engine = self._network_engine(dependency)
+        if isinstance(engine, ToxiproxyInNamespace):
+            engine.remove_toxic(dependency, name)
+        else:
+            engine.delete(chaosmesh.object_name(chaosmesh.fault_of(name), dependency))
+
+    def set_dependency_link(self, dependency: str, enabled: bool) -> None:
+        if not enabled:
+            self._guard()
+        engine = self._network_engine(dependency)
+        if isinstance(engine, ToxiproxyInNamespace):
+            engine.set_link(dependency, enabled)
+        elif enabled:
+            engine.delete(chaosmesh.object_name(chaosmesh.PARTITION, dependency))
+        else:
+            engine.apply(chaosmesh.PARTITION, dependency, None, self._chaos_peer(dependency))
+
+    def reset_network_faults(self) -> None:
+        toxiproxy = self._toxiproxy()
+        if toxiproxy is not None:
+            toxiproxy.reset()
+        if chaosmesh.installed(self.client):
+            chaosmesh.ChaosMesh(self.client, self.ns, self.app_labels).delete_all()
 
     # --- replica actions ---------------------------------------------------------------------------
     def terminate_replicas(self, names: list[str] | None = None) -> list[str]:
@@ -692,7 +808,8 @@ class KubernetesTarget(Target):
         d = self.client.call(what, self.client.apps.patch_namespaced_deployment, self.kube.deployment, self.ns, body)
         return int(d.metadata.generation or 0)
 
-    def rollout_restart(self, wait: bool = True, timeout: float = 60.0) -> Revision:
+    def rollout_restart(self, wait: bool = True, timeout: float | None = None) -> Revision:
+        timeout = ROLLOUT_TIMEOUT_S if timeout is None else timeout
         d = self._deployment()
         if d.spec.paused:
             raise TargetError(f"deployment {self.kube.deployment!r} is paused: run "
@@ -703,7 +820,9 @@ class KubernetesTarget(Target):
         generation = self._patch_deployment(f"rollout restart deployment/{self.kube.deployment}", body)
         return self._settled_revision(generation, wait, timeout)
 
-    def rollout_undo(self, to_revision: int | None = None, wait: bool = True, timeout: float = 60.0) -> Revision:
+    def rollout_undo(self, to_revision: int | None = None, wait: bool = True,
+                     timeout: float | None = None) -> Revision:
+        timeout = ROLLOUT_TIMEOUT_S if timeout is None else timeout
         deployment, owned = self._replicasets()
         if deployment["spec"].get("paused"):
             raise TargetError(f"you cannot rollback a paused deployment; resume it first with "
@@ -722,7 +841,8 @@ class KubernetesTarget(Target):
                      f"Rolled back to revision {number} ({rollout.to_revision(rs, self._container_name()).version})")
         return self._settled_revision(generation, wait, timeout)
 
-    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
+    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float | None = None) -> Revision:
+        timeout = ROLLOUT_TIMEOUT_S if timeout is None else timeout
         self._guard()
         d = self._deployment()
         container = self._container_name()
@@ -773,8 +893,8 @@ class KubernetesTarget(Target):
                        for path, status in serving_checks(self.profile))
         return True
 
-    def wait_healthy(self, timeout: float = 60.0) -> bool:
-        deadline = time.monotonic() + timeout
+    def wait_healthy(self, timeout: float | None = None) -> bool:
+        deadline = time.monotonic() + (ROLLOUT_TIMEOUT_S if timeout is None else timeout)
         while True:
             if self._healthy_now():
                 return True

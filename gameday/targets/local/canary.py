@@ -3,7 +3,8 @@
 The new release is recorded as the newest revision of the rollout history when the canary begins (like ``kubectl
 set image`` on a paused rollout); a step switches one more replica to it the way a rollout replaces a replica
 (out of the load balancer, restarted on the new revision, back in once ready). Each side is measured from HAProxy's
-request log, by server, plus its per-server retry counter and the replicas' process exits seen by supervisor. A
+request log, by server, plus its per-server retry counter and the replicas' process exits seen by supervisor
+(each one a failure of its side, and a restart: a canary that restarts more than the primary is rolled back). A
 rollback is ``rollout undo``'s history semantics (the previous template recorded again as the newest revision,
 "rollback to revision N") applied to the replicas that do not run it: the primary keeps serving untouched.
 :meth:`undo` finds the previous template by its content, so it works from any process after any interruption.
@@ -50,6 +51,9 @@ class LocalCanary(CanaryDriver):
     # --- what is there -------------------------------------------------------------------------------
     def replica_count(self) -> int:
         return len(self.target.replica_names)
+
+    def ready_timeout(self) -> float:
+        return self.target.start_budget().per_replica_s
 
     def known_versions(self) -> set[str]:
         local = self.target.profile.local
@@ -178,8 +182,9 @@ class LocalCanary(CanaryDriver):
         now, before = self._switched_away(), since.position or {}
 
         def side(names: list[str]) -> Served:
-            away = sum(max(0, now.get(n, 0) - before.get(n, 0)) + self._crashes.get(n, 0) for n in names)
-            out = served(window, names, away)
+            restarts = sum(self._crashes.get(n, 0) for n in names)
+            away = sum(max(0, now.get(n, 0) - before.get(n, 0)) for n in names) + restarts
+            out = replace(served(window, names, away), restarts=restarts)
             if away and out.first_at is None:  # every attempt went elsewhere: the first came once it was let in
                 entered = [self._entered[n] for n in names if self._entered.get(n, 0) >= since.at]
                 out = replace(out, first_at=min(entered, default=None))

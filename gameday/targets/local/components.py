@@ -15,7 +15,7 @@ from gameday.profile import Database
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local.programs import Program, StackContext
-from gameday.targets.local.service import redact
+from gameday.targets.local.service import FAULT_PROXY, local_of, proxy_port_name, redact
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE_RECORD = "gameday-database.json"  # which database and user a data directory was made for
@@ -154,12 +154,17 @@ def tansu_binary() -> str:
 
 
 def kafka(ctx: StackContext, name: str = "kafka") -> Program:
-    """The memory-only Tansu broker: a restart is an empty broker."""
+    """The memory-only Tansu broker: a restart is an empty broker.
+
+    It advertises the fault proxy's address for it (when the stack has one): a Kafka client connects to the
+    broker that the metadata names, not to its bootstrap address, so without this the replicas' producers would
+    go around the proxy after their first request."""
     url = f"tcp://127.0.0.1:{ctx.ports[name]}"
+    advertised = f"tcp://127.0.0.1:{ctx.ports.get(proxy_port_name(name), ctx.ports[name])}"
     return Program(
         name=name,
         kind="kafka",
-        command=[tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+        command=[tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised],
         port=ctx.ports[name],
         environment={"RUST_LOG": "warn"},
         priority=100,
@@ -193,6 +198,7 @@ def haproxy(ctx: StackContext) -> Program:
     Its backend is named like the service and its frontend ``<service>-lb``: the alerting rules select them.
     """
     binary = require_binary("haproxy", "haproxy")
+    local = local_of(ctx.profile)
     base = ctx.state.subdir("haproxy")
     cfg = base / "haproxy.cfg"
     cfg.write_text(
@@ -203,11 +209,14 @@ def haproxy(ctx: StackContext) -> Program:
             servers=list(zip(ctx.replica_names, ctx.replica_addresses, strict=True)),
             service=ctx.profile.service.name,
             readiness_path=ctx.profile.service.readiness_path,
+            readiness=local.readiness,
+            server_timeout_s=local.lb_timeout_s,
         )
     )
     check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)
     if check.returncode != 0:
-        raise TargetError(f"haproxy configuration invalid: {check.stderr.strip()[-300:]}")
+        said = (check.stderr.strip() or check.stdout.strip()).splitlines()
+        raise TargetError(f"haproxy configuration invalid: {said[0][-300:] if said else 'no reason given'}")
     return Program(
         name="load-balancer",
         kind="load-balancer",
@@ -215,4 +224,27 @@ def haproxy(ctx: StackContext) -> Program:
         port=ctx.ports["load-balancer"],
         stopsignal="TERM",
         priority=400,
+    )
+
+
+def fault_proxy(ctx: StackContext) -> Program:
+    """The fault proxy (:mod:`gameday.proxy`, Toxiproxy's API) with one proxy per dependency of the profile.
+
+    Every dependency connection of every replica goes through it (their placeholders render to its listen
+    addresses: :meth:`Service.addresses`), so a network fault is a toxic on one of its proxies. Its proxies are
+    created at start from ``<state>/fault-proxy/proxies.json`` (``--config``, as ``toxiproxy-server -config``),
+    each named like its dependency; it needs nothing else of the stack and starts first.
+    """
+    config = ctx.state.subdir(FAULT_PROXY) / "proxies.json"
+    config.write_text(json.dumps(ctx.service.proxy_config(), indent=2) + "\n")
+    port = ctx.ports[FAULT_PROXY]
+    return Program(
+        name=FAULT_PROXY,
+        kind=FAULT_PROXY,
+        command=[ctx.python, "-m", "gameday.proxy", "--host", "127.0.0.1", "--port", str(port),
+                 "--config", str(config), "--log-level", "WARNING"],
+        port=port,
+        readiness="http:/version",
+        stopsignal="TERM",
+        priority=50,
     )

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import jinja2
@@ -120,6 +121,39 @@ def write_replica_targets(ctx: StackContext) -> Path:
     return path
 
 
+def metrics_auth(profile: Profile, folder: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The scrape's credentials for ``service.metrics.auth``: the password or token written to a file only its
+    owner reads (mode 0600) that the configuration names (``password_file``, ``credentials_file``), never into the
+    configuration's text; the user name, which Prometheus 2.42 reads from the text only, is in it. Empty: none."""
+    auth = profile.service.metrics.auth if profile.service.metrics else None
+    if auth is None:
+        return {}
+    environ = os.environ if environ is None else environ
+
+    def value(field: str, text: str) -> str:
+        try:
+            return placeholders.render(text, lambda name: placeholders.env_value(
+                name.removeprefix(placeholders.ENV_PREFIX), environ))
+        except placeholders.MissingPlaceholder as exc:
+            raise TargetError(f"service.metrics.auth.{field}: {exc}: set the environment variable") from None
+
+    if auth.password is not None:
+        field, secret, key, file_name = "password", auth.password, "password_file", "metrics-password"
+    else:
+        field, secret, key, file_name = "bearer_token", auth.bearer_token or "", "credentials_file", "metrics-token"
+    rendered = value(field, secret)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / file_name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(rendered)
+    path.chmod(0o600)  # a file left by an older stack keeps its mode through O_TRUNC
+    out = {key: str(path)}
+    if auth.username is not None:
+        out["username"] = value("username", auth.username)
+    return out
+
+
 def _check(cmd: list[str], what: str) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=30)
     if result.returncode != 0:
@@ -169,6 +203,7 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
             probe_urls=probe_urls(ctx),
             service=ctx.profile.service.name,
             metrics_path=ctx.profile.service.metrics.path if ctx.profile.service.metrics else None,
+            metrics_auth=metrics_auth(ctx.profile, base / "secrets"),
             prometheus_port=ctx.ports["prometheus"],
             alertmanager_port=ctx.ports["alertmanager"],
             blackbox_port=ctx.ports["blackbox"],

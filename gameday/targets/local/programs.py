@@ -9,18 +9,19 @@ from pathlib import Path
 
 from gameday.profile import Profile
 from gameday.state import StateDir
-from gameday.targets.local.service import Service
+from gameday.targets.base import TargetError
+from gameday.targets.local.service import RESERVED_NAMES, Service
 
 
 @dataclass(frozen=True)
 class Program:
     """One long-running process of the local stack, kept alive by supervisor."""
 
-    name: str  # supervisor program name, e.g. "postgres", "replica-0"
-    kind: str  # component kind shown by status: replica, load-balancer, postgres, redis, kafka, ...
+    name: str  # supervisor program name, e.g. "postgres", "replica-0", "replica-0-worker"
+    kind: str  # component kind shown by status: replica, process, load-balancer, postgres, redis, kafka, ...
     command: list[str]
-    port: int
-    readiness: str = "tcp"  # "tcp" (port accepts) or "http:/path" (answers 2xx)
+    port: int  # 0: it listens on nothing (a worker)
+    readiness: str = "tcp"  # "tcp" (port accepts), "http:/path" (answers 2xx) or "running" (supervisor says so)
     user: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     directory: str | None = None
@@ -31,6 +32,7 @@ class Program:
     stopsignal: str = "TERM"
     stopwaitsecs: int = 5
     priority: int = 500  # lower starts first
+    pod: str | None = None  # the replica whose pod it is part of: started, stopped and signalled with it
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,34 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def processes(ctx: StackContext) -> list[Program]:
+    """The profile's ``local.processes``: a worker beside each replica (in its pod), a scheduler once. Like the
+    replicas, each runs the launcher on its spec (rendered at each start with its release) and is started by
+    ``up`` after setup; it listens on nothing, so it is ready when supervisor says it runs."""
+    taken = {*RESERVED_NAMES, *ctx.dependencies, *ctx.replica_names}
+    out = []
+    for name, process, replica in ctx.service.process_programs(ctx.replica_names):
+        if replica is None and (name in taken or name.startswith("replica-")):
+            raise TargetError(f"local.processes ({name}): the local stack names one of its own programs or "
+                              "dependencies so; rename the process")
+        local = ctx.service.local
+        out.append(Program(
+            name=name,
+            kind="process",
+            command=ctx.service.launcher(name, ctx.service.process_spec_path(process, replica)),
+            port=0,
+            readiness="running",
+            directory=str(ctx.service.working_dir),
+            autostart=False,
+            startsecs=min(1, local.start_seconds),
+            startretries=max(10, local.start_retries),  # a worker killed with its replica is restarted, not given up
+            stopwaitsecs=5,
+            priority=320,
+            pod=replica,
+        ))
+    return out
 
 
 def _section(program: Program, logs: Path) -> str:

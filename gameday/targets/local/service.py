@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ from typing import Any
 
 from gameday import placeholders
 from gameday.dependencies import Address, kind_of
-from gameday.profile import ConfigFile, Local, Profile, Release
+from gameday.profile import LB_URL, BadRelease, ConfigFile, Local, Process, Profile, Release
 from gameday.state import StateDir, read_json
 from gameday.targets.base import NotApplicableError, TargetError
 
@@ -35,8 +36,14 @@ SECRET_FILE = ("service", "secret.json")
 # the local stack's own programs and folders, which a dependency the stack runs must not be named like
 RESERVED_NAMES = frozenset({"load-balancer", "haproxy-metrics", "prometheus", "alertmanager", "blackbox",
                             "alert-receiver", "haproxy", "monitoring", "logs", "replicas", "rollout", "service",
-                            "setup"})
+                            "setup", "fault-proxy"})
 SETUP = "setup"  # the name setup commands are rendered under ({replica}, their files' folder)
+FAULT_PROXY = "fault-proxy"  # the fault proxy's program, and its API port's name among the stack's ports
+
+
+def proxy_port_name(dependency: str) -> str:
+    """The name, among the stack's ports, of the fault proxy's listen port for ``dependency``."""
+    return f"{FAULT_PROXY}:{dependency}"
 SETUP_PORT_OF = "replica-0"  # setup's {port} is the first replica's (a migration listens on nothing)
 _TEMPLATE_SUFFIXES = (".tmpl", ".template", ".in", ".j2")
 
@@ -145,6 +152,11 @@ class ReplicaSpec:
     command: list[str]
     environment: dict[str, str]
     directory: str
+    shown: str = ""  # the command as its log shows it: rendered, secrets masked (the launcher prints it)
+    # a failing release made by the launcher (local.bad_release.fail_after_ready_s): it runs the command as its
+    # child, and SIGKILLs its process group this long after ``ready_url`` first answers 200
+    fail_after_ready_s: float | None = None
+    ready_url: str | None = None
 
 
 @dataclass
@@ -168,12 +180,16 @@ class Service:
         return (self.profile.directory / self.local.working_dir).resolve()
 
     # --- placeholders ------------------------------------------------------------------------------------
-    def addresses(self) -> dict[str, Address]:
-        """Where each dependency answers: on the stack's port when provided, else at its ``address``."""
+    def addresses(self, direct: bool = False) -> dict[str, Address]:
+        """Where each dependency answers for the replicas: the fault proxy's listen address for it when the stack
+        runs the proxy (every placeholder, so every replica's connection, goes through it), else, or ``direct``,
+        the dependency itself: on the stack's port when provided, else at its ``address``."""
         db = self.local.database
         out = {}
         for dep in self.profile.dependencies:
-            if dep.provided:
+            if not direct and proxy_port_name(dep.name) in self.ports:
+                host, port = "127.0.0.1", self.ports[proxy_port_name(dep.name)]
+            elif dep.provided:
                 host, port = "127.0.0.1", self.ports[dep.name]
             else:
                 assert dep.address is not None
@@ -184,6 +200,14 @@ class Service:
             else:
                 out[dep.name] = Address(host, port, path=dep.health_path)
         return out
+
+    def proxy_config(self) -> list[dict[str, Any]]:
+        """The fault proxy's proxies (``POST /populate``'s list): one per dependency, named like it, from its
+        stack port to the dependency itself."""
+        upstreams = self.addresses(direct=True)
+        return [{"name": dep.name, "listen": f"127.0.0.1:{self.ports[proxy_port_name(dep.name)]}",
+                 "upstream": f"{upstreams[dep.name].host}:{upstreams[dep.name].port}", "enabled": True}
+                for dep in self.profile.dependencies if proxy_port_name(dep.name) in self.ports]
 
     @cached_property
     def stack_values(self) -> dict[str, str]:
@@ -198,6 +222,8 @@ class Service:
             "database.user": db.user,
             "database.password": self.password,
         }
+        if "load-balancer" in self.ports:  # {lb.url}: the public address, for services that write absolute links
+            values[LB_URL] = f"http://127.0.0.1:{self.ports['load-balancer']}"
         addresses = self.addresses()
         for dep in self.profile.dependencies:
             for attr, value in kind_of(dep.kind).placeholders(addresses[dep.name]).items():
@@ -234,6 +260,8 @@ class Service:
                 return str(files[attr])
             if name in self.stack_values:
                 return self.stack_values[name]
+            if head == "env":  # the one way: remembered as a secret, masked wherever it is shown
+                return placeholders.env_value(attr, os.environ)
             raise placeholders.MissingPlaceholder(name)
 
         def lookup(name: str) -> str:
@@ -274,11 +302,15 @@ class Service:
             environment.update(release.environment)
         env = dict(rendered_config) if self.local.environment_from_config else {}
         env.update({key: _render(f"local.environment.{key}", value, lookup) for key, value in environment.items()})
-        return ReplicaSpec(
-            command=[_render(f"local.command[{i}]", part, lookup) for i, part in enumerate(command)],
-            environment=env,
-            directory=str(self.working_dir),
-        )
+        argv = [_render(f"local.command[{i}]", part, lookup) for i, part in enumerate(command)]
+        fail_after = release.fail_after_ready_s if isinstance(release, BadRelease) else None
+        ready_url = f"http://127.0.0.1:{lookup('port')}{self.profile.service.readiness_path}" if fail_after else None
+        return ReplicaSpec(command=argv, environment=env, directory=str(self.working_dir), shown=self.shown(argv),
+                           fail_after_ready_s=fail_after, ready_url=ready_url)
+
+    def shown(self, argv: list[str]) -> str:
+        """A rendered command for a log: ``{env.NAME}`` values and the database password masked."""
+        return redact(placeholders.mask(shlex.join(argv)), self.password)
 
     def _file_text(self, spec: ConfigFile, config: dict[str, str], lookup: Any) -> str:
         where = f"local.files ({spec.name})"
@@ -302,11 +334,50 @@ class Service:
         spec = self.render_replica(replica, version, config)
         path = self.spec_path(replica)
         _write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
+        for process in self.local.processes:  # its pod's other processes run the same release (a worker)
+            if process.per == "replica":
+                self.write_process(process, replica, version, config)
         return path
 
-    def launcher(self, replica: str) -> list[str]:
-        """The replica's program: the launcher, running whatever the replica's spec says at each start."""
-        return [self.python, "-I", "-S", str(LAUNCHER), str(self.spec_path(replica))]  # no site: a fast start
+    # --- processes beside the replicas (local.processes) ---------------------------------------------------
+    def process_programs(self, replicas: list[str]) -> list[tuple[str, Process, str | None]]:
+        """(program name, process, the replica whose pod holds it, or None for one per service) of every
+        ``local.processes`` entry: ``replica-0-worker`` beside each replica, ``scheduler`` once."""
+        out: list[tuple[str, Process, str | None]] = []
+        for process in self.local.processes:
+            if process.per == "service":
+                out.append((process.name, process, None))
+            else:
+                out += [(f"{replica}-{process.name}", process, replica) for replica in replicas]
+        return out
+
+    def process_spec_path(self, process: Process, replica: str | None) -> Path:
+        """A process's spec: in its replica's folder (per replica), else in a folder of its own."""
+        if replica is None:
+            return self.state.path("replicas", process.name, "spec.json")
+        return self.state.path("replicas", replica, f"{process.name}.json")
+
+    def write_process(self, process: Process, replica: str | None, version: str, config: dict[str, str]) -> Path:
+        """Render a process for its next start as its replica is rendered (that replica's ``{port}``, files and
+        environment; one per service is rendered as a replica named after it), with its own command."""
+        rendered_as = replica or process.name
+        base = self.render_replica(rendered_as, version, config)
+        files = {f.name: self.replica_dir(rendered_as) / file_name(f) for f in self.local.files}
+        lookup = self._lookup(rendered_as, version, config, files)
+        where = f"local.processes ({process.name})"
+        env = {**base.environment,
+               **{k: _render(f"{where}.environment.{k}", v, lookup) for k, v in process.environment.items()}}
+        argv = [_render(f"{where}.command[{i}]", part, lookup) for i, part in enumerate(process.command)]
+        spec = ReplicaSpec(command=argv, environment=env, directory=base.directory, shown=self.shown(argv))
+        path = self.process_spec_path(process, replica)
+        _write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
+        return path
+
+    def launcher(self, replica: str, spec: Path | None = None) -> list[str]:
+        """The replica's program (or a process's, by its ``spec``): the launcher, running whatever the spec says
+        at each start."""
+        spec = spec or self.spec_path(replica)
+        return [self.python, "-I", "-S", str(LAUNCHER), str(spec)]  # no site: a fast start
 
     # --- setup -------------------------------------------------------------------------------------------
     def run_setup(self, config: dict[str, str], environment: dict[str, str], timeout: float) -> None:
@@ -323,7 +394,7 @@ class Service:
         with log.open("a") as out:
             for i, command in enumerate(self.local.setup):
                 argv = [_render(f"local.setup[{i}][{k}]", part, lookup) for k, part in enumerate(command)]
-                shown = " ".join(command)
+                shown = " ".join(command)  # the error line names the profile's command as written
                 try:
                     done = subprocess.run(argv, cwd=spec.directory, env=env, capture_output=True, text=True,
                                           timeout=max(0.1, deadline - time.monotonic()), check=False)
@@ -332,8 +403,8 @@ class Service:
                 except subprocess.TimeoutExpired:
                     raise TargetError(f"setup command {i + 1} ({shown}) did not finish within {timeout:.0f}s "
                                       f"(log: {log})") from None
-                text = redact(done.stdout + done.stderr, self.password)
-                out.write(f"$ {shown}\n{text}")
+                text = redact(placeholders.mask(done.stdout + done.stderr), self.password)
+                out.write(f"$ {self.shown(argv)}\n{text}")  # as it ran: a failing migration is debugged from it
                 if done.returncode != 0:
                     last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
                     raise TargetError(f"setup command {i + 1} ({shown}) failed with exit {done.returncode}: "

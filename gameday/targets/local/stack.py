@@ -15,19 +15,19 @@ from typing import Any
 from gameday import reasons
 from gameday.config import Settings
 from gameday.dependencies import kind_of
+from gameday.profile import ProfileError, missing_environment
 from gameday.state import StateDir, read_json, write_json_atomic
 from gameday.targets.base import TargetError, serving_checks
-from gameday.targets.local import components, providers
+from gameday.targets.local import components, providers, starts
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog
 from gameday.targets.local.probes import http_status, tcp_open
-from gameday.targets.local.programs import Program, StackContext, free_port, supervisor_config
+from gameday.targets.local.programs import Program, StackContext, free_port, processes, supervisor_config
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import RolloutStore, prepare_replicas
-from gameday.targets.local.service import Service
-from gameday.targets.local.supervisor import SpawnFailed, Supervisor, log_path
+from gameday.targets.local.service import FAULT_PROXY, Service, proxy_port_name
+from gameday.targets.local.supervisor import STACK_FILE, SpawnFailed, Supervisor, log_path
 
-STACK_FILE = "stack.json"
 STACK_ENV = "GAMEDAY_STACK"  # every process of a stack carries its state dir in this variable
 
 Warn = Callable[[str], None]
@@ -42,8 +42,12 @@ def load_stack(state: StateDir) -> dict[str, Any] | None:
     return read_json(state.path(STACK_FILE))
 
 
-def _allocate_ports(replicas: list[str], dependencies: list[str], monitoring: bool) -> dict[str, int]:
+def _allocate_ports(replicas: list[str], dependencies: list[str], monitoring: bool,
+                    proxied: tuple[str, ...] = ()) -> dict[str, int]:
+    """A free loopback port for each component; ``proxied``: the dependencies the fault proxy fronts (its API
+    port and one listen port each)."""
     names = ["load-balancer", "haproxy-metrics", *dependencies, *replicas]
+    names += [FAULT_PROXY, *(proxy_port_name(name) for name in proxied)]
     if monitoring:
         names += ["prometheus", "alertmanager", "blackbox", "alert-receiver"]
     ports: dict[str, int] = {}
@@ -55,8 +59,9 @@ def _allocate_ports(replicas: list[str], dependencies: list[str], monitoring: bo
 
 
 def _programs(ctx: StackContext, settings: Settings, dependencies: DependencyProvider) -> list[Program]:
-    programs = dependencies.programs(ctx)
+    programs = [components.fault_proxy(ctx), *dependencies.programs(ctx)]
     programs += [components.replica(ctx, name) for name in ctx.replica_names]
+    programs += processes(ctx)  # local.processes: workers beside the replicas, schedulers
     programs.append(components.haproxy(ctx))
     if settings.local.monitoring:
         from gameday.targets.local import monitoring
@@ -74,10 +79,12 @@ def up(settings: Settings, timeout: float | None = None, warn: Warn = _stderr) -
     is taken down again: one clear line, never a half-started stack that the next ``up`` would refuse.
     ``warn``: where a warning line goes (a record of the previous stack its provider cannot check).
     """
-    state = StateDir(settings.state_dir).ensure()
-    sup = Supervisor(state)
     profile = settings.service
     local = service_mod.local_of(profile)
+    if missing := missing_environment(profile, os.environ, requests=False):  # refused before anything starts
+        raise ProfileError([f"{profile.source}: {line}" for line in missing])
+    state = StateDir(settings.state_dir).ensure()
+    sup = Supervisor(state)
     timeout = timeout if timeout is not None else local.start_timeout_s
     if sup.alive() and load_stack(state):
         recorded = (load_stack(state) or {}).get("profile")
@@ -99,7 +106,7 @@ def up(settings: Settings, timeout: float | None = None, warn: Warn = _stderr) -
     password = service_mod.database_password(profile, state)
     try:
         stack = _start(settings, state, replicas, provided, password, timeout)
-        _wait_ready(state, stack, timeout, password)
+        _wait_ready(state, stack, timeout, password, measure=True)
     except BaseException as exc:
         try:
             down(settings, warn=warn)
@@ -138,7 +145,8 @@ def _start(settings: Settings, state: StateDir, replicas: list[str], provided: l
     """Everything of ``up`` until the replicas are started."""
     profile = settings.service
     service_mod.save_password(state, password)
-    ports = _allocate_ports(replicas, provided, settings.local.monitoring)
+    ports = _allocate_ports(replicas, provided, settings.local.monitoring,
+                            tuple(d.name for d in profile.dependencies))
     service = Service(profile, state, ports, sys.executable, password)
     ctx = StackContext(state=state, ports=ports, replica_names=replicas, python=sys.executable, service=service)
     dependencies = providers.choose(settings, state)
@@ -171,6 +179,10 @@ def _start(settings: Settings, state: StateDir, replicas: list[str], provided: l
     deadline = time.monotonic() + timeout
     _await_dependencies(state, service, provided, deadline)
     service.run_setup(config, {STACK_ENV: str(state.root)}, max(1.0, deadline - time.monotonic()))
+    for name, process, replica in service.process_programs(replicas):
+        if replica is None:  # one per service: rendered and started beside the replicas (theirs start with them)
+            service.write_process(process, None, service.local.release, config)
+            _start_program(sup, name)
     for name in replicas:
         _start_program(sup, name)
     EventLog(state).record("Normal", reasons.SCALING_REPLICA_SET, f"deployment/{profile.service.name}",
@@ -184,7 +196,7 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
     An external dependency the service cannot serve without (``on_outage: outage``) must answer; one it survives
     is only noted as a Warning event.
     """
-    pending = list(provided)
+    pending = [*provided, *(name for name in service.ports if name.startswith(f"{FAULT_PROXY}:"))]
     sup = Supervisor(state)
     while pending and time.monotonic() < deadline:
         pending = [name for name in pending if not tcp_open(service.ports[name])]
@@ -193,7 +205,7 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
             time.sleep(0.05)  # poll
     if pending:
         raise TargetError(f"dependencies not listening in time: {', '.join(pending)} (logs: {state.logs})")
-    addresses = service.addresses()
+    addresses = service.addresses(direct=True)  # gameday checks the external dependency itself, not the proxy
     for dep in service.profile.dependencies:
         if dep.provided:
             continue
@@ -209,27 +221,38 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
                                f"external dependency {dep.name} at {dep.address} does not answer: {check.detail}")
 
 
-def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: str) -> None:
+def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: str, measure: bool = False) -> None:
     """Until every program answers and the load balancer serves the profile's checks; a program supervisord gave
-    up on ends the wait at once. ``secret``: the database password, never quoted from a log."""
-    deadline = time.monotonic() + timeout
+    up on ends the wait at once. ``secret``: the database password, never quoted from a log. ``measure``: the
+    replicas were just started: keep each one's time to ready in the stack's record (:mod:`.starts`)."""
+    began = time.monotonic()
+    deadline = began + timeout
     pending = {p["name"]: p for p in stack["programs"]}
+    ready_in: dict[str, float] = {}
     sup = Supervisor(state)
     while pending and time.monotonic() < deadline:
         _refuse_fatal(state, sup, secret)
+        infos = sup.processes()
         for name, prog in list(pending.items()):
             readiness = prog["readiness"]
-            if readiness.startswith("http:"):
+            if readiness == "running":  # a worker: listens on nothing
+                ok = infos.get(name, {}).get("statename") == "RUNNING"
+            elif readiness.startswith("http:"):
                 ok = http_status(f"http://127.0.0.1:{prog['port']}{readiness[5:]}") == 200
             else:
                 ok = tcp_open(prog["port"])
             if ok:
                 del pending[name]
+                if prog.get("kind") == "replica":
+                    ready_in[name] = round(time.monotonic() - began, 2)
         if pending:
             time.sleep(0.1)  # poll
     checks = [(str(path), int(status)) for path, status in stack.get("serving", [])]
     while not pending and time.monotonic() < deadline:
         if all(http_status(stack["load_balancer_url"] + path, timeout=2.0) == status for path, status in checks):
+            if measure:
+                stack[starts.STACK_KEY] = ready_in
+                write_json_atomic(state.path(STACK_FILE), stack)
             return
         time.sleep(0.1)  # poll
     shown = " and ".join(f"{status} on {path}" for path, status in checks)

@@ -18,10 +18,11 @@ from typing import Any
 
 from supervisor.xmlrpc import UnixStreamHTTPConnection
 
-from gameday.state import StateDir
+from gameday.state import StateDir, read_json
 from gameday.targets.base import TargetError
 
 NOT_RUNNING = "the local stack is not running (gameday up)"  # what every command that needs it says
+STACK_FILE = "stack.json"  # the stack's record (written by ``up``): its programs, each with the pod it is part of
 STOPPING_LIMIT_S = 30.0  # longer than any program's stopwaitsecs, after which supervisord SIGKILLs it
 
 
@@ -54,7 +55,12 @@ class _ClosingTransport(xmlrpc.client.Transport):
 
 
 class Supervisor:
-    """Start, stop and signal the programs of one local stack."""
+    """Start, stop and signal the programs of one local stack.
+
+    A replica's name stands for its pod: starting, stopping or signalling ``replica-0`` does the same to the
+    processes declared beside it (``replica-0-worker``, ``local.processes``), as a pod's containers live and die
+    together. So a rollout restarts a replica's worker on the new release, and kill-replicas kills it too.
+    """
 
     def __init__(self, state: StateDir) -> None:
         self.state = state
@@ -127,8 +133,18 @@ class Supervisor:
         except OSError as exc:
             raise TargetError(NOT_RUNNING) from exc
 
+    def pod(self, name: str) -> list[str]:
+        """The programs of ``name``'s pod, itself first: for a replica, the processes declared beside it."""
+        programs = (read_json(self.state.path(STACK_FILE)) or {}).get("programs") or []
+        return [name, *(p["name"] for p in programs if p.get("pod") == name)]
+
     def start(self, name: str, wait: bool = False) -> None:
-        """Start a program; already started is fine."""
+        """Start a program and the rest of its pod (its processes first); already started is fine."""
+        for companion in self.pod(name)[1:]:
+            self._start(companion, False)
+        self._start(name, wait)
+
+    def _start(self, name: str, wait: bool) -> None:
         try:
             self._proxy().startProcess(name, wait)
         except xmlrpc.client.Fault as exc:
@@ -140,7 +156,12 @@ class Supervisor:
             raise TargetError(NOT_RUNNING) from exc
 
     def stop(self, name: str, wait: bool = True) -> None:
-        """Stop a program; already stopped is fine.
+        """Stop a program and the rest of its pod; already stopped is fine (see :meth:`_stop`)."""
+        for program in self.pod(name):
+            self._stop(program, wait)
+
+    def _stop(self, name: str, wait: bool) -> None:
+        """Stop one program; already stopped is fine.
 
         With ``wait``, returns once it is stopped, also when an earlier stop is still under way (a caller
         interrupted mid-stop): supervisord answers NOT_RUNNING for a STOPPING program, and a start sent before it
@@ -160,7 +181,13 @@ class Supervisor:
                 time.sleep(0.05)  # poll: supervisord SIGKILLs it after its stopwaitsecs
 
     def signal_group(self, name: str, sig: signal.Signals) -> int | None:
-        """Send a signal to a program's whole process group (postgres backends included)."""
+        """Send a signal to a program's whole process group (postgres backends included), and to those of the
+        rest of its pod (a replica's worker); the program's own pid, or None when it was not running."""
+        for companion in self.pod(name)[1:]:
+            self._signal_group(companion, sig)
+        return self._signal_group(name, sig)
+
+    def _signal_group(self, name: str, sig: signal.Signals) -> int | None:
         pid = self.info(name).get("pid") or 0
         if pid <= 0:
             return None

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from gameday import interrupts, reasons
 from gameday.config import Settings, get_settings
 from gameday.dependencies import KINDS, Address
@@ -37,19 +39,19 @@ from gameday.targets.base import (
     serving_checks,
 )
 from gameday.targets.canary import CanaryDriver
-from gameday.targets.local import probes, providers
+from gameday.targets.local import probes, providers, starts
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog, supervisor_events
 from gameday.targets.local.haproxy import HAProxyRuntime
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, RolloutStore, config_hash, prepare_replicas
-from gameday.targets.local.service import Service, database_password
+from gameday.targets.local.service import FAULT_PROXY, Service, database_password, proxy_port_name
 from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
 
 LIVE_CONFIG = ("rollout", "config.json")  # the live configuration (the ConfigMap): RolloutStore keeps it there
-READINESS_TIMEOUT_S = 1.0  # a readiness probe's timeoutSeconds (Kubernetes' default)
-READINESS_ATTEMPTS = 2  # ... and its failureThreshold: one lost answer is not a replica out of service
+LB_SETTLE_S = 2.0  # HAProxy's checks (inter 500 ms) have a ready replica back in rotation well within this
+HAPROXY_CHECK_INTER_S = 0.5  # HAProxy's health-check interval (templates/haproxy.cfg.j2: inter 500ms)
 
 
 class LocalTarget(Target):
@@ -121,6 +123,16 @@ class LocalTarget(Target):
     def base_url(self) -> str:
         return self.stack["load_balancer_url"]
 
+    def answer_timeout_s(self) -> float:
+        """3 s beyond the profile's ``local.lb_timeout_s``, HAProxy's server timeout."""
+        return service_mod.local_of(self.profile).lb_timeout_s + 3.0
+
+    def symptom_lag_s(self) -> float:
+        """Beyond the defaults (a 2 s server timeout, a 1 s probe failing twice): the profile's longer ones."""
+        local = service_mod.local_of(self.profile)
+        probe = local.readiness.failure_threshold * (HAPROXY_CHECK_INTER_S + local.readiness.timeout_s)
+        return max(0.0, local.lb_timeout_s - 2.0) + max(0.0, probe - 2 * (HAPROXY_CHECK_INTER_S + 1.0))
+
     def _object(self, kind: str) -> str:
         """How events name the service's objects: ``deployment/<service>``, ``configmap/<service>-config``."""
         name = self.profile.service.name
@@ -154,7 +166,9 @@ class LocalTarget(Target):
             info = infos.get(name, {})
             pod = pods.get(name, {})
             created = float(pod.get("created_at", 0))
-            restarts = max(0, sum(1 for e in spawns if e.object == name and e.timestamp >= created - 1) - 1)
+            # spawns since its pod was recorded (just before its start; the log keeps milliseconds): a crash-looping
+            # replica respawned by supervisor a moment before a rollout replaced it is not the new pod's restart
+            restarts = max(0, sum(1 for e in spawns if e.object == name and e.timestamp >= created - 0.01) - 1)
             phase = phases[name]
             out.append(
                 Replica(
@@ -278,10 +292,11 @@ class LocalTarget(Target):
 
     def logs(self, replica: str | None = None, tail: int = 100) -> list[str]:
         names = [replica] if replica else self.replica_names
+        known = [*self.replica_names, *(p["name"] for p in self.stack["programs"] if p.get("kind") == "process")]
         lines: list[str] = []
         for name in names:
-            if name not in self.replica_names:
-                raise TargetError(f"no replica {name!r}: expected one of {', '.join(self.replica_names)}")
+            if name not in known:  # a replica, or a process beside them (local.processes: replica-0-worker)
+                raise TargetError(f"no replica {name!r}: expected one of {', '.join(known)}")
             path = self.state.logs / f"{name}.log"
             if path.exists():
                 lines += path.read_text(errors="replace").splitlines()[-tail:]
@@ -315,7 +330,13 @@ class LocalTarget(Target):
     def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
         """The kind's check (pg_isready, redis-cli ping ...) where the stack runs it, or at an external address."""
         dep = profile_dependency(self.profile, name)
-        if dep.address is None:
+        try:
+            proxied = self.stack["ports"].get(proxy_port_name(name))
+        except TargetError:  # no stack: an external dependency is still checked at its own address
+            proxied = None
+        if proxied is not None:  # from the replicas' side: through the fault proxy, as their connections go
+            host, port = "127.0.0.1", int(proxied)
+        elif dep.address is None:
             host, port = "127.0.0.1", self.port(name)
         else:
             external, _, number = dep.address.rpartition(":")
@@ -335,7 +356,57 @@ class LocalTarget(Target):
             }
             for p in self.stack["programs"]
         ]
+        status.fault_proxy = self._fault_proxy_status(infos.get(FAULT_PROXY, {}).get("pid") or None)
         return status
+
+    # --- network faults: the fault proxy's API (Toxiproxy's) -----------------------------------------
+    def _proxy_api(self, method: str, path: str, body: dict[str, Any] | None = None,
+                   missing_ok: bool = False) -> Any:
+        """One call to the fault proxy's API; one clear line when the stack has none or it fails."""
+        port = self.stack["ports"].get(FAULT_PROXY)
+        if port is None:
+            raise NotApplicableError("this local stack runs no fault proxy (started before it existed): "
+                                     "'gameday down' and 'gameday up' it")
+        try:
+            answer = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=5.0)
+        except httpx.HTTPError as exc:
+            raise TargetError(f"the fault proxy on 127.0.0.1:{port} does not answer: {exc or type(exc).__name__}"
+                              ) from None
+        if missing_ok and answer.status_code == 404:
+            return None
+        if answer.status_code >= 400:
+            raise TargetError(f"the fault proxy refused {method} {path}: {answer.text.strip()[:200]}")
+        return answer.json() if answer.content else None
+
+    def _proxied(self, dependency: str) -> str:
+        """A dependency the fault proxy fronts (its proxy is named like it)."""
+        profile_dependency(self.profile, dependency)
+        return dependency
+
+    def add_toxic(self, dependency: str, toxic: dict[str, Any]) -> None:
+        self._proxy_api("POST", f"/proxies/{self._proxied(dependency)}/toxics", toxic)
+
+    def remove_toxic(self, dependency: str, name: str) -> None:
+        self._proxy_api("DELETE", f"/proxies/{self._proxied(dependency)}/toxics/{name}", missing_ok=True)
+
+    def set_dependency_link(self, dependency: str, enabled: bool) -> None:
+        self._proxy_api("POST", f"/proxies/{self._proxied(dependency)}", {"enabled": enabled})
+
+    def reset_network_faults(self) -> None:
+        self._proxy_api("POST", "/reset")
+
+    def _fault_proxy_status(self, pid: int | None) -> dict[str, Any] | None:
+        """What ``status`` shows of the fault proxy: pid, API port, and each proxy with its active toxics."""
+        port = self.stack["ports"].get(FAULT_PROXY)
+        if port is None:
+            return None
+        try:
+            proxies = httpx.get(f"http://127.0.0.1:{port}/proxies", timeout=2.0).json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return {"pid": pid, "api_port": port, "error": str(exc) or type(exc).__name__, "proxies": []}
+        return {"pid": pid, "api_port": port, "api_url": f"http://127.0.0.1:{port}",
+                "proxies": [{k: proxy.get(k) for k in ("name", "listen", "upstream", "enabled", "toxics")}
+                            for proxy in proxies.values()]}
 
     # --- replica actions -----------------------------------------------------------------------
     def _select(self, names: list[str] | None) -> list[str]:
@@ -374,58 +445,79 @@ class LocalTarget(Target):
         return self._probe_readiness(name)[0]
 
     def _probe_readiness(self, name: str) -> tuple[bool, str]:
-        """The readiness probe, as a kubelet runs it: Kubernetes' default timeout (1 s), and a failure counts only
-        when the next attempt fails too (``failureThreshold`` > 1). One answer slower than the timeout on a busy
+        """The readiness probe, as a kubelet runs it: the profile's ``local.readiness`` (default 1 s, Kubernetes'
+        timeoutSeconds, and 2 failures in a row: ``failureThreshold`` > 1). One answer slower than the timeout on a busy
         machine is not a replica out of service (measured: once in CI, "Running, not ready" with HAProxy's own
         checks of it UP); a refused connection or a 503 fails both attempts at once. Returns (ready, why not: the
         last attempt's ``timeout``, ``refused`` or ``HTTP 503``), what ``kubectl describe pod`` shows."""
         url = f"http://127.0.0.1:{self.port(name)}{self.profile.service.readiness_path}"
         why = ""
-        for _ in range(READINESS_ATTEMPTS):
-            status, error = probes.http_probe(url, timeout=READINESS_TIMEOUT_S)
+        readiness = service_mod.local_of(self.profile).readiness
+        for _ in range(readiness.failure_threshold):
+            status, error = probes.http_probe(url, timeout=readiness.timeout_s)
             if status == 200:
                 return True, ""
             why = error or f"HTTP {status}"
         return False, why
 
-    def _roll(self, rev: RevisionRecord, timeout: float, wait: bool) -> Revision:
-        """Rolling replacement, one replica at a time, taken out of the load balancer while it restarts."""
+    def start_budget(self) -> starts.StartBudget:
+        """How long one replica may take to start and get ready: from the start times measured at ``up`` and the
+        profile's ``local.start_timeout_s`` (:mod:`gameday.targets.local.starts`)."""
+        return starts.budget(self.stack, service_mod.local_of(self.profile).start_timeout_s)
+
+    def _roll(self, rev: RevisionRecord, timeout: float | None, wait: bool) -> Revision:
+        """Rolling replacement, one replica at a time, taken out of the load balancer while it restarts. The
+        deadline is the whole rollout's (default: the start budget times the replicas); when it passes, the
+        ``ProgressDeadlineExceeded`` event names it and what each replica was doing."""
         self.event_log.record(
             "Normal", reasons.SCALING_REPLICA_SET, self._object("deployment"),
             f"Rolling out revision {rev.number} ({rev.version}): {rev.change_cause}",
         )
         config = self.rollout.config()
         service = self.service
-        deadline = time.monotonic() + timeout
-        for name in self.replica_names:
+        names = self.replica_names
+        budget = self.start_budget()
+        limit = timeout if timeout is not None else budget.rollout_s(len(names))
+        how = f" ({budget.explain(len(names))})" if timeout is None else ""
+        deadline = time.monotonic() + limit
+        for i, name in enumerate(names):
             self._lb_state(name, "maint")
             self.supervisor.stop(name)
             prepare_replicas(service, [name], {name: rev}, config, restarted=True)
             self.supervisor.start(name)
+            started = time.monotonic()
             self._lb_state(name, "ready")
             if not wait:
                 continue
             while not self._replica_ready(name):
                 if time.monotonic() > deadline:
+                    doing = starts.rollout_progress(names, i, rev.version, time.monotonic() - started)
                     self.event_log.record(
                         "Warning", reasons.PROGRESS_DEADLINE_EXCEEDED, self._object("deployment"),
-                        f"revision {rev.number}: replica {name} not ready within {timeout:.0f}s",
+                        f"rollout of {rev.version} (revision {rev.number}) not done within {limit:.0f} s{how}: "
+                        f"{doing}",
                     )
                     return rev.public()
                 interrupts.pause(0.1)  # poll (a safe point)
+        for program, process, replica in service.process_programs(names):
+            if replica is None:  # a scheduler runs the new release too, once its replicas do (theirs went with them)
+                self.supervisor.stop(program)
+                service.write_process(process, None, rev.version, config)
+                self.supervisor.start(program)
         return rev.public()
 
     def _lb_state(self, name: str, state: str) -> None:
         with contextlib.suppress(TargetError):  # the load balancer is down: nothing to drain
             self.lb_runtime.set_state(name, state)
 
-    def rollout_restart(self, wait: bool = True, timeout: float = 60.0) -> Revision:
+    def rollout_restart(self, wait: bool = True, timeout: float | None = None) -> Revision:
         self._require_running()
         current = self.rollout.current()
         rev = self.rollout.record(current.version, time.time(), "kubectl rollout restart")
         return self._roll(rev, timeout, wait)
 
-    def rollout_undo(self, to_revision: int | None = None, wait: bool = True, timeout: float = 60.0) -> Revision:
+    def rollout_undo(self, to_revision: int | None = None, wait: bool = True,
+                     timeout: float | None = None) -> Revision:
         self._require_running()
         target = self.rollout.find(to_revision)
         current = self.rollout.current()
@@ -438,7 +530,7 @@ class LocalTarget(Target):
                               f"Rolled back to revision {target.number} ({target.version})")
         return self._roll(rev, timeout, wait)
 
-    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float = 60.0) -> Revision:
+    def deploy(self, version: str, cause: str = "", wait: bool = True, timeout: float | None = None) -> Revision:
         self._require_running()
         name = self.profile.service.name
         rev = self.rollout.record(version, None, cause or f"kubectl set image {name}={version}")
@@ -466,9 +558,11 @@ class LocalTarget(Target):
         self.dependencies.stop(self._dependency(name))
         self.event_log.record("Warning", reasons.DEPENDENCY_STOPPED, name, f"{name} stopped")
 
-    def start_dependency(self, name: str, wait: bool = True, timeout: float = 30.0) -> None:
+    def start_dependency(self, name: str, wait: bool = True, timeout: float | None = None) -> None:
+        """Start it again; wait (default: the profile's ``local.start_timeout_s``) until it listens."""
         self.dependencies.start(self._dependency(name))
         self.event_log.record("Normal", reasons.DEPENDENCY_STARTED, name, f"{name} started")
+        timeout = timeout if timeout is not None else service_mod.local_of(self.profile).start_timeout_s
         deadline = time.monotonic() + timeout
         while wait and not probes.tcp_open(self.port(name)):
             if time.monotonic() > deadline:
@@ -497,7 +591,11 @@ class LocalTarget(Target):
                 started.append(name)
         return started
 
-    def wait_healthy(self, timeout: float = 60.0) -> bool:
+    def wait_healthy(self, timeout: float | None = None) -> bool:
+        """Default ``timeout``: one replica's start budget (:meth:`start_budget`), the replicas starting together
+        as they did when it was measured at ``up``, plus a few of HAProxy's checks."""
+        if timeout is None:
+            timeout = self.start_budget().per_replica_s + LB_SETTLE_S
         deadline = time.monotonic() + timeout
         checks = serving_checks(self.profile)
         while time.monotonic() < deadline:

@@ -1,0 +1,89 @@
+"""The network faults' common part: a toxic (or a cut link) on the fault proxy between the replicas and one
+dependency.
+
+Each network fault is its own module (``dependency_latency``, ``dependency_blackhole``, ...): its parameters and
+the toxic they make. The target applies it (:meth:`~gameday.targets.base.Target.add_toxic`; the local target
+through its fault proxy, Toxiproxy's API); the toxic is named after the fault, so the undo removes exactly it and
+finds nothing to do when it is already gone. Unlike stop/hang-dependency, any dependency of the profile can take
+one, external ones too: the replicas reach every dependency through the proxy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from gameday.faults.base import Fault, FaultContext, Params
+
+if TYPE_CHECKING:
+    from gameday.profile import Profile
+    from gameday.targets.base import Target
+
+
+class NetworkParams(Params):
+    """The dependency whose connections the fault acts on: any of the profile's."""
+
+    dependency: str = Field(description="a dependency of the service profile (e.g. postgres)")
+
+    @field_validator("dependency")
+    @classmethod
+    def _known(cls, name: str, info: ValidationInfo) -> str:
+        ctx = info.context if isinstance(info.context, FaultContext) else FaultContext()
+        if ctx.profile is not None:
+            names = [d.name for d in ctx.profile.dependencies]
+            if name not in names:
+                raise ValueError(f"{ctx.profile.service.name} has no dependency {name!r}: expected one of "
+                                 f"{', '.join(names) or 'none'}")
+        return name
+
+
+class NetworkFault(Fault):
+    """A toxic on every connection of the replicas to one dependency; a fault that leaves the service serving
+    (slower, or with some errors) unless a subclass says it cuts the dependency off."""
+
+    Params: ClassVar[type[Params]] = NetworkParams
+
+    def toxic(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The toxic (Toxiproxy's JSON) this fault adds."""
+        raise NotImplementedError
+
+    def toxic_name(self) -> str:
+        return f"gameday-{self.name}"
+
+    def not_applicable(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> str | None:
+        name = params.get("dependency")
+        if isinstance(name, str) and name not in [d.name for d in profile.dependencies]:
+            return f"{profile.service.name} has no {name} dependency"
+        if target_kind == "kubernetes":  # Chaos Mesh or the profile's Toxiproxy, else skipped with the reason
+            from gameday.config import get_settings
+            from gameday.targets.kubernetes.chaosmesh import engine_missing
+
+            return engine_missing(get_settings(), name if isinstance(name, str) else None)
+        return None
+
+    def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
+        return False
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+        from gameday.diagnose.rules import NO_OUTAGE
+
+        return NO_OUTAGE
+
+    def inject(self, target: Target, params: dict[str, Any]) -> None:
+        target.add_toxic(params["dependency"], {"name": self.toxic_name(), **self.toxic(params)})
+
+    def undo(self, target: Target, params: dict[str, Any], saved: dict[str, Any]) -> None:
+        target.remove_toxic(params["dependency"], self.toxic_name())
+
+
+class CutFault(NetworkFault):
+    """A fault that cuts the dependency off: an outage or degraded as the profile's ``on_outage`` says."""
+
+    def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
+        return profile.dependency(params["dependency"]).on_outage == "outage"
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+        from gameday.diagnose.rules import dependency_verdict
+
+        return dependency_verdict(profile, params["dependency"])
