@@ -114,8 +114,11 @@ class ProfileUser(FastHttpUser):
             return False, None  # not sent: nothing captured what it needs yet
         if form is not None:  # an HTML form, urlencoded as a browser sends it
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        # redirects are not followed: the profile's expected status is the answer's own (a login form's 302), as
+        # gameday's own client judges it; a journey follows a Location by capturing it
         with self.client.request(request.method, path, name=name, headers=headers or None, json=body,
-                                 data=urlencode(form) if form is not None else None, catch_response=True) as resp:
+                                 data=urlencode(form) if form is not None else None, catch_response=True,
+                                 allow_redirects=False) as resp:
             if resp.status_code != request.expect.status:
                 got = f"no answer: {resp.error!r}" if not resp.status_code else str(resp.status_code)
                 resp.failure(f"{got} (expected {request.expect.status})")

@@ -299,3 +299,21 @@ def test_faults_and_inject_help_list_every_fault_with_its_parameters() -> None:
         assert f"{name}: {fault.description}" in helped
         for param in fault.parameters():
             assert f"-p {param}=" in helped
+
+
+@pytest.mark.slow
+def test_locust_runs_the_same_form_journey_and_judges_the_redirect_itself(shop: str, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load generator judges a login form's 302 as gameday's own client does: not followed (a followed redirect
+    answers 200 and every login would count as failed), its Location captured, the session's cookie kept, the
+    CSRF token read from the page."""
+    from gameday.load.runner import LoadSpec, run_load
+
+    monkeypatch.setenv("SHOP_PASSWORD", PASSWORD)
+    path = _write(tmp_path, _base(journeys=[LOGIN], load={"users": 1, "mix": [{"journey": "buy", "weight": 1}]}))
+    result = run_load(LoadSpec(host=shop, users=1, duration_s=3, wait=(0.0, 0.05), profile=path,
+                               out_dir=tmp_path / "load"))
+    steps = {e["name"]: e for e in result.stats if e.get("name") != "Aggregated"}
+    assert result.failures == 0, steps
+    assert any(name.startswith("buy:") and "POST" in name and e["num_requests"] > 0 for name, e in steps.items())
+    assert steps["buy: GET {order}"]["num_requests"] > 0, steps  # the last step ran: every capture was found
