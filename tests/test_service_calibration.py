@@ -28,7 +28,7 @@ from gameday.targets.local.service import LAUNCHER
 from tests.diagnose_fakes import PROFILE
 from tests.helpers import wait_for
 from tests.test_canary_scenarios import report
-from tests.test_diagnose_rules import NOW, healthy
+from tests.test_diagnose_rules import NOW, healthy, kill_events
 
 
 # --- start budgets -------------------------------------------------------------------------------------------
@@ -85,8 +85,8 @@ def test_a_scenario_may_expect_either_of_several_checks_and_none_of_the_others()
 def test_a_recent_rollout_whose_replicas_restarted_is_a_failed_deployment_even_while_all_are_ready() -> None:
     ev = healthy()
     ev.history = [*ev.history, Revision(2, "1.4.3-crashing", "bad release", NOW - 20)]
-    ev.replicas = [replace(r, revision=2, version="1.4.3-crashing", restarts=1 if r.name == "replica-0" else 0)
-                   for r in ev.replicas]
+    ev.replicas = [replace(r, revision=2, version="1.4.3-crashing", restarts=1 if r.name == "replica-0" else 0,
+                           started_at=NOW - 5 if r.name == "replica-0" else NOW - 18) for r in ev.replicas]
     verdict = diagnose(ev, PROFILE)
     assert verdict.kind == FAILED_DEPLOYMENT, verdict.summary
     assert "revision 2 (1.4.3-crashing)" in verdict.summary and "1/3 of its replicas" in verdict.summary
@@ -94,6 +94,18 @@ def test_a_recent_rollout_whose_replicas_restarted_is_a_failed_deployment_even_w
     assert diagnose(ev, PROFILE).kind == NO_OUTAGE  # a rollout alone is no outage
     ev.replicas = [replace(r, revision=1, version="1.4.2", restarts=1) for r in ev.replicas]
     assert diagnose(ev, PROFILE).kind != FAILED_DEPLOYMENT  # restarts on the older revision do not blame the new one
+
+
+def test_replicas_restarted_long_after_a_rollout_or_killed_are_not_a_crash_loop() -> None:
+    """Measured in a clean-clone run: a healthy shared stack, its last rollout 4 min old, its replicas restarted by
+    other tests' kills since, was called a failed deployment. A crash loop is going on now, and a kill is no crash."""
+    ev = healthy()
+    ev.history = [*ev.history, Revision(2, "1.4.3", "rollout restart", NOW - 251)]
+    ev.replicas = [replace(r, revision=2, version="1.4.3", restarts=2, started_at=NOW - 200) for r in ev.replicas]
+    assert diagnose(ev, PROFILE).kind == NO_OUTAGE  # restarted minutes ago, running since
+    ev.replicas = [replace(r, started_at=NOW - 5) for r in ev.replicas]
+    ev.events = kill_events(NOW - 6)  # ... or just now, by a SIGKILL the platform saw
+    assert diagnose(ev, PROFILE).kind != FAILED_DEPLOYMENT
 
 
 # --- the launcher's failing release: real processes ------------------------------------------------------------

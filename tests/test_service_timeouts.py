@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def _context(tmp_path: Path, local: dict[str, object]) -> StackContext:
     profile = load_profile(path)
     names = ["replica-0", "replica-1", "replica-2"]
     ports = {key: 22000 + i for i, key in enumerate(["load-balancer", "haproxy-metrics", *names])}
-    state = StateDir(tmp_path / "state").ensure()
+    # HAProxy's stats socket path is limited to 107 bytes: a short state directory of its own, as the stack's is
+    state = StateDir(Path(tempfile.mkdtemp(prefix="gd-to-"))).ensure()
     return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable,
                         service=Service(profile, state, ports, sys.executable))
 

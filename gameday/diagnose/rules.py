@@ -257,12 +257,19 @@ def failing_replicas(ev: Evidence) -> list[Replica]:
 
 
 def restarted_since_rollout(ev: Evidence, recent_s: float, bounce_s: float) -> list[Replica]:
-    """Replicas of a recent rollout to a new version that restarted since (each restart a crash that supervisor or
+    """Replicas of a recent rollout to a new version that keep restarting (each restart a crash that supervisor or
     the kubelet recovered from): a crash loop, though every one of them may be ready at the moment of looking (a
-    release that dies some seconds after it got ready)."""
+    release that dies some seconds after it got ready). A loop is going on now: the replica's last start is within
+    two bounce windows, and it was not killed then (a kill the platform saw is not a crash: replicas of an old
+    rollout, killed and restarted by someone, are no failed deployment)."""
     kind, changes = episode(recent_changes(ev, recent_s, bounce_s), bounce_s)
     rev = changes[-1].revision if kind == "deployment" else None
-    return [r for r in ev.replicas if rev is not None and r.restarts > 0 and _runs(r, rev)]
+    if rev is None:
+        return []
+    lately = 2 * bounce_s
+    killed = {c.subject for c in recent_changes(ev, lately, bounce_s) if c.kind == "kill"}
+    return [r for r in ev.replicas if r.restarts > 0 and _runs(r, rev) and r.name not in killed
+            and r.started_at is not None and ev.collected_at - r.started_at <= lately]
 
 
 def probe_timeouts(ev: Evidence) -> dict[str, str]:

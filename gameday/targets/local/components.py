@@ -213,9 +213,9 @@ def haproxy(ctx: StackContext) -> Program:
             server_timeout_s=local.lb_timeout_s,
         )
     )
-    check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)
+    check = subprocess.run([binary, "-c", "-f", str(cfg)], capture_output=True, text=True, check=False)
     if check.returncode != 0:
-        said = (check.stderr.strip() or check.stdout.strip()).splitlines()
+        said = [line for line in (check.stderr + check.stdout).splitlines() if "[ALERT]" in line]
         raise TargetError(f"haproxy configuration invalid: {said[0][-300:] if said else 'no reason given'}")
     return Program(
         name="load-balancer",
