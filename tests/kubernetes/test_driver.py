@@ -332,7 +332,9 @@ def test_apply_and_replace_config_return_the_previous_configuration(target: Kube
     assert target.config() == original
     target.rollout_restart(wait=True, timeout=30)
     assert target.wait_healthy(timeout=30)
-    assert any(e.reason == reasons.CONFIG_CHANGED and "DB_HOST" in e.message for e in target.events(100))
+    # every event of the namespace: the kubelet's Unhealthy events while the pods were not ready (more of them on a
+    # loaded machine) pushed the change out of the newest 100 in a clean-clone run
+    assert any(e.reason == reasons.CONFIG_CHANGED and "DB_HOST" in e.message for e in target.events(100_000))
 
 
 # -- dependencies --------------------------------------------------------------------------------------
