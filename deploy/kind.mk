@@ -1,8 +1,11 @@
 # kind: the nightly game day on a local Kubernetes cluster.
 # Included from the Makefile (after BIN, GAMEDAY and STAMP are defined):  include deploy/kind.mk
 #
-#   make kind-up     create the kind cluster (if missing), build and load the images, apply the kind overlay,
-#                    wait for every rollout
+#   make kind-up     create the kind cluster (if missing), build and load an image of every release the profile's
+#                    experiments and canary scenarios deploy (`gameday profile releases`: good, slow, bad,
+#                    broken), install Chaos Mesh when CHAOS_MESH=1 (its CRDs and controllers, for the network
+#                    faults), apply the kind overlay, wait for every rollout
+#   make kind-canaries  the runbook's canary scenarios on the kind cluster (gameday canary-scenarios)
 #   make nightly     kind-up, then the whole game day on it (TARGET=kubernetes CONTEXT=kind-gameday
 #                    NAMESPACE=gameday); the report goes to reports/; exits non-zero when the game day fails
 #                    or an experiment regressed against the history (--fail-on-regression, docs/history.md)
@@ -19,12 +22,12 @@ KIND_OVERLAY ?= deploy/overlays/kind
 KIND_BASE_URL ?= http://127.0.0.1:8080
 KUBECTL ?= $(BIN)/kubectl
 APP_IMAGE ?= ecommerce-backend
-APP_TAG ?= 1.4.2
-BAD_TAG ?= 1.5.0-broken
+CHAOS_MESH ?= 0
+CHAOS_MESH_VERSION ?= 2.7.2
 REPORTS_DIR ?= reports
 NIGHTLY_ARGS ?= --no-live --no-alert-wait --fail-on-regression
 
-.PHONY: kind-check kind-up nightly kind-down
+.PHONY: kind-check kind-up kind-canaries nightly kind-down
 
 kind-check:
 	@command -v kind >/dev/null 2>&1 || { echo "kind-up: 'kind' is not installed (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)" >&2; exit 1; }
@@ -34,9 +37,20 @@ kind-check:
 kind-up: kind-check $(STAMP)
 	@kind get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' \
 	  || kind create cluster --name '$(KIND_CLUSTER)' --config '$(KIND_CONFIG)' --wait 180s
-	docker build -f sut/Dockerfile -t '$(APP_IMAGE):$(APP_TAG)' --build-arg 'APP_VERSION=$(APP_TAG)' .
-	docker build -f sut/Dockerfile -t '$(APP_IMAGE):$(BAD_TAG)' --build-arg 'APP_VERSION=$(BAD_TAG)' .
-	kind load docker-image --name '$(KIND_CLUSTER)' '$(APP_IMAGE):$(APP_TAG)' '$(APP_IMAGE):$(BAD_TAG)'
+	@releases="$$($(GAMEDAY) profile releases | cut -f1)" && [ -n "$$releases" ] \
+	  || { echo "kind-up: the profile names no release to build" >&2; exit 1; }; \
+	for v in $$releases; do \
+	  docker build -f sut/Dockerfile -t "$(APP_IMAGE):$$v" --build-arg "APP_VERSION=$$v" . || exit 1; \
+	  kind load docker-image --name '$(KIND_CLUSTER)' "$(APP_IMAGE):$$v" || exit 1; \
+	done
+	@if [ '$(CHAOS_MESH)' = 1 ]; then \
+	  command -v helm >/dev/null 2>&1 || { echo "kind-up: CHAOS_MESH=1 needs helm (https://helm.sh/docs/intro/install/)" >&2; exit 1; }; \
+	  helm repo add chaos-mesh https://charts.chaos-mesh.org >/dev/null && helm repo update chaos-mesh >/dev/null \
+	  && helm upgrade --install chaos-mesh chaos-mesh/chaos-mesh --kube-context '$(KIND_CONTEXT)' \
+	       --namespace chaos-mesh --create-namespace --version '$(CHAOS_MESH_VERSION)' \
+	       --set chaosDaemon.runtime=containerd --set chaosDaemon.socketPath=/run/containerd/containerd.sock \
+	       --set dashboard.create=false --wait --timeout 300s || exit 1; \
+	fi
 	$(KUBECTL) --context '$(KIND_CONTEXT)' apply -k '$(KIND_OVERLAY)'
 	for sts in postgres redis kafka; do \
 	  $(KUBECTL) --context '$(KIND_CONTEXT)' -n '$(KIND_NAMESPACE)' rollout status "statefulset/$$sts" --timeout=300s || exit 1; \
@@ -44,6 +58,10 @@ kind-up: kind-check $(STAMP)
 	$(KUBECTL) --context '$(KIND_CONTEXT)' -n '$(KIND_NAMESPACE)' rollout status deployment/ecommerce-backend --timeout=300s
 	TARGET=kubernetes CONTEXT='$(KIND_CONTEXT)' NAMESPACE='$(KIND_NAMESPACE)' \
 	  GAMEDAY_KUBERNETES__BASE_URL='$(KIND_BASE_URL)' $(GAMEDAY) status
+
+kind-canaries: kind-up
+	TARGET=kubernetes CONTEXT='$(KIND_CONTEXT)' NAMESPACE='$(KIND_NAMESPACE)' \
+	  GAMEDAY_KUBERNETES__BASE_URL='$(KIND_BASE_URL)' $(GAMEDAY) canary-scenarios
 
 nightly: kind-up
 	TARGET=kubernetes CONTEXT='$(KIND_CONTEXT)' NAMESPACE='$(KIND_NAMESPACE)' \

@@ -1,4 +1,5 @@
-"""``gameday profile schema|check``: the profile's JSON Schema, and the profile tried against the running service.
+"""``gameday profile schema|check|releases``: the profile's JSON Schema, the profile tried against the running
+service, and the releases its experiments and canaries deploy.
 
 ``check`` is what someone onboarding a service runs first: the file is validated (one line per problem, exit 2),
 then every endpoint and journey is called once and every dependency is checked, each with a line saying what
@@ -17,7 +18,7 @@ import typer
 from gameday import calls
 from gameday.config import Settings, get_settings
 from gameday.errors import GamedayError
-from gameday.profile import ProfileError, missing_environment, schema
+from gameday.profile import Profile, ProfileError, missing_environment, schema
 from gameday.targets import get_target
 from gameday.targets.base import TargetError
 
@@ -69,9 +70,30 @@ def check_profile(settings: Settings) -> list[CheckLine]:
     return lines
 
 
+def releases(profile: Profile) -> list[tuple[str, str]]:
+    """Every release version the profile's experiments and canary scenarios deploy, with its role.
+
+    Why: a cluster can only run an image that was built and loaded into it (kind has no registry), so
+    ``make kind-up`` builds exactly this list; a version missing here would be an ImagePullBackOff mid game day.
+    """
+    found: list[tuple[str, str]] = []
+    local, kube = profile.local, profile.kubernetes
+    if local is not None:
+        found.append((local.release, "current"))
+        found.extend((version, "good") for version in local.releases)
+        if local.slow_release:
+            found.append((local.slow_release.version, "slow"))
+        if local.bad_release:
+            found.append((local.bad_release.version, "bad"))
+    if kube is not None and kube.bad_image and ":" in kube.bad_image.rsplit("/", 1)[-1]:
+        found.append((kube.bad_image.rsplit(":", 1)[1], "bad"))
+    seen: set[str] = set()
+    return [(v, role) for v, role in found if not (v in seen or seen.add(v))]
+
+
 def register(app: typer.Typer) -> None:
     """Add ``gameday profile ...``."""
-    group = typer.Typer(help="The service profile: its schema, and a check against the running service.",
+    group = typer.Typer(help="The service profile: its schema, a check against the running service, its releases.",
                         no_args_is_help=True)
     app.add_typer(group, name="profile")
 
@@ -96,3 +118,13 @@ def register(app: typer.Typer) -> None:
             print(f"profile {settings.service.service.name}: {len(lines) - len(failed)}/{len(lines)} checks passed")
         if failed:
             raise ProfileCheckFailed(f"profile check failed: {', '.join(f'{f.kind} {f.name}' for f in failed)}")
+
+    @group.command("releases")
+    def releases_command(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+        """Print every release version the experiments and canary scenarios deploy (one per line: version, role)."""
+        found = releases(get_settings().service)
+        if as_json:
+            print(json.dumps([{"version": v, "role": role} for v, role in found], indent=2))
+        else:
+            for version, role in found:
+                print(f"{version}\t{role}")

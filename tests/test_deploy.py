@@ -16,7 +16,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from gameday.canary.scenarios import load as load_scenarios
+from gameday.canary.scenarios import version_of
 from gameday.profile import load as load_profile
+from gameday.runbook.package import find
 from gameday.targets.kubernetes.target import CHECK_ADDRESS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,9 +148,9 @@ def test_kind_runs_the_images_kind_mk_builds_from_the_services_dockerfile() -> N
     assert (ROOT / "sut" / "Dockerfile").exists() and "-f sut/Dockerfile" in mk
     deployment = by_kind(render("overlays/kind"), "Deployment")["ecommerce-backend"]
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == f"{values['APP_IMAGE']}:{values['APP_TAG']}"
-    bad = load_profile().kubernetes.bad_image
-    assert bad == f"{values['APP_IMAGE']}:{values['BAD_TAG']}"  # the bad release exists on kind too
+    profile = load_profile()
+    assert image == f"{values['APP_IMAGE']}:{profile.local.release}"  # the current release, which kind-up builds
+    assert profile.kubernetes.bad_image.startswith(f"{values['APP_IMAGE']}:")
     assert values["KIND_CONTEXT"] == "kind-$(KIND_CLUSTER)" and values["KIND_CLUSTER"] == "gameday"
     assert values["KIND_NAMESPACE"] == "gameday"
 
@@ -218,12 +221,48 @@ def test_nightly_runs_the_game_day_on_the_kind_target(makefile: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout
     assert "kind create cluster --name 'gameday' --config 'deploy/overlays/kind/kind-cluster.yaml'" in lines
-    assert "kind load docker-image --name 'gameday' 'ecommerce-backend:1.4.2' 'ecommerce-backend:1.5.0-broken'" in lines
     assert "apply -k 'deploy/overlays/kind'" in lines
     assert "rollout status deployment/ecommerce-backend" in lines
     assert "GAMEDAY_KUBERNETES__BASE_URL='http://127.0.0.1:8080'" in lines
     assert "TARGET=kubernetes CONTEXT='kind-gameday' NAMESPACE='gameday'" in lines
     assert "gameday run --reports-dir 'reports'" in lines
+
+
+def recording_tools(tmp_path: Path) -> tuple[list[str], Path]:
+    """A PATH whose kind, docker, kubectl and helm succeed and append their arguments to a log (no cluster here)."""
+    log = tmp_path / "calls.log"
+    bin_dir = tmp_path / "recording-bin"
+    bin_dir.mkdir()
+    for tool in ("kind", "docker", "kubectl", "helm"):
+        script = bin_dir / tool
+        script.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n'
+                          + ('[ "$1 $2" = "get clusters" ] && echo gameday\n' if tool == "kind" else "") + "exit 0\n")
+        script.chmod(0o755)
+    return [str(bin_dir), os.environ.get("PATH", "/usr/bin:/bin")], log
+
+
+def test_kind_up_builds_and_loads_every_release_the_experiments_and_canaries_deploy(
+        makefile: Path, tmp_path: Path) -> None:
+    path, log = recording_tools(tmp_path)
+    done = run_make(makefile, "kind-up", path, f"KUBECTL={path[0]}/kubectl")
+    calls = log.read_text().splitlines()
+    built = {line.split(" -t ")[1].split()[0] for line in calls if line.startswith("docker build")}
+    loaded = {line.split()[-1] for line in calls if line.startswith("kind load docker-image")}
+    service = load_profile()  # kind runs the reference service (deploy/base)
+    wanted = {service.local.release, *service.local.releases}
+    wanted |= {version_of(s.release, service) for s in load_scenarios(find(service.runbook).folder)} - {None}
+    if service.kubernetes and service.kubernetes.bad_image:
+        wanted.add(service.kubernetes.bad_image.rsplit(":", 1)[1])
+    assert built == loaded == {f"ecommerce-backend:{v}" for v in wanted}, (done.stdout, done.stderr)
+    assert not [line for line in calls if line.startswith("helm")]  # Chaos Mesh only when asked
+
+
+def test_kind_up_installs_chaos_mesh_when_asked(makefile: Path, tmp_path: Path) -> None:
+    path, log = recording_tools(tmp_path)
+    run_make(makefile, "kind-up", path, f"KUBECTL={path[0]}/kubectl", "CHAOS_MESH=1")
+    helm = [line for line in log.read_text().splitlines() if line.startswith("helm upgrade")]
+    assert len(helm) == 1 and "chaos-mesh/chaos-mesh" in helm[0] and "--kube-context kind-gameday" in helm[0]
+    assert "chaosDaemon.runtime=containerd" in helm[0]
 
 
 def test_kind_down_without_kind_is_not_an_error(makefile: Path, tmp_path: Path) -> None:

@@ -85,6 +85,9 @@ def test_nightly_resilience() -> None:
     assert (ROOT / kind["with"]["config"]).exists()
     game_day = next(s for s in all_steps if s.get("run", "").strip() == "make nightly")
     assert "continue-on-error" not in game_day and "if" not in game_day  # the job fails with the game day
+    canaries = next(s for s in all_steps if s.get("run", "").strip() == "make kind-canaries")
+    assert all_steps.index(canaries) > all_steps.index(game_day) and "continue-on-error" not in canaries
+    assert canaries["if"] == "success() || failure()"  # after a failed game day too, never after a cancel
     upload = next(s for s in all_steps if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
     assert all_steps.index(upload) > all_steps.index(game_day)
