@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bench import proxy_cost
 from gameday import faults
 from gameday.abort import abort_all
 from gameday.alerts.rules import local_rules, parse_duration
@@ -729,6 +730,13 @@ def bench_blind(target: LocalTarget, settings: Settings, trials: int) -> dict[st
             "kubernetes": {**{k: kube[k] for k in keys}, "cases": kube.get("trials")}}
 
 
+# --- 10. the fault proxy's cost: through its listen port vs around it -------------------------------------------
+def bench_proxy_cost(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
+    """What the fault proxy adds (``bench/proxy_cost.py``): the game day's real traffic, pgbench and
+    redis-benchmark through and around it."""
+    return proxy_cost.measure(target, settings, trials, interpolated_percentile)
+
+
 BENCHES: dict[str, Callable[[LocalTarget, Settings, int], dict[str, Any]]] = {
     "smoke": bench_smoke,
     "detection": bench_detection,
@@ -741,9 +749,11 @@ BENCHES: dict[str, Callable[[LocalTarget, Settings, int], dict[str, Any]]] = {
     "stop": bench_stop,
     "canary": bench_canary,
     "blind": bench_blind,
+    "proxy-cost": bench_proxy_cost,
 }
 DEFAULT_TRIALS = {"smoke": 3, "detection": 10, "fidelity": 3, "headroom": 3, "recovery": 3, "gameday": 1,
-                  "second-service": 1, "regression": 8, "stop": 3, "canary": 3, "blind": 2}
+                  "second-service": 1, "regression": 8, "stop": 3, "canary": 3, "blind": 2,
+                  "proxy-cost": 3}
 
 # What each benchmark measures: a figure is stale once one of these paths changed after the commit it was measured
 # on (tests/test_readme_figures.py). Every benchmark also measures the bench's own code and the local target.
@@ -765,6 +775,7 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "canary": ("gameday/canary/", "gameday/faults/", "gameday/load/"),
     "blind": ("bench/blind.py", "gameday/diagnose/", "gameday/symptoms.py", "gameday/dependencies/",
               "gameday/targets/kubernetes/", "tests/fakekube/"),
+    "proxy-cost": ("bench/proxy_cost.py", "gameday/proxy/", "gameday/load/"),
 }
 
 
@@ -943,6 +954,8 @@ def _summary_rows(r: dict[str, Any]) -> list[str]:
         if k := b.get("kubernetes"):
             lines.append(f"| blind trials with kubectl on the fake API, each on a settled cluster | {k['right']}/"
                          f"{k['total']} right, {k['healthy_on_broken']} 'healthy' on a broken cluster | all, 0 |")
+    if pc := r.get("proxy-cost"):
+        lines += proxy_cost.summary_rows(pc)
     return lines
 
 
@@ -1004,6 +1017,8 @@ def _details(r: dict[str, Any]) -> list[str]:
         for cause, row in b["matrix"].items():
             lines.append(f"| {cause} | " + " | ".join(str(row.get(v, 0)) for v in verdicts) + " |")
         lines.append("")
+    if pc := r.get("proxy-cost"):
+        lines += proxy_cost.details(pc, DETAILS)
     return lines
 
 

@@ -91,12 +91,12 @@ class Call:
 
     @property
     def label(self) -> str:
-        """The request for people: ``GET catalogue``; a step named after its request (``GET /api/products``, the
-        default name of a journey's step) keeps its name, never ``GET GET /api/products``."""
+        """The request for people: ``GET <endpoint name>``; a step named after its request (``GET <path>``, the
+        default name of a journey's step) keeps its name, never ``GET GET <path>``."""
         return self.name if self.name.startswith(f"{self.method} ") else f"{self.method} {self.name}"
 
     def describe(self) -> str:
-        """``GET /healthz -> 200 in 4 ms`` or ``GET /x -> no answer (Connection refused) in 1 ms``."""
+        """``GET <path> -> 200 in 4 ms`` or ``GET <path> -> no answer (Connection refused) in 1 ms``."""
         got = f"{self.status}" if self.status is not None else f"no answer ({self.error})"
         text = f"{self.method} {self.path} -> {got} in {self.elapsed_ms:.0f} ms"
         if self.status is not None and self.status != self.expect:

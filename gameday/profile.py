@@ -269,6 +269,36 @@ class Load(_Model):
 
 
 # --- dependencies ----------------------------------------------------------------------------------
+class Breaker(_Model):
+    """A circuit breaker's promise: once the dependency times out, requests needing it fail fast."""
+
+    opens_within_s: float = Field(gt=0, le=300, description="seconds from the first timeout until it is open")
+    fail_fast_ms: float = Field(gt=0, le=60_000, description="p95 of the failures once it is open")
+
+
+class Fallback(_Model):
+    """The answer an endpoint that needs a ``degraded`` dependency gives while the dependency is unreachable."""
+
+    endpoint: Name = Field(description="one of the profile's endpoints")
+    expect: ExpectField = Field(description="its answer then, in the shape endpoints use (status, json)")
+
+
+class Promises(_Model):
+    """What the service promises about one dependency (the runbook's Prevention: timeouts, circuit breakers,
+    retries, fallback); what it does not promise is reported as a finding, never checked as a pass."""
+
+    timeout_ms: float | None = Field(None, gt=0, le=600_000, description="its timeout for one call to the dependency")
+    breaker: Breaker | None = Field(None, description="a circuit breaker guards it (needs timeout_ms)")
+    retries: bool = Field(False, description="a call that meets a reset connection is retried")
+    fallback: Fallback | None = Field(None, description="the degraded answer (needs on_outage: degraded)")
+
+    @model_validator(mode="after")
+    def _breaker_needs_timeout(self) -> Promises:
+        if self.breaker is not None and self.timeout_ms is None:
+            raise ValueError("breaker: needs timeout_ms (a breaker opens on the timeouts)")
+        return self
+
+
 class Dependency(_Model):
     """Something the service needs, and what the service does without it."""
 
@@ -282,6 +312,8 @@ class Dependency(_Model):
     owned: bool = Field(
         False, description="kubernetes: the team's own dependency, which stop-dependency may scale to zero; "
         "default: its outage is cut at the service's side (egress denied), the dependency itself untouched")
+    promises: Promises | None = Field(
+        None, description="its timeout, breaker, retries and fallback, as the service promises them")
 
     @field_validator("kind")
     @classmethod
@@ -655,6 +687,12 @@ def _cross_problems(p: Profile) -> Iterator[str]:
             for need in item.needs or []:
                 if need not in dep_names:
                     yield f"{field}[{i}].needs: {need!r} names no dependency (known: {', '.join(dep_names) or 'none'})"
+    for i, dep in enumerate(p.dependencies):
+        fallback = dep.promises.fallback if dep.promises is not None else None
+        if fallback is not None and fallback.endpoint not in ep_names:
+            yield f"dependencies[{i}].promises.fallback.endpoint: {fallback.endpoint!r} names no endpoint"
+        if fallback is not None and dep.on_outage != "degraded":
+            yield f"dependencies[{i}].promises.fallback: {dep.name} has on_outage {dep.on_outage}: no fallback answer"
     for i, entry in enumerate(p.load.mix):
         if entry.journey is not None and entry.journey not in journeys:
             yield f"load.mix[{i}].journey: {entry.journey!r} names no journey"

@@ -12,6 +12,7 @@ the moment varies: what is asserted after each interrupt is the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -132,7 +133,9 @@ def _interrupt(target: LocalTarget, moment: Moment, jitter: float) -> tuple[int,
         wait_for(lambda: moment.reached(target, new) or proc.poll() is not None, 60, interval=0.02,
                  what=moment.name)
         assert proc.poll() is None, f"{moment.name}: the canary ended first: {proc.communicate()[1][-1000:]}"
-        time.sleep(jitter)  # the seeded moment within the phase
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the seeded moment within the phase
+            proc.wait(jitter)
+        assert proc.poll() is None, f"{moment.name}: the canary ended before its SIGINT (+{jitter}s)"
         proc.send_signal(signal.SIGINT)
         if moment.again is not None:
             wait_for(lambda: moment.again(target, new) or proc.poll() is not None,  # type: ignore[misc]

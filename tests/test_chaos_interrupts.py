@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -70,7 +71,9 @@ def interrupt_injection(healthy: Any, tmp_path: Path, sig: signal.Signals, delay
         wait_ledger(healthy.state.root,
                     lambda e: e["fault"] == "kill-replicas" and e["state"] in ("injecting", "applying"),
                     "kill-replicas being injected")
-        time.sleep(delay_s)  # the moment chosen (not a wait for a condition)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # the moment chosen: the run must go on until then
+            proc.wait(delay_s)
+        assert proc.poll() is None, f"the run ended before the signal {delay_s:.2f}s into the injection"
         proc.send_signal(sig)
         data = interrupted_journal(journal, proc, sig)
     finally:

@@ -38,7 +38,16 @@ TABLE: dict[str, tuple[str, dict[str, Any], list[str], bool]] = {
     "dependency-latency": ("dependency-latency", {"dependency": "redis"}, ["restore_dependency_link"], False),
     "dependency-flaky": ("dependency-flaky", {"dependency": "redis"}, ["restore_dependency_link"], False),
     "dependency-bandwidth": ("dependency-bandwidth", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    # the runbook's dependency resilience: each checks a promise of the profile (tests/test_resilience_promises.py)
+    "dependency-slow-breaker": ("dependency-latency", {"dependency": "redis", "ms": 1000},
+                                ["restore_dependency_link"], False),
+    "dependency-flaky-retries": ("dependency-flaky", {"dependency": "redis"}, ["restore_dependency_link"], False),
+    "dependency-degraded-fallback": ("dependency-partition", {"dependency": "redis"}, ["restore_dependency_link"],
+                                     False),
 }
+# the promise experiments' probe right after the fault (the promise it checks, from users' side)
+PROMISES = {"dependency-slow-breaker": "breaker_fails_fast", "dependency-flaky-retries": "retries_absorb_resets",
+            "dependency-degraded-fallback": "fallback_as_promised"}
 CUTS = ("stop-dependency", "dependency-blackhole", "dependency-partition")  # the dependency lost: its on_outage
 SLOWS = ("dependency-latency", "dependency-flaky", "dependency-bandwidth")  # the service keeps serving
 
@@ -83,7 +92,9 @@ def test_experiment_shape(name: str) -> None:
     assert first["func"] == "inject_fault" and first["arguments"]["fault"] == fault
     assert params.items() <= first["arguments"]["params"].items()
     steps = funcs(method)
-    if fault in CUTS and name != "kafka-down":
+    if name in PROMISES:
+        assert steps[1] == PROMISES[name] and "recovers_within_slo" in steps
+    elif fault in CUTS and name != "kafka-down":
         # outage or degraded is the profile's on_outage, not the experiment's: one probe asks the profile
         assert steps[1] == "dependency_loss_observed"
         assert method[1]["provider"]["arguments"]["dependency"] == params["dependency"]
@@ -152,7 +163,8 @@ def artefact(name: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [n for n in TABLE if TABLE[n][0] not in SLOWS and n != "dependency-partition"])
+@pytest.mark.parametrize("name", [n for n in TABLE if TABLE[n][0] not in SLOWS and n != "dependency-partition"
+                                  and n not in PROMISES])
 def test_experiment_runs_end_to_end(name: str, healthy: Any) -> None:
     result = runner.run(name, journal_path=artefact(name))
     print(f"\n{result.line()}\njournal: {result.journal_path}")

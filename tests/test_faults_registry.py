@@ -15,6 +15,7 @@ from gameday.chaos import runner
 from gameday.config import Settings, get_settings
 from gameday.errors import UsageError
 from gameday.ledger import Ledger
+from gameday.profile import KubernetesToxiproxy
 from gameday.profile import load as load_profile
 from gameday.run.catalogue import catalogue
 from tests.chaos_support import env_for, gameday_chaos, one_line
@@ -62,7 +63,7 @@ class DrainReplicas(ReplicaFault):
     name = "drain-replicas"
     description = "stop replicas gracefully"
 
-    def expected_verdict(self, params, profile):
+    def expected_verdict(self, params, profile, target_kind=None):
         return "all-replicas-down"
 
     def inject(self, target, params):
@@ -144,6 +145,29 @@ def test_outage_and_expected_verdict_follow_the_profile(small_profile: Path) -> 
         "stop-dependency": "dependency-failure:postgres", "hang-dependency": "dependency-hang:postgres",
         "dependency-blackhole": "dependency-hang:postgres", "dependency-partition": "dependency-failure:postgres",
         "dependency-latency": "no-outage", "dependency-flaky": "no-outage", "dependency-bandwidth": "no-outage"}
+
+
+def test_a_cut_that_drops_packets_on_a_cluster_is_expected_to_be_diagnosed_a_hang() -> None:
+    """On Kubernetes, a NetworkPolicy (a shared dependency's stop) and a Chaos Mesh partition drop packets, as real
+    network plugins do: the service's side sees a hang. A Toxiproxy proxy disabled, or a dependency scaled to zero
+    (no endpoints: refused), still fails fast."""
+    stop, cut = faults.get_fault("stop-dependency"), faults.get_fault("dependency-partition")
+    shared = PROFILE.model_copy(update={"dependencies": [
+        d.model_copy(update={"owned": False}) if d.name == "postgres" else d for d in PROFILE.dependencies]})
+    owned = PROFILE.model_copy(update={"dependencies": [
+        d.model_copy(update={"owned": True}) if d.name == "postgres" else d for d in PROFILE.dependencies]})
+    postgres = {"dependency": "postgres"}
+    assert stop.expected_verdict(postgres, shared, "kubernetes") == "dependency-hang:postgres"
+    assert stop.expected_verdict(postgres, owned, "kubernetes") == "dependency-failure:postgres"
+    assert stop.expected_verdict(postgres, shared, "local") == "dependency-failure:postgres"
+    assert cut.expected_verdict(postgres, PROFILE, "kubernetes") == "dependency-hang:postgres"  # Chaos Mesh
+    assert cut.expected_verdict(postgres, PROFILE, "local") == "dependency-failure:postgres"  # the fault proxy
+    kube = PROFILE.kubernetes or load_profile().kubernetes
+    proxied = PROFILE.model_copy(update={"kubernetes": kube.model_copy(update={
+        "toxiproxy": KubernetesToxiproxy(proxies={"postgres": "postgres"})})})
+    assert cut.expected_verdict(postgres, proxied, "kubernetes") == "dependency-failure:postgres"
+    # a dependency the service survives is degraded whichever way it is lost
+    assert cut.expected_verdict({"dependency": "redis"}, PROFILE, "kubernetes") == "dependency-degraded:redis"
 
 
 # --- experiments that do not apply are skipped, with the reason ------------------------------------------

@@ -128,12 +128,13 @@ def test_bad_parameters_are_one_line_and_nothing_is_recorded(healthy: Any, fault
 
 
 def test_abort_after_a_sigkilled_run_lifts_the_fault_and_resets_the_proxy(healthy: Any) -> None:
-    script = ("import time; from gameday import faults; from gameday.config import get_settings;"
+    script = ("import select, sys; from gameday import faults; from gameday.config import get_settings;"
               "from gameday.ledger import Ledger; from gameday.targets.local.target import LocalTarget;"
               "t = LocalTarget(get_settings()); faults.inject(t, Ledger(t.state.ledger), 'dependency-blackhole',"
-              "{'dependency': 'postgres'}); print('in', flush=True); time.sleep(300)")
-    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                           env={**os.environ, "GAMEDAY_STATE_DIR": str(healthy.state.root)})
+              "{'dependency': 'postgres'}); print('in', flush=True); select.select([sys.stdin], [], [], 300)")
+    # it holds the fault until killed (at most 300 s, or until this test, its stdin's writer, is gone)
+    run = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                           cwd=ROOT, env={**os.environ, "GAMEDAY_STATE_DIR": str(healthy.state.root)})
     try:
         assert run.stdout is not None and run.stdout.readline().strip() == "in"
         # someone else's toxic on redis too: abort's reset leaves no toxic behind whoever added it

@@ -110,7 +110,7 @@ def test_abort_resolves_a_page_with_its_shells_secrets_and_keeps_it_without_them
 
 
 STAND_IN = """
-import json, signal, sys, threading, time
+import json, select, signal, sys, threading, time
 from pathlib import Path
 
 out, ledger = Path(sys.argv[1]), Path(sys.argv[2])
@@ -123,7 +123,7 @@ signal.signal(signal.SIGTERM, on_sigterm)
 for _ in range(8):  # a run has threads (prober, watcher, hooks): a signal must still reach the main one
     threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
 out.with_suffix(".ready").write_text("ready")
-time.sleep(600)  # the main thread in an experiment's pause
+select.select([sys.stdin], [], [], 600)  # the main thread in an experiment's pause, until its test is gone (EOF)
 """
 
 
@@ -131,7 +131,7 @@ def test_halt_freezes_a_live_run_undoes_first_then_lets_it_end_itself(tmp_path, 
     state = tmp_path / "state"
     ledger, records, report = Ledger(state / "ledger.json"), LocalRecords(state), tmp_path / "partial.json"
     run = subprocess.Popen([sys.executable, "-c", STAND_IN, str(report), str(ledger.path), "gameday"],
-                           start_new_session=True)
+                           stdin=subprocess.PIPE, start_new_session=True)
     try:
         wait_for(report.with_suffix(".ready").exists, 30, what="the stand-in run ready")
         entry = _open_page(ledger, owner=run.pid)
@@ -151,7 +151,8 @@ def test_halt_freezes_a_live_run_undoes_first_then_lets_it_end_itself(tmp_path, 
 
 def test_a_run_frozen_by_someone_else_is_killed_at_once(tmp_path):
     state = tmp_path / "state"
-    frozen = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "gameday"])
+    frozen = subprocess.Popen([sys.executable, "-c", "import select, sys; select.select([sys.stdin], [], [], 600)",
+                               "gameday"], stdin=subprocess.PIPE)  # it waits until killed, or this test is gone
     try:
         wait_for(lambda: lock.is_gameday_process(frozen.pid), 10, what="the stand-in started")
         os.kill(frozen.pid, signal.SIGSTOP)

@@ -118,8 +118,8 @@ def test_the_profile_takes_fail_after_ready_on_the_bad_release_only() -> None:
 def test_the_launcher_sigkills_the_release_and_its_workers_after_it_got_ready(tmp_path: Path) -> None:
     port = free_port()
     # a server with a forked worker of its own (as gunicorn's): the kill must take both
-    server = ("import http.server, os, sys, time\n"
-              "if os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)\n"
+    server = ("import http.server, os, signal, sys\n"
+              "if os.fork() == 0:\n    signal.pause()  # until a signal ends it: the kill under test\n    os._exit(0)\n"
               "http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), "
               "http.server.SimpleHTTPRequestHandler).serve_forever()")
     spec = {"command": [sys.executable, "-c", server, str(port)], "environment": {}, "directory": str(tmp_path),

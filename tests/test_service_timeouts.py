@@ -53,6 +53,7 @@ def test_a_heavy_services_timeouts_reach_the_load_balancer(tmp_path: Path) -> No
 def test_the_defaults_stay_a_kubelets_and_an_ingress_short_timeout(tmp_path: Path) -> None:
     cfg = _haproxy_cfg(_context(tmp_path, {}))
     assert "timeout server 2000ms" in cfg and "timeout check 1000ms" in cfg and "fall 2 " in cfg, cfg
+    assert f"inter {round(components.HAPROXY_CHECK_INTER_S * 1000)}ms " in cfg, cfg  # what the target times by
 
 
 @pytest.mark.parametrize("local", [{"lb_timeout_s": 0}, {"readiness": {"timeout_s": -1}},

@@ -52,6 +52,11 @@ class Throttled(ThreadingHTTPServer):
         self.next_slot = 0.0
         self.served: list[float] = []
         self.failed = 0
+        self.closing = threading.Event()  # set on shutdown: requests waiting their turn are let go at once
+
+    def shutdown(self) -> None:
+        self.closing.set()
+        super().shutdown()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that went away mid-answer (the load stopped) is not worth a traceback."""
@@ -64,7 +69,7 @@ class Throttled(ThreadingHTTPServer):
             self.served.append(slot)
             fail = bool(self.fail_every) and len(self.served) % self.fail_every == 0
             self.failed += fail
-        time.sleep(max(0.0, slot - time.monotonic()))  # the throttle itself: this request's turn
+        self.closing.wait(max(0.0, slot - time.monotonic()))  # the throttle itself: until this request's turn
         return fail
 
 

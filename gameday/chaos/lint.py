@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gameday import faults
+from gameday.chaos.promises import unpromised
 from gameday.chaos.steady import runbook_of
 from gameday.errors import GamedayError, UsageError
 from gameday.runbook.package import find
@@ -25,7 +26,16 @@ if TYPE_CHECKING:
 EXTENSION_MODULES = ("gameday.chaos.actions", "gameday.chaos.probes", "gameday.chaos.steady", "gameday.chaos.outcome")
 # activities that name a dependency, and the argument that names it
 DEPENDENCY_ARGUMENTS = {"start_dependency": "name", "degraded_but_serving": "dependency",
-                        "dependency_loss_observed": "dependency", "restore_dependency_link": "dependency"}
+                        "dependency_loss_observed": "dependency", "restore_dependency_link": "dependency",
+                        "breaker_fails_fast": "dependency", "retries_absorb_resets": "dependency",
+                        "fallback_as_promised": "dependency", "recovers_within_slo": "dependency"}
+# probes that check a promise of the profile (gameday.chaos.promises): where it is not made, the experiment is
+# skipped with the finding (never run as a pass)
+PROMISE_PROBES = {"breaker_fails_fast": "breaker", "retries_absorb_resets": "retries",
+                  "fallback_as_promised": "fallback"}
+# probes that drive the local target's fault proxy API while they measure: skipped elsewhere, with the reason
+LOCAL_ONLY_PROBES = {"retries_absorb_resets": "it rolls the resets again through the local fault proxy's API, "
+                                              "which Chaos Mesh has no counterpart for"}
 
 
 def experiments_dir(runbook: str | None = None) -> Path:
@@ -141,4 +151,13 @@ def not_applicable(experiment: dict[str, Any], profile: Profile, target_kind: st
             for name in _dependencies_named(provider.get("func"), provider.get("arguments") or {}):
                 if name not in names:
                     return f"{profile.service.name} has no {name} dependency"
+            func = provider.get("func", "")
+            if target_kind not in (None, "local") and func in LOCAL_ONLY_PROBES:
+                return f"local target only: {LOCAL_ONLY_PROBES[func]}"
+            promise = PROMISE_PROBES.get(func)
+            if promise is not None:
+                name = (provider.get("arguments") or {}).get("dependency", "")
+                findings = unpromised(profile, promise, name)
+                if findings:
+                    return f"{profile.service.name}: {findings[0]}"
     return None

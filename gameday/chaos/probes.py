@@ -16,26 +16,34 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
-from gameday import interrupts, symptoms
+import httpx
+
+from gameday import faults, interrupts, symptoms
 from gameday.calls import Call, Client, exercise, fillable
-from gameday.chaos.context import current_target, foreign_entries, ledger
+from gameday.chaos.context import current_target, foreign_entries, ledger, own_entries
 from gameday.config import get_settings
 from gameday.errors import GamedayError, UsageError
+from gameday.faults.network import NetworkFault
 from gameday.load.burst import MAX_REQUESTS, MAX_USERS, Burst
 from gameday.profile import Profile, json_matches
 from gameday.verify.checklist import check_dependencies as check_all_dependencies
+from gameday.verify.measurements import LoadWindow
 from gameday.verify.verdicts import Status, load_decided, measured_error_rate_verdict, response_time_verdict
 
 __all__ = [
+    "breaker_fails_fast",
     "check_dependencies",
     "degraded_but_serving",
     "events_delivered",
+    "fallback_as_promised",
     "health_checks_pass",
     "load_within_slo",
     "no_faults_from_other_runs",
     "outage_symptoms_observed",
     "recent_events",
+    "recovers_within_slo",
     "replica_logs",
+    "retries_absorb_resets",
     "rollout_history",
     "service_status",
     "smoke_endpoints_answer",
@@ -83,7 +91,8 @@ def health_checks_pass() -> dict[str, Any]:
 def smoke_endpoints_answer() -> dict[str, Any]:
     """Every endpoint and every journey of the profile answers as expected (the setup journey's captures kept)."""
     profile = _profile()
-    results, values = exercise(profile, current_target().base_url())
+    target = current_target()  # its clients' wait, as the checklist's and the background load's: beyond its LB's
+    results, values = exercise(profile, target.base_url(), target.answer_timeout_s())
     _RUN["values"] = values
     failed = [r.describe() for r in results if not r.ok]
     return {"ok": not failed, "failed": failed, "results": [r.describe() for r in results]}
@@ -107,9 +116,11 @@ def load_within_slo(window_s: float | None = None) -> dict[str, Any]:
     base_url = current_target().base_url()
     result = slow_burst_measured_again(lambda: measure_steady_load(
         profile, base_url, cap, knobs.confidence, baseline_p95_ms=_RUN.get("baseline_p95_ms"),
-        tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms))
+        tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms,
+        request_timeout_s=current_target().answer_timeout_s(), baseline_spread_ms=_RUN.get("baseline_spread_ms")))
     if result["ok"] and _RUN.get("baseline_p95_ms") is None:
         _RUN["baseline_p95_ms"] = result["p95_ms"]
+        _RUN["baseline_spread_ms"] = result["spread_ms"]  # its own noise: the slack of later latency verdicts
     return result
 
 
@@ -124,7 +135,8 @@ def slow_burst_measured_again(measure: Callable[[], dict[str, Any]]) -> dict[str
 
 def measure_steady_load(profile: Profile, base_url: str, window_s: float, confidence: float = 0.95,
                         baseline_p95_ms: float | None = None, tolerance: float = 2.0,
-                        slack_ms: float = 50.0) -> dict[str, Any]:
+                        slack_ms: float = 50.0, request_timeout_s: float | None = None,
+                        baseline_spread_ms: float | None = None) -> dict[str, Any]:
     """The profile's users running its mix (and its think time with ``verify.think_time``) against ``base_url``
     until :func:`~gameday.verify.verdicts.load_decided` or ``window_s``, judged on what the service answered.
 
@@ -134,7 +146,10 @@ def measure_steady_load(profile: Profile, base_url: str, window_s: float, confid
     """
     max_rate = profile.slo.max_error_rate
     think = profile.load.think_time_s if profile.verify.think_time else None
-    timeout_s = max(r.timeout_s for r in [*profile.endpoints, *(s for j in profile.journeys for s in j.steps)])
+    # default: the longest request timeout of the profile; the target's clients' wait when given (the load balancer's
+    # timeout and beyond: a heavy page queued for seconds is slow, which the latency verdict judges, not failed)
+    timeout_s = request_timeout_s or max(r.timeout_s for r in [*profile.endpoints,
+                                                               *(s for j in profile.journeys for s in j.steps)])
     started = time.monotonic()
     burst = Burst(profile, base_url, min(profile.load.users, MAX_USERS), max_requests=MAX_REQUESTS,
                   max_seconds=window_s, timeout_s=timeout_s, think_time_s=think).start()
@@ -155,6 +170,7 @@ def measure_steady_load(profile: Profile, base_url: str, window_s: float, confid
     latency = response_time_verdict(
         timeline.ok_p95, timeline.successes, profile.slo.p95_ms,
         baseline_p95_ms=baseline_p95_ms, tolerance=tolerance, slack_ms=slack_ms,
+        baseline_spread_ms=baseline_spread_ms,
     )
     seen = timeline.errors()
     reasons = []
@@ -176,6 +192,7 @@ def measure_steady_load(profile: Profile, base_url: str, window_s: float, confid
         "not_sent": sum(not_sent.values()),
         "not_sent_why": not_sent,
         "p95_ms": timeline.ok_p95,
+        "spread_ms": LoadWindow.from_timeline(timeline).ok_spread_ms,
         "duration_s": round(duration, 3),
         "window_s": window_s,
         "request_rate_rps": round(timeline.requests / duration, 2) if duration > 0 else None,
@@ -387,3 +404,179 @@ def check_dependencies(expect_down: list[str] | None = None) -> dict[str, Any]:
     if answering:
         raise ProbeFailed(f"diagnosis does not match: {', '.join(answering)} still answers its check")
     return {name: {"ok": c.ok, "detail": c.detail, "command": c.command} for name, c in checks.items()}
+
+
+# --- the runbook's dependency resilience (Prevention: breakers, retries, fallback), from users' side ---------------
+PROMISE_WORKERS = 4  # concurrent users on the endpoints that need the faulty dependency (few: on 2 shared cores more
+# back-to-back users only queue, and a fast failure's latency is then the queue's)
+FLAKY_WORKERS = 8  # with a flaky one: more users, more pooled connections for the resets to meet
+OTHER_WORKERS = 2  # and on those that do not
+REROLL_S = 0.05  # how often the flaky fault's toxic is rolled again (every live connection rolls its share again)
+
+
+def breaker_fails_fast(dependency: str, settle_s: float = 4.0) -> dict[str, Any]:
+    """The dependency is slower than the service's promised timeout (the method's dependency-latency, just
+    injected): requests that do not need it keep the SLO, and where a breaker is promised the failures of those
+    that need it drop under ``fail_fast_ms`` (p95) within ``opens_within_s`` of the first timeout. Measured for
+    ``opens_within_s + settle_s`` through the load balancer; raises with the verdict's reason."""
+    from gameday.chaos import promises
+
+    profile = _profile()
+    dep = _promising(profile, dependency, "breaker")
+    assert dep.promises is not None and dep.promises.breaker is not None and dep.promises.timeout_ms is not None
+    breaker, timeout_ms = dep.promises.breaker, dep.promises.timeout_ms
+    injected = [e.params.get("ms", 0) for e in own_entries(ledger(), "dependency-latency")
+                if e.params.get("dependency") == dependency]
+    if not injected or injected[-1] <= timeout_ms:
+        raise ProbeFailed(f"{dependency}: no dependency-latency above its promised {timeout_ms:g} ms timeout was "
+                          f"injected by this run (got {injected or 'none'}): nothing would show the breaker")
+    answers = _users(profile, dependency, breaker.opens_within_s + settle_s, others=True)
+    verdicts = [promises.unaffected_verdict(answers, dependency, profile.slo.p95_ms, profile.slo.max_error_rate),
+                promises.breaker_verdict(answers, dependency, timeout_ms, breaker.opens_within_s,
+                                         breaker.fail_fast_ms)]
+    return _judged(verdicts, promises.unpromised(profile, "breaker"))
+
+
+def retries_absorb_resets(dependency: str, window_s: float = 6.0) -> dict[str, Any]:
+    """A fraction of the connections to the dependency are reset (the method's dependency-flaky, just injected):
+    where retries are promised, users see under the SLO's error rate on the requests that need it.
+
+    Toxiproxy decides a toxic's toxicity per connection when the toxic is added: a client's pooled connections
+    that were spared would be spared for good, and a pool soon holds only those. So that the share stays at
+    work, the fault's own toxic is updated (Toxiproxy's API, unchanged values) every ``REROLL_S``, which rolls it
+    again on every live connection (its ledger entry and its undo unchanged): at every moment that share of the
+    live connections is reset on its next request. Local target only (its fault proxy's API)."""
+    from gameday.chaos import promises
+
+    profile = _profile()
+    _promising(profile, dependency, "retries")
+    entries = [e for e in own_entries(ledger(), "dependency-flaky") if e.params.get("dependency") == dependency]
+    if not entries:
+        raise ProbeFailed(f"{dependency}: no dependency-flaky injected by this run: nothing would show the retries")
+    fault = faults.get_fault("dependency-flaky")
+    assert isinstance(fault, NetworkFault)
+    toxic = {"name": fault.toxic_name(), **fault.toxic(entries[-1].params)}
+    api = (current_target().status().to_dict().get("fault_proxy") or {}).get("api_url")
+    if not api:
+        raise ProbeFailed(f"{dependency}: the target has no fault proxy API to roll the resets again")
+    with httpx.Client(base_url=api, timeout=2.0) as proxy:
+
+        def reroll() -> None:  # Toxiproxy's toxic update: every live connection rolls its toxicity again
+            proxy.post(f"/proxies/{dependency}/toxics/{toxic['name']}",
+                       json={"toxicity": toxic["toxicity"]}).raise_for_status()
+
+        answers = _users(profile, dependency, window_s, others=False, every=(REROLL_S, reroll),
+                         workers=FLAKY_WORKERS)
+    verdict = promises.retries_verdict(answers, dependency, entries[-1].params.get("fraction", 0.1),
+                                       profile.slo.max_error_rate)
+    return _judged([verdict], promises.unpromised(profile, "retries"))
+
+
+def fallback_as_promised(dependency: str, within_s: float = 20.0) -> dict[str, Any]:
+    """The dependency is unreachable (the method cut it off): the promised fallback endpoint answers exactly the
+    promised fallback (status and JSON), within ``within_s``; raises with what it answered instead."""
+    from gameday.chaos import promises
+
+    profile = _profile()
+    dep = _promising(profile, dependency, "fallback")
+    assert dep.promises is not None and dep.promises.fallback is not None
+    fallback = dep.promises.fallback
+    endpoint = profile.endpoint(fallback.endpoint).model_copy(update={"expect": fallback.expect})
+    values = _RUN.get("values", {})
+    started = time.monotonic()
+    with Client(current_target().base_url(), current_target().answer_timeout_s()) as client:
+        while True:
+            verdict = promises.fallback_verdict(client.endpoint(endpoint, values), dependency, fallback)
+            if verdict.passed or time.monotonic() - started >= within_s:
+                break
+            interrupts.pause(0.25)  # poll (a safe point)
+    return {**_judged([verdict], promises.unpromised(profile, "fallback")),
+            "after_s": round(time.monotonic() - started, 2)}
+
+
+def recovers_within_slo(dependency: str) -> dict[str, Any]:
+    """After the fault on the dependency is lifted, every endpoint that needs it answers as expected again within
+    the SLO's ``recover_within_s`` (a breaker that stays open is no recovery)."""
+    from gameday.chaos import promises
+
+    profile = _profile()
+    values = _RUN.get("values", {})
+    needing = [e for e in profile.endpoints if dependency in profile.needs(e) and fillable(e, values)]
+    within = profile.slo.recover_within_s
+    started = time.monotonic()
+    after: float | None = None
+    with Client(current_target().base_url(), current_target().answer_timeout_s()) as client:
+        while time.monotonic() - started < within:
+            if all(client.endpoint(e, values).ok for e in needing):
+                after = round(time.monotonic() - started, 2)
+                break
+            interrupts.pause(0.2)  # poll (a safe point)
+    return _judged([promises.recovery_verdict(dependency, after, within)], [])
+
+
+def _promising(profile: Profile, dependency: str, promise: str) -> Any:
+    """The dependency, when it makes ``promise``; a promise not made is a finding, never a pass: raise it."""
+    from gameday.chaos import promises
+
+    dep = profile.dependency(dependency)  # UsageError naming the known ones
+    if dep.promises is None or not getattr(dep.promises, promise):
+        finding = next(f for f in promises.unpromised(profile, promise) if f" for {dependency} " in f)
+        raise ProbeFailed(f"{profile.service.name}: {finding}: nothing to check")
+    return dep
+
+
+def _judged(verdicts: list[Any], findings: list[str]) -> dict[str, Any]:
+    """The verdicts as a probe's output; raise with the first one that did not pass, saying why."""
+    failed = next((v for v in verdicts if not v.passed), None)
+    if failed is not None:
+        raise ProbeFailed(f"{failed.status.value}: {failed.name}: {failed.explanation}")
+    return {"ok": True, "verdicts": [v.to_dict() for v in verdicts], "findings": findings}
+
+
+def _users(profile: Profile, dependency: str, seconds: float, others: bool,
+           every: tuple[float, Callable[[], None]] | None = None, workers: int = PROMISE_WORKERS) -> list[Any]:
+    """Users calling, back to back, the endpoints that need ``dependency`` (and, with ``others``, those that do
+    not) for ``seconds`` through the load balancer: every answer, timed from now. ``every``: (period, action) run
+    in this thread meanwhile (at safe points)."""
+    import threading
+
+    from gameday.chaos.promises import Answer
+
+    values = _RUN.get("values", {})
+    needing = [e for e in profile.endpoints if dependency in profile.needs(e) and fillable(e, values)]
+    if not needing:
+        raise ProbeFailed(f"no endpoint of {profile.service.name} needs {dependency}: nothing to measure")
+    rest = [e for e in symptoms.unaffected(profile, dependency)[0] if fillable(e, values)] if others else []
+    target = current_target()
+    base_url, timeout_s = target.base_url(), target.answer_timeout_s()
+    started = time.monotonic()
+    stop = threading.Event()
+    answers: list[Answer] = []
+    lock = threading.Lock()
+
+    def user(endpoints: list[Any], needs: bool, offset: int) -> None:
+        with Client(base_url, timeout_s) as client:
+            i = offset
+            while not stop.is_set():
+                call = client.endpoint(endpoints[i % len(endpoints)], values)
+                i += 1
+                answer = Answer(round(time.monotonic() - started, 3), call.ok, call.elapsed_ms, needs,
+                                "" if call.ok else f"{call.name} {call.status} {call.error}".strip())
+                with lock:
+                    answers.append(answer)
+
+    groups = [(needing, True)] * workers + ([(rest, False)] * OTHER_WORKERS if rest else [])
+    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="promise-user") as pool:
+        futures = [pool.submit(user, eps, needs, i) for i, (eps, needs) in enumerate(groups)]
+        try:
+            next_action = started + (every[0] if every else seconds)
+            while time.monotonic() - started < seconds:
+                if every and time.monotonic() >= next_action:
+                    every[1]()
+                    next_action += every[0]
+                interrupts.pause(0.02)  # a safe point
+        finally:
+            stop.set()
+        for future in futures:
+            future.result()
+    return sorted(answers, key=lambda a: a.at_s)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.calls import Client, fillable
-from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, collect
+from gameday.diagnose.evidence import DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, budget_for, collect
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
 from gameday.errors import GamedayError
@@ -66,12 +66,17 @@ def diagnose(
     runbook: Runbook | None = None,
     *,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
-    budget: float = DEFAULT_BUDGET,
+    budget: float | None = None,
 ) -> Diagnosis:
-    """The runbook's diagnosis steps 1-3 on ``target`` running ``profile``'s service, its verdict and resolution."""
+    """The runbook's diagnosis steps 1-3 on ``target`` running ``profile``'s service, its verdict and resolution.
+
+    ``budget``: default, from the target's own timings (:func:`~gameday.diagnose.evidence.budget_for`); the API is
+    called with the wait gameday's clients give the service (``target.answer_timeout_s()``, beyond its load
+    balancer's timeout): a page queued behind others on a heavy service is slow, not down."""
     names = [d.name for d in profile.dependencies]
-    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=budget,
-                       api=lambda: call_api(target.base_url(), profile, timeout_s=check_timeout))
+    chosen = budget if budget is not None else budget_for(target, check_timeout)
+    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=chosen,
+                       api=lambda: call_api(target.base_url(), profile, timeout_s=target.answer_timeout_s()))
     verdict = decide(evidence, profile)
     resolution = resolve(verdict, target, profile, runbook, evidence)
     return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")

@@ -41,7 +41,7 @@ CRASH_PATTERNS: dict[str, str] = {
     "configuration error": r"(?i)\bconfiguration error\b",
 }
 DEFAULT_CHECK_TIMEOUT = 2.0
-DEFAULT_BUDGET = 7.0
+DEFAULT_BUDGET = 7.0  # with the default timings: a 1 s readiness probe failing twice, a 2 s server timeout
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,15 @@ def match_logs(
                 out.append(LogMatch(replica, pattern, line.strip()))
                 break
     return out
+
+
+def budget_for(target: Target, check_timeout: float = DEFAULT_CHECK_TIMEOUT) -> float:
+    """How long the evidence may take on ``target``: the default budget, plus how much later its platform's own
+    timings let a symptom show (:meth:`Target.symptom_lag_s`: reading a hung replica costs its readiness probe's
+    ``failure_threshold`` x ``timeout_s``, three 5 s probes on a heavy service), and never less than one API call's
+    wait (:meth:`Target.answer_timeout_s`) and a dependency check. A budget shorter than the platform's own probes
+    would read "no answer" where the platform was still answering, and the diagnosis would say "unknown"."""
+    return max(DEFAULT_BUDGET + target.symptom_lag_s(), target.answer_timeout_s() + check_timeout)
 
 
 def collect(

@@ -4,8 +4,8 @@ The evidence is what an on-call engineer has: replica phases, readiness and rest
 report them, endpoints and the load balancer's checks, the rollout history, the configuration's last writes as the
 platform records them (:class:`~gameday.targets.base.ConfigChange`), events the platform wrote (never gameday's:
 their ``source`` is ``gameday``), the step-3 dependency checks, logs, and the API's answers. Nothing gameday left
-as the fault's author (its ledger, labels, annotations, events) is read, so an outage caused by hand gets the
-same verdict as one gameday caused.
+as the fault's author is read (``tests/test_diagnose_outside.py`` lists those marks), so an outage caused by hand
+gets the same verdict as one gameday caused.
 
 Order of the rules, first match wins:
 
@@ -32,7 +32,9 @@ Order of the rules, first match wins:
    - a configuration change (a ConfigMap write, a replica's file edited on disk) after the last rollout — picked
      up by a rollout, by killing or restarting the replicas within ``bounce_s``, or by replicas started since
      (a change no failing replica started on cannot be what they fail on) — with replicas failing since
-     → ``configuration-problem``;
+     → ``configuration-problem``; not while replicas that started on it run ready and unrestarted beside failing
+     ones that merely are not ready, nor beside crashing ones once they have served on it ``bounce_s`` (a
+     configuration breaks replicas when they start on it: a failure that began later is another's);
    - replicas killed (supervisor saw a SIGKILL; pods replaced without a rollout), or no recent change at all, and
      nothing is ready → ``all-replicas-down``.
 5. anything else → ``unknown`` (with the evidence that was seen).
@@ -44,6 +46,7 @@ Where the evidence fits two causes, the verdict names the likelier with its ``co
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,12 +347,16 @@ def config_line(c: ConfigChange, now: float) -> str:
 
 def _replaced(ev: Evidence, bounce_s: float) -> list[Change]:
     """Replicas started well after their revision was rolled out, never restarted: replaced (a pod deleted, evicted,
-    its node lost) rather than rolled out — what ``kubectl get pods`` shows as an AGE younger than the rollout."""
+    its node lost) rather than rolled out — what ``kubectl get pods`` shows as an AGE younger than the rollout. A
+    rolling update starts its replicas one after another, each within ``bounce_s`` of the one before: the last of N
+    may start up to N x ``bounce_s`` after the rollout began (a heavy service's 45 s rollout of 3 replicas)."""
     rolled = {r.number: r.created_at for r in ev.history}
+    per_revision = Counter(r.revision for r in ev.replicas)
     out = []
     for r in ev.replicas:
         created = rolled.get(r.revision) if r.revision is not None else None
-        if created is None or r.started_at is None or r.restarts or r.started_at - created <= bounce_s:
+        if (created is None or r.started_at is None or r.restarts
+                or r.started_at - created <= bounce_s * per_revision[r.revision]):
             continue
         out.append(Change(r.started_at, "kill",
                           f"pod {r.name} started {ago(ev.collected_at - r.started_at)} ago, "
@@ -534,7 +541,7 @@ def decide(
                         "not ready on it",
                         [change.line, *(replica_line(r) for r in failing), *service, *crash_logs])
 
-    if kind == "config" and failing and picked_up(changes, failing):
+    if kind == "config" and failing and picked_up(changes, failing) and not served_on(ev, changes, failing, bounce_s):
         return _verdict(CONFIGURATION_PROBLEM,
                         f"configuration problem: the configuration changed {ago(now - changes[0].at)} ago and "
                         f"{len(failing)}/{len(ev.replicas)} replicas fail on it",
@@ -586,6 +593,27 @@ def picked_up(changes: list[Change], failing: list[Replica]) -> bool:
         return True
     written = changes[0].at - 1.0  # the platform's stamps are whole seconds
     return any(r.started_at is None or r.restarts or r.started_at >= written for r in failing)
+
+
+def served_on(ev: Evidence, changes: list[Change], failing: list[Replica], bounce_s: float = BOUNCE_S) -> list[Replica]:
+    """Replicas that picked up the configuration change of a ``config`` episode and serve on it, clearing it of the
+    ``failing`` replicas' failure. A configuration breaks a replica when it starts on it - it crashes, or never gets
+    ready - so replicas that started on it (after it was written: a service reads its configuration when it
+    starts), never restarted since, Running and ready now, show that it lets a replica start and serve. They clear
+    it of failing replicas that merely are not ready (Running, never restarted: nothing crashed); of crashing ones
+    once they have served on it ``bounce_s`` (a release may die seconds after it got ready), as ``kubectl get pods``
+    shows an on-call engineer (AGE, 0 RESTARTS, 1/1 READY beside the failing pod). A change to one replica's files
+    is served on by that replica only."""
+    if not changes:
+        return []
+    change = changes[0]  # the write (or the rollout of a new configuration hash); then what picked it up
+    subject = change.subject.split("/")[1] if change.subject.startswith("file/") else None
+    written = change.at - 1.0  # the platform's stamps are whole seconds
+    crashed = any(r.restarts or r.phase != "Running" for r in failing)
+    since = ev.collected_at - bounce_s if crashed else ev.collected_at
+    return [r for r in ev.replicas
+            if (subject is None or r.name == subject) and r.ready and r.phase == "Running" and not r.restarts
+            and r.started_at is not None and written <= r.started_at <= since]
 
 
 def _runs(replica: Replica, rev: Revision) -> bool:

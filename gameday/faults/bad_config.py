@@ -35,7 +35,7 @@ class BadConfig(Fault):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return True
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import CONFIGURATION_PROBLEM
 
         return CONFIGURATION_PROBLEM

@@ -39,7 +39,7 @@ class BadRelease(Fault):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return True
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import FAILED_DEPLOYMENT
 
         return FAILED_DEPLOYMENT

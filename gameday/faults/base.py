@@ -189,8 +189,9 @@ class Fault(ABC):
         """Whether users see an outage (True) or the service keeps serving, degraded (False)."""
 
     @abstractmethod
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
-        """The diagnosis verdict key this fault should get (see gameday.diagnose.rules)."""
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
+        """The diagnosis verdict key this fault should get (see gameday.diagnose.rules) on ``target_kind``: the
+        same change can look different from the service's side on each target (refused here, dropped there)."""
 
     # --- the change ----------------------------------------------------------------------------------
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:
@@ -234,10 +235,15 @@ class DependencyFault(Fault):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return profile.dependency(params["dependency"]).on_outage == "outage"
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def hangs(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> bool:
+        """Whether the service's side sees the dependency hang (its packets dropped, connections never answered)
+        rather than refuse: what the diagnosis should name."""
+        return False
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import dependency_verdict
 
-        return dependency_verdict(profile, params["dependency"])
+        return dependency_verdict(profile, params["dependency"], hung=self.hangs(params, profile, target_kind))
 
 
 def _type_of(prop: dict[str, Any]) -> str:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from gameday.faults.base import Params
 from gameday.faults.network import NetworkFault, NetworkParams
-
-
-class BandwidthParams(NetworkParams):
-    rate: int = Field(10, ge=1, le=10_000_000, description="the most the dependency may send, in KB/s (1000 bytes)")
 
 
 class DependencyBandwidth(NetworkFault):
@@ -19,7 +14,10 @@ class DependencyBandwidth(NetworkFault):
 
     name = "dependency-bandwidth"
     description = "throttle what one dependency sends to the replicas to rate KB/s"
-    Params: ClassVar[type[Params]] = BandwidthParams
+    toxic_type, stream = "bandwidth", "downstream"
 
-    def toxic(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "bandwidth", "stream": "downstream", "toxicity": 1.0, "attributes": {"rate": params["rate"]}}
+    class Params(NetworkParams):
+        rate: int = Field(10, ge=1, le=10_000_000, description="the most the dependency may send, in KB/s (1000 bytes)")
+
+    def attributes(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"rate": params["rate"]}

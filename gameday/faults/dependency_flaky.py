@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field
 
-from gameday.faults.base import Params
 from gameday.faults.network import NetworkFault, NetworkParams
-
-
-class FlakyParams(NetworkParams):
-    fraction: float = Field(0.1, gt=0.0, le=1.0, description="the share of connections reset (0 < fraction <= 1)")
 
 
 class DependencyFlaky(NetworkFault):
@@ -19,8 +14,13 @@ class DependencyFlaky(NetworkFault):
 
     name = "dependency-flaky"
     description = "reset a fraction of the connections to one dependency (connection reset by peer)"
-    Params: ClassVar[type[Params]] = FlakyParams
+    toxic_type = "reset_peer"
 
-    def toxic(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "reset_peer", "stream": "upstream", "toxicity": params["fraction"],
-                "attributes": {"timeout": 0}}
+    class Params(NetworkParams):
+        fraction: float = Field(0.1, gt=0.0, le=1.0, description="the share of connections reset (0 < fraction <= 1)")
+
+    def toxicity(self, params: dict[str, Any]) -> float:
+        return params["fraction"]
+
+    def attributes(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"timeout": 0}  # reset at once

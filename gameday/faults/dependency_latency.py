@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from gameday.faults.base import Params
 from gameday.faults.network import NetworkFault, NetworkParams
-
-
-class LatencyParams(NetworkParams):
-    ms: int = Field(1000, ge=1, le=600_000, description="added delay per answer, in milliseconds")
-    jitter: int = Field(0, ge=0, le=600_000, description="random variation of the delay (±), in milliseconds")
-
-    @model_validator(mode="after")
-    def _jitter_within_delay(self) -> LatencyParams:
-        if self.jitter > self.ms:
-            raise ValueError(f"jitter ({self.jitter} ms) must not exceed ms ({self.ms} ms)")
-        return self
 
 
 class DependencyLatency(NetworkFault):
@@ -26,8 +14,17 @@ class DependencyLatency(NetworkFault):
 
     name = "dependency-latency"
     description = "delay every answer of one dependency (ms, jitter) on the replicas' connections"
-    Params: ClassVar[type[Params]] = LatencyParams
+    toxic_type, stream = "latency", "downstream"
 
-    def toxic(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "latency", "stream": "downstream", "toxicity": 1.0,
-                "attributes": {"latency": params["ms"], "jitter": params.get("jitter", 0)}}
+    class Params(NetworkParams):
+        ms: int = Field(1000, ge=1, le=600_000, description="added delay per answer, in milliseconds")
+        jitter: int = Field(0, ge=0, le=600_000, description="random variation of the delay (±), in milliseconds")
+
+        @model_validator(mode="after")
+        def _jitter_within_delay(self) -> Self:
+            if self.jitter > self.ms:
+                raise ValueError(f"jitter ({self.jitter} ms) must not exceed ms ({self.ms} ms)")
+            return self
+
+    def attributes(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"latency": params["ms"], "jitter": params.get("jitter", 0)}

@@ -19,7 +19,7 @@ class FreezeReplicas(ReplicaFault):
     name = "freeze-replicas"
     description = "make replicas hang instead of failing fast"
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import REPLICAS_HANGING
 
         return REPLICAS_HANGING

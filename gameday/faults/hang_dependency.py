@@ -1,4 +1,9 @@
-"""hang-dependency: a dependency hangs (SIGSTOP / egress denied) instead of failing fast."""
+"""hang-dependency: a dependency hangs (SIGSTOP / egress denied) instead of failing fast.
+
+:class:`Hangs` is what it shares with ``dependency-blackhole`` (the same failure made on the network path instead
+of on the dependency): connections accepted, or their packets dropped, and never answered, so only timeouts find
+it and the diagnosis should name the dependency as hanging.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,19 @@ if TYPE_CHECKING:
     from gameday.targets.base import Target
 
 
-class HangDependency(DependencyFault):
+class Hangs:
+    """A fault that makes a dependency hang: ``dependency-hang:<dep>`` for one the service cannot work without,
+    ``dependency-degraded:<dep>`` for one it survives."""
+
+    def hangs(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> bool:
+        return True
+
+
+class HangDependency(Hangs, DependencyFault):
     """Connections are accepted and never answered: only timeouts find it."""
 
     name = "hang-dependency"
     description = "make one of the service's dependencies hang"
-
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
-        from gameday.diagnose.rules import dependency_verdict
-
-        return dependency_verdict(profile, params["dependency"], hung=True)
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.hang_dependency(params["dependency"])

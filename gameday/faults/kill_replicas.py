@@ -31,7 +31,7 @@ class KillReplicas(ReplicaFault):
     description = "kill replicas abruptly, repeatedly (all pods down)"
     Params: ClassVar[type[KillParams]] = KillParams
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import ALL_REPLICAS_DOWN
 
         return ALL_REPLICAS_DOWN

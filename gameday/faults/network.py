@@ -1,11 +1,13 @@
 """The network faults' common part: a toxic (or a cut link) on the fault proxy between the replicas and one
 dependency.
 
-Each network fault is its own module (``dependency_latency``, ``dependency_blackhole``, ...): its parameters and
-the toxic they make. The target applies it (:meth:`~gameday.targets.base.Target.add_toxic`; the local target
-through its fault proxy, Toxiproxy's API); the toxic is named after the fault, so the undo removes exactly it and
-finds nothing to do when it is already gone. Unlike stop/hang-dependency, any dependency of the profile can take
-one, external ones too: the replicas reach every dependency through the proxy.
+Each network fault is its own module (``dependency_latency``, ``dependency_blackhole``, ...) stating only what is
+its own: the parameters it adds to ``dependency`` (a nested ``Params(NetworkParams)``), the toxic's type and
+stream, and how its parameters become the toxic's attributes and toxicity. The target applies the toxic
+(:meth:`~gameday.targets.base.Target.add_toxic`; the local target through its fault proxy, Toxiproxy's API); it is
+named after the fault, so the undo removes exactly it and finds nothing to do when it is already gone. Unlike
+stop/hang-dependency, any dependency of the profile can take one, external ones too: the replicas reach every
+dependency through the proxy.
 """
 
 from __future__ import annotations
@@ -43,10 +45,21 @@ class NetworkFault(Fault):
     (slower, or with some errors) unless a subclass says it cuts the dependency off."""
 
     Params: ClassVar[type[Params]] = NetworkParams
+    toxic_type: ClassVar[str]  # Toxiproxy's toxic type: latency, timeout, reset_peer, bandwidth ...
+    stream: ClassVar[str] = "upstream"  # upstream: what the replicas send; downstream: what the dependency answers
+
+    def attributes(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The toxic's attributes, from the fault's parameters."""
+        return {}
+
+    def toxicity(self, params: dict[str, Any]) -> float:
+        """The share of connections the toxic acts on."""
+        return 1.0
 
     def toxic(self, params: dict[str, Any]) -> dict[str, Any]:
         """The toxic (Toxiproxy's JSON) this fault adds."""
-        raise NotImplementedError
+        return {"type": self.toxic_type, "stream": self.stream, "toxicity": self.toxicity(params),
+                "attributes": self.attributes(params)}
 
     def toxic_name(self) -> str:
         return f"gameday-{self.name}"
@@ -65,7 +78,7 @@ class NetworkFault(Fault):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return False
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import NO_OUTAGE
 
         return NO_OUTAGE
@@ -83,7 +96,11 @@ class CutFault(NetworkFault):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return profile.dependency(params["dependency"]).on_outage == "outage"
 
-    def expected_verdict(self, params: dict[str, Any], profile: Profile) -> str:
+    def hangs(self, params: dict[str, Any], profile: Profile, target_kind: str | None) -> bool:
+        """Whether the cut is seen as a hang (packets dropped) rather than a refusal."""
+        return False
+
+    def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         from gameday.diagnose.rules import dependency_verdict
 
-        return dependency_verdict(profile, params["dependency"])
+        return dependency_verdict(profile, params["dependency"], hung=self.hangs(params, profile, target_kind))

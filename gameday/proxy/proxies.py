@@ -21,7 +21,7 @@ from typing import Any
 
 from gameday.proxy import errors
 from gameday.proxy.addresses import loopback_listen, upstream_address
-from gameday.proxy.link import Link
+from gameday.proxy.link import Link, open_connection, start_server
 from gameday.proxy.toxics import Toxic, parse_attributes, parse_toxicity, toxic_from_json
 
 log = logging.getLogger("gameday.proxy")
@@ -60,7 +60,7 @@ class Proxy:
     async def start(self) -> None:
         host, port = loopback_listen(self.listen)
         try:
-            server = await asyncio.start_server(self._accept, host, port)
+            server = await start_server(self._accept, host, port)
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise errors.listen_failed(f"{host}:{port}", f"bind: {reason}") from None
@@ -155,7 +155,7 @@ class Proxy:
             return
         host, port = upstream_address(self.upstream)
         try:
-            upstream = await asyncio.open_connection(host, port)
+            upstream = await open_connection(host, port)
         except OSError as exc:
             log.warning("proxy %s: cannot reach upstream %s: %s", self.name, self.upstream, exc)
             if isinstance(exc, ConnectionRefusedError):

@@ -49,7 +49,7 @@ def entry(name_or_path: str, profile: Profile, target_kind: str | None) -> Catal
     fault = faults.get_fault(name)
     clean = fault.validate(params, context=faults.FaultContext(profile, target_kind))
     return CatalogueEntry(path.stem, path, title, name, params, expects_outage=fault.outage(clean, profile),
-                          expected_verdict=fault.expected_verdict(clean, profile))
+                          expected_verdict=fault.expected_verdict(clean, profile, target_kind))
 
 
 def catalogue(names: list[str] | None, profile: Profile, target_kind: str | None) -> list[CatalogueEntry]:

@@ -24,8 +24,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,13 +62,14 @@ from gameday.targets.base import Target
 from gameday.verify.checklist import run_checklist
 from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.smoke import decided
-from gameday.verify.verdicts import Status
+from gameday.verify.verdicts import MIN_LATENCY_SAMPLES, Status, required_requests
 
 CONTROLS = [{"name": "gameday-phases", "provider": {"type": "python", "module": "gameday.run.control"}}]
 MAX_LOAD_S = 3000.0
 PAGE_POLL_S = 0.25  # how often the page wait asks Prometheus (each ask bounded by 4x this): half the default
 PAGE_NEAR_POLL_S = 0.05  # ... and from PAGE_POLL_S before the evaluation Prometheus will fire it at (activeAt + for:)
 STOPPED_REASON = "not run: a stop condition ended the game day"
+CROSS_CHECK_WAIT_S = 30.0  # the longest the report waits for Prometheus's cross-check of one window
 DIAGNOSIS_MODES = ("strict", "advisory")  # strict: a wrong diagnosis or a misbehaving alert fails the experiment
 
 
@@ -147,7 +149,11 @@ class GameDay:
         self.load: LoadRun | None = None
         self.prober: probing.Prober | None = None
         self.baseline: LoadWindow | None = None
-        self._cross_check: dict[str, Any] | None = None
+        # Prometheus's cross-check of each verification window: no verdict depends on it, so the next experiment
+        # does not wait for it; its figures join the experiment's result before the report is written
+        self._cross_checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cross-check")
+        self._pending_checks: list[tuple[dict[str, Any], Future[dict[str, Any] | None]]] = []
+        self._cross_check: Future[dict[str, Any] | None] | None = None
         self._window_bounds: dict[str, float | None] | None = None  # the last verification window's whole seconds
         self.started_at = time.time()
         self.stop_conditions = options.stop_conditions or settings.stop_conditions
@@ -247,7 +253,27 @@ class GameDay:
         blind = self.watcher.blind() if self.watcher else []
         if blind:  # a guard that could not see is said beside the verdict it did not watch over
             message += "; " + blind_line(blind)
+        self._collect_cross_checks(0.0 if status == "interrupted" else CROSS_CHECK_WAIT_S)
         return GameDayResult(self._write(status, message, ledger_clean, blind), self.out_dir)
+
+    def _collect_cross_checks(self, wait_s: float) -> None:
+        """Each experiment's Prometheus cross-check into its result: asked while the run went on, waited for at most
+        ``wait_s`` each (none once the run was interrupted); a Ctrl-C here ends the wait, not the report."""
+        try:
+            for scored, pending in self._pending_checks:
+                try:
+                    scored["prometheus_cross_check"] = pending.result(timeout=wait_s)
+                except FutureTimeout:
+                    why = f"no answer within {wait_s:g}s" if wait_s else "not waited for: the run was interrupted"
+                    scored["prometheus_cross_check"] = {"error": why}
+                except Exception as exc:  # a figure beside the verdicts: its failure is reported, not the run's end
+                    scored["prometheus_cross_check"] = {"error": f"{type(exc).__name__}: {exc}"}
+        except KeyboardInterrupt:
+            for scored, pending in self._pending_checks:
+                if not pending.done():
+                    scored["prometheus_cross_check"] = {"error": "not waited for: the run was interrupted"}
+        finally:
+            self._cross_checks.shutdown(wait=False, cancel_futures=True)
 
     def _skip_rest(self) -> None:
         """A stop condition ended the run: the experiments not run yet are reported as skipped, with why."""
@@ -266,7 +292,7 @@ class GameDay:
             users=self.options.users,
             duration_s=min(MAX_LOAD_S, estimate),
             out_dir=self.out_dir / "load",
-            wait=(0.05, 0.15),
+            wait=background_wait(self.settings, self.options.users, self.options.verify_window_s),
             request_timeout_s=self.target.answer_timeout_s(),  # beyond the load balancer's: its 504 is seen
             profile=self.settings.service.source,
         )
@@ -361,8 +387,13 @@ class GameDay:
         # the window opens when the method proved recovery (wait until healthy): the steady state after and the
         # rollbacks run inside it, under the same load, instead of before it
         window_start = min(track.method_ended_at or finished, finished)
-        checklist, verified_at = self._verify(window_start, finished) if not result.interrupted_by else ([], None)
-        scored = self._score(entry, track, result, checklist, verified_at, diagnosis, notes)
+        checklist, verified_at, alert = ([], None, None)
+        if not result.interrupted_by:  # the alert's times are asked for beside the checklist, not after it
+            checklist, verified_at, alert = self._verify(
+                window_start, finished, lambda: self._alert(track, track.injected_at, self._detected(track), False))
+        scored = self._score(entry, track, result, checklist, verified_at, diagnosis, notes, alert)
+        if self._cross_check is not None:
+            self._pending_checks.append((scored, self._cross_check))
         scored["signal"] = result.interrupted_by
         if fired is not None:  # ended by a stop condition, not by a person
             scored.update(status="aborted", message=fired.line(), stop=fired.to_dict(), signal=None)
@@ -461,8 +492,10 @@ class GameDay:
         except Exception:  # the record cannot be read: the run still ends, called terminated rather than halted
             return None
 
-    def _verify(self, start: float, experiment_end: float) -> tuple[list[dict[str, Any]], float | None]:
-        """The runbook's checklist over a load window after recovery.
+    def _verify(self, start: float, experiment_end: float, alongside: Callable[[], dict[str, Any] | None]
+                ) -> tuple[list[dict[str, Any]], float | None, dict[str, Any] | None]:
+        """The runbook's checklist over a load window after recovery, and what ``alongside`` returns (run beside
+        the checklist once the window is complete: the alert's times, from Prometheus too).
 
         ``start``: when the method ended, its last action having proven recovery; the experiment's steady state
         after and rollbacks (ended at ``experiment_end``) run inside the window: its error rate and latency are
@@ -479,21 +512,25 @@ class GameDay:
         while time.monotonic() < deadline:
             timeline = self._timeline().window(start, time.time())
             window = LoadWindow.from_timeline(timeline)
-            # Prometheus counts every request HAProxy served, the steady state's burst too: its cross-check takes
-            # the window's seconds after the experiment ended (at least one)
+            # the window's seconds after the experiment ended (its steady-state burst too), when only the background
+            # load ran: what the baseline was measured under, so the response time is judged on it (and Prometheus,
+            # which counts every request HAProxy served, is cross-checked on it); at least one second of it, and
+            # enough successful requests for a latency verdict, within the deadline
             alone = LoadWindow.from_timeline(timeline.window(experiment_end))
-            if window.duration_s >= length and alone.duration_s >= 1 and decided(window, self.settings):
-                break  # long enough, and enough requests for the error-rate verdict at this rate
+            if (window.duration_s >= length and alone.duration_s >= 1 and alone.successes >= MIN_LATENCY_SAMPLES
+                    and decided(window, self.settings)):
+                break  # long enough, and enough requests for the error-rate and latency verdicts at this rate
             interrupts.pause(0.1)  # poll (a safe point): the next second, or more requests for the error-rate verdict
         self._window_bounds = {"start": window.start, "end": window.end}
-        measurements = Measurements(load=window, baseline=self.baseline)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cross-check") as pool:
-            # Prometheus's numbers are not an item of the checklist: asked while it runs, not after it
-            cross_check = pool.submit(self._prometheus_cross_check, alone)
+        measurements = Measurements(load=window, baseline=self.baseline, settled=alone)
+        # Prometheus's numbers are not an item of the checklist: asked while it runs, collected by the report
+        self._cross_check = self._cross_checks.submit(self._prometheus_cross_check, alone)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert") as pool:
+            beside = pool.submit(alongside)
             verdicts = run_checklist(self.target, measurements, self.settings)
             passed_at = time.time() if all(v.status == Status.PASS for v in verdicts) else None
-            self._cross_check = cross_check.result()
-        return [_verdict_dict(v) for v in verdicts], passed_at
+            found = beside.result()
+        return [_verdict_dict(v) for v in verdicts], passed_at, found
 
     def _prometheus_cross_check(self, window: LoadWindow) -> dict[str, Any] | None:
         """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters), over
@@ -524,17 +561,19 @@ class GameDay:
         verified_at: float | None,
         diagnosis: dict[str, Any],
         notes: list[dict[str, Any]],
+        alert: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         assert self.prober is not None
         observations = self.prober.snapshot(track.started_at)
         injected = track.injected_at
-        detected = probing.detected_at(observations, injected) if injected else None
+        detected = self._detected(track)
         resolution = track.resolution_started_at
         recovered = probing.recovered_at(observations, resolution or detected or 0) if detected else None
         seen = symptoms.over_window(observations, injected or track.started_at, resolution or time.time())
         expected_symptoms = list(symptoms.OUTAGE) if entry.expects_outage else []
         outage_s = (recovered or time.time()) - detected if detected else None
-        alert = self._alert(track, injected, detected, cut_short=bool(result.interrupted_by))
+        if alert is None:  # not asked beside the verification (cut short), or Prometheus has none
+            alert = self._alert(track, injected, detected, cut_short=bool(result.interrupted_by))
         status, message = "passed", result.message
         problems = []
         judged = [] if result.interrupted_by else self._misjudged(diagnosis, alert)
@@ -583,7 +622,7 @@ class GameDay:
             "symptoms_expected": expected_symptoms,
             "symptoms_seen": seen,
             "checklist": checklist,
-            "prometheus_cross_check": self._cross_check,
+            "prometheus_cross_check": None,  # :meth:`_collect_cross_checks`
             "diagnosis": diagnosis or None,
             "alert": alert,
             "advisory": [] if gating else judged,  # what would have failed it under --diagnosis strict
@@ -596,6 +635,12 @@ class GameDay:
             "journal": str(result.journal_path),
             "notes": track.notes,
         }
+
+    def _detected(self, track: ExperimentTrack) -> float | None:
+        """When the prober first saw the experiment's outage (None: it saw none, or no fault went in)."""
+        assert self.prober is not None
+        injected = track.injected_at
+        return probing.detected_at(self.prober.snapshot(track.started_at), injected) if injected else None
 
     def _alert(self, track: ExperimentTrack, injected: float | None, detected: float | None,
                cut_short: bool) -> dict[str, Any] | None:
@@ -721,6 +766,26 @@ class GameDay:
             said.append(f"regression gate: could not judge the run: {exc}")
             code = before or exc.exit_code
         return {"lines": said, "exit_code": code}
+
+
+def background_wait(settings: Settings, users: int, verify_window_s: float) -> tuple[float, float]:
+    """Seconds each user of the background load waits between its tasks, from the profile.
+
+    With ``verify.think_time`` the profile's ``load.think_time_s``, as its users wait (the verification then takes
+    as long as deciding the error rate at that rate takes). Otherwise the users wait no longer than the profile's
+    think time, and short enough that ``users`` of them start as many tasks as the error rate at the SLO needs
+    answers (~381 at 1%, 95%) within the verification window: a task is one request or more (a journey's steps), so
+    the window is decided when it is long enough, at a rate no higher than that needs (the machine's cores are the
+    service's too). A service whose users think faster gets its own think time."""
+    profile = settings.service
+    low, high = profile.load.think_time_s
+    if profile.verify.think_time:
+        return low, high
+    needed = required_requests(profile.slo.max_error_rate, settings.slo.confidence, 0.0)
+    if not needed:
+        return low, high
+    mean = users * verify_window_s / needed  # seconds per task of one user
+    return round(min(mean / 2, low), 4), round(min(mean * 1.5, high), 4)
 
 
 @contextlib.contextmanager

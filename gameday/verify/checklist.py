@@ -27,7 +27,13 @@ from gameday.profile import Profile
 from gameday.targets.base import Target, TargetError
 from gameday.verify.measurements import Measurements
 from gameday.verify.restarts import Restart
-from gameday.verify.verdicts import Status, Verdict, error_rate_verdict, response_time_verdict
+from gameday.verify.verdicts import (
+    MIN_LATENCY_SAMPLES,
+    Status,
+    Verdict,
+    error_rate_verdict,
+    response_time_verdict,
+)
 
 DEPENDENCY_TIMEOUT_S = 2.0
 
@@ -214,16 +220,25 @@ def error_rate_below(target: Target, m: Measurements, settings: Settings) -> Ver
 def response_time_normal(target: Target, m: Measurements, settings: Settings) -> Verdict:
     """p95 of the load window's SUCCESSFUL requests within the SLO and the tolerance of the baseline."""
     knobs = settings.slo
-    if m.load is None:
+    window = m.latency_window(MIN_LATENCY_SAMPLES)
+    if window is None:
         return Verdict("response time normal", Status.INCONCLUSIVE, {}, "no load window was measured",
                        "response-time")
     base = m.baseline
-    return response_time_verdict(
-        m.load.ok_p95_ms, m.load.successes, settings.service.slo.p95_ms,
+    verdict = response_time_verdict(
+        window.ok_p95_ms, window.successes, settings.service.slo.p95_ms,
         baseline_p95_ms=base.ok_p95_ms if base else None,
         tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms,
         baseline_samples=base.successes if base else None,
+        baseline_spread_ms=base.ok_spread_ms if base else None,
     )
+    if window is m.load or m.load is None:
+        return verdict
+    whole = f"; the whole window, gameday's own load included: p95 {m.load.ok_p95_ms or 0:.0f} ms"
+    return Verdict(verdict.name, verdict.status, {**verdict.measured, "judged": "settled",
+                                                  "whole_window_p95_ms": m.load.ok_p95_ms},
+                   f"{verdict.explanation} (after gameday's own load ended: {window.successes} answers{whole})",
+                   verdict.item)
 
 
 CHECKLIST: tuple[ChecklistItem, ...] = (

@@ -10,7 +10,11 @@ failures the bound is z²/(n + z²), so a pass needs n > z²(1 - t)/t requests (
 still undecided at its cap is "inconclusive" with its numbers (never a pass, never an error rate).
 
 "Response time normal" compares the p95 of the *successful* requests with the SLO and with the baseline p95
-measured in the same run before any fault (``baseline * tolerance + slack``); both limits are printed. Latency
+measured in the same run before any fault (``baseline * tolerance + slack``); both limits are printed. The slack is
+the baseline's own spread (its p99 - p50) when that is wider than the configured floor: how much later than the
+typical request an unlucky one answered *while the baseline was measured* - a page queued behind another in a
+synchronous worker, a neighbour's CPU burst on a shared runner. A fast service on a quiet machine keeps the floor
+(50 ms); a heavy one on a busy runner is judged against the noise it showed before any fault, not ours. Latency
 over failed requests is not a verdict (a dead service answers 503 in a millisecond): without enough successful
 requests the line says "not judged" and fails.
 """
@@ -241,8 +245,12 @@ def response_time_verdict(
     min_samples: int = MIN_LATENCY_SAMPLES,
     name: str = "response time normal",
     item: str = "response-time",
+    baseline_spread_ms: float | None = None,
 ) -> Verdict:
     """Pass when the p95 of ``samples`` successful requests is within the SLO and the baseline's tolerance.
+
+    ``baseline_spread_ms``: the baseline's p99 - p50 (:attr:`LoadWindow.ok_spread_ms`); the slack is the larger of
+    it and ``slack_ms``: the baseline's own noise, measured on the service and the machine it runs on.
 
     Without a baseline (none measured before any fault) only the SLO is judged, and the explanation says
     so. A baseline that is itself above the SLO (a latency spike while it was measured) cannot loosen
@@ -251,6 +259,9 @@ def response_time_verdict(
     """
     baseline_limit = None
     usable_baseline = baseline_p95_ms is not None and (baseline_samples is None or baseline_samples >= min_samples)
+    floor_ms = slack_ms
+    if usable_baseline and baseline_spread_ms is not None and baseline_spread_ms > slack_ms:
+        slack_ms = baseline_spread_ms  # the baseline's own noise, wider than the floor
     if usable_baseline:
         baseline_limit = baseline_p95_ms * tolerance + slack_ms  # type: ignore[operator]
     measured: dict[str, Any] = {
@@ -262,6 +273,8 @@ def response_time_verdict(
         "baseline_limit_ms": baseline_limit,
         "tolerance": tolerance,
         "slack_ms": slack_ms,
+        "slack_floor_ms": floor_ms,
+        "baseline_spread_ms": baseline_spread_ms,
     }
     if p95_ms is None or samples <= 0:
         return Verdict(name, Status.FAIL, measured, "not judged: no successful requests", item)
@@ -272,8 +285,9 @@ def response_time_verdict(
     slo_text = f"{'within' if slo_ok else 'above'} SLO {slo_ms:.0f} ms"
     if baseline_limit is not None:
         base_ok = p95_ms <= baseline_limit
+        spread = " (the baseline's own p99 - p50)" if slack_ms > floor_ms else ""
         base_text = (f"{'within' if base_ok else 'above'} baseline {baseline_p95_ms:.0f} ms x{tolerance:g} + "
-                     f"{slack_ms:.0f} ms = {baseline_limit:.0f} ms")
+                     f"{slack_ms:.0f} ms{spread} = {baseline_limit:.0f} ms")
         if baseline_p95_ms > slo_ms:  # type: ignore[operator]
             base_text += " (the baseline itself is above the SLO)"
     elif baseline_p95_ms is not None:

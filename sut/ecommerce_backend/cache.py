@@ -38,18 +38,22 @@ class RedisCache:
         self.client = aioredis.Redis(
             host=settings.REDIS_HOST, port=settings.REDIS_PORT,
             socket_timeout=self._timeout, socket_connect_timeout=self._timeout,
-            # one immediate retry on a new connection: after Redis restarts, every pooled connection is dead,
-            # and without it each one fails a request once (enough to trip the breaker again)
-            retry=Retry(NoBackoff(), 1), retry_on_error=[redis.exceptions.ConnectionError], retry_on_timeout=False,
+            # immediate retries on a new connection: after Redis restarts, every pooled connection is dead, and
+            # without them each one fails a request once (enough to trip the breaker again); a connection reset
+            # mid-way (a flaky network) is absorbed the same way. Timeouts are not retried: the breaker's business
+            retry=Retry(NoBackoff(), settings.redis_retries),
+            retry_on_error=[redis.exceptions.ConnectionError],
+            retry_on_timeout=False,
             health_check_interval=0,
             decode_responses=True,
         )
         self.breaker = make_breaker("redis", failure_threshold=3, recovery_timeout=5.0)
+        self._guarded = settings.breaker_enabled  # a -no-breaker release waits out every timeout
 
     @property
     def available(self) -> bool:
         """False while the breaker is open (calls would fail at once)."""
-        return not is_open(self.breaker)
+        return not (self._guarded and is_open(self.breaker))
 
     async def _call(self, func: Callable[[], Awaitable[T]]) -> T:
         """One Redis operation through the breaker, within REDIS_TIMEOUT_SECONDS."""
@@ -59,7 +63,7 @@ class RedisCache:
                 return await func()
 
         try:
-            return await call_guarded(self.breaker, bounded)
+            return await (call_guarded(self.breaker, bounded) if self._guarded else bounded())
         except CircuitBreakerError as exc:
             raise CacheUnavailable("circuit breaker open") from exc
         except Exception as exc:

@@ -17,7 +17,8 @@ to the simulated pods' dependency connections.
   Service) makes that dependency's connections from the pod slow (``delay``, ``bandwidth``), lossy (``loss`` below
   100%) or unreachable (``partition``, ``loss`` 100%: connections time out). For the ecommerce backend's postgres,
   unreachable or slower than the readiness probe's timeout makes the pod not ready, as a real backend whose
-  readiness checks the database would be; every effect is in the pod's logs.
+  readiness checks the database would be; every effect is in the pod's logs, as the application sees it (a
+  timeout, a slow answer), never naming the object.
 """
 
 from __future__ import annotations
@@ -211,22 +212,21 @@ def effects_on(api: Api, pod: Obj) -> dict[str, list[tuple[str, Obj]]]:
 
 
 def describe(action: str, obj: Obj) -> tuple[str, bool, float]:
-    """(what the application sees on such a connection, unreachable, added latency in ms)."""
+    """(what the application sees on such a connection, unreachable, added latency in ms). Only what it sees: an
+    application cannot know which object, or that any object, acts on its packets."""
     spec = obj.get("spec") or {}
-    name = obj["metadata"]["name"]
     if action == "partition":
-        return f"timed out (NetworkChaos {name}: partition)", True, 0.0
+        return "timed out", True, 0.0
     if action == "loss":
-        percent = float((spec.get("loss") or {}).get("loss", "0"))
-        if percent >= 100:
-            return f"timed out (NetworkChaos {name}: 100% packet loss)", True, 0.0
-        return f"retransmissions, {percent:g}% packet loss (NetworkChaos {name})", False, 0.0
+        if float((spec.get("loss") or {}).get("loss", "0")) >= 100:
+            return "timed out", True, 0.0
+        return "slow: retransmissions", False, 0.0
     if action == "delay":
         latency = _ms((spec.get("delay") or {}).get("latency", "0ms"))
-        return f"slow: +{latency:.0f} ms per round trip (NetworkChaos {name})", False, latency
+        return f"slow: +{latency:.0f} ms per round trip", False, latency
     if action == "bandwidth":
-        return f"slow: bandwidth {(spec.get('bandwidth') or {}).get('rate')} (NetworkChaos {name})", False, 0.0
-    return f"{action} (NetworkChaos {name})", False, 0.0
+        return "slow: throttled", False, 0.0
+    return "slow", False, 0.0
 
 
 def network_rule_for(app: str, critical: str, port: int) -> Any:

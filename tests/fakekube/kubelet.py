@@ -671,7 +671,9 @@ class EcommerceRules:
     * dependency (live): the postgres Service must have a ready pod (scaling the postgres
       StatefulSet/Deployment to 0 makes the backend not ready);
     * network (live): a NetworkPolicy selecting the pod that restricts Egress without allowing
-      postgres:5432 makes the backend not ready.
+      postgres:5432 makes the backend not ready. As on a network plugin that enforces policies (Calico, Cilium),
+      the denied packets are dropped, not refused: the backend's connection times out, and its log says only that
+      (an application cannot know which policy, or that any policy, dropped its packets).
     """
 
     app: str = "ecommerce-backend"
@@ -739,12 +741,13 @@ class EcommerceRules:
         if isolating and not any(
             _egress_allows(np["spec"].get("egress") or [], postgres_pods, self.postgres_port) for np in isolating
         ):
-            return Verdict(
+            address = ((ctx.service(self.postgres_service) or {}).get("spec") or {}).get("clusterIP", "")
+            return Verdict(  # its readiness checks postgres with a timeout shorter than the probe's: a 503
                 ready=False,
                 message="HTTP probe failed with statuscode: 503",
                 logs=(
-                    f"ERROR postgres: connection to {self.postgres_service}:{self.postgres_port} "
-                    f"timed out (egress denied by NetworkPolicy {isolating[0]['metadata']['name']})",
+                    f'ERROR postgres: connection to server at "{self.postgres_service}" ({address}), '
+                    f"port {self.postgres_port} failed: timeout expired",
                 ),
             )
         return None

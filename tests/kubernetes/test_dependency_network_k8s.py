@@ -70,15 +70,19 @@ def checks_of(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 # -- end to end: kubectl apply, gameday diagnose -------------------------------------------------------------------
 
-def test_a_deny_egress_policy_applied_by_hand_is_the_dependency_down(scenario: KubeTarget, by_hand, tmp_path: Path):
-    """Egress from the backend allowed only to the ports of redis, kafka and DNS: postgres is cut off."""
+def test_a_deny_egress_policy_applied_by_hand_is_the_dependency_hanging(scenario: KubeTarget, by_hand, tmp_path: Path):
+    """Egress from the backend allowed only to the ports of redis, kafka and DNS: postgres is cut off. A CNI that
+    enforces policies (Calico, Cilium) drops the denied packets: connections time out, so the step-3 check from the
+    pods' side times out and the critical postgres is named as hanging (no label, annotation or event of gameday's
+    exists here to read)."""
     by_hand(netpol("incident-4711-egress-lockdown", {"matchLabels": {"app": BACKEND}},
                    [{"ports": [{"port": 6379}, {"port": 9092}, {"port": 53, "protocol": "UDP"}]}]))
     result = cli_diagnosis(scenario, tmp_path)
     profile = KubernetesTarget(settings_for(scenario, tmp_path / "s")).profile
-    assert result["verdict"]["scored"] == dependency_verdict(profile, "postgres"), result["verdict"]
+    assert result["verdict"]["scored"] == dependency_verdict(profile, "postgres", hung=True) \
+        == "dependency-hang:postgres", result["verdict"]
     checks = checks_of(result)
-    assert not checks["postgres"]["ok"]
+    assert not checks["postgres"]["ok"] and "timed out" in checks["postgres"]["detail"], checks["postgres"]
     assert "incident-4711-egress-lockdown" in checks["postgres"]["detail"]
     assert "postgres-0:5432/TCP" in checks["postgres"]["detail"]
     assert checks["redis"]["ok"] and checks["kafka"]["ok"], checks
@@ -105,7 +109,11 @@ def test_a_policy_allowing_egress_to_the_dependencies_is_no_outage(scenario: Kub
     assert not check.ok and "default-deny-egress" in check.detail, check
 
 
-def test_gamedays_own_hang_fault_is_still_diagnosed(scenario: KubeTarget, tmp_path: Path):
+@pytest.mark.parametrize("dependency", ["postgres", "redis"])
+def test_gamedays_own_hang_fault_is_diagnosed_a_hang(scenario: KubeTarget, tmp_path: Path, dependency: str):
+    """hang-dependency without Chaos Mesh or Toxiproxy: its NetworkPolicy denies egress to the dependency, the CNI
+    drops the packets, the step-3 check times out: ``dependency-hang:postgres`` (critical); redis, which the service
+    survives, ``dependency-degraded:redis``."""
     base = settings_for(scenario, tmp_path / "state")
     settings = base.model_copy(update={"kubernetes": base.kubernetes.model_copy(
         update={"base_url": proxy_url(scenario)})})
@@ -113,12 +121,12 @@ def test_gamedays_own_hang_fault_is_still_diagnosed(scenario: KubeTarget, tmp_pa
     use_settings(settings)
     target = KubernetesTarget(settings)
     try:
-        target.hang_dependency("redis")
+        target.hang_dependency(dependency)
         try:
             verdict = diagnose(target, target.profile, load_runbook()).verdict
         finally:
-            target.release_dependency("redis")
-        assert verdict.scored == dependency_verdict(target.profile, "redis"), verdict.summary
+            target.release_dependency(dependency)
+        assert verdict.scored == dependency_verdict(target.profile, dependency, hung=True), verdict.summary
     finally:
         target.client.close()
         gameday_config._current[:] = saved

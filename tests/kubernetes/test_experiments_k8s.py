@@ -49,6 +49,7 @@ EXPERIMENTS = sorted((ROOT / "runbooks" / "service-outage" / "experiments").glob
 HTTP_LEVEL = {
     "health_checks_pass", "smoke_endpoints_answer", "load_within_slo", "outage_symptoms_observed",
     "degraded_but_serving", "events_delivered", "dependency_loss_observed",
+    "breaker_fails_fast", "retries_absorb_resets", "fallback_as_promised", "recovers_within_slo",  # promises
     "steady_state",  # the runbook's steady state: mostly HTTP checks
 }
 SKIP_REASON = "needs the service's HTTP answers; the fake API runs no service"

@@ -64,14 +64,15 @@ with game_day_lock(settings, on_halt=lambda record: signal.pthread_kill(main, si
                 going = threading.Thread(target=faults.inject, args=(get_target(settings), book, fault, params),
                                          daemon=True)
                 going.start()
+                deadline = time.monotonic() + 30
                 while not [e for e in book.own() if e.state == "applying"]:
-                    if not going.is_alive():
+                    if not going.is_alive() or time.monotonic() > deadline:
                         sys.exit(f"{{fault}} was not injected")
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # poll
             else:
                 faults.inject(get_target(settings), book, fault, params)
         while True:
-            time.sleep(0.05)  # the outage goes on: an experiment waiting for detection
+            signal.pause()  # the outage goes on (an experiment waiting for detection) until a signal ends the run
     finally:
         print(f"ending {{time.time()}}", file=sys.stderr, flush=True)
         undo_entries(book, book.own())

@@ -115,6 +115,26 @@ def test_a_partitioned_or_blackholed_postgres_makes_the_backend_time_out(fresh_f
     wait_for(lambda: all(ready()), 10, message="backend ready again")
 
 
+@pytest.mark.parametrize("fault", ["dependency-blackhole", "dependency-partition"])
+def test_postgres_cut_off_by_chaos_mesh_is_diagnosed_as_hanging(fresh_fake: KubeTarget, settings: Settings,
+                                                                tmp_path: Path, fault: str) -> None:
+    """Chaos Mesh drops the packets (loss 100%, partition): the step-3 check from the backend's side times out, and
+    the diagnosis names postgres as hanging, from that evidence alone (its rules read no label of gameday's)."""
+    target = KubernetesTarget(settings)
+    ledger = Ledger(tmp_path / "ledger.json")
+    entry = faults.inject(target, ledger, fault, {"dependency": "postgres"}, profile=settings.service)
+    try:
+        check = target.check_dependency("postgres")
+        result = diagnose(target, settings.service, load_runbook())
+    finally:
+        faults.undo(target, ledger, entry)
+    assert not check.ok and "timed out" in check.detail, check
+    assert result.verdict.key == dependency_verdict(settings.service, "postgres", hung=True), result.verdict
+    # and the game day on this cluster expects it so (a refusal's verdict is expected only from a Toxiproxy)
+    assert result.verdict.scored == faults.get_fault(fault).expected_verdict(
+        {"dependency": "postgres"}, settings.service, "kubernetes"), result.verdict
+
+
 def test_without_chaos_mesh_or_toxiproxy_the_fault_is_skipped_with_the_reason(fresh_fake: KubeTarget,
                                                                               settings: Settings) -> None:
     assert fresh_fake.api is not None
@@ -184,7 +204,8 @@ def test_stop_dependency_on_a_shared_dependency_denies_egress_and_never_scales(f
                                                                                settings: Settings,
                                                                                tmp_path: Path) -> None:
     """postgres is not the team's own (no ``owned: true``): its StatefulSet keeps its replica, a NetworkPolicy cuts
-    the backend's egress to it, and the diagnosis names it from the backend's side of the network."""
+    the backend's egress to it, and the diagnosis names it from the backend's side of the network: as a hang, since
+    a network plugin drops what a policy denies (the backend's connections time out, nothing refuses them)."""
     apps = fresh_fake.apps()
     before = apps.read_namespaced_stateful_set("postgres", fresh_fake.namespace).spec.replicas
     profile = settings.service
@@ -203,7 +224,11 @@ def test_stop_dependency_on_a_shared_dependency_denies_egress_and_never_scales(f
     assert not check.ok and "gameday-stop-postgres" in check.detail
     result = diagnose(target, settings.service, load_runbook())
     assert result.verdict.dependency == "postgres", result.verdict
-    assert result.verdict.key == dependency_verdict(settings.service, "postgres"), result.verdict
+    assert result.verdict.key == dependency_verdict(settings.service, "postgres", hung=True), result.verdict
+    # the game day expects what on-call sees on a cluster: that verdict, not a refusal's
+    expected = faults.get_fault("stop-dependency").expected_verdict({"dependency": "postgres"}, settings.service,
+                                                                    "kubernetes")
+    assert result.verdict.scored == expected, (result.verdict, expected)
     faults.undo(target, ledger, entry)
     assert net.list_namespaced_network_policy(fresh_fake.namespace).items == []
     assert apps.read_namespaced_stateful_set("postgres", fresh_fake.namespace).spec.replicas == before

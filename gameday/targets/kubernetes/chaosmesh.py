@@ -36,6 +36,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from gameday.targets.base import NotApplicableError, TargetError
@@ -194,6 +195,21 @@ class ChaosMesh:
                 return None
             raise
 
+    def _create(self, name: str, body: dict[str, Any]) -> None:
+        self.client.call(f"create networkchaos/{name}", self.client.custom.create_namespaced_custom_object,
+                         GROUP, VERSION, self.namespace, PLURAL, body)
+
+    def _wait(self, name: str, timeout: float, settled: Callable[[dict[str, Any] | None], tuple[bool, str]]) -> str:
+        """Read the object until ``settled(it or None)`` says it is; "" then, else after ``timeout`` why not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            done, why = settled(self._get(name))
+            if done:
+                return ""
+            if time.monotonic() > deadline:
+                return why
+            time.sleep(POLL_S)  # poll: Chaos Mesh writes the status (removes the object) once its daemons are done
+
     def apply(self, fault: str, dependency: str, toxic: dict[str, Any] | None, peer: dict[str, Any]) -> str:
         """Create the NetworkChaos of ``fault`` on ``dependency`` (``toxic`` None: a partition) and wait until Chaos
         Mesh reports it injected; its name."""
@@ -205,30 +221,21 @@ class ChaosMesh:
         labels = {policies.FAULT_LABEL: fault, policies.DEPENDENCY_LABEL: dependency, RUN_LABEL: run_label()}
         body = network_chaos(name, self.namespace, self.app_labels, action, tc, peer, labels, approximates)
         try:
-            self.client.call(f"create networkchaos/{name}", self.client.custom.create_namespaced_custom_object,
-                             GROUP, VERSION, self.namespace, PLURAL, body)
+            self._create(name, body)
         except KubeError as exc:
             if exc.status != 409:
                 raise
-            # left by a run that died: take it over with this run's spec
-            self.delete(name)
-            self.client.call(f"create networkchaos/{name}", self.client.custom.create_namespaced_custom_object,
-                             GROUP, VERSION, self.namespace, PLURAL, body)
+            self.delete(name)  # left by a run that died: take it over with this run's spec
+            self._create(name, body)
         self.wait_injected(name)
         return name
 
     def wait_injected(self, name: str) -> None:
-        deadline = time.monotonic() + self.inject_timeout
-        why = "not found"
-        while time.monotonic() < deadline:
-            obj = self._get(name)
-            if obj is not None:
-                done, why = injected(obj)
-                if done:
-                    return
-            time.sleep(POLL_S)  # poll: Chaos Mesh writes the status when the daemons have applied it
-        raise TargetError(f"networkchaos/{name} in namespace {self.namespace!r} not injected within "
-                          f"{self.inject_timeout:.0f}s: {why}")
+        why = self._wait(name, self.inject_timeout,
+                         lambda obj: injected(obj) if obj is not None else (False, "not found"))
+        if why:
+            raise TargetError(f"networkchaos/{name} in namespace {self.namespace!r} not injected within "
+                              f"{self.inject_timeout:.0f}s: {why}")
 
     def delete(self, name: str, timeout: float = INJECT_TIMEOUT_S) -> None:
         """Delete one object (gone already: nothing to do) and wait until Chaos Mesh has recovered and removed it."""
@@ -238,12 +245,9 @@ class ChaosMesh:
         except KubeError as exc:
             if exc.status != 404:
                 raise
-        deadline = time.monotonic() + timeout
-        while self._get(name) is not None:
-            if time.monotonic() > deadline:
-                raise TargetError(f"networkchaos/{name} in namespace {self.namespace!r} still there {timeout:.0f}s "
-                                  "after its deletion (Chaos Mesh has not recovered the pods)")
-            time.sleep(POLL_S)  # poll
+        if self._wait(name, timeout, lambda obj: (obj is None, "still there")):
+            raise TargetError(f"networkchaos/{name} in namespace {self.namespace!r} still there {timeout:.0f}s "
+                              "after its deletion (Chaos Mesh has not recovered the pods)")
 
     def delete_all(self) -> list[str]:
         """Every NetworkChaos gameday made in the namespace (``abort``/``halt``'s backstop)."""

@@ -205,13 +205,17 @@ def _names(policies: list[dict[str, Any]]) -> str:
 
 def connection_allowed(policies: list[dict[str, Any]], source: Peer, destination: Peer, port: int,
                        protocol: str = "TCP") -> tuple[bool, str]:
-    """Whether NetworkPolicies let ``source`` open a connection to ``destination:port``, and if not, why.
+    """Whether NetworkPolicies let ``source`` open a connection to ``destination:port``, and if not, what the
+    source sees and why.
 
     Standard semantics: a pod selected by any policy with policyType Egress is isolated for egress, and its
     connection leaves only if some rule of one of those policies allows the destination and port; likewise a
     destination pod isolated for ingress accepts it only if some ingress rule allows the source. Policies add up
-    (there is no deny rule), and nothing but their specs counts."""
+    (there is no deny rule), and nothing but their specs counts. A denied connection is not refused: the network
+    plugins that enforce policies (Calico, Cilium, kindnet) drop its packets, so the source's connect() gets no
+    answer and times out. That is what the reason says first, as a check run in the source pod would report it."""
     where = f"{destination.name}:{port}/{protocol}"
+    dropped = f"connect to {where} timed out (its packets dropped): "
     if source.namespace is not None:
         isolating = _selecting(policies, source, "Egress")
         if isolating and not any(
@@ -219,8 +223,8 @@ def connection_allowed(policies: list[dict[str, Any]], source: Peer, destination
             and (not rule.get("to") or any(_peer_matches(peer, source.namespace, destination) for peer in rule["to"]))
             for policy in isolating for rule in (policy.get("spec") or {}).get("egress") or []
         ):
-            return False, (f"egress from pod {source.name} is restricted by NetworkPolicy {_names(isolating)}, "
-                           f"and none allows {where}")
+            return False, (f"{dropped}egress from pod {source.name} is restricted by NetworkPolicy "
+                           f"{_names(isolating)}, and none allows {where}")
     if destination.namespace is not None:
         isolating = _selecting(policies, destination, "Ingress")
         if isolating and not any(
@@ -229,6 +233,6 @@ def connection_allowed(policies: list[dict[str, Any]], source: Peer, destination
                  or any(_peer_matches(peer, destination.namespace, source) for peer in rule["from"]))
             for policy in isolating for rule in (policy.get("spec") or {}).get("ingress") or []
         ):
-            return False, (f"ingress to pod {destination.name} is restricted by NetworkPolicy {_names(isolating)}, "
-                           f"and none allows {source.name} to {where}")
+            return False, (f"{dropped}ingress to pod {destination.name} is restricted by NetworkPolicy "
+                           f"{_names(isolating)}, and none allows {source.name} to {where}")
     return True, ""

@@ -430,7 +430,7 @@ class KubernetesTarget(Target):
         labels = self._dependency_pods(name)[0] if external is None else {}
         for obj in listed.get("items") or []:
             if chaosmesh.cuts(obj, self.app_labels, labels, host):
-                return (f"connections from the service's pods to {name} time out: NetworkChaos "
+                return (f"connect from the service's pods to {name} timed out (its packets dropped): NetworkChaos "
                         f"{obj['metadata']['name']} ({obj['spec']['action']}) injected")
         return None
 

@@ -19,11 +19,13 @@ from gameday.targets.local.service import FAULT_PROXY, local_of, proxy_port_name
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE_RECORD = "gameday-database.json"  # which database and user a data directory was made for
+HAPROXY_CHECK_INTER_S = 0.5  # HAProxy's health-check interval (inter), written into haproxy.cfg; the target times by it
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("gameday.targets.local", "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
 )
+TEMPLATES.globals["haproxy_check_inter_ms"] = round(HAPROXY_CHECK_INTER_S * 1000)  # haproxy.cfg.j2's one source
 
 
 def require_binary(name: str, package: str, path: Path | None = None) -> str:

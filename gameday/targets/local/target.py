@@ -41,6 +41,7 @@ from gameday.targets.base import (
 from gameday.targets.canary import CanaryDriver
 from gameday.targets.local import probes, providers, starts
 from gameday.targets.local import service as service_mod
+from gameday.targets.local.components import HAPROXY_CHECK_INTER_S
 from gameday.targets.local.events import EventLog, supervisor_events
 from gameday.targets.local.haproxy import HAProxyRuntime
 from gameday.targets.local.providers import DependencyProvider
@@ -50,8 +51,7 @@ from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
 
 LIVE_CONFIG = ("rollout", "config.json")  # the live configuration (the ConfigMap): RolloutStore keeps it there
-LB_SETTLE_S = 2.0  # HAProxy's checks (inter 500 ms) have a ready replica back in rotation well within this
-HAPROXY_CHECK_INTER_S = 0.5  # HAProxy's health-check interval (templates/haproxy.cfg.j2: inter 500ms)
+LB_SETTLE_S = 2.0  # HAProxy's checks (every HAPROXY_CHECK_INTER_S) have a ready replica back in rotation within this
 
 
 class LocalTarget(Target):
