@@ -201,7 +201,7 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
     while pending and time.monotonic() < deadline:
         pending = [name for name in pending if not tcp_open(service.ports[name])]
         if pending:
-            _refuse_fatal(state, sup, service.password)
+            _refuse_fatal(state, sup, service.password, deadline)
             time.sleep(0.05)  # poll
     if pending:
         raise TargetError(f"dependencies not listening in time: {', '.join(pending)} (logs: {state.logs})")
@@ -231,7 +231,7 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: 
     ready_in: dict[str, float] = {}
     sup = Supervisor(state)
     while pending and time.monotonic() < deadline:
-        _refuse_fatal(state, sup, secret)
+        _refuse_fatal(state, sup, secret, deadline)
         infos = sup.processes()
         for name, prog in list(pending.items()):
             readiness = prog["readiness"]
@@ -260,14 +260,25 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: 
     raise TargetError(f"local stack not ready after {timeout:.0f}s: waiting for {waiting} (logs: {state.logs})")
 
 
-def _refuse_fatal(state: StateDir, sup: Supervisor, secret: str) -> None:
+SETTLING = ("STARTING", "BACKOFF")  # supervisord's states of a program whose start is not decided yet
+
+
+def _refuse_fatal(state: StateDir, sup: Supervisor, secret: str, deadline: float) -> None:
     """One line naming every program supervisord gave up on (FATAL: it died before ``start_seconds`` on each of
     its ``start_retries``), with supervisord's reason and the end of the first one's log. Such a program never
-    starts by itself: waiting for it only made ``up`` wait out its whole timeout."""
+    starts by itself: waiting for it only made ``up`` wait out its whole timeout.
+
+    Once one is FATAL, the programs still starting or between their retries are let settle (within ``up``'s own
+    deadline) before the line is written: replicas started together with one bad command fail a moment apart, and
+    naming only the first to give up would send whoever reads it after one replica (a clean-clone run named
+    replica-0 while replica-1 was in its last retry's STARTING)."""
     infos = sup.processes()
     fatal = [name for name, info in infos.items() if info.get("statename") == "FATAL"]
     if not fatal:
         return
+    while time.monotonic() < deadline and any(i.get("statename") in SETTLING for i in infos.values()):
+        time.sleep(0.1)  # poll
+        infos = sup.processes()
     # the others still between their retries fail alike (replicas started together); they are named too
     failing = [f"{name} {info['statename']}" for name, info in infos.items() if info.get("statename") in
                ("FATAL", "BACKOFF")]
