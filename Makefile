@@ -40,8 +40,10 @@ test-quick: $(STAMP)
 	mkdir -p reports/tests
 	$(PYTEST) $(PARALLEL) -m "not slow" $(TEST_REPORTS)
 
+# ruff, then the layer contracts of pyproject.toml ([tool.importlinter]: layers, no cycles, targets apart)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 LOCAL_UP = $(if $(filter kubernetes,$(TARGET)),,$(GAMEDAY) up >/dev/null)
 

@@ -39,9 +39,10 @@ def stack(settings: Settings) -> Iterator:
     """The local stack, started once for the session and stopped at its end."""
     from gameday.targets.local import stack as local_stack
     from gameday.targets.local.target import LocalTarget
+    from tests.helpers import runbook_link
 
     local_stack.down(settings)
-    local_stack.up(settings, timeout=120)
+    local_stack.up(settings, timeout=120, runbook=runbook_link(settings.service))
     try:
         yield LocalTarget(settings)
     finally:

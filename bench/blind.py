@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import xmlrpc.client
 from collections.abc import Callable, Iterable, Iterator
@@ -26,10 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gameday.config import Settings
+from supervisor.xmlrpc import SupervisorTransport
+
+from gameday import config as gameday_config
+from gameday.config import Settings, use_settings
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.rules import NO_OUTAGE, dependency_verdict
 from gameday.targets.base import Target
+from gameday.targets.kubernetes.target import KubernetesTarget
 
 Undo = Callable[[], None]
 REDIS_PAUSE_S = 12.0
@@ -80,8 +86,6 @@ class LocalHands:
     @property
     def supervisor(self) -> Any:
         """``supervisorctl``'s connection: XML-RPC over supervisord's Unix socket."""
-        from supervisor.xmlrpc import SupervisorTransport
-
         transport = SupervisorTransport(None, None, serverurl=f"unix://{self.state / 'supervisor.sock'}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
@@ -253,9 +257,6 @@ class KubeHands:
 
     def kubectl(self, *args: str, env: dict[str, str] | None = None) -> str:
         """Run kubectl against the target's kubeconfig and context; its output, or an error naming the command."""
-        import shutil
-        import sys
-
         binary = Path(sys.executable).parent / "kubectl"
         found = str(binary) if binary.exists() else shutil.which("kubectl")
         if found is None:
@@ -481,9 +482,6 @@ def settled_cluster(workdir: Path, settled_s: float = SETTLED_S) -> Iterator[Clu
     """A fake API server seeded with the reference service and aged ``settled_s``, as an incident finds a cluster:
     its last rollout not seconds old, no ConfigMap written by someone else a moment ago. gameday reaches the service
     through the API server's service proxy. The fake is test tooling (``tests/fakekube``), imported only here."""
-    from gameday import config as gameday_config
-    from gameday.config import use_settings
-    from gameday.targets.kubernetes.target import KubernetesTarget
     from tests.fakekube import FakeKube
     from tests.kubernetes.conftest import BACKEND, KubeTarget
     from tests.kubernetes.driver_support import settings_for

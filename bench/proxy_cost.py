@@ -45,7 +45,8 @@ import redis
 from gameday.config import Settings
 from gameday.dependencies.base import Address
 from gameday.load.runner import LoadRun, LoadSpec
-from gameday.run.session import GameDayOptions, background_wait
+from gameday.run.background import background_wait
+from gameday.run.session import GameDayOptions
 from gameday.targets.local.service import FAULT_PROXY
 from gameday.targets.local.target import LocalTarget
 

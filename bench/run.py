@@ -36,17 +36,24 @@ import httpx
 import yaml
 
 from bench import proxy_cost
+from bench.blind import run_blind_trials, run_kube_blind_trials, trials_for
 from gameday import faults
 from gameday.abort import abort_all
 from gameday.alerts.rules import local_rules, parse_duration
+from gameday.chaos import lint
 from gameday.config import Settings, use_settings
+from gameday.guard.stops import with_specs
+from gameday.history.gate import FIGURES, Policy, baseline, judge, threshold
 from gameday.ledger import Ledger
 from gameday.load.runner import LoadRun, LoadSpec
 from gameday.load.timeline import percentile, round_ms
 from gameday.profile import Profile
 from gameday.profile import load as load_profile
+from gameday.result import ExperimentResult, GameDayReport
 from gameday.run.prober import Prober, outage_decided
-from gameday.run.session import GameDayOptions, delta
+from gameday.run.scoring import delta
+from gameday.run.session import GameDay, GameDayOptions
+from gameday.runbook.package import find as find_runbook
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.target import LocalTarget
 from gameday.verify.smoke import verify
@@ -100,7 +107,7 @@ def bench_smoke(target: LocalTarget, settings: Settings, trials: int) -> dict[st
             deps = next(v for v in attempt.verdicts if v.item == "dependencies")
             frozen_named += not attempt.passed and settings.service.critical()[0] in deps.explanation
     finally:
-        abort_all(ledger)
+        abort_all(ledger, settings=settings)
     return {
         "verdict_s_median": median(times),
         "verdict_s_all": [round(t, 2) for t in times],
@@ -172,7 +179,7 @@ def bench_detection(target: LocalTarget, settings: Settings, trials: int) -> dic
                 latencies.append(decided.done - applied)
             finally:
                 prober.stop()
-                abort_all(ledger)
+                abort_all(ledger, settings=settings)
         out[label] = {"median_s": median(latencies) if latencies else None,
                       "worst_s": f"> {DETECT_WITHIN_S:.0f}" if undetected else round(max(latencies), 3),
                       "trials": trials, "undetected": len(undetected), "undetected_probes": undetected,
@@ -243,7 +250,7 @@ def bench_fidelity(target: LocalTarget, settings: Settings, trials: int, seconds
             faults.inject(target, ledger, "stop-dependency", {"dependency": settings.service.critical()[0]})
             time.sleep(3)  # the fault's length: orders fail, the catalogue is served from the cache
         finally:
-            abort_all(ledger)
+            abort_all(ledger, settings=settings)
         result = run.wait()
         timeline = result.timeline
         start, end = timeline.start, timeline.end
@@ -346,7 +353,7 @@ def bench_recovery(target: LocalTarget, settings: Settings, trials: int) -> dict
             _wait(lambda: target.wait_healthy(timeout=0.1), 60)
             undo.append(time.monotonic() - t0)
         finally:
-            abort_all(ledger)
+            abort_all(ledger, settings=settings)
     return {"rollout_restart_s": {"median": median(restart), "all": [round(x, 2) for x in restart]},
             "rollout_undo_s": {"median": median(undo), "all": [round(x, 2) for x in undo]}}
 
@@ -356,7 +363,7 @@ def bench_gameday(target: LocalTarget, settings: Settings, trials: int) -> dict[
     """One full game day (``trials`` is not used: one run takes minutes); wall time per experiment and phase."""
     env = {**os.environ, "GAMEDAY_STATE_DIR": str(settings.state_dir)}
     out = Path(settings.reports_dir).resolve() / "bench"
-    return _game_day(env, out, lambda: abort_all(Ledger(target.state.ledger)), settings.service)
+    return _game_day(env, out, lambda: abort_all(Ledger(target.state.ledger), settings=settings), settings.service)
 
 
 SECOND_PROFILE = HERE.parent / "profiles" / "ticket-office.yaml"
@@ -400,38 +407,38 @@ def _game_day(env: dict[str, str], out: Path, cleanup: Any, profile: Profile) ->
     written = sorted(set(out.glob("*/report.json")) - before)
     if not written:
         return {"error": f"no report (exit {proc.returncode}): {stderr.strip()[-300:]}"}
-    report = json.loads(written[-1].read_text())
+    report = GameDayReport.model_validate_json(written[-1].read_text())
     options = GameDayOptions()  # the run above used the defaults
     alert_for_s = alert_for(profile)
     per = {}
-    for e in report["experiments"]:
+    for e in report.experiments:
         phases = {
-            "steady state + injection": delta(e["started_at"], e.get("injected_at")),
-            "detection": e.get("time_to_detect_s"),
-            "diagnosis (incl. waiting for the page)": delta(e.get("detected_at"), e.get("resolution_started_at")),
-            "resolution": delta(e.get("resolution_started_at"), e.get("recovered_at")),
-            "verification": delta(e.get("recovered_at") or e.get("injected_at"), e.get("verified_at")),
-            "total": delta(e["started_at"], e["finished_at"]),
+            "steady state + injection": delta(e.started_at, e.injected_at),
+            "detection": e.time_to_detect_s,
+            "diagnosis (incl. waiting for the page)": delta(e.detected_at, e.resolution_started_at),
+            "resolution": delta(e.resolution_started_at, e.recovered_at),
+            "verification": delta(e.recovered_at or e.injected_at, e.verified_at),
+            "total": delta(e.started_at, e.finished_at),
         }
-        diagnosis = e.get("diagnosis") or {}
-        per[e["name"]] = {"status": e["status"], "diagnosis": diagnosis.get("verdict"),
-                          "diagnosis_right": diagnosis.get("correct"), **phases,
-                          "overhead": overhead(e, _method_end(written[-1].parent, e), alert_for_s,
-                                               options.verify_window_s)}
-    first = min((e["started_at"] for e in report["experiments"]), default=None)
-    last = max((e["finished_at"] for e in report["experiments"]), default=None)
+        diagnosis = e.diagnosis
+        per[e.name] = {"status": e.status, "diagnosis": diagnosis.verdict if diagnosis else None,
+                       "diagnosis_right": diagnosis.correct if diagnosis else None, **phases,
+                       "overhead": overhead(e, _method_end(written[-1].parent, e), alert_for_s,
+                                            options.verify_window_s)}
+    first = min((e.started_at for e in report.experiments if e.started_at is not None), default=None)
+    last = max((e.finished_at for e in report.experiments if e.finished_at is not None), default=None)
     return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(written[-1].parent),
-            "baseline_rps": report["baseline"]["rps"], "experiments": per,
+            "baseline_rps": report.baseline.rps if report.baseline else None, "experiments": per,
             "alert_for_s": alert_for_s, "verify_window_s": options.verify_window_s, "baseline_s": options.baseline_s,
-            "before_first_experiment_s": delta(report["started_at"], first),
-            "after_last_experiment_s": delta(last, report["finished_at"]),
-            "skipped": {s["name"]: s["reason"] for s in report.get("skipped", [])}}
+            "before_first_experiment_s": delta(report.started_at, first),
+            "after_last_experiment_s": delta(last, report.finished_at),
+            "skipped": {s.name: s.reason for s in report.skipped}}
 
 
 def alert_for(profile: Profile) -> float | None:
     """The ``for:`` of the endpoint-down alert the local target's Prometheus evaluates for ``profile``: the wait a
     game day must spend before its page (the runbook says: act once paged)."""
-    rules = yaml.safe_load(local_rules(profile)) or {}
+    rules = yaml.safe_load(local_rules(profile, find_runbook(profile.runbook).alert_link())) or {}
     for group in rules.get("groups", []):
         for rule in group.get("rules", []):
             if rule.get("alert") == profile.alerts.endpoint_down:
@@ -439,13 +446,13 @@ def alert_for(profile: Profile) -> float | None:
     return None
 
 
-def _method_end(report_dir: Path, experiment: dict[str, Any]) -> float | None:
+def _method_end(report_dir: Path, experiment: ExperimentResult) -> float | None:
     """When the experiment's method proved recovery and its verification window opened: the report's
     ``method_ended_at`` (the steady state after and the rollbacks run inside that window, under the same load);
     for a report without it, its chaostoolkit journal's ``end``."""
-    if experiment.get("method_ended_at") is not None:
-        return float(experiment["method_ended_at"])
-    path = report_dir / str(experiment.get("journal") or "")
+    if experiment.method_ended_at is not None:
+        return float(experiment.method_ended_at)
+    path = report_dir / str(experiment.journal or "")
     try:
         return datetime.fromisoformat(json.loads(path.read_text())["end"]).timestamp()
     except (OSError, KeyError, TypeError, ValueError):
@@ -468,7 +475,7 @@ _STRETCHES = {
 }
 
 
-def overhead(e: dict[str, Any], method_end: float | None, alert_for_s: float | None,
+def overhead(experiment: ExperimentResult | dict[str, Any], method_end: float | None, alert_for_s: float | None,
              verify_window_s: float) -> dict[str, Any]:
     """How much of one experiment's wall time is not a wait its runbook needs, and where it goes: two figures.
 
@@ -483,16 +490,17 @@ def overhead(e: dict[str, Any], method_end: float | None, alert_for_s: float | N
     expression hold, from its own ``/api/v1/alerts`` in the same run; its ``for:`` counts from there): the service's
     own time to fail (a grace period, a rollout that replaces one replica at a time) and the monitoring's scrape and
     evaluation lag. None where the report has no ``active_at`` (an experiment that did not page)."""
-    alert = e.get("alert") or {}
-    paged = alert.get("fired_at") if alert.get("expected") and e.get("resolution_started_at") else None
-    events = {"started_at": e.get("started_at"), "injected_at": e.get("injected_at"), "alert_fired_at": paged,
-              "resolution_started_at": e.get("resolution_started_at"), "recovered_at": e.get("recovered_at"),
-              "method_end": method_end, "verified_at": e.get("verified_at"), "finished_at": e.get("finished_at")}
+    e = ExperimentResult.of(experiment)
+    alert = e.alert
+    paged = alert.fired_at if alert and alert.expected and e.resolution_started_at else None
+    events = {"started_at": e.started_at, "injected_at": e.injected_at, "alert_fired_at": paged,
+              "resolution_started_at": e.resolution_started_at, "recovered_at": e.recovered_at,
+              "method_end": method_end, "verified_at": e.verified_at, "finished_at": e.finished_at}
     present = [(name, at) for name, at in events.items() if at is not None]
     needs = {("injected_at", "alert_fired_at"): alert_for_s or 0.0,
              ("resolution_started_at", "recovered_at"): math.inf,
              ("method_end", "verified_at"): verify_window_s, ("method_end", "finished_at"): verify_window_s}
-    active, injected = alert.get("active_at"), e.get("injected_at")
+    active, injected = (alert.active_at if alert else None), e.injected_at
     to_fail = max(0.0, active - injected) if paged is not None and active is not None and injected else None
     measured = {**needs, ("injected_at", "alert_fired_at"): (alert_for_s or 0.0) + (to_fail or 0.0)}
     stretches, total_needed, total_measured = [], 0.0, 0.0
@@ -507,7 +515,7 @@ def overhead(e: dict[str, Any], method_end: float | None, alert_for_s: float | N
         if to_fail is not None:
             stretch["beyond_needs_s"] = round(length - need_measured, 2)
         stretches.append(stretch)
-    total = delta(e.get("started_at"), e.get("finished_at")) or 0.0
+    total = delta(e.started_at, e.finished_at) or 0.0
     out = {"total_s": round(total, 2), "needed_s": round(total_needed, 2),
            "overhead_s": round(total - total_needed, 2), "stretches": stretches}
     # an experiment that did not page needs nothing more than the strict needs: its two figures are the same
@@ -532,8 +540,6 @@ def bench_regression(target: LocalTarget, settings: Settings, trials: int) -> di
     (``rollout-restart``) paused before it acts by +25%, +50% and +100% of the unchanged runs' median recovery
     (chaostoolkit's ``pauses.before``, as an on-call engineer who takes that much longer), ``max(1, trials // 4)``
     runs each, judged against the unchanged runs: a regression found is a detection."""
-    from gameday.history.gate import FIGURES, Policy, baseline, judge, threshold
-
     policy = Policy.from_settings(settings.history)
     state = Path(tempfile.mkdtemp(prefix="bench-history-"))
     try:
@@ -581,8 +587,6 @@ def _regression_run(target: LocalTarget, settings: Settings, state: Path, pause:
     an empty dict when it did not pass (the gate judges passed runs only; why it failed goes to ``failures``)."""
     experiment = REGRESSION_EXPERIMENT
     if pause is not None:
-        from gameday.chaos import lint
-
         data = json.loads(lint.resolve(REGRESSION_EXPERIMENT, settings.service.runbook).read_text())
         next(a for a in data["method"] if a["name"] == "rollout-restart")["pauses"] = {"before": pause}
         path = state / f"slow-{pause}" / f"{REGRESSION_EXPERIMENT}.json"  # same name: same expectations
@@ -597,13 +601,13 @@ def _regression_run(target: LocalTarget, settings: Settings, state: Path, pause:
     proc = subprocess.run([sys.executable, "-m", "gameday.cli", "run", experiment, *REGRESSION_OPTIONS,
                            "--reports-dir", str(reports)], env=env, capture_output=True, text=True, timeout=600,
                           check=False)
-    abort_all(Ledger(target.state.ledger))
+    abort_all(Ledger(target.state.ledger), settings=settings)
     written = sorted(set(reports.glob("*/report.json")) - before)
     if proc.returncode != 0 or not written:
         failures.append(f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[-300:]}")
         return {}
-    exp = json.loads(written[-1].read_text())["experiments"][0]
-    return {f: exp.get(f"time_to_{f}_s") for f in ("detect", "recover", "verify")}
+    exp = GameDayReport.model_validate_json(written[-1].read_text()).experiments[0]
+    return {"detect": exp.time_to_detect_s, "recover": exp.time_to_recover_s, "verify": exp.time_to_verify_s}
 
 
 # --- 8. canary: time to the rollback decision -------------------------------------------------------------
@@ -623,7 +627,7 @@ def bench_canary(target: LocalTarget, settings: Settings, trials: int) -> dict[s
             t0 = time.monotonic()
             res = _gameday("canary", version, "--json", settings=settings)
             wall.append(time.monotonic() - t0)
-            abort_all(Ledger(target.state.ledger))
+            abort_all(Ledger(target.state.ledger), settings=settings)
             try:
                 report = json.loads(res.stdout)
             except json.JSONDecodeError:
@@ -674,10 +678,6 @@ def _wait_healthy(target: LocalTarget) -> None:
 def bench_stop(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
     """A game day whose resolution never comes (postgres-down without it), ended by ``--stop-on outage:3s``:
     seconds from the moment the outage passed its limit to the ledger holding none of the run's faults."""
-    from gameday.chaos import lint
-    from gameday.guard.stops import with_specs
-    from gameday.run.session import GameDay
-
     experiment = json.loads(lint.resolve("postgres-down", settings.service.runbook).read_text())
     experiment["method"] = [a for a in experiment["method"]
                             if a["provider"].get("func") not in ("start_dependency", "wait_until_healthy")]
@@ -692,8 +692,8 @@ def bench_stop(target: LocalTarget, settings: Settings, trials: int) -> dict[str
                                      live=False, wait_for_alert=False,
                                      stop_conditions=with_specs(settings.stop_conditions, ["outage:3s"]))
             report = GameDay(settings, options, target).run().report
-            stop = (report.get("stopped") or [{}])[0]
-            rows.append({"status": report["status"], "held_to_undone_s": stop.get("held_to_undone_s"),
+            stop = (report.stopped or [{}])[0]
+            rows.append({"status": report.status, "held_to_undone_s": stop.get("held_to_undone_s"),
                          "fired_after_held_s": delta(stop.get("held_at"), stop.get("fired_at"))})
         halts = [_halt_trial(target, settings, path) for _ in range(trials)]
     done = [r["held_to_undone_s"] for r in rows if r["held_to_undone_s"] is not None]
@@ -725,7 +725,7 @@ def _halt_trial(target: LocalTarget, settings: Settings, experiment: Path) -> di
         run.kill()
         run.wait(10)
         _gameday("resume", settings=settings)
-        abort_all(ledger)
+        abort_all(ledger, settings=settings)
 
 
 # --- 9. blind trials: outages caused by hand, named by `gameday diagnose` ----------------------------------------
@@ -734,8 +734,6 @@ def bench_blind(target: LocalTarget, settings: Settings, trials: int) -> dict[st
     through supervisor's API, ...) and diagnosed: the confusion matrix (cause x verdict), the right verdicts, and the
     "healthy" verdicts on a broken stack (the one error that must never happen). ``trials``: each cause that many
     times."""
-    from bench.blind import run_blind_trials, run_kube_blind_trials, trials_for
-
     result = run_blind_trials(target, settings, [*trials_for(target.name)] * trials)
     with tempfile.TemporaryDirectory(prefix="gameday-blind-") as work:  # each cluster trial on a settled fake
         kube = run_kube_blind_trials(Path(work), trials)
@@ -772,7 +770,7 @@ DEFAULT_TRIALS = {"smoke": 3, "detection": 10, "fidelity": 3, "headroom": 3, "re
 # What each benchmark measures: a figure is stale once one of these paths changed after the commit it was measured
 # on (tests/test_readme_figures.py). Every benchmark also measures the bench's own code and the local target.
 _COMMON = ("bench/run.py", "gameday/targets/local/", "gameday/targets/base.py", "gameday/config.py",
-           "gameday/profile.py", "gameday/calls.py", "profiles/ecommerce-backend.yaml", "sut/ecommerce_backend/")
+           "gameday/profile/", "gameday/calls.py", "profiles/ecommerce-backend.yaml", "sut/ecommerce_backend/")
 _GAME_DAY = ("gameday/", "runbooks/", "deploy/monitoring/")  # a game day runs nearly all of gameday
 MEASURES: dict[str, tuple[str, ...]] = {
     "smoke": ("gameday/verify/", "gameday/load/", "gameday/dependencies/", "gameday/faults/", "gameday/ledger.py",
@@ -842,7 +840,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"run": provenance(chosen, args.trials), "machine": machine()}
     if not results["run"]["complete"]:
         print(f"bench: {not_quotable(results['run'])}", file=sys.stderr)
-    local_stack.up(settings)
+    local_stack.up(settings, runbook=find_runbook(settings.service.runbook).alert_link())
     target = LocalTarget(settings)
     try:
         for name in chosen:

@@ -1,6 +1,8 @@
 """gameday: the Service Outage runbook, turned into something that runs."""
 
-__version__ = "0.1.0"
+from gameday.version import __version__
+
+__all__ = ["__version__", "discover"]
 
 
 def discover(discover_system: bool = True) -> dict:

@@ -21,18 +21,22 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gameday import faults
-from gameday.canary.record import CANARY
-from gameday.canary.record import undo as undo_canary
 from gameday.errors import GamedayError
 from gameday.faults.network import NetworkFault
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.notify import pages
 from gameday.targets import from_identity
-from gameday.targets.base import NothingChanged
+from gameday.targets.base import NothingChanged, Target
+
+if TYPE_CHECKING:
+    from gameday.config import Settings
 
 LOAD_FAULT = "load-generator"
+CANARY = "canary"  # the ledger kind of a canary (written by gameday.canary.record), undone here as any other kind
+CANARY_UNDO_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -54,6 +58,19 @@ def load_entry(pids: list[int], target: dict[str, object]) -> LedgerEntry:
     run on (an entry's owner changes when the reaper claims it; the processes stay where they were)."""
     return LedgerEntry(fault=LOAD_FAULT, params={"pids": list(pids), "host": socket.gethostname()},
                        target=dict(target), state="injected", kind="load")
+
+
+def undo_canary(target: Target, ledger: Ledger, found: LedgerEntry, timeout: float = CANARY_UNDO_TIMEOUT_S) -> None:
+    """Put back the previous revision of a canary (``kind="canary"``) on every replica, then forget the entry."""
+    target.canary().undo(found.undo, timeout)
+    ledger.remove(found.id)
+
+
+def _target(entry: LedgerEntry, settings: Settings | None) -> Target:
+    """The target an entry names, rebuilt with the caller's settings (an undo that has none cannot rebuild it)."""
+    if settings is None:
+        raise GamedayError("no settings were given to rebuild its target")
+    return from_identity(entry.target, settings)
 
 
 def _is_process(pid: int, word: str) -> bool:
@@ -145,15 +162,16 @@ def _running(pid: int) -> bool:
 
 
 def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted",
-                 reset_network: bool = False) -> Undone:
+                 reset_network: bool = False, *, settings: Settings | None = None) -> Undone:
     """Undo ``entries`` newest first, open pages last; every entry gets its turn whatever the others do.
 
     ``why`` ends the resolve's text of each page ("game day aborted"). ``reset_network`` (``abort``, ``halt``):
     when a network fault was among them, each of its targets' fault proxies is reset too (every toxic removed,
-    every link enabled: Toxiproxy's ``POST /reset``), whatever its own undo did."""
+    every link enabled: Toxiproxy's ``POST /reset``), whatever its own undo did. ``settings`` (the caller's) rebuild
+    the target each fault or canary names; entries that need no target (load, pages, changed nothing) need none."""
     result = Undone()
     if reset_network:
-        _reset_fault_proxies(entries, result)
+        _reset_fault_proxies(entries, result, settings)
     ordered = [e for e in reversed(entries) if e.kind != pages.PAGE] + [e for e in entries if e.kind == pages.PAGE]
     for entry in ordered:
         try:
@@ -168,13 +186,13 @@ def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted
                 ledger.remove(entry.id)
                 result.undone.append(entry.describe())
             elif entry.kind == CANARY:  # the previous revision back on every replica
-                undo_canary(from_identity(entry.target), ledger, entry)
+                undo_canary(_target(entry, settings), ledger, entry)
                 result.undone.append(entry.describe())
             elif entry.changed_nothing:
                 ledger.remove(entry.id)
                 result.cleared.append(entry.describe())
             else:
-                faults.undo(from_identity(entry.target), ledger, entry)
+                faults.undo(_target(entry, settings), ledger, entry)
                 result.undone.append(entry.describe())
         except NothingChanged as exc:  # the undo names something that does not exist: so did the inject
             ledger.remove(entry.id)
@@ -184,7 +202,7 @@ def undo_entries(ledger: Ledger, entries: list[LedgerEntry], why: str = "aborted
     return result
 
 
-def _reset_fault_proxies(entries: list[LedgerEntry], result: Undone) -> None:
+def _reset_fault_proxies(entries: list[LedgerEntry], result: Undone, settings: Settings | None) -> None:
     """``POST /reset`` on the fault proxy of every target a network fault of ``entries`` was injected into; a
     failure is one more line of ``result.failed`` (the entries' own undos still run)."""
     network = [e for e in entries if e.kind == "fault" and isinstance(faults.FAULTS.get(e.fault), NetworkFault)]
@@ -194,25 +212,26 @@ def _reset_fault_proxies(entries: list[LedgerEntry], result: Undone) -> None:
             continue
         seen.append(entry.target)
         try:
-            from_identity(entry.target).reset_network_faults()
+            _target(entry, settings).reset_network_faults()
         except NothingChanged:
             continue
         except Exception as exc:
             result.failed.append(f"fault proxy reset for {entry.describe()}: {type(exc).__name__}: {exc}")
 
 
-def undo_own(ledger: Ledger, pid: int | None = None) -> Undone:
+def undo_own(ledger: Ledger, pid: int | None = None, *, settings: Settings | None = None) -> Undone:
     """Undo only the entries one run (one process, default this one) wrote: never another run's faults."""
-    return undo_entries(ledger, ledger.own(pid))
+    return undo_entries(ledger, ledger.own(pid), settings=settings)
 
 
-def undo_expired(ledger: Ledger) -> Undone:
+def undo_expired(ledger: Ledger, *, settings: Settings | None = None) -> Undone:
     """The dead man's switch (``gameday abort --expired``, the reaper): undo only the entries whose owner stopped
     renewing them, each claimed first (see :meth:`Ledger.claim_expired`); live runs' entries are never touched."""
-    return undo_entries(ledger, ledger.claim_expired(), why="expired (its runner stopped renewing it)")
+    return undo_entries(ledger, ledger.claim_expired(), why="expired (its runner stopped renewing it)",
+                        settings=settings)
 
 
-def abort_all(ledger: Ledger) -> tuple[list[str], list[str]]:
+def abort_all(ledger: Ledger, *, settings: Settings | None = None) -> tuple[list[str], list[str]]:
     """Undo every entry, newest first; return (undone or cleared, failed) descriptions."""
-    result = undo_entries(ledger, ledger.entries())
+    result = undo_entries(ledger, ledger.entries(), settings=settings)
     return result.undone + result.cleared, result.failed

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -14,12 +16,29 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from gameday.abort import undo_entries, undo_expired
+from gameday.canary.cli import register as canary
+from gameday.chaos.cli import register as chaos
 from gameday.config import Settings, get_settings, use_settings
+from gameday.diagnose.cli import register as diagnose
 from gameday.errors import GamedayError, UsageError
+from gameday.faults import FAULTS, FaultContext, get_fault
+from gameday.faults import inject as inject_fault
 from gameday.flags import within
-from gameday.ledger import Ledger, ledger_for
-from gameday.targets import get_target
+from gameday.guard.cli import register as guardrails
+from gameday.guard.gate import admit
+from gameday.history.cli import register as history_commands
+from gameday.ledger import Ledger
+from gameday.load.cli import register as load
+from gameday.profile_cli import check_runbooks
+from gameday.profile_cli import register as service_profile
+from gameday.run.cli import register as game_day
+from gameday.runbook.cli import register as runbook
+from gameday.runbook.package import find as find_runbook
+from gameday.targets import get_target, ledger_for
 from gameday.targets.base import TargetError
+from gameday.targets.local import stack
+from gameday.verify.cli import register as smoke
 
 app = typer.Typer(
     help="Chaos game days and post-deploy verification for the Service Outage runbook.",
@@ -86,10 +105,9 @@ def _ledger() -> Ledger:
 @app.command()
 def up() -> None:
     """Start the local stack (PostgreSQL, Redis, Kafka broker, replicas, HAProxy, monitoring)."""
-    from gameday.targets.local import stack
-
     settings = _settings()
-    info = stack.up(settings)
+    check_runbooks(settings.service)  # refused before anything starts, as a profile's other problems are
+    info = stack.up(settings, runbook=find_runbook(settings.service.runbook).alert_link())
     out.print(f"local stack up: load balancer {info['load_balancer_url']} (state: {info['state_dir']})")
     _print_status(get_target(settings).status().to_dict())
 
@@ -97,8 +115,6 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the local stack; nothing is left running."""
-    from gameday.targets.local import stack
-
     killed = stack.down(_settings())
     note = f" ({len(killed)} leftover processes killed)" if killed else ""
     out.print(f"local stack down{note}")
@@ -157,8 +173,6 @@ def history() -> None:
 @app.command()
 def events(limit: int = 20) -> None:
     """Recent events, newest last (kubectl get events --sort-by=.lastTimestamp)."""
-    from datetime import datetime
-
     within("--limit", limit, 1)
     for e in get_target(_settings()).events(limit):
         when = f"{datetime.fromtimestamp(e.timestamp):%H:%M:%S}"
@@ -208,8 +222,6 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 def _fault_lines() -> list[str]:
     """Every registered fault, one line each, then one line per parameter (``gameday faults``, ``inject --help``)."""
-    from gameday.faults import FAULTS
-
     lines = []
     for name in sorted(FAULTS):
         described = FAULTS[name].describe()
@@ -224,8 +236,6 @@ def _fault_lines() -> list[str]:
 @app.command()
 def faults(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """Every fault 'gameday inject' and the experiments can apply, with its parameters."""
-    from gameday.faults import FAULTS
-
     if as_json:
         print(json.dumps([FAULTS[name].describe() for name in sorted(FAULTS)], indent=2))
         return
@@ -240,12 +250,8 @@ def inject(
     allow_production: Annotated[bool, typer.Option(help="allow the production namespace")] = False,
 ) -> None:
     """Inject one fault and leave it (recorded in the ledger; 'gameday abort' undoes it)."""
-    from gameday import faults
-    from gameday.faults.base import FaultContext
-    from gameday.guard.gate import admit
-
     params = _parse_params(param or [])  # the fault and its parameters first: bad ones change nothing (exit 2)
-    faults.get_fault(fault).validate(params, context=FaultContext(_settings().service, _settings().target))
+    get_fault(fault).validate(params, context=FaultContext(_settings().service, _settings().target))
     if allow_production:
         settings = _settings()
         safety = settings.safety.model_copy(update={"allow_production": True})
@@ -253,7 +259,7 @@ def inject(
     admit(_settings())  # allowlist from configuration before any network call, then the halt record
     target = get_target(_settings())
     target.reachable()
-    entry = faults.inject(target, _ledger(), fault, params)
+    entry = inject_fault(target, _ledger(), fault, params, _settings().service)
     out.print(f"injected {entry.describe()}")
 
 
@@ -264,10 +270,10 @@ def abort(
     = False,
 ) -> None:
     """Undo every fault left in the ledger (by a run that was killed)."""
-    from gameday.abort import undo_entries, undo_expired
-
     book = _ledger()
-    result = undo_expired(book) if expired else undo_entries(book, book.entries(), reset_network=True)
+    settings = _settings()
+    result = (undo_expired(book, settings=settings) if expired
+              else undo_entries(book, book.entries(), reset_network=True, settings=settings))
     for line in result.lines():
         (err if line.startswith("NOT") else out).print(line)
     if result.failed:
@@ -279,8 +285,6 @@ def abort(
 @app.command()
 def ledger() -> None:
     """Faults recorded and not yet undone."""
-    import time
-
     entries = _ledger().entries()
     for e in entries:
         expiry = "" if e.expires_at is None else (
@@ -294,17 +298,6 @@ def ledger() -> None:
 
 def _register_commands() -> None:
     """Commands that live next to what they drive."""
-    from gameday.canary.cli import register as canary
-    from gameday.chaos.cli import register as chaos
-    from gameday.diagnose.cli import register as diagnose
-    from gameday.guard.cli import register as guardrails
-    from gameday.history.cli import register as history_commands
-    from gameday.load.cli import register as load
-    from gameday.profile_cli import register as service_profile
-    from gameday.run.cli import register as game_day
-    from gameday.runbook.cli import register as runbook
-    from gameday.verify.cli import register as smoke
-
     for register in (service_profile, game_day, smoke, canary, load, chaos, diagnose, runbook, history_commands,
                      guardrails):
         register(app)

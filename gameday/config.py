@@ -312,7 +312,8 @@ _current: list[Settings] = []
 
 
 def get_settings() -> Settings:
-    """The settings, loaded once per process (or as last set by :func:`use_settings`)."""
+    """The settings, loaded once per process (or as last set by :func:`use_settings`): for the CLI layer only, which
+    builds the run's context from them and hands it down (:mod:`gameday.context`)."""
     if not _current:
         _current.append(Settings())
     return _current[0]

@@ -8,8 +8,8 @@ opened (``kind="page"``, :mod:`gameday.notify.pages`: its undo is the resolve).
 An entry's ``state`` says how far it got: ``injecting`` (written, nothing applied yet: it provably
 changed nothing), ``applying`` (the change started), ``injected``.
 
-Where the entries live is the target's choice (:func:`ledger_for`): the local target keeps a JSON file in the
-state directory (:class:`FileStore`); the kubernetes target keeps one object per entry in the namespace
+Where the entries live is the target's choice (:func:`gameday.targets.ledger_for`): the local target keeps a JSON
+file in the state directory (:class:`FileStore`); the kubernetes target keeps one object per entry in the namespace
 (:mod:`gameday.targets.kubernetes.ledger_store`), so that any machine with the kubeconfig sees and undoes what a
 dead runner left. There every entry also carries an expiry that its owner renews while it runs: an entry whose
 expiry passed belongs to a runner that died, and ``gameday abort --expired`` (the reaper) claims and undoes it.
@@ -26,13 +26,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from gameday.errors import SafetyError
-from gameday.state import StateDir, read_json, write_json_atomic
-
-if TYPE_CHECKING:
-    from gameday.config import Settings
+from gameday.state import read_json, write_json_atomic
 
 _RUN = {"id": uuid.uuid4().hex[:12]}  # this process's run id until a game day names its own (set_run_id)
 
@@ -300,13 +297,3 @@ class Ledger:
                 claimed.append(LedgerEntry.of({**asdict(entry), **me}))
         return claimed
 
-
-def ledger_for(settings: Settings) -> Ledger:
-    """The ledger of the configured target: the state directory's file; for kubernetes the cluster's (where new
-    entries go) merged with that file (what this machine still keeps there, see :class:`MergedStore`)."""
-    local = StateDir(settings.state_dir).ensure().ledger
-    if settings.target == "kubernetes":
-        from gameday.targets.kubernetes.ledger_store import KubeLedgerStore
-
-        return Ledger(MergedStore([KubeLedgerStore.for_settings(settings), FileStore(local)]))
-    return Ledger(local)

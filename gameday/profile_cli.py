@@ -18,7 +18,8 @@ import typer
 from gameday import calls
 from gameday.config import Settings, get_settings
 from gameday.errors import GamedayError
-from gameday.profile import Profile, ProfileError, missing_environment, schema
+from gameday.profile import Profile, ProfileError, missing_environment, schema, shown_path
+from gameday.runbook.package import missing as missing_runbooks
 from gameday.targets import get_target
 from gameday.targets.base import TargetError
 
@@ -39,9 +40,17 @@ class ProfileCheckFailed(GamedayError):
     exit_code = 1
 
 
+def check_runbooks(profile: Profile) -> None:
+    """Refuse (ProfileError, one line each) a profile naming a runbook package that cannot be loaded: the profile,
+    the bottom layer, does not look packages up itself, so its commands check them (``profile check``, ``up``)."""
+    if unfound := missing_runbooks(profile.runbooks):
+        raise ProfileError([f"{shown_path(profile.source)}: {line}" for line in unfound])
+
+
 def check_profile(settings: Settings) -> list[CheckLine]:
     """Validate the profile, then exercise it against the running target."""
     profile = settings.service  # raises ProfileError (one line per problem) before anything is touched
+    check_runbooks(profile)
     if missing := missing_environment(profile, os.environ):
         raise ProfileError([f"{profile.source}: {line}" for line in missing])
     target = get_target(settings)

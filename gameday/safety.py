@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from gameday.config import SafetySettings, Settings, get_settings
-from gameday.errors import SafetyError
+from gameday.config import SafetySettings, Settings
 from gameday.targets.base import Target
+from gameday.targets.kubernetes.allowlist import check as _check  # the allowlist, applied by the target too
+from gameday.targets.kubernetes.client import KubeClient
+from gameday.targets.kubernetes.cluster import cluster
 
 
-def guard(target: Target, allow_production: bool | None = None) -> None:
-    """Raise SafetyError, before anything changes, when faults may not go to this target."""
-    _check(target.identity(), get_settings().safety, allow_production)
+def guard(target: Target, allow_production: bool | None = None, safety: SafetySettings | None = None) -> None:
+    """Raise SafetyError, before anything changes, when faults may not go to this target.
 
-
-def _check(identity: dict[str, Any], safety: SafetySettings, allow_production: bool | None) -> None:
-    """The allowlist: context, namespace, and the production flag."""
+    ``safety``: the allowlist to judge by; by default the one of the settings the target was built with (a target
+    carries its settings), so a caller holding the target needs nothing else."""
+    identity = target.identity()
     if identity.get("kind") != "kubernetes":
         return
-    context = identity.get("context") or ""
-    namespace = identity.get("namespace") or ""
-    if context not in safety.allowed_contexts:
-        raise SafetyError(
-            f"refusing to inject into context {context!r}: not in the allowlist "
-            f"({', '.join(safety.allowed_contexts)}); add it to safety.allowed_contexts"
-        )
-    if namespace not in safety.allowed_namespaces:
-        raise SafetyError(
-            f"refusing to inject into namespace {namespace!r}: not in the allowlist "
-            f"({', '.join(safety.allowed_namespaces)})"
-        )
-    production_ok = safety.allow_production if allow_production is None else allow_production
-    if namespace == "production" and not production_ok:
-        raise SafetyError(
-            "refusing to inject into namespace 'production' without an explicit flag "
-            "(--allow-production or GAMEDAY_SAFETY__ALLOW_PRODUCTION=true)"
-        )
+    _check(identity, safety if safety is not None else settings_of(target).safety, allow_production)
+
+
+def settings_of(target: Target) -> Settings:
+    """The settings a target was built with (local and Kubernetes targets keep them as ``settings``)."""
+    settings = getattr(target, "settings", None)
+    if not isinstance(settings, Settings):
+        raise TypeError(f"{type(target).__name__} carries no settings: pass them (safety=..., profile=...)")
+    return settings
 
 
 def guard_settings(settings: Settings, allow_production: bool | None = None) -> None:
@@ -44,9 +34,6 @@ def guard_settings(settings: Settings, allow_production: bool | None = None) -> 
     from the configuration or the kubeconfig file's current-context)."""
     if settings.target != "kubernetes":
         return
-    from gameday.targets.kubernetes.client import KubeClient
-    from gameday.targets.kubernetes.cluster import cluster
-
     kube = cluster(settings)
     # a context named in the configuration is judged as it is: a refused one needs no kubeconfig at all
     context = kube.context or KubeClient(kube.kubeconfig, kube.context).context  # the file only; bad: one line

@@ -6,7 +6,9 @@ requests time out, every API endpoint fails and nothing succeeds. A dependency w
 ``on_outage: degraded`` must not cause that: while it is down, whatever does not need it still works ("degraded").
 
 Everything here is a pure function of :class:`gameday.calls.Call` results (and of the profile), so the same words
-mean the same thing wherever a symptom is judged. Polling and sending are the callers' business.
+mean the same thing wherever a symptom is judged. Polling and sending are the callers' business. Which symptoms
+an outage must show is the runbook's to say (its manifest's ``symptoms``, read as ``Runbook.symptoms``); this
+module defines what each name means.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ TIMEOUTS = "timeouts"
 ALL_FAILING = "all API endpoints failing"
 ZERO_SUCCESS = "zero successful requests"
 
-ALL = (HEALTH_FAILING, LB_5XX, REFUSED, TIMEOUTS, ALL_FAILING, ZERO_SUCCESS)
-# what every outage shows, whatever its cause; refused connections and timeouts depend on the fault
-OUTAGE = (HEALTH_FAILING, LB_5XX, ALL_FAILING, ZERO_SUCCESS)
+ALL = (HEALTH_FAILING, LB_5XX, REFUSED, TIMEOUTS, ALL_FAILING, ZERO_SUCCESS)  # every symptom judged here
 LB_CODES = (503, 504)
 ZERO_SUCCESS_STRETCH_S = 1.0  # over time: at least this long without any successful probe
 
@@ -55,8 +55,8 @@ def judge(health: Sequence[Call], api: Sequence[Call]) -> dict[str, bool]:
     }
 
 
-def missing(seen: dict[str, bool], wanted: Iterable[str] = OUTAGE) -> list[str]:
-    """The wanted symptoms not seen."""
+def missing(seen: dict[str, bool], wanted: Iterable[str]) -> list[str]:
+    """The wanted symptoms (e.g. the runbook's) not seen."""
     return [name for name in wanted if not seen.get(name)]
 
 

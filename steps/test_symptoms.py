@@ -1,4 +1,4 @@
-"""The runbook's Symptoms as pytest-bdd scenarios (features/symptoms*.feature); end-to-end, so slow."""
+"""The runbook's Symptoms as pytest-bdd scenarios (features/service-outage/symptoms.feature); end-to-end, so slow."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ from pytest_bdd import scenarios
 
 pytestmark = pytest.mark.slow
 
-scenarios("../features/symptoms.feature")
+scenarios("../features/service-outage/symptoms.feature")

@@ -1,4 +1,5 @@
-"""The runbook's Verification as pytest-bdd scenarios (features/verification*.feature); end-to-end, so slow."""
+"""The runbook's Verification as pytest-bdd scenarios (features/service-outage/verification*.feature); end-to-end,
+so slow."""
 
 from __future__ import annotations
 
@@ -7,5 +8,5 @@ from pytest_bdd import scenarios
 
 pytestmark = pytest.mark.slow
 
-scenarios("../features/verification.feature")
-scenarios("../features/verification.zh-TW.feature")
+scenarios("../features/service-outage/verification.feature")
+scenarios("../features/service-outage/verification.zh-TW.feature")

@@ -14,9 +14,9 @@ from gameday import reasons
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 # the gameday CLI with the chaos group registered (the same main() as `gameday chaos ...`)
-CLI = [sys.executable, "-m", "gameday.chaos.cli", "chaos"]
+CLI = [sys.executable, "-m", "gameday", "chaos"]
 
 
 def env_for(state_dir: Path | str, **extra: str) -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Small helpers for tests: wait on a condition with a deadline, Ctrl-C a command mid-run, HTTP through the load
-balancer."""
+balancer, the runbook link a stack's alerts carry."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import httpx
+
+from gameday.alerts.rules import RunbookLink
+from gameday.profile import Profile
+from gameday.runbook.package import find
 
 T = TypeVar("T")
 
@@ -46,3 +50,8 @@ def status_of(url: str, timeout: float = 3.0, method: str = "GET", **kwargs: obj
         return httpx.request(method, url, timeout=timeout, **kwargs).status_code  # type: ignore[arg-type]
     except httpx.HTTPError:
         return None
+
+
+def runbook_link(profile: Profile) -> RunbookLink:
+    """What ``gameday up`` hands the local target for ``profile``: the link to the runbook it follows (the first)."""
+    return find(profile.runbook).alert_link()

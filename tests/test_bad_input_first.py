@@ -34,6 +34,8 @@ def _gameday(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (["run", "--dry-run", "--wait", "-1"], "--wait must be at least 0 s, got -1"),
     (["run", "--baseline", "-3"], "--baseline must be 0-3600 s, got -3"),
     (["run", "--verify-window", "0"], "--verify-window must be 1-3600 s, got 0"),
+    (["run", "--runbook", "nope"], "no runbook package 'nope'"),
+    (["coverage", "nope"], "no runbook package 'nope'"),
     (["chaos", "run", "all-pods-down", "--wait", "-1"], "--wait must be at least 0 s, got -1"),
     (["inject", "kill-replicas", "-p", "rounds=0"], "fault kill-replicas: rounds:"),
     (["events", "--limit", "0"], "--limit must be at least 1, got 0"),

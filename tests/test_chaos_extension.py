@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 import gameday
-from gameday.chaos import actions, context, discover, lint
-from gameday.config import Settings, get_settings, use_settings
+from gameday.chaos import actions, discover, lint
+from gameday.config import Settings, get_settings
+from gameday.context import RunContext
 from gameday.errors import SafetyError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,12 +38,7 @@ def test_discover_lists_every_exported_action_and_probe() -> None:
 
 
 def test_discover_reports_a_down_target_instead_of_failing(tmp_path: Path) -> None:
-    saved = get_settings()
-    try:
-        use_settings(Settings(state_dir=tmp_path))
-        system = discover(discover_system=True)["system"]
-    finally:
-        use_settings(saved)
+    system = discover(discover_system=True, settings=Settings(state_dir=tmp_path))["system"]
     assert system["target"] == "local"
     assert "error" in system or system["identity"]["state_dir"] == str(tmp_path)
 
@@ -111,9 +107,9 @@ def test_malformed_experiments_are_one_line(tmp_path: Path, content: str) -> Non
 
 def test_unknown_experiment_names_the_shipped_ones() -> None:
     with pytest.raises(UsageError) as err:
-        lint.resolve("no-such-outage")
+        lint.resolve("no-such-outage", "service-outage")
     assert "all-pods-down" in str(err.value)
-    assert lint.resolve("redis-down").name == "redis-down.json"
+    assert lint.resolve("redis-down", "service-outage").name == "redis-down.json"
 
 
 # --- Kubernetes: chaosk8s's own rollout restart, behind the safety guard --------------------------
@@ -138,33 +134,29 @@ class FakeKubeTarget:
 @pytest.fixture
 def kube(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, Any]]:
     calls: dict[str, Any] = {"rollout": []}
-    saved = get_settings()
 
     def configure(context_name: str) -> FakeKubeTarget:
         settings = Settings(target="kubernetes", state_dir=tmp_path, kubernetes={
             "context": context_name, "namespace": "gameday", "kubeconfig": str(tmp_path / "kubeconfig")})
-        use_settings(settings)
         target = FakeKubeTarget(settings)
-        monkeypatch.setattr(context, "get_target", lambda s=None: target)
+        monkeypatch.setattr("gameday.context.get_target", lambda s=None: target)
         calls["target"] = target
+        calls["configuration"] = RunContext.from_settings(settings).configuration()  # what the runner hands down
         return target
 
     def rollout_deployment(name: str | None = None, ns: str = "default", secrets: Any = None) -> None:
         seen = os.environ.get("KUBECONFIG")
         calls["rollout"].append({"name": name, "ns": ns, "secrets": secrets, "KUBECONFIG": seen})
 
-    monkeypatch.setattr("chaosk8s.deployment.actions.rollout_deployment", rollout_deployment)
+    monkeypatch.setattr("gameday.chaos.kube.rollout_deployment", rollout_deployment)
     monkeypatch.delenv("KUBECONFIG", raising=False)
     calls["configure"] = configure
-    try:
-        yield calls
-    finally:
-        use_settings(saved)
+    yield calls
 
 
 def test_rollout_restart_on_kubernetes_is_chaosk8s_rollout_deployment(kube: dict[str, Any], tmp_path: Path) -> None:
     target = kube["configure"]("kind-gameday")
-    out = actions.rollout_restart(timeout=12)
+    out = actions.rollout_restart(timeout=12, configuration=kube["configuration"])
     assert kube["rollout"] == [{"name": "ecommerce-backend", "ns": "gameday",
                                 "secrets": {"KUBERNETES_CONTEXT": "kind-gameday", "KUBERNETES_VERIFY_SSL": "true"},
                                 "KUBECONFIG": str(tmp_path / "kubeconfig")}]
@@ -175,7 +167,7 @@ def test_rollout_restart_on_kubernetes_is_chaosk8s_rollout_deployment(kube: dict
 def test_nothing_reaches_the_cluster_outside_the_allowlist(kube: dict[str, Any]) -> None:
     kube["configure"]("prod-east")
     with pytest.raises(SafetyError, match="not in the allowlist"):
-        actions.rollout_restart()
+        actions.rollout_restart(configuration=kube["configuration"])
     assert kube["rollout"] == []
 
 
@@ -187,14 +179,13 @@ def test_rollout_restart_through_chaosk8s_against_a_fake_api_server(tmp_path: Pa
 
     default_location = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     fake = FakeKube.start()
-    saved = get_settings()
     try:
         fake.seed_ecommerce("gameday")
         kubeconfig = fake.write_kubeconfig(tmp_path, context="fake-kube", namespace="gameday")
-        use_settings(Settings(target="kubernetes", state_dir=tmp_path / "state", kubernetes={
-            "kubeconfig": str(kubeconfig), "context": "fake-kube", "namespace": "gameday"}))
+        settings = Settings(target="kubernetes", state_dir=tmp_path / "state", kubernetes={
+            "kubeconfig": str(kubeconfig), "context": "fake-kube", "namespace": "gameday"})
         before = fake.get("deployments", "ecommerce-backend", "gameday")["metadata"].get("generation")
-        out = actions.rollout_restart(timeout=30)
+        out = actions.rollout_restart(timeout=30, configuration=RunContext.from_settings(settings).configuration())
         deployment = fake.get("deployments", "ecommerce-backend", "gameday")
         annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
         assert "kubectl.kubernetes.io/restartedAt" in annotations
@@ -203,5 +194,4 @@ def test_rollout_restart_through_chaosk8s_against_a_fake_api_server(tmp_path: Pa
         assert not fake.errors
         assert default_location == kube_config.KUBE_CONFIG_DEFAULT_LOCATION  # the client's default is put back
     finally:
-        use_settings(saved)
         fake.stop()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gameday.chaos import actions, probes
-from gameday.config import use_settings
+from gameday.context import RunContext
 from gameday.errors import UsageError
 
 pytestmark = pytest.mark.slow
@@ -32,11 +32,9 @@ def test_a_latency_above_the_baseline_twice_is_not_a_steady_state(healthy: Any, 
     strict = settings.model_copy(update={"slo": settings.slo.model_copy(update={"baseline_slack_ms": 0.0})})
     probes.reset_run_state()
     probes._RUN["baseline_p95_ms"] = 0.01
-    use_settings(strict)
     try:
-        load = probes.load_within_slo()
+        load = probes.load_within_slo(configuration=RunContext.from_settings(strict).configuration())
     finally:
-        use_settings(settings)
         probes.reset_run_state()
     assert not load["ok"] and load["errors_ok"] and load["failures"] == 0
     assert load["reason"].startswith("latency: ") and "baseline" in load["reason"]

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 import redis
 
-from gameday.targets.local.probes import tcp_open
 from gameday.targets.local.providers.containers import LABEL_STACK, docker_client, engine_error
+from gameday.targets.probes import tcp_open
 from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.containers]

@@ -17,6 +17,7 @@ from gameday.targets.local.programs import StackContext
 from gameday.targets.local.providers.containers import ContainersProvider
 from gameday.targets.local.providers.native import NativeProvider
 from gameday.targets.local.service import Service
+from tests.helpers import runbook_link
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 
@@ -37,7 +38,8 @@ def test_containers_without_an_engine_fail_before_recording_anything(tmp_path):
     assert isinstance(chosen, ContainersProvider)
     ports = {"postgres": 1, "redis": 2, "kafka": 3}
     service = Service(settings.service, state, ports, sys.executable)
-    ctx = StackContext(state=state, ports=ports, replica_names=[], python=sys.executable, service=service)
+    ctx = StackContext(state=state, ports=ports, replica_names=[], python=sys.executable, service=service,
+                       runbook=runbook_link(settings.service))
     with pytest.raises(TargetError, match="Docker engine not answering at unix:///nonexistent"):
         chosen.start_all(ctx)
     assert providers.record(state) == {}  # so `gameday down` does not go looking for an engine that never ran

@@ -86,7 +86,7 @@ def test_configuration_problem_restores_then_restarts(target, commands):
 
 
 def app_with(target, monkeypatch) -> typer.Typer:
-    monkeypatch.setattr("gameday.targets.get_target", lambda settings=None: target)
+    monkeypatch.setattr("gameday.diagnose.cli.get_target", lambda settings=None: target)
     app = typer.Typer()
     register(app)
 

@@ -11,12 +11,11 @@ from dataclasses import replace
 
 import pytest
 
-from gameday.alerts.timeline import expected_to_fire
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.evidence import Evidence
 from gameday.diagnose.rules import DEPENDENCY_DEGRADED, DEPENDENCY_FAILURE, decide, dependency_verdict
 from gameday.errors import UsageError
-from gameday.faults import get_fault
+from gameday.faults import expected_to_fire, get_fault
 from gameday.profile import Profile
 from gameday.targets.base import DependencyCheck, Endpoint, LoadBalancer, Replica, Revision
 from tests.diagnose_fakes import PROFILE as ECOMMERCE

@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 
-from gameday import symptoms
 from gameday.chaos import lint, runner, steady
+from gameday.chaos.catalogue import catalogue
 from gameday.chaos.journal import verdict_from_journal
 from gameday.config import get_settings
 from gameday.ledger import Ledger
-from gameday.run.catalogue import catalogue
 from gameday.runbook.package import find
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 # experiment -> (fault, its parameters that matter, resolution functions in order, outage symptoms expected)
@@ -61,7 +60,7 @@ def funcs(activities: list[dict[str, Any]]) -> list[str]:
 
 
 def test_there_is_one_experiment_per_outage_cause() -> None:
-    assert sorted(p.stem for p in lint.available()) == sorted(TABLE)
+    assert sorted(p.stem for p in lint.available("service-outage")) == sorted(TABLE)
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
@@ -179,7 +178,8 @@ def test_experiment_runs_end_to_end(name: str, healthy: Any) -> None:
         or outputs["dependency-loss-as-profiled"]
     if TABLE[name][3]:
         probe = next((a for a in load(name)["method"] if a["provider"].get("func") == "outage_symptoms_observed"), None)
-        required = (probe or {}).get("provider", {}).get("arguments", {}).get("symptoms_required") or symptoms.OUTAGE
+        required = (probe or {}).get("provider", {}).get("arguments", {}).get("symptoms_required") \
+            or find("service-outage").symptoms
         assert set(required) <= set(seen["observed"]) and seen["lb_codes_seen"], seen
     else:
         assert seen["sample"]["serving"] and seen["journeys_completed"] >= 1, seen

@@ -22,7 +22,7 @@ from gameday.state import read_json
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local import starts
 from gameday.targets.local.target import LocalTarget
-from tests.helpers import wait_for
+from tests.helpers import runbook_link, wait_for
 from tests.local_profiles import ecommerce
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTarget]:
     settings = Settings(state_dir=state, profile=ecommerce(tmp_path_factory.mktemp("profile"), _failing),
                         local=LocalSettings(monitoring=False))
     try:
-        local_stack.up(settings, timeout=120)
+        local_stack.up(settings, timeout=120, runbook=runbook_link(settings.service))
         yield LocalTarget(settings)
     finally:
         local_stack.down(settings)

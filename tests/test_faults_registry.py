@@ -12,17 +12,17 @@ import pytest
 
 from gameday import faults
 from gameday.chaos import runner
+from gameday.chaos.catalogue import catalogue
 from gameday.config import Settings, get_settings
 from gameday.errors import UsageError
 from gameday.ledger import Ledger
 from gameday.profile import KubernetesToxiproxy
 from gameday.profile import load as load_profile
-from gameday.run.catalogue import catalogue
 from tests.chaos_support import env_for, gameday_chaos, one_line
 from tests.diagnose_fakes import PROFILE, FakeTarget
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_FAULTS = ("__init__", "base", "network")  # network: the network faults' common part
+NOT_FAULTS = ("__init__", "base", "network", "postgres_admin")  # the network / PostgreSQL-session faults' common parts
 FAULT_MODULES = sorted(p.stem for p in (ROOT / "gameday" / "faults").glob("*.py") if p.stem not in NOT_FAULTS)
 
 # a service without Kafka, with Redis critical, and no local section (so no known-bad release or configuration)
@@ -144,7 +144,9 @@ def test_outage_and_expected_verdict_follow_the_profile(small_profile: Path) -> 
         "bad-release": "failed-deployment", "bad-config": "configuration-problem",
         "stop-dependency": "dependency-failure:postgres", "hang-dependency": "dependency-hang:postgres",
         "dependency-blackhole": "dependency-hang:postgres", "dependency-partition": "dependency-failure:postgres",
-        "dependency-latency": "no-outage", "dependency-flaky": "no-outage", "dependency-bandwidth": "no-outage"}
+        "dependency-latency": "no-outage", "dependency-flaky": "no-outage", "dependency-bandwidth": "no-outage",
+        "exhaust-connections": "connections-exhausted:postgres", "rotate-credentials": "authentication-failed:postgres",
+        "restart-dependency": "no-outage"}
 
 
 def test_a_cut_that_drops_packets_on_a_cluster_is_expected_to_be_diagnosed_a_hang() -> None:

@@ -20,7 +20,7 @@ from tests.helpers import interrupt_when, status_of, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 
 
 def _options(tmp_path: Path, *experiments: str, **kw) -> GameDayOptions:
@@ -30,7 +30,7 @@ def _options(tmp_path: Path, *experiments: str, **kw) -> GameDayOptions:
 
 def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_path):
     result = GameDay(settings, _options(tmp_path, "postgres-down", "redis-down"), healthy).run()
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     assert result.exit_code == 0, report["message"] + json.dumps(
         [(e["name"], e["message"]) for e in report["experiments"]])
     outage, degraded = report["experiments"]
@@ -64,7 +64,7 @@ def test_a_game_day_that_cannot_recover_fails_cleans_up_and_says_why(healthy, se
     broken.write_text(json.dumps(experiment))
     result = GameDay(settings, _options(tmp_path, str(broken)), healthy).run()
     assert result.exit_code == 1
-    (exp,) = result.report["experiments"]
+    (exp,) = result.report.to_dict()["experiments"]
     assert exp["status"] == "failed" and exp["name"] == "postgres-down-no-resolution"
     assert "steady state not restored" in exp["message"] or "did not come back" in exp["message"]
     assert "postgres-down-no-resolution" in (result.out_dir / "summary.md").read_text()
@@ -102,7 +102,7 @@ def test_a_game_day_reports_an_experiment_that_does_not_apply_as_skipped(healthy
     no_kafka = type(settings).model_validate({**settings.model_dump(), "profile": profile})  # (a copy keeps the
     # profile already loaded)
     result = GameDay(no_kafka, _options(tmp_path, "kafka-down"), healthy).run()
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     assert result.exit_code == 0 and report["status"] == "passed", report["message"]
     assert report["experiments"] == []
     assert report["skipped"] == [{"name": "kafka-down", "title": report["skipped"][0]["title"],
@@ -119,7 +119,7 @@ def test_a_wrong_diagnosis_fails_the_game_day_unless_advisory(healthy, settings,
     day = GameDay(own, _options(tmp_path, "redis-down", diagnosis=mode, fail_on_regression=True), healthy)
     day.entries = [dataclasses.replace(e, expected_verdict=CONFIGURATION_PROBLEM) for e in day.entries]
     result = day.run()
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     (exp,) = report["experiments"]
     assert exp["diagnosis"]["verdict"] == "dependency-degraded:redis" and not exp["diagnosis"]["correct"]
     wrong = f"diagnosis wrong: dependency-degraded:redis, expected {CONFIGURATION_PROBLEM}"

@@ -365,6 +365,17 @@ def test_a_run_undoes_only_its_own_faults(state):
     assert done.cleared and [e.id for e in ledger.entries()] == [other.id]
 
 
+def test_an_undo_without_settings_keeps_an_applied_fault_and_says_why(state):
+    """Rebuilding a fault's target takes the caller's settings (no lower layer reads them): an undo given none
+    leaves the fault in the ledger, one NOT-undone line naming why, rather than guessing a configuration."""
+    ledger = Ledger(state / "ledger.json")
+    applied = ledger.add(LedgerEntry("freeze-replicas", {}, {"kind": "local", "state_dir": str(state)},
+                                     state="injected"))
+    done = undo_own(ledger)
+    assert not done.undone and [e.id for e in ledger.entries()] == [applied.id]
+    assert done.failed == [f"{applied.describe()}: GamedayError: no settings were given to rebuild its target"]
+
+
 def test_an_entry_that_changed_nothing_is_cleared_by_abort(state, gameday):
     ledger = Ledger(state / "ledger.json")
     ledger.add(LedgerEntry("kill-replicas", {"replicas": ["replica-9"]}, {"kind": "local", "state_dir": str(state)}))

@@ -26,7 +26,7 @@ from tests.helpers import status_of, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def _options(tmp_path: Path, *experiments: str, stop_on: list[str], settings) ->
 def test_the_outage_limit_ends_a_run_that_cannot_recover(healthy, settings, tmp_path, no_resolution):
     result = GameDay(settings, _options(tmp_path, str(no_resolution), stop_on=["outage:3s"], settings=settings),
                      healthy).run()
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     assert result.exit_code == 6 and report["status"] == "stopped", report["message"]
     (exp,) = report["experiments"]
     assert exp["status"] == "aborted" and exp["message"].startswith("aborted: outage > 3s (value ")
@@ -95,7 +95,7 @@ def test_a_promql_condition_ends_a_run_and_the_rest_is_skipped(healthy, settings
     promql = 'promql:sum(haproxy_backend_active_servers{proxy="ecommerce-backend"}) < 3 for 1s'
     options = _options(tmp_path, str(no_resolution), "redis-down", stop_on=[promql, "outage:90s"], settings=settings)
     result = GameDay(settings, options, healthy).run()
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     assert result.exit_code == 6, report["message"]
     (exp,) = report["experiments"]
     assert exp["stop"]["condition"].startswith("promql sum(haproxy_backend_active_servers")
@@ -249,7 +249,7 @@ def test_with_on_error_continue_a_blind_promql_condition_lets_the_run_pass_and_s
     stopper.start()
     result = day.run()
     stopper.join(30)
-    report = result.report
+    report = result.report.to_dict()  # as report.json holds it
     assert injected.is_set() and result.exit_code == 0 and report["status"] == "passed", report["message"]
     (blind,) = report["guard_blind"]
     assert blind["on_error"] == "continue" and blind["seconds"] > 1

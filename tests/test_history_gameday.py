@@ -40,7 +40,7 @@ def _last_status(tmp_path: Path) -> str:
 
 def slowed_experiment(tmp_path: Path) -> Path:
     """all-pods-down, its resolution paused ``SLOWDOWN_S`` (chaostoolkit's ``pauses.before``): same name."""
-    experiment = json.loads((REPO / "runbooks" / "service-outage" / "experiments" / "all-pods-down.json").read_text())
+    experiment = json.loads((REPO / "experiments" / "service-outage" / "all-pods-down.json").read_text())
     resolution = next(a for a in experiment["method"] if a["name"] == "rollout-restart")
     resolution["pauses"] = {"before": SLOWDOWN_S}
     path = tmp_path / "slow" / "all-pods-down.json"

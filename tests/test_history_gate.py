@@ -114,19 +114,21 @@ def test_the_gate_says_not_judged_in_its_console_line_and_the_report_shows_it(tm
     from gameday.history.records import read_report
     from gameday.history.remember import regression_gate, remember_game_day
     from gameday.report.writer import write_report
+    from gameday.result import GameDayReport, RegressionGate
 
     settings = Settings(state_dir=tmp_path)
-    report = read_report(Path(__file__).parent / "data" / "history" / "report-all-pods-down.json")
+    data = read_report(Path(__file__).parent / "data" / "history" / "report-all-pods-down.json")
     for i in range(2):  # two passed runs of history: not enough to judge
-        past = json.loads(json.dumps(report))
-        past["started_at"] -= 3600 * (2 - i)
+        past = GameDayReport.of(json.loads(json.dumps(data)))
+        past.started_at = data["started_at"] - 3600 * (2 - i)
         remember_game_day(past, settings, warn=pytest.fail)
+    report = GameDayReport.of(data)
     remember_game_day(report, settings, warn=pytest.fail)
     said: list[str] = []
     assert regression_gate(report, settings, 0, said.append) == 0  # passes, but says it could not judge
     (line,) = said
     assert line.startswith("regression gate: 0 regression(s) in 0 figure(s) judged; not judged: 2 of 5 runs (")
-    report["regression_gate"] = {"lines": said, "exit_code": 0}
+    report.regression_gate = RegressionGate(lines=said, exit_code=0)
     out = write_report(report, [], tmp_path / "r")
     summary = (out / "summary.md").read_text()
     assert "not judged: 2 of 5 runs" in summary.splitlines()[0]  # the headline, beside the verdict

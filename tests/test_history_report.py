@@ -15,6 +15,7 @@ import pytest
 from gameday.config import HistorySettings, Settings
 from gameday.history.remember import remember_game_day
 from gameday.report.writer import experiment_seconds, write_report
+from gameday.result import GameDayReport
 
 REPORT = Path(__file__).resolve().parent / "data" / "history" / "report-all-pods-down.json"
 
@@ -32,26 +33,27 @@ def test_an_experiment_chart_ends_where_the_experiment_ends_not_in_the_next_one(
     assert not {s["t"] for s in first} & {s["t"] for s in second}
 
 
-def _history_report(tmp_path: Path, runs: int = 6) -> dict:
+def _history_report(tmp_path: Path, runs: int = 6) -> GameDayReport:
     """``runs`` game days from the real report, recovery slower and the score lower in the last one."""
     settings = Settings(state_dir=tmp_path, history=HistorySettings(url=f"sqlite:///{tmp_path / 'h.db'}"))
     base = json.loads(REPORT.read_text())
-    report: dict = {}
+    report = GameDayReport()
     for i in range(runs):
-        report = json.loads(REPORT.read_text())
-        report["started_at"] = base["started_at"] + 3600 * i
-        exp = report["experiments"][0]
+        report = GameDayReport.model_validate_json(REPORT.read_text())
+        report.started_at = base["started_at"] + 3600 * i
+        exp = report.experiments[0]
         if i == runs - 1:
-            exp.update(time_to_recover_s=45.0, status="failed")
-            report["status"] = "failed"
+            exp.time_to_recover_s, exp.status = 45.0, "failed"
+            report.status = "failed"
         remember_game_day(report, settings, warn=pytest.fail)
     return report
 
 
 def test_the_report_shows_the_score_its_breakdown_and_the_trends(tmp_path):
     report = _history_report(tmp_path)
-    assert report["score"]["score"] == 60.0  # the one experiment failed: 0.4 of its points lost
-    assert len(report["trends"]["runs"]) == 6 and report["trends"]["recover_s"]["all-pods-down"][-1] == 45.0
+    assert report.score and report.score.score == 60.0  # the one experiment failed: 0.4 of its points lost
+    assert report.trends and len(report.trends["runs"]) == 6
+    assert report.trends["recover_s"]["all-pods-down"][-1] == 45.0
     out = write_report(report, [], tmp_path / "r")
     saved = json.loads((out / "report.json").read_text())
     assert saved["score"]["experiments"][0]["parts"]["passed"] == 0.0
@@ -64,7 +66,7 @@ def test_the_report_shows_the_score_its_breakdown_and_the_trends(tmp_path):
 @pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (make install)")
 def test_the_trend_charts_render_in_headless_chromium(tmp_path):
     report = _history_report(tmp_path)
-    report["experiments"] = []  # only the score and the trends on the page
+    report.experiments = []  # only the score and the trends on the page
     out = write_report(report, [], tmp_path / "r")
     shot = tmp_path / "page.png"
     subprocess.run(

@@ -27,6 +27,7 @@ from gameday.history.remember import remember_game_day
 from gameday.history.schema import VERSION_TABLE, metadata
 from gameday.history.score import Targets
 from gameday.history.store import HistoryError, RunFilter, history_url, open_store, schema_revision
+from gameday.result import GameDayReport
 from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,21 +191,22 @@ def test_a_postgresql_url_that_does_not_answer_is_one_line_without_the_password(
 def test_a_history_that_cannot_be_written_never_fails_the_run(tmp_path):
     (tmp_path / "history.db").write_bytes(b"garbage" * 100)
     settings = Settings(state_dir=tmp_path)
-    report = read_report(REPORT)
+    report = GameDayReport.of(read_report(REPORT))
     warnings: list[str] = []
     remember_game_day(report, settings, warn=warnings.append)
     assert len(warnings) == 1 and "run not recorded in the history" in warnings[0]
-    assert report["score"]["score"] == 100.0 and report["trends"] is None  # the report still has its score
+    assert report.score and report.score.score == 100.0 and report.trends is None  # the report still has its score
 
 
 def test_the_run_is_recorded_with_its_trends_and_no_secret(tmp_path):
     settings = Settings(state_dir=tmp_path, history=HistorySettings(url=sqlite_url(tmp_path)))
-    report = read_report(REPORT)
-    report["message"] = f"failed: connection to postgresql://app:{PASSWORD}@127.0.0.1:5432/app refused"
+    report = GameDayReport.of(read_report(REPORT))
+    report.message = f"failed: connection to postgresql://app:{PASSWORD}@127.0.0.1:5432/app refused"
     remember_game_day(report, settings, warn=pytest.fail)
     assert history_url(settings) == sqlite_url(tmp_path)
-    assert [r["id"] for r in report["trends"]["runs"]] == [report["run_id"]]
-    assert report["trends"]["recover_s"] == {"all-pods-down": [report["experiments"][0]["time_to_recover_s"]]}
+    assert report.trends is not None
+    assert [r["id"] for r in report.trends["runs"]] == [report.run_id]
+    assert report.trends["recover_s"] == {"all-pods-down": [report.experiments[0].time_to_recover_s]}
     assert PASSWORD not in (tmp_path / "history.db").read_bytes().decode("latin-1")
 
 
@@ -312,21 +314,21 @@ def test_the_gate_on_a_finished_game_day_exit_4_only_when_it_passed(tmp_path):
     settings = Settings(state_dir=tmp_path)
     base = read_report(REPORT)
     for i, recover in enumerate([17.0, 18.0, 16.5, 17.5, 18.5]):
-        past = json.loads(json.dumps(base))
-        past["started_at"] = base["started_at"] - 3600 * (5 - i)
-        past["experiments"][0]["time_to_recover_s"] = recover
+        past = GameDayReport.of(json.loads(json.dumps(base)))
+        past.started_at = base["started_at"] - 3600 * (5 - i)
+        past.experiments[0].time_to_recover_s = recover
         remember_game_day(past, settings, warn=pytest.fail)
-    slow = json.loads(json.dumps(base))
-    slow["experiments"][0]["time_to_recover_s"] = 40.0
+    slow = GameDayReport.of(json.loads(json.dumps(base)))
+    slow.experiments[0].time_to_recover_s = 40.0
     remember_game_day(slow, settings, warn=pytest.fail)
     said: list[str] = []
     assert regression_gate(slow, settings, 0, said.append) == EXIT_REGRESSION
     assert said[0].startswith("regression gate: all-pods-down: recover 40.00 s REGRESSION: baseline median 17.50 s")
     assert "threshold 26.25 s" in said[0]  # 17.5 + 50% of 17.5 (the MAD band, 3 x 1.48 x 0.5 = 2.2 s, is smaller)
     said.clear()
-    assert regression_gate({**slow, "status": "failed"}, settings, 1, said.append) == 1  # failed stays 1
+    assert regression_gate(slow.model_copy(update={"status": "failed"}), settings, 1, said.append) == 1  # stays 1
     assert "REGRESSION" in said[0]  # ... and still says what regressed
-    assert regression_gate({**slow, "status": "interrupted"}, settings, 130, pytest.fail) == 130
+    assert regression_gate(slow.model_copy(update={"status": "interrupted"}), settings, 130, pytest.fail) == 130
     unchanged = json.loads(json.dumps(base))
     unchanged["started_at"] += 60
     unchanged["experiments"][0]["time_to_recover_s"] = 19.0

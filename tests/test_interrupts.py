@@ -29,7 +29,7 @@ from gameday.chaos.runner import Interrupted, _SignalGuard
 from gameday.config import Settings
 from gameday.ledger import Ledger
 from gameday.run import session
-from gameday.run.session import GameDay
+from gameday.run.background import Background
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local.supervisor import Supervisor
@@ -202,13 +202,13 @@ class _LosesASignalTimeline:
 def test_a_lost_sigterm_ends_the_game_days_wait_at_its_next_poll_but_not_its_undo(
     lost: list[BaseException | None],
 ) -> None:
-    day = GameDay.__new__(GameDay)  # only what the baseline's wait reads
+    day = Background.__new__(Background)  # only what the baseline's wait reads
     day.options = SimpleNamespace(baseline_s=1.0)  # type: ignore[assignment]
-    day._timeline = timeline = _LosesASignalTimeline(signal.SIGTERM)  # type: ignore[method-assign]
+    day.timeline = timeline = _LosesASignalTimeline(signal.SIGTERM)  # type: ignore[method-assign]
     previous = signal.signal(signal.SIGTERM, cli._on_sigterm)  # as `gameday` runs
     try:
         with pytest.raises(cli.Terminated), interrupts.kept():  # not waiting on for the baseline's 31 s
-            day._measure_baseline()
+            day.measure_baseline()
         assert [type(e) for e in lost] == [cli.Terminated] and timeline.reads == 1
         interrupts.checkpoint()  # nothing left pending after the run
         interrupts.set_pending(cli.Terminated())

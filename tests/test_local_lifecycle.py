@@ -22,10 +22,10 @@ from gameday.targets.base import TargetError
 from gameday.targets.local import providers
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.events import EventLog
-from gameday.targets.local.probes import tcp_open
 from gameday.targets.local.rollout import RolloutStore
 from gameday.targets.local.supervisor import Supervisor
-from tests.helpers import status_of, wait_for
+from gameday.targets.probes import tcp_open
+from tests.helpers import runbook_link, status_of, wait_for
 from tests.local_profiles import ecommerce
 
 pytestmark = pytest.mark.slow
@@ -49,9 +49,9 @@ def _nothing_left(s: Settings, ports: dict[str, int]) -> bool:
 
 def test_up_twice_down_twice_and_crash_recovery(own_settings):
     s = own_settings
-    first = local_stack.up(s)
+    first = local_stack.up(s, runbook=runbook_link(s.service))
     assert status_of(first["load_balancer_url"] + "/api/products") == 200
-    again = local_stack.up(s)  # starting twice: same stack, still serving
+    again = local_stack.up(s, runbook=runbook_link(s.service))  # starting twice: same stack, still serving
     assert again["ports"] == first["ports"]
 
     # a component killed by hand, then supervisord itself killed: pid files go stale, children orphaned
@@ -64,7 +64,7 @@ def test_up_twice_down_twice_and_crash_recovery(own_settings):
     wait_for(lambda: sup.pid() is None, 10, what="supervisord gone")
     assert local_stack.stack_processes(state), "children outlive a killed supervisord"
 
-    second = local_stack.up(s)  # up after a crash left stale pid files
+    second = local_stack.up(s, runbook=runbook_link(s.service))  # up after a crash left stale pid files
     assert status_of(second["load_balancer_url"] + "/api/products") == 200
 
     local_stack.down(s)
@@ -74,7 +74,7 @@ def test_up_twice_down_twice_and_crash_recovery(own_settings):
 
 def test_down_cleans_up_after_supervisord_was_killed(own_settings):
     s = own_settings
-    info = local_stack.up(s)
+    info = local_stack.up(s, runbook=runbook_link(s.service))
     from gameday.state import StateDir
 
     sup = Supervisor(StateDir(s.state_dir))
@@ -103,7 +103,7 @@ def test_a_failed_up_stops_everything_it_started_and_names_the_fatal_replicas(ow
     state = StateDir(s.state_dir)
     started = time.monotonic()
     with pytest.raises(TargetError) as failed:
-        local_stack.up(s)
+        local_stack.up(s, runbook=runbook_link(s.service))
     took = time.monotonic() - started
     message = str(failed.value)
     assert took < 30, f"up noticed the FATAL replicas only after {took:.0f}s"
@@ -115,7 +115,7 @@ def test_a_failed_up_stops_everything_it_started_and_names_the_fatal_replicas(ow
     assert Supervisor(state).pid() is None and not state.path("supervisor.sock").exists()
     assert _nothing_left(s, ports), "a failed up leaves nothing running"
 
-    info = local_stack.up(good)  # not refused: nothing of the failed stack runs
+    info = local_stack.up(good, runbook=runbook_link(good.service))  # not refused: nothing of the failed stack runs
     assert status_of(info["load_balancer_url"] + "/api/products") == 200
 
 
@@ -128,7 +128,7 @@ def test_a_stale_containers_record_never_blocks_up(own_settings):
     providers.write_record(state, {"provider": "containers", "docker_host": engine,
                                    "images": s.local.images.model_dump()})
     warnings: list[str] = []
-    info = local_stack.up(s, warn=warnings.append)
+    info = local_stack.up(s, warn=warnings.append, runbook=runbook_link(s.service))
     assert status_of(info["load_balancer_url"] + "/api/products") == 200
     assert len(warnings) == 1 and "could not be checked" in warnings[0] and engine in warnings[0], warnings
     assert providers.record(state)["provider"] == "native"
@@ -165,7 +165,7 @@ def test_commands_on_a_stack_that_is_down_say_so_in_one_line(own_settings, gamed
     """After ``down`` (its stack.json and rollout history kept), a command that needs the running stack refuses in
     one line, exit 1, and changes nothing; ``status --json`` still prints JSON."""
     s = own_settings
-    local_stack.up(s)
+    local_stack.up(s, runbook=runbook_link(s.service))
     local_stack.down(s)
     state = StateDir(s.state_dir)
     env = {"GAMEDAY_STATE_DIR": str(s.state_dir), "GAMEDAY_PROFILE": str(s.profile),

@@ -20,6 +20,7 @@ from gameday.state import StateDir
 from gameday.targets.base import TargetError
 from gameday.targets.local.programs import StackContext, processes, supervisor_config
 from gameday.targets.local.service import LAUNCHER, Service
+from tests.helpers import runbook_link
 
 
 def _profile(folder: Path, *procs: dict[str, Any]) -> Path:
@@ -65,7 +66,8 @@ def test_a_worker_is_rendered_beside_each_replica_with_its_release_and_runs(tmp_
 
 def test_each_process_is_a_supervisor_program_of_its_replicas_pod(tmp_path: Path) -> None:
     service = _service(tmp_path, WORKER, {"name": "scheduler", "per": "service", "command": ["{python}", "-V"]})
-    ctx = StackContext(service.state, service.ports, ["replica-0", "replica-1"], sys.executable, service)
+    ctx = StackContext(service.state, service.ports, ["replica-0", "replica-1"], sys.executable, service,
+                       runbook_link(service.profile))
     programs = {p.name: p for p in processes(ctx)}
     assert {n: (p.kind, p.pod, p.port, p.readiness) for n, p in programs.items()} == {
         "replica-0-worker": ("process", "replica-0", 0, "running"),
@@ -77,7 +79,8 @@ def test_each_process_is_a_supervisor_program_of_its_replicas_pod(tmp_path: Path
 
 def test_a_scheduler_named_like_a_dependency_is_refused(tmp_path: Path) -> None:
     service = _service(tmp_path, {"name": "redis", "per": "service", "command": ["true"]})
-    ctx = StackContext(service.state, service.ports, ["replica-0"], sys.executable, service)
+    ctx = StackContext(service.state, service.ports, ["replica-0"], sys.executable, service,
+                       runbook_link(service.profile))
     with pytest.raises(TargetError, match=r"local.processes \(redis\): .* rename the process"):
         processes(ctx)
 

@@ -20,6 +20,7 @@ from gameday.targets.base import NotApplicableError, TargetError, serving_checks
 from gameday.targets.kubernetes.cluster import cluster
 from gameday.targets.local import monitoring
 from gameday.targets.local import service as service_mod
+from gameday.targets.local.password import SECRET_FILE, save_password
 from gameday.targets.local.service import Service
 from tests.local_profiles import ecommerce, ticket_office
 
@@ -152,10 +153,10 @@ def test_password_comes_from_the_environment_then_the_state_dir(tmp_path: Path, 
     with pytest.raises(TargetError, match="GAMEDAY_T_TEST_PW is not set"):
         service_mod.database_password(profile, state)
     monkeypatch.setenv("GAMEDAY_T_TEST_PW", PASSWORD)
-    service_mod.save_password(state, service_mod.database_password(profile, state))
+    save_password(state, service_mod.database_password(profile, state))
     monkeypatch.delenv("GAMEDAY_T_TEST_PW")
     assert service_mod.database_password(profile, state) == PASSWORD  # a later process, without the variable
-    assert stat.S_IMODE(state.path(*service_mod.SECRET_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(state.path(*SECRET_FILE).stat().st_mode) == 0o600
 
 
 def test_setup_failure_is_one_line_without_the_password(tmp_path: Path) -> None:

@@ -18,10 +18,10 @@ from gameday.config import LocalSettings, Settings
 from gameday.state import StateDir
 from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.local import stack as local_stack
-from gameday.targets.local.probes import tcp_open
 from gameday.targets.local.service import proxy_port_name
 from gameday.targets.local.target import LocalTarget
-from tests.helpers import status_of, wait_for
+from gameday.targets.probes import tcp_open
+from tests.helpers import runbook_link, status_of, wait_for
 from tests.local_profiles import ecommerce, ticket_office
 
 pytestmark = pytest.mark.slow
@@ -50,7 +50,7 @@ def test_failed_setup_is_one_line_and_leaves_nothing_running(state_dir: Path, tm
     failing = [["{python}", "-c", "import sys; print('relation already exists'); sys.exit(4)"]]
     s = _settings(state_dir, ecommerce(tmp_path, lambda data: data["local"].update(setup=failing, replicas=1)))
     with pytest.raises(TargetError) as caught:
-        local_stack.up(s, timeout=60)
+        local_stack.up(s, timeout=60, runbook=runbook_link(s.service))
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith("setup command 1 ({python} -c ")
@@ -64,7 +64,7 @@ def test_second_service_runs_from_its_profile_with_a_secret_password(state_dir: 
                                                                       monkeypatch) -> None:
     monkeypatch.setenv("TICKETS_DB_PASSWORD", PASSWORD)
     s = _settings(state_dir, ticket_office(tmp_path))
-    stack = local_stack.up(s)
+    stack = local_stack.up(s, runbook=runbook_link(s.service))
     monkeypatch.delenv("TICKETS_DB_PASSWORD")  # later commands find it in the state dir
     target = LocalTarget(s)
     base = target.base_url()
@@ -109,7 +109,7 @@ def test_external_dependency_is_not_started_and_cannot_be_stopped(state_dir: Pat
         data["dependencies"][2]["address"] = f"127.0.0.1:{closed}"
 
     s = _settings(state_dir, ecommerce(tmp_path, external_kafka))
-    stack = local_stack.up(s)
+    stack = local_stack.up(s, runbook=runbook_link(s.service))
     target = LocalTarget(s)
     assert "kafka" not in {p["name"] for p in stack["programs"]} and "kafka" not in stack["ports"]
     assert status_of(target.base_url() + "/api/products") == 200  # Kafka is one it survives without

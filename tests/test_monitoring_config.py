@@ -16,6 +16,7 @@ from gameday.targets.base import TargetError
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.service import Service
+from tests.helpers import runbook_link
 
 BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")
 needs_binaries = pytest.mark.skipif(
@@ -32,7 +33,8 @@ def ctx(tmp_path: Path) -> StackContext:
     ports = {key: 20000 + i for i, key in enumerate(keys)}
     state = StateDir(tmp_path / "state").ensure()
     service = Service(load_profile(), state, ports, sys.executable)
-    return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable, service=service)
+    return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable, service=service,
+                        runbook=runbook_link(service.profile))
 
 
 def test_configs(ctx: StackContext) -> None:
@@ -81,7 +83,7 @@ def test_slow_scrapes_widen_the_rate_windows(ctx: StackContext) -> None:
 def test_replica_targets_follow_the_replica_set(ctx: StackContext) -> None:
     monitoring.write_configs(ctx)
     smaller = StackContext(state=ctx.state, ports=ctx.ports, replica_names=["replica-0"], python=ctx.python,
-                           service=ctx.service)
+                           service=ctx.service, runbook=ctx.runbook)
     path = monitoring.write_replica_targets(smaller)
     assert [t["labels"]["replica"] for t in json.loads(path.read_text())] == ["replica-0"]
 
@@ -89,7 +91,7 @@ def test_replica_targets_follow_the_replica_set(ctx: StackContext) -> None:
 def test_missing_ports_are_named(ctx: StackContext) -> None:
     ports = {k: v for k, v in ctx.ports.items() if k != "alert-receiver"}
     bad = StackContext(state=ctx.state, ports=ports, replica_names=ctx.replica_names, python=ctx.python,
-                       service=ctx.service)
+                       service=ctx.service, runbook=ctx.runbook)
     with pytest.raises(TargetError, match="alert-receiver"):
         monitoring.write_configs(bad)
 

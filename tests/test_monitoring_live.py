@@ -23,8 +23,9 @@ import pytest
 from gameday import faults
 from gameday.alerts import client
 from gameday.alerts import rules as alert_rules
-from gameday.alerts.timeline import AlertTimes, alert_times, expected_to_fire
+from gameday.alerts.timeline import AlertTimes, alert_times
 from gameday.errors import UsageError
+from gameday.faults import expected_to_fire
 from gameday.ledger import Ledger
 from gameday.profile import DEFAULT_PROFILE
 from gameday.profile import load as load_profile

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gameday import alerts_cli
 from gameday.alerts import rules
 from gameday.profile import DEFAULT_PROFILE, Profile
 from gameday.profile import load as load_profile
+from tests.helpers import runbook_link
 
 ROOT = Path(__file__).resolve().parents[1]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -61,10 +63,10 @@ def test_promtool_unit_tests(path: Path) -> None:
 
 
 def test_generated_files_are_in_sync() -> None:
-    for path, text in rules.generated_files(PROFILE).items():
-        assert path.exists(), f"{path} missing: python -m gameday.alerts.rules write"
-        assert path.read_text() == text, f"{path} stale: python -m gameday.alerts.rules write"
-    assert rules.main(["check"]) == 0
+    for path, text in rules.generated_files(PROFILE, runbook_link(PROFILE)).items():
+        assert path.exists(), f"{path} missing: python -m gameday.alerts_cli write"
+        assert path.read_text() == text, f"{path} stale: python -m gameday.alerts_cli write"
+    assert alerts_cli.main(["check"]) == 0
 
 
 def test_prometheusrule_has_the_same_rules() -> None:
@@ -119,7 +121,7 @@ def test_local_windows_change_only_windows() -> None:
 
 
 def test_local_rules_of_another_service_use_its_names_alerts_and_slos(tmp_path: Path) -> None:
-    text = rules.local_rules(TICKETS)
+    text = rules.local_rules(TICKETS, rules.RunbookLink("Ticket office down", "/srv/runbooks/ticket-office.md"))
     alerts = rules.alert_rules(yaml.safe_load(text))
     assert set(alerts) == {"TicketOfficeDown", "TicketOfficeErrors", "TicketOfficeSlow", "DependencyDown",
                            "CircuitBreakerOpen"}
@@ -132,6 +134,7 @@ def test_local_rules_of_another_service_use_its_names_alerts_and_slos(tmp_path: 
     assert alerts["TicketOfficeSlow"]["annotations"]["summary"] == "ticket-office p95 latency above 250ms"
     assert 'dependency=~"db|sessions"' in alerts["DependencyDown"]["expr"]
     assert alerts["TicketOfficeDown"]["labels"] == {"severity": "critical", "service": "ticket-office"}
+    assert alerts["TicketOfficeDown"]["annotations"]["runbook_url"] == "/srv/runbooks/ticket-office.md"
     if PROMTOOL is not None:
         path = tmp_path / rules.rules_name(TICKETS)
         path.write_text(text)
@@ -144,7 +147,7 @@ def test_a_profiles_own_rules_file_is_used_as_it_is(tmp_path: Path) -> None:
     own.write_text("groups: []\n")
     profile = TICKETS.model_copy(update={"alerts": TICKETS.alerts.model_copy(update={"rules": own.name}),
                                          "source": tmp_path / "gameday.yaml"})
-    assert rules.local_rules(profile) == "groups: []\n"
+    assert rules.local_rules(profile, runbook_link(profile)) == "groups: []\n"
 
 
 def test_a_windows_file_must_give_every_rule_and_nothing_else(tmp_path: Path) -> None:
@@ -164,7 +167,7 @@ def test_a_windows_file_must_give_every_rule_and_nothing_else(tmp_path: Path) ->
 def test_short_ranges_are_raised_to_the_minimum() -> None:
     windows = rules.load_windows(MONITORING / "profiles" / "local.yml", min_range_seconds=20)
     assert {w["range"] for w in windows.values() if "range" in w} == {"20s"}
-    slow = rules.alert_rules(yaml.safe_load(rules.local_rules(PROFILE, min_range_seconds=20)))
+    slow = rules.alert_rules(yaml.safe_load(rules.local_rules(PROFILE, runbook_link(PROFILE), min_range_seconds=20)))
     assert set(re.findall(r"\[([^\]]+)\]", slow[PROFILE.alerts.endpoint_down]["expr"])) == {"20s"}
     assert set(re.findall(r"\[([^\]]+)\]", slow[PROFILE.alerts.error_ratio]["expr"])) == {"20s"}
 

@@ -12,6 +12,9 @@ import pytest
 
 from gameday.notify import escalation, messages
 from gameday.notify.sender import Notifier
+from gameday.runbook.package import find
+
+RUNBOOK = find("service-outage")  # its notice and escalation policy
 
 ROUTING_KEY = "R0UT1NG-KEY-very-secret"
 SLACK_PATH = "/services/T000/B000/very-secret-token"
@@ -81,9 +84,11 @@ def receiver() -> Iterator[Receiver]:
 
 def _incident(notifier: Notifier) -> list[Any]:
     at = 1_790_000_000.0
-    summary = f"{messages.SUBJECT}: ecommerce-backend down"
+    notice = RUNBOOK.notice
+    summary = f"{notice.subject}: ecommerce-backend down"
     return [
-        notifier.notice(messages.stakeholder_notice("ecommerce-backend", "all-pods-down", at)),
+        notifier.notice(messages.stakeholder_notice(notice.subject, notice.body, "ecommerce-backend", "all-pods-down",
+                                                    at)),
         notifier.pagerduty(messages.pagerduty_event("trigger", "gd-1-all-pods-down", summary, "local", at,
                                                      component="ecommerce-backend")),
         notifier.slack(messages.slack_message(summary, {"experiment": "all-pods-down"}), "trigger"),
@@ -137,5 +142,5 @@ def test_a_failed_send_is_recorded_without_the_url(monkeypatch):
      (900, "engineering manager", 3), (3600, "engineering manager", 3)],
 )
 def test_escalation_follows_the_runbook_timings(outage_s, level, steps):
-    assert escalation.level(outage_s) == level
-    assert len(escalation.steps_reached(outage_s)) == steps
+    assert escalation.level(outage_s, RUNBOOK.escalation) == level
+    assert len(escalation.steps_reached(outage_s, RUNBOOK.escalation)) == steps

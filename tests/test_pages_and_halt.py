@@ -22,7 +22,7 @@ from tests.pager import Pager, serving_pager
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 ROUTING_KEY = "R0UT1NG-KEY-halt-secret"
 SLACK_PATH = "/services/T000/B000/halt-secret-token"
 

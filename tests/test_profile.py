@@ -26,6 +26,8 @@ from gameday.profile import (
     locate,
     schema,
 )
+from gameday.runbook.package import available as available_runbooks
+from gameday.runbook.package import missing as missing_runbooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -251,7 +253,6 @@ def test_check_names_a_wrong_status_and_a_capture_that_never_matches(stack, heal
 
 # --- what `up` would refuse, refused when the profile is loaded (issue 25) ------------------------------
 @pytest.mark.parametrize(("change", "field", "says"), [
-    (lambda d, tmp: d.update(runbook="../../etc/passwd"), "runbook", "no runbook package '../../etc/passwd'"),
     (lambda d, tmp: d.update(alerts={"rules": "rules/missing.yml"}), "alerts.rules", "No such file or directory"),
     (lambda d, tmp: (tmp.joinpath("r.yml").write_text("just: text\n"), d.update(alerts={"rules": "r.yml"})),
      "alerts.rules", "not a Prometheus rules file"),
@@ -295,7 +296,8 @@ def test_too_deep_too_many_values_or_too_large_is_one_line_and_quick(tmp_path: P
 @pytest.mark.parametrize(("change", "says"), [
     (lambda d: d["endpoints"][0].update(expect={"status": 200, "json": [{"path": "$[.a]", "exists": True}]}),
      "endpoints[0].expect.json[0].path: not a JSONPath"),  # ANTLR printed its own stray line before this one
-    (lambda d: d.update(runbook="../../etc/passwd"), "runbook: no runbook package"),
+    (lambda d: d.update(runbook="../../etc/passwd"), "runbook: no runbook package '../../etc/passwd'"),
+    (lambda d: d.update(runbooks=["service-outage", "nope"]), "runbooks[1]: no runbook package 'nope'"),
     (lambda d: d["endpoints"][0].update(json=_nested(100)["endpoints"][0]["json"]), "nested more than 64"),
 ])
 def test_profile_check_says_one_line_of_its_own_and_exits_2(tmp_path: Path, change, says: str) -> None:
@@ -310,3 +312,48 @@ def test_profile_check_says_one_line_of_its_own_and_exits_2(tmp_path: Path, chan
     assert res.stderr.startswith(f"gameday: {path}: ") and res.stderr.count("\n") == 1, res.stderr
     assert says in res.stderr and res.stdout == ""
     assert not state.exists(), "something was written before the refusal"
+
+
+# --- runbooks: a profile may follow several (issue 24) ----------------------------------------------------------
+@pytest.mark.parametrize(("given", "runbooks"), [
+    ({}, ["service-outage"]),
+    ({"runbook": "service-outage"}, ["service-outage"]),
+    ({"runbooks": ["database-connection-issues", "service-outage"]}, ["database-connection-issues", "service-outage"]),
+])
+def test_one_runbook_or_several_the_first_the_default(tmp_path: Path, given: dict, runbooks: list[str]) -> None:
+    data = {k: v for k, v in _reference().items() if k not in ("runbook", "runbooks")} | given
+    profile = load(_write(tmp_path, data))
+    assert profile.runbooks == runbooks and profile.runbook == runbooks[0]
+    jsonschema.validate(data, schema())  # the schema takes either key
+
+
+def test_runbook_and_runbooks_together_is_one_line(tmp_path: Path) -> None:
+    data = _reference() | {"runbook": "service-outage", "runbooks": ["service-outage"]}
+    assert _problems(tmp_path, data) == [f"{tmp_path / 'gameday.yaml'}: runbook: give runbook (one) or runbooks (a "
+                                         "list), not both"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema())
+    assert _problems(tmp_path, _reference() | {"runbooks": []})[0].endswith(": runbooks: List should have at least "
+                                                                           "1 item after validation, not 0")
+
+
+def test_every_runbook_named_is_looked_up_by_the_runbook_layer() -> None:
+    # the profile (the bottom layer) does not look packages up: its commands ask the runbook layer
+    assert missing_runbooks(["service-outage"]) == []
+    (line,) = missing_runbooks(["nope"])
+    assert line.startswith("runbook: no runbook package 'nope': ") and "service-outage" in line
+    (line,) = missing_runbooks(["service-outage", "../../etc/passwd"])
+    assert line.startswith("runbooks[1]: no runbook package '../../etc/passwd'")
+
+
+def test_up_refuses_a_runbook_it_cannot_find_before_anything_starts(tmp_path: Path) -> None:
+    data = _reference()
+    data["local"]["working_dir"] = str(ROOT)
+    path = _write(tmp_path, data | {"runbooks": ["service-outage", "nope"]})
+    state = tmp_path / "state"
+    res = subprocess.run([sys.executable, "-m", "gameday", "--profile", str(path), "up"], capture_output=True,
+                         text=True, check=False, cwd=ROOT, env={**os.environ, "GAMEDAY_STATE_DIR": str(state)})
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr == f"gameday: {path}: runbooks[1]: no runbook package 'nope': expected a folder with " \
+        f"runbook.yaml, or one of: {', '.join(available_runbooks())}\n", res.stderr
+    assert not state.exists() or not any(state.iterdir()), "up refused after it had started something"

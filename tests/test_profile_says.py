@@ -33,6 +33,7 @@ from gameday.targets.base import TargetError
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.service import LAUNCHER, Service
+from tests.helpers import runbook_link
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok-" + secrets.token_hex(8)  # an {env.NAME} secret: it must never be shown
@@ -259,7 +260,7 @@ def test_metrics_credentials_reach_prometheus_through_a_private_file(tmp_path: P
                                                       *monitoring.PORT_KEYS])}
     state = StateDir(tmp_path / "state").ensure()
     ctx = StackContext(state=state, ports=ports, replica_names=names, python=sys.executable,
-                       service=Service(profile, state, ports, sys.executable))
+                       service=Service(profile, state, ports, sys.executable), runbook=runbook_link(profile))
     monkeypatch.delenv("GD_C_METRICS", raising=False)
     with pytest.raises(TargetError, match=r"service\.metrics\.auth\.(password|bearer_token): .*GD_C_METRICS"):
         monitoring.write_configs(ctx)

@@ -34,8 +34,8 @@ def _report() -> tuple[dict, list[dict]]:
         "checklist": checklist,
         "diagnosis": {"verdict": "all-replicas-down", "expected": "all-replicas-down", "correct": True,
                       "command": "gameday rollout restart"},
-        "alert": {"expected": True, "fired_at": T0 + 28, "resolved_at": T0 + 30, "time_to_fire_s": 18.5,
-                  "as_expected": True},
+        "alert": {"alertname": "APIEndpointDown", "expected": True, "fired_at": T0 + 28, "resolved_at": T0 + 30,
+                  "time_to_fire_s": 18.5, "as_expected": True},
         "escalation": {"level": "on-call engineer", "steps": ["on-call engineer"]},
         "notifications": [{"channel": "pagerduty", "kind": "trigger"}],
     }

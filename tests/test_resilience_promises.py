@@ -29,7 +29,7 @@ from gameday.verify.verdicts import Status
 from tests.local_profiles import ecommerce
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = ROOT / "runbooks" / "service-outage" / "experiments"
+EXPERIMENTS = ROOT / "experiments" / "service-outage"
 REFERENCE = load(ROOT / "profiles" / "ecommerce-backend.yaml")
 TICKETS = load(ROOT / "profiles" / "ticket-office.yaml")
 

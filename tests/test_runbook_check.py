@@ -211,7 +211,7 @@ def test_kubernetes_without_kubectl_is_broken_not_a_crash(monkeypatch):
 # --- the command ----------------------------------------------------------------------------------
 @pytest.fixture
 def app(monkeypatch) -> typer.Typer:
-    monkeypatch.setattr("gameday.targets.get_target", lambda settings=None: FakeTarget())
+    monkeypatch.setattr("gameday.runbook.cli.get_target", lambda settings=None: FakeTarget())
     app = typer.Typer()
     register(app)
     return app

@@ -171,8 +171,8 @@ def test_mapping_errors_are_one_clear_line(tmp_path):
 
 
 def test_cli_lists_lines_and_percentage(tmp_path, monkeypatch):
-    (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "outage.feature").write_text(FEATURE, encoding="utf-8")
+    (tmp_path / "features" / "service-outage").mkdir(parents=True)  # ./features/<runbook>/ before the project's
+    (tmp_path / "features" / "service-outage" / "outage.feature").write_text(FEATURE, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     app = typer.Typer()
     register(app)
@@ -180,9 +180,9 @@ def test_cli_lists_lines_and_percentage(tmp_path, monkeypatch):
     result = runner.invoke(app, ["coverage", str(default_runbook_path())])
     assert result.exit_code == 0, result.output
     assert "symptoms:zero-successful-requests" in result.output
-    assert "← features/outage.feature:9 所有 pod 被刪除" in result.output
+    assert "← features/service-outage/outage.feature:9 所有 pod 被刪除" in result.output
     assert "NOT COVERED" in result.output
-    assert "unknown tag @runbook:no-such:line in features/outage.feature:23" in result.output
+    assert "unknown tag @runbook:no-such:line in features/service-outage/outage.feature:23" in result.output
     data = json.loads(runner.invoke(app, ["coverage", str(default_runbook_path()), "--json"]).output)
     assert data["unmapped"] == 0
     left = [ln for ln in data["lines"] if ln["status"] == "not-automatable"]

@@ -18,6 +18,7 @@ from gameday.state import StateDir
 from gameday.targets.local import components
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.service import Service
+from tests.helpers import runbook_link
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def _context(tmp_path: Path, local: dict[str, object]) -> StackContext:
     # HAProxy's stats socket path is limited to 107 bytes: a short state directory of its own, as the stack's is
     state = StateDir(Path(tempfile.mkdtemp(prefix="gd-to-"))).ensure()
     return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable,
-                        service=Service(profile, state, ports, sys.executable))
+                        service=Service(profile, state, ports, sys.executable), runbook=runbook_link(profile))
 
 
 def _haproxy_cfg(ctx: StackContext) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from gameday.config import Settings
-from gameday.run.session import background_wait
+from gameday.run.background import background_wait
 from gameday.verify.verdicts import required_requests
 
 PROFILE = Path(__file__).resolve().parents[1] / "profiles" / "ticket-office.yaml"

@@ -14,6 +14,7 @@ import pytest
 
 from gameday.config import Settings
 from gameday.dependencies.base import DependencyCheck
+from gameday.runbook.package import find
 from gameday.targets.base import Endpoint, Replica, TargetError
 from gameday.verify.checklist import CHECKLIST, ITEMS, check_item, run_checklist
 from gameday.verify.measurements import LoadWindow, Measurements
@@ -141,8 +142,9 @@ HEALTHY_LOAD = LoadWindow(requests=1000, failures=0, p50_ms=5, p95_ms=12, p99_ms
 
 
 def test_every_item_passes_on_a_healthy_fake(shop: Shop) -> None:
-    verdicts = run_checklist(_target(shop), Measurements(load=HEALTHY_LOAD, baseline=HEALTHY_LOAD), Settings())
-    assert [v.item for v in verdicts] == [i.id for i in CHECKLIST]
+    items = find("service-outage").checklist  # the runbook's Verification checklist, in its order
+    verdicts = run_checklist(_target(shop), Measurements(load=HEALTHY_LOAD, baseline=HEALTHY_LOAD), Settings(), items)
+    assert [v.item for v in verdicts] == list(items) == [i.id for i in CHECKLIST]
     assert all(v.passed for v in verdicts), [v.line() for v in verdicts if not v.passed]
     api, smoke = verdicts[2], verdicts[3]
     assert set(api.measured["endpoints"]) == {"catalogue", "product", "unknown-product", "cart", "order-lookup"}

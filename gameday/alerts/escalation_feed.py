@@ -2,7 +2,7 @@
 
 The runbook (Escalation): the paging alert (the profile's ``alerts.endpoint_down``) fires → page the on-call
 engineer at once; still firing at 5 minutes → team lead; at 15 minutes → engineering manager
-(``gameday.notify.escalation.POLICY``). Each firing episode of the paging alert is one incident; its clock
+(the runbook's policy, ``Runbook.escalation``). Each firing episode of the paging alert is one incident; its clock
 starts when the firing notification arrived (the moment on-call is paged) and stops when the resolved
 notification arrives. Everything here is pure: give it the alerts read from the receiver's file
 (``client.read_received_alerts``) and the current time.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gameday.alerts.client import ReceivedAlert
-from gameday.notify.escalation import POLICY, EscalationStep, steps_reached
+from gameday.notify.escalation import EscalationStep, steps_reached
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def incidents(received: Iterable[ReceivedAlert], now: float, alertname: str) -> 
 
 
 def escalations_from_alerts(
-    received: list[ReceivedAlert], now: float, alertname: str, policy: tuple[EscalationStep, ...] = POLICY,
+    received: list[ReceivedAlert], now: float, alertname: str, policy: tuple[EscalationStep, ...],
 ) -> list[dict[str, Any]]:
     """The escalation steps due at ``now``, one dict per (incident, step), ordered by when each became due.
 

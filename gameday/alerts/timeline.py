@@ -1,32 +1,19 @@
 """When an alert fired and resolved in an experiment's window, as Prometheus and as gameday's receiver saw it.
 
 The game day calls :func:`alert_times` once per experiment to put "time to alert" in its report next to its own
-detection time, and :func:`expected_to_fire` to know whether the service's endpoint-down alert (its profile's
-``alerts.endpoint_down``) *should* have paged.
+detection time. Whether the service's endpoint-down alert *should* have paged is the fault's to say
+(:func:`gameday.faults.expected_to_fire`): this module knows alerts, not faults.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gameday import faults
 from gameday.alerts import client
 from gameday.alerts.client import Time, to_unix
-from gameday.profile import Local, Profile
-
-
-def crash_loop_seconds(profile: Profile) -> float:
-    """How long kill-replicas must go on for the local supervisor to give up on every replica (FATAL, the local
-    CrashLoopBackOff): its back-offs between restarts, 1 + 2 + ... + ``local.start_retries`` s, plus ~1.5 s for
-    the starts it kills and its own loop's lag. A shorter burst is a restart blip the alert's ``for:`` rides out,
-    and a replica still backing off after the last kill comes back by itself. Measured with 3 retries: FATAL ~7 s
-    after the first kill; the profile's default is 2 (~3.5 s), so the game day's 16 rounds (7.5 s) leave room."""
-    retries = profile.local.start_retries if profile.local else Local.model_fields["start_retries"].default
-    return retries * (retries + 1) / 2 + 1.5
 
 
 @dataclass(frozen=True)
@@ -142,19 +129,3 @@ def _pending_since(prom_url: str, alertname: str, start: float, fired_at: float,
         begin = ts
     return begin
 
-
-def expected_to_fire(fault_name: str, params: dict[str, Any] | None, profile: Profile,
-                     replicas: Sequence[str] | None = None) -> bool:
-    """Whether the fault must page (the profile's endpoint-down alert): a full outage of the service
-    (``Fault.outage``: every replica frozen, the known-bad release, a dependency the profile says it cannot work
-    without ...) that lasts. Killing the replicas is one only when the kills go on long enough for the supervisor
-    to give up restarting them (:func:`crash_loop_seconds`); a shorter burst is a restart blip the alert's
-    ``for:`` rides out. ``replicas`` (every replica's name) lets a fault that names replicas count as "all of
-    them". Bad input (an unknown fault or dependency) raises ``UsageError``.
-    """
-    fault = faults.get_fault(fault_name)
-    clean = fault.validate(dict(params or {}), profile)
-    outage = fault.outage(clean, profile, list(replicas) if replicas is not None else None)
-    if fault_name == "kill-replicas":
-        return outage and (clean["rounds"] - 1) * clean["interval"] >= crash_loop_seconds(profile)
-    return outage

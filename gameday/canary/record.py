@@ -2,19 +2,22 @@
 
 The entry (``kind="canary"``) keeps what the target's canary needs to put the previous revision back
 (:meth:`gameday.targets.canary.CanaryDriver.saved`), so that a canary interrupted by SIGINT, SIGTERM or SIGKILL is
-undone by ``gameday abort`` or by the next ``gameday canary``, from another process.
+undone by ``gameday abort`` or by the next ``gameday canary``, from another process. Its kind and its undo live in
+:mod:`gameday.abort` (which undoes every kind of entry, and sits below the canary) and are re-exported here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gameday.abort import CANARY as CANARY
+from gameday.abort import CANARY_UNDO_TIMEOUT_S as UNDO_TIMEOUT_S
+from gameday.abort import undo_canary as undo
 from gameday.guard.lock import is_gameday_process
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.targets.base import Target
 
-CANARY = "canary"
-UNDO_TIMEOUT_S = 60.0
+__all__ = ["CANARY", "UNDO_TIMEOUT_S", "canaries", "entry", "running", "undo"]
 
 
 def entry(target: Target, version: str, saved: dict[str, Any]) -> LedgerEntry:
@@ -31,8 +34,3 @@ def running(found: LedgerEntry) -> bool:
     """Whether the process that wrote the entry still runs it (a dead one left it to be undone)."""
     return is_gameday_process(found.owner_pid)
 
-
-def undo(target: Target, ledger: Ledger, found: LedgerEntry, timeout: float = UNDO_TIMEOUT_S) -> None:
-    """Put back the previous revision on every replica, then forget the entry."""
-    target.canary().undo(found.undo, timeout)
-    ledger.remove(found.id)

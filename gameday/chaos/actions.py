@@ -3,7 +3,8 @@
 Faults go through :func:`gameday.faults.inject` (safety guard first, ledger entry before anything is
 applied); every other action that changes the target passes the safety guard first too. On Kubernetes
 the rollout restart is chaostoolkit-kubernetes's own action; everything else goes through the Target
-interface, so experiments never name a target.
+interface, so experiments never name a target. Each action takes the run's context from chaostoolkit's
+``configuration`` (:func:`gameday.chaos.context.run_context`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from gameday import faults, interrupts
 from gameday.chaos import kube
-from gameday.chaos.context import changing_target, current_target, ledger, own_entries
-from gameday.config import get_settings
+from gameday.chaos.context import Configuration, changing_target, ledger, own_entries, run_context
+from gameday.chaos.probes import health_checks
+from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
+from gameday.faults.network import NetworkFault
 from gameday.targets import from_identity
 from gameday.targets.base import Revision
 
@@ -41,50 +44,56 @@ class RecoveryFailed(GamedayError):
     """A resolution step did not bring the service back."""
 
 
-def inject_fault(fault: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def inject_fault(fault: str, params: dict[str, Any] | None = None,
+                 *, configuration: Configuration = None) -> dict[str, Any]:
     """Inject a fault of gameday's registry (kill-replicas, bad-release, ...): typed, guarded, ledgered, applied."""
-    entry = faults.inject(current_target(), ledger(), fault, params or {}, get_settings().service)
+    ctx = run_context(configuration)
+    entry = faults.inject(ctx.target, ledger(ctx.settings), fault, params or {}, ctx.profile)
     return {"id": entry.id, "fault": entry.fault, "params": entry.params, "target": entry.target}
 
 
-def undo_faults(fault: str | None = None) -> list[str]:
+def undo_faults(fault: str | None = None, *, configuration: Configuration = None) -> list[str]:
     """Undo this run's faults (all, or those named ``fault``), newest first; idempotent (rollbacks call it)."""
     if fault is not None:
         faults.get_fault(fault)
-    book = ledger()
+    settings = run_context(configuration).settings
+    book = ledger(settings)
     undone = []
     for entry in reversed(own_entries(book, fault)):
-        faults.undo(from_identity(entry.target), book, entry)
+        faults.undo(from_identity(entry.target, settings), book, entry)
         undone.append(entry.describe())
     return undone
 
 
-def rollout_restart(timeout: float | None = None) -> dict[str, Any]:
+def rollout_restart(timeout: float | None = None, *, configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's ``kubectl rollout restart deployment/<service>`` (chaosk8s on Kubernetes). ``timeout``: the
     whole rollout's deadline; by default the target's own, from the service (the local start times measured at
     ``up``, a Deployment's progress deadline)."""
-    target = changing_target()
+    ctx = run_context(configuration)
+    target = changing_target(ctx)
     if kube.is_kubernetes(target.identity()):
-        kube.rollout_restart(get_settings())
+        kube.rollout_restart(ctx.settings)
         return {"healthy": target.wait_healthy(timeout), "via": "chaosk8s.deployment.actions.rollout_deployment"}
     return _revision(target.rollout_restart(wait=True, timeout=timeout))
 
 
-def rollout_undo(to_revision: int | None = None, timeout: float | None = None) -> dict[str, Any]:
+def rollout_undo(to_revision: int | None = None, timeout: float | None = None,
+                 *, configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's ``kubectl rollout undo deployment/<service>`` (to the previous revision by default)."""
-    return _revision(changing_target().rollout_undo(to_revision, wait=True, timeout=timeout))
+    return _revision(changing_target(run_context(configuration)).rollout_undo(to_revision, wait=True, timeout=timeout))
 
 
-def restore_previous_config() -> dict[str, Any]:
+def restore_previous_config(*, configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's ``kubectl apply -f previous-config.yaml``: the configuration saved before this run changed it.
 
     The previous configuration is the one the bad-config fault recorded in the ledger before applying;
     a restart (``rollout_restart``) then puts the replicas on it.
     """
-    saved = [e for e in own_entries(ledger(), "bad-config") if e.undo.get("config") is not None]
+    ctx = run_context(configuration)
+    saved = [e for e in own_entries(ledger(ctx.settings), "bad-config") if e.undo.get("config") is not None]
     if not saved:
         raise UsageError("no previous configuration recorded by this run (no bad-config fault in the ledger)")
-    target = changing_target()
+    target = changing_target(ctx)
     previous = saved[-1].undo["config"]
     if target.config() == previous:
         return {"restored": False, "reason": "configuration already the previous one"}
@@ -92,37 +101,37 @@ def restore_previous_config() -> dict[str, Any]:
     return {"restored": True, "keys": sorted(previous)}
 
 
-def restore_dependency_link(dependency: str) -> dict[str, Any]:
+def restore_dependency_link(dependency: str, *, configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's "check and fix" for a dependency reached through a broken network path: the path restored,
     i.e. this run's network faults on it lifted through the ledger (what the network fix does), then checked."""
-    from gameday.faults.network import NetworkFault
-
-    get_settings().service.dependency(dependency)  # one of the profile's, or one line naming them
-    book = ledger()
+    ctx = run_context(configuration)
+    ctx.profile.dependency(dependency)  # one of the profile's, or one line naming them
+    book = ledger(ctx.settings)
     lifted = []
     for entry in reversed(own_entries(book)):
         if isinstance(faults.FAULTS.get(entry.fault), NetworkFault) and entry.params.get("dependency") == dependency:
-            faults.undo(from_identity(entry.target), book, entry)
+            faults.undo(from_identity(entry.target, ctx.settings), book, entry)
             lifted.append(entry.describe())
-    check = changing_target().check_dependency(dependency)
+    check = changing_target(ctx).check_dependency(dependency)
     return {"dependency": dependency, "lifted": lifted, "answers": check.ok, "detail": check.detail}
 
 
-def start_dependency(name: str, timeout: float = 30.0) -> dict[str, Any]:
+def start_dependency(name: str, timeout: float = 30.0, *, configuration: Configuration = None) -> dict[str, Any]:
     """Bring a dependency back (the runbook's "check and fix database/Redis/Kafka")."""
-    get_settings().service.dependency(name)  # one of the profile's, or one line naming them
-    target = changing_target()
+    ctx = run_context(configuration)
+    ctx.profile.dependency(name)  # one of the profile's, or one line naming them
+    target = changing_target(ctx)
     target.start_dependency(name, wait=True, timeout=timeout)
     check = target.check_dependency(name)
     return {"dependency": name, "answers": check.ok, "detail": check.detail}
 
 
-def thaw_replicas() -> dict[str, Any]:
+def thaw_replicas(*, configuration: Configuration = None) -> dict[str, Any]:
     """Release hung replicas (SIGCONT / unpause)."""
-    return {"thawed": changing_target().thaw_replicas()}
+    return {"thawed": changing_target(run_context(configuration)).thaw_replicas()}
 
 
-def wait_until_healthy(timeout: float | None = None) -> dict[str, Any]:
+def wait_until_healthy(timeout: float | None = None, *, configuration: Configuration = None) -> dict[str, Any]:
     """Wait until every replica is ready and the health checks pass (every dependency answering too).
 
     The load balancer's readiness path answers from one replica at a time: the health checks must pass
@@ -132,9 +141,8 @@ def wait_until_healthy(timeout: float | None = None) -> dict[str, Any]:
     ``timeout`` (by default the target's own deadline for its replicas to get healthy, from the service, then as
     long again for the proofs).
     """
-    from gameday.chaos.probes import health_checks_pass
-
-    target = current_target()
+    ctx = run_context(configuration)
+    target = ctx.target
     started = time.monotonic()
     last: dict[str, Any] = {}
     if target.wait_healthy(timeout):
@@ -144,7 +152,10 @@ def wait_until_healthy(timeout: float | None = None) -> dict[str, Any]:
         pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS, thread_name_prefix="health-proof")
         try:
             while time.monotonic() < deadline:
-                answers = _answers([pool.submit(health_checks_pass) for _ in range(HEALTH_PROOFS)])
+                # each proof with a target of its own, as each check builds its own: a target's clients are not
+                # shared across threads
+                answers = _answers([pool.submit(health_checks, RunContext(ctx.settings, ctx.runbook_name))
+                                    for _ in range(HEALTH_PROOFS)])
                 last = next((a for a in answers if not a["ok"]), answers[-1])
                 if last["ok"]:
                     return {"healthy": True, "readiness": _readiness(last)}

@@ -1,7 +1,6 @@
 """``gameday chaos ...``: run, list and validate the runbook's chaos experiments.
 
-Registered by the lead in ``gameday/cli.py`` with ``register(app)``; until then (and for tests)
-``python -m gameday.chaos.cli`` runs the same commands.
+Registered in ``gameday/cli.py`` with ``register(app)`` (``python -m gameday chaos ...`` runs them too).
 """
 
 from __future__ import annotations
@@ -10,6 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from gameday.chaos import lint, runner
+from gameday.chaos.dry_run import print_plan
+from gameday.config import get_settings
+from gameday.flags import within
 
 
 def register(app: typer.Typer) -> None:
@@ -32,17 +36,12 @@ def register(app: typer.Typer) -> None:
 
         An experiment that does not apply to the service (kafka-down without Kafka) is SKIPPED: exit 0.
         """
-        from gameday.chaos import runner
-        from gameday.config import get_settings
-        from gameday.flags import within
-
         within("--wait", wait, 0, unit="s")  # before the experiment is read, the lock taken or the target reached
+        settings = get_settings()
         if dry_run:
-            from gameday.guard.dry_run import print_plan
-
-            settings = get_settings()
             raise typer.Exit(print_plan(settings, [experiment], settings.stop_conditions, as_json))
-        result = runner.run(experiment, journal_path=journal, log_to_stderr=not quiet, lock_wait_s=wait)
+        result = runner.run(experiment, journal_path=journal, settings=settings, log_to_stderr=not quiet,
+                            lock_wait_s=wait)
         typer.echo(result.line())
         if result.journal_path:
             typer.echo(f"journal: {result.journal_path}")
@@ -51,9 +50,7 @@ def register(app: typer.Typer) -> None:
     @chaos.command("list")
     def list_command() -> None:
         """The shipped experiments, with their titles."""
-        from gameday.chaos import lint
-
-        for path in lint.available():
+        for path in lint.available(get_settings().service.runbook):
             typer.echo(f"{path.stem:<20} {lint.load(path).get('title', '')}")
 
     @chaos.command("validate")
@@ -61,22 +58,8 @@ def register(app: typer.Typer) -> None:
         experiments: Annotated[list[str] | None, typer.Argument(help="files or names (default: all shipped)")] = None,
     ) -> None:
         """Check experiments (chaostoolkit's validation plus gameday's faults and dependencies); nothing runs."""
-        from gameday.chaos import lint
-
-        paths = [lint.resolve(e) for e in experiments] if experiments else lint.available()
+        runbook = get_settings().service.runbook
+        paths = [lint.resolve(e, runbook) for e in experiments] if experiments else lint.available(runbook)
         for path in paths:
             lint.load(path)
             typer.echo(f"valid: {path}")
-
-
-def main() -> None:
-    """``python -m gameday.chaos.cli``: the gameday CLI with the chaos group registered."""
-    from gameday import cli
-
-    if not any(group.name == "chaos" for group in cli.app.registered_groups):
-        register(cli.app)
-    cli.main()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,5 @@
-"""What every chaos activity needs: the configured target, the ledger, and this run's ledger entries.
+"""What every chaos activity needs: the run's context (from chaostoolkit's configuration), its target passed by the
+safety guard, the ledger, and this run's ledger entries.
 
 A chaostoolkit run is one process, so "this run's faults" are the ledger entries this process wrote
 (``owner_pid`` on this host, ``owner_host``); entries of any other process belong to another run (or to one
@@ -9,29 +10,34 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Mapping
+from typing import Any
 
-from gameday.config import Settings, get_settings
-from gameday.ledger import Ledger, LedgerEntry, ledger_for
+from gameday.config import Settings
+from gameday.context import RunContext
+from gameday.ledger import Ledger, LedgerEntry
 from gameday.safety import guard
-from gameday.targets import get_target
+from gameday.targets import ledger_for
 from gameday.targets.base import Target
 
-
-def current_target(settings: Settings | None = None) -> Target:
-    """The target named by configuration / environment (experiments never name one)."""
-    return get_target(settings or get_settings())
+Configuration = Mapping[str, Any] | None  # chaostoolkit's ``configuration`` as an activity receives it
 
 
-def changing_target(settings: Settings | None = None) -> Target:
+def run_context(configuration: Configuration) -> RunContext:
+    """The run's context, rebuilt from the configuration chaostoolkit handed the activity."""
+    return RunContext.from_configuration(configuration)
+
+
+def changing_target(ctx: RunContext) -> Target:
     """The target, after the safety guard said yes: call this before any activity that changes it."""
-    target = current_target(settings)
-    guard(target)
+    target = ctx.target
+    guard(target, safety=ctx.settings.safety)
     return target
 
 
-def ledger(settings: Settings | None = None) -> Ledger:
+def ledger(settings: Settings) -> Ledger:
     """The fault ledger of the configured target (the state directory's; kubernetes: the cluster's)."""
-    return ledger_for(settings or get_settings())
+    return ledger_for(settings)
 
 
 def own_entries(book: Ledger, fault: str | None = None) -> list[LedgerEntry]:

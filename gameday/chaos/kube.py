@@ -10,7 +10,11 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from chaosk8s.deployment.actions import rollout_deployment
+from kubernetes.config import kube_config
+
 from gameday.config import Settings
+from gameday.targets.kubernetes.cluster import cluster
 
 
 def is_kubernetes(identity: dict[str, Any]) -> bool:
@@ -34,8 +38,6 @@ def _kubeconfig(settings: Settings) -> Iterator[None]:
     back to a default path read from ``$KUBECONFIG`` when the module was imported: both are set here,
     and put back afterwards, so the call never reaches a cluster of another kubeconfig.
     """
-    from kubernetes.config import kube_config
-
     path = settings.kubernetes.kubeconfig
     if not path:
         yield
@@ -56,10 +58,6 @@ def _kubeconfig(settings: Settings) -> Iterator[None]:
 
 def rollout_restart(settings: Settings) -> None:
     """``kubectl rollout restart deployment/...`` through ``chaosk8s.deployment.actions.rollout_deployment``."""
-    from chaosk8s.deployment.actions import rollout_deployment
-
-    from gameday.targets.kubernetes.cluster import cluster
-
     kube = cluster(settings)
     with _kubeconfig(settings):
         rollout_deployment(name=kube.deployment, ns=kube.namespace, secrets=secrets_for(settings))

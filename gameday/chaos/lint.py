@@ -3,8 +3,8 @@
 Beyond chaostoolkit's own validation, every fault that gameday's activities name is checked against the fault
 registry and its typed parameters, so a typo fails here rather than halfway through a run. Whether an experiment
 applies to the service at all (kafka-down where the profile has no Kafka) is :func:`not_applicable`: such an
-experiment is skipped with that reason, not failed. Shipped experiments live in runbook packages
-(``runbooks/<name>/experiments``); a bare name is looked up in the profile's runbook.
+experiment is skipped with that reason, not failed. Shipped experiments live at the top level, by runbook
+(``experiments/<runbook>/``); a bare name is looked up in the runbook the caller names (the profile's, by default).
 """
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaoslib.experiment import ensure_experiment_is_valid
+from chaoslib.loader import load_experiment
+
 from gameday import faults
 from gameday.chaos.promises import unpromised
 from gameday.chaos.steady import runbook_of
 from gameday.errors import GamedayError, UsageError
+from gameday.faults.network import NetworkFault
 from gameday.runbook.package import find
+from gameday.targets.kubernetes.chaosmesh import engine_missing
 
 if TYPE_CHECKING:
+    from gameday.config import Settings
     from gameday.profile import Profile
 
 EXTENSION_MODULES = ("gameday.chaos.actions", "gameday.chaos.probes", "gameday.chaos.steady", "gameday.chaos.outcome")
@@ -38,17 +44,17 @@ LOCAL_ONLY_PROBES = {"retries_absorb_resets": "it rolls the resets again through
                                               "which Chaos Mesh has no counterpart for"}
 
 
-def experiments_dir(runbook: str | None = None) -> Path:
-    """The experiments of a runbook package (default: the one the service profile follows)."""
+def experiments_dir(runbook: str) -> Path:
+    """The experiments of a runbook package (``experiments/<runbook>/``)."""
     return find(runbook).experiments_dir
 
 
-def available(runbook: str | None = None) -> list[Path]:
+def available(runbook: str) -> list[Path]:
     """The runbook's experiment files, by name."""
     return find(runbook).experiments()
 
 
-def resolve(name_or_path: str, runbook: str | None = None) -> Path:
+def resolve(name_or_path: str, runbook: str) -> Path:
     """A path as given, or one of the runbook's experiments by name (``all-pods-down``); UsageError when neither."""
     path = Path(name_or_path)
     if path.is_file():
@@ -64,9 +70,6 @@ def resolve(name_or_path: str, runbook: str | None = None) -> Path:
 
 def load(path: Path) -> dict[str, Any]:
     """Parse and validate an experiment file; any problem becomes one UsageError line."""
-    from chaoslib.experiment import ensure_experiment_is_valid
-    from chaoslib.loader import load_experiment
-
     chaos_log = logging.getLogger("chaostoolkit")
     quiet, chaos_log.disabled = chaos_log.disabled, True  # chaoslib logs the same failure at length
     try:
@@ -133,15 +136,18 @@ def injected(experiment: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def not_applicable(experiment: dict[str, Any], profile: Profile, target_kind: str | None) -> str | None:
+def not_applicable(experiment: dict[str, Any], profile: Profile, target_kind: str | None,
+                   settings: Settings | None = None) -> str | None:
     """Why the experiment does not apply to this service on this target (it is skipped, not failed), or None.
 
     An experiment does not apply when a fault it injects says so (a dependency the profile does not have or the
-    target cannot act on, a known-bad release the profile does not name) or when an activity names a dependency
-    the profile does not have.
+    target cannot act on, a known-bad release the profile does not name), when the cluster ``settings`` name has
+    nothing to apply a network fault with (neither Chaos Mesh nor the profile's Toxiproxy), or when an activity
+    names a dependency the profile does not have.
     """
     for fault, params in injected(experiment):
-        reason = faults.get_fault(fault).not_applicable(params, profile, target_kind)
+        reason = faults.get_fault(fault).not_applicable(params, profile, target_kind) or _no_engine(
+            fault, params, target_kind, settings)
         if reason:
             return reason
     names = [d.name for d in profile.dependencies]
@@ -161,3 +167,11 @@ def not_applicable(experiment: dict[str, Any], profile: Profile, target_kind: st
                 if findings:
                     return f"{profile.service.name}: {findings[0]}"
     return None
+
+
+def _no_engine(fault: str, params: dict[str, Any], target_kind: str | None, settings: Settings | None) -> str | None:
+    """Why a network fault cannot be applied on the configured cluster (None: it can, or it is not one)."""
+    if target_kind != "kubernetes" or settings is None or not isinstance(faults.get_fault(fault), NetworkFault):
+        return None
+    dependency = params.get("dependency")
+    return engine_missing(settings, dependency if isinstance(dependency, str) else None)

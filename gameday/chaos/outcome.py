@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameday.config import get_settings
+from gameday.chaos.context import Configuration, run_context
+from gameday.chaos.symptom_probes import observe_degraded, observe_outage
 
 __all__ = ["dependency_loss_observed"]
 
 
-def dependency_loss_observed(dependency: str, within_s: float = 30.0, repeats: int = 3) -> dict[str, Any]:
+def dependency_loss_observed(dependency: str, within_s: float = 30.0, repeats: int = 3,
+                             *, configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's Symptoms when the profile says the service cannot work without ``dependency``
     (``on_outage: outage``); otherwise degraded but serving (``on_outage: degraded``). Raises when not seen."""
-    from gameday.chaos import probes
-
-    if get_settings().service.dependency(dependency).on_outage == "outage":
-        return {"expected": "outage", **probes.outage_symptoms_observed(within_s)}
-    return {"expected": "degraded", **probes.degraded_but_serving(dependency, within_s, repeats)}
+    ctx = run_context(configuration)
+    if ctx.profile.dependency(dependency).on_outage == "outage":
+        return {"expected": "outage", **observe_outage(ctx, within_s)}
+    return {"expected": "degraded", **observe_degraded(ctx, dependency, within_s, repeats)}

@@ -15,6 +15,11 @@ strategy skips rollbacks when interrupted. Here:
    the method go on; once the rollbacks run, signals are only noted: nothing cuts the undo short;
 3. afterwards, whatever happened, every fault this run left in the ledger is undone;
 4. the journal (written phase by phase while running) decides the verdict.
+
+The run's settings reach the activities the way chaostoolkit-lib intends: in the experiment's ``configuration``
+(:meth:`gameday.context.RunContext.configuration`), which chaostoolkit hands every activity that declares a
+``configuration`` argument. Nothing process-wide is swapped: two runs with different settings in one process do not
+see each other's.
 """
 
 from __future__ import annotations
@@ -33,19 +38,23 @@ from types import FrameType
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
+from chaoslib.experiment import run_experiment
 from chaoslib.run import RunEventHandler
 
 from gameday import faults, interrupts
 from gameday.chaos import lint, probes
 from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, MaskedFormatter, verdict_from_journal
-from gameday.config import Settings, get_settings, use_settings
+from gameday.chaos.steady import runbook_of
+from gameday.config import Settings
+from gameday.context import RunContext
 from gameday.errors import UsageError
 from gameday.guard.gate import game_day_lock
 from gameday.guard.lock import GameDayLock
 from gameday.ledger import Ledger
 from gameday.safety import guard
 from gameday.targets import from_identity, get_target
+from gameday.targets.kubernetes.cluster import cluster
 
 ROLLBACKS_ALWAYS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -168,7 +177,7 @@ def default_journal_path(name: str, settings: Settings) -> Path:
 def not_applicable(name_or_path: str, settings: Settings) -> tuple[Path, str | None]:
     """The experiment's file, and why it does not apply to the configured service and target (None: it does)."""
     path = lint.resolve(name_or_path, settings.service.runbook)
-    return path, lint.not_applicable(lint.load(path), settings.service, settings.target)
+    return path, lint.not_applicable(lint.load(path), settings.service, settings.target, settings)
 
 
 def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, Any], Ledger]:
@@ -177,7 +186,7 @@ def preflight(name_or_path: str, settings: Settings) -> tuple[Path, dict[str, An
     experiment = lint.load(path)
     _guard_configured(settings)
     target = get_target(settings)
-    guard(target)
+    guard(target, safety=settings.safety)
     target.reachable()
     book = ledger(settings)
     book.ensure_empty()
@@ -188,8 +197,6 @@ class _Configured:
     """The Kubernetes target as configuration names it, for the safety guard before any client exists."""
 
     def __init__(self, settings: Settings) -> None:
-        from gameday.targets.kubernetes.cluster import cluster
-
         self.kube = cluster(settings)
 
     def identity(self) -> dict[str, Any]:
@@ -199,7 +206,7 @@ class _Configured:
 def _guard_configured(settings: Settings) -> None:
     """Refuse a configured context or namespace outside the allowlist before the target is even built."""
     if settings.target == "kubernetes" and settings.kubernetes.context:
-        guard(_Configured(settings))  # type: ignore[arg-type]  # guard only reads identity()
+        guard(_Configured(settings), safety=settings.safety)  # type: ignore[arg-type]  # guard only reads identity()
 
 
 def run(
@@ -214,14 +221,12 @@ def run(
 
     ``controls`` are chaostoolkit controls added to the experiment for this run (the game day's phase tracker).
     The target's game-day lock is held for the run (a game day calling this holds it already); ``lock_wait_s``:
-    how long to wait for another holder.
+    how long to wait for another holder. ``settings``: the run's (default: loaded from the environment); the
+    activities get them through the experiment's configuration.
     """
-    from chaoslib.experiment import run_experiment
-
     if threading.current_thread() is not threading.main_thread():
         raise UsageError("run experiments from the main thread: only it can take SIGINT/SIGTERM for the cleanup")
-    previous_settings = get_settings()
-    settings = use_settings(settings) if settings is not None else previous_settings
+    settings = settings if settings is not None else Settings()
     held: GameDayLock | None = None
     try:
         path, skip = not_applicable(name_or_path, settings)
@@ -233,6 +238,7 @@ def run(
         path, experiment, book = preflight(name_or_path, settings)
         if controls:
             experiment["controls"] = [*(experiment.get("controls") or []), *controls]
+        experiment["configuration"] = handed_down(experiment, settings)
         journal_path = Path(journal_path or default_journal_path(path.stem, settings)).resolve()
         recorder = JournalRecorder(journal_path, str(path))
         signals = _SignalGuard(recorder)
@@ -270,7 +276,12 @@ def run(
     finally:
         if held is not None:
             held.release()
-        use_settings(previous_settings)
+
+
+def handed_down(experiment: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The experiment's chaostoolkit configuration with the run's context added (the runbook it names kept)."""
+    own = dict(experiment.get("configuration") or {})
+    return {**own, **RunContext.from_settings(settings, runbook_of(own)).configuration()}
 
 
 def _cleanup(book: Ledger, recorder: JournalRecorder, settings: Settings) -> list[str]:

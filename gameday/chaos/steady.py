@@ -3,7 +3,7 @@
 Every experiment of a runbook starts and ends in the same steady state (the runbook's Verification). It is written
 once, in the package's ``runbook.yaml`` (``steady_state``); each experiment's hypothesis is this one probe, and the
 experiment names its runbook once, in its chaostoolkit ``configuration`` (``gameday_runbook``), which chaostoolkit
-hands to the probe.
+hands to the probe (with the run's settings: each check gets the same ``configuration``).
 """
 
 from __future__ import annotations
@@ -12,24 +12,23 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from gameday import interrupts
+from gameday.chaos import probes
+from gameday.chaos.context import Configuration, run_context
+from gameday.context import RUNBOOK_KEY
 from gameday.errors import UsageError
-from gameday.runbook.package import RunbookPackage, find
+from gameday.runbook.package import Runbook
 
 __all__ = ["steady_state"]
 
-RUNBOOK_KEY = "gameday_runbook"  # the experiment's configuration key naming its runbook package
 
-
-def runbook_of(configuration: dict[str, Any] | None) -> str | None:
+def runbook_of(configuration: Configuration) -> str | None:
     """The runbook an experiment's configuration names (None: the service profile's)."""
     value = (configuration or {}).get(RUNBOOK_KEY)
     return str(value) if value else None
 
 
-def checks(package: RunbookPackage) -> list[tuple[str, Any, dict[str, Any]]]:
+def checks(package: Runbook) -> list[tuple[str, Any, dict[str, Any]]]:
     """(name, probe function, arguments) of each steady-state check; UsageError names a probe that does not exist."""
-    from gameday.chaos import probes
-
     found = []
     for check in package.manifest.steady_state.checks:
         if check.probe not in probes.__all__:
@@ -39,15 +38,16 @@ def checks(package: RunbookPackage) -> list[tuple[str, Any, dict[str, Any]]]:
     return found
 
 
-def steady_state(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+def steady_state(configuration: Configuration = None) -> dict[str, Any]:
     """The runbook's steady state: its checks, asked together (each reads the service, none changes it, so one's
     answer does not depend on another's: the state takes the slowest check's time, not their sum); reported in
     the runbook's order up to the first that failed; ``ok`` when all pass."""
-    package = find(runbook_of(configuration))
+    package = run_context(configuration).runbook
     found = checks(package)
     pool = ThreadPoolExecutor(max_workers=max(1, len(found)), thread_name_prefix="steady-state")
     try:
-        futures = [pool.submit(_check, probe, arguments) for _, probe, arguments in found]
+        futures = [pool.submit(_check, probe, {**arguments, "configuration": configuration})
+                   for _, probe, arguments in found]
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.05)

@@ -9,6 +9,11 @@ from typing import Annotated
 import typer
 
 from gameday.config import get_settings
+from gameday.diagnose.diagnosis import diagnose, load_runbook
+from gameday.diagnose.render import render_text
+from gameday.errors import UsageError
+from gameday.targets import get_target
+from gameday.targets.base import TargetError
 
 
 def register(app: typer.Typer) -> None:
@@ -23,12 +28,6 @@ def diagnose_command(
     ] = None,
 ) -> None:
     """Run the runbook's diagnosis (pods, endpoints, service, history, events, dependencies, logs); read-only."""
-    from gameday.diagnose.diagnosis import diagnose, load_runbook
-    from gameday.diagnose.render import render_text
-    from gameday.errors import UsageError
-    from gameday.targets import get_target
-    from gameday.targets.base import TargetError
-
     settings = get_settings()
     book = load_runbook(runbook)
     try:

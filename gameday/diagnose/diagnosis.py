@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.calls import Client, fillable
+from gameday.diagnose import database
 from gameday.diagnose.evidence import DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, budget_for, collect
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
@@ -77,6 +78,6 @@ def diagnose(
     chosen = budget if budget is not None else budget_for(target, check_timeout)
     evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=chosen,
                        api=lambda: call_api(target.base_url(), profile, timeout_s=target.answer_timeout_s()))
-    verdict = decide(evidence, profile)
+    verdict = database.decide(evidence, profile) or decide(evidence, profile)
     resolution = resolve(verdict, target, profile, runbook, evidence)
     return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")

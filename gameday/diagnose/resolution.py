@@ -1,4 +1,8 @@
-"""The runbook's matching resolution for a verdict, and the commands to run it on this target."""
+"""The runbook's matching resolution for a verdict, and the commands to run it on this target.
+
+Which line of the runbook's Resolution a verdict takes, and what to do in words, is the runbook package's
+(its manifest's ``diagnosis``); here it is found in the text and turned into this target's commands.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,19 @@ from typing import Any
 from gameday.dependencies import KINDS as DEPENDENCY_KINDS
 from gameday.diagnose.evidence import Evidence
 from gameday.diagnose.rules import (
-    ALL_REPLICAS_DOWN,
-    CONFIGURATION_PROBLEM,
     DEPENDENCY_DEGRADED,
     DEPENDENCY_FAILURE,
     DEPENDENCY_HANG,
-    FAILED_DEPLOYMENT,
-    REPLICAS_HANGING,
-    UNKNOWN,
     Verdict,
     dependency_words,
 )
 from gameday.profile import Profile
+from gameday.runbook.package import Resolution as RunbookResolution
+from gameday.runbook.package import owning
 from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.targets.base import Target
 
+DEPENDENCY = "{dependency}"  # in a rule's match and steps: the verdict's dependency
 # the actions the gameday CLI itself has (a target without its own command_for maps actions to ``gameday ACTION``)
 GAMEDAY_ACTIONS = {"rollout undo", "rollout restart", "logs"}
 
@@ -48,60 +50,56 @@ class Resolution:
         return asdict(self)
 
 
-def _find(runbook: Runbook | None, predicate: Any) -> list[RunbookLine]:
-    """The Resolution lines of the first sub-section that has a line matching ``predicate``."""
+def _find(runbook: Runbook | None, predicate: Any, block: bool) -> list[RunbookLine]:
+    """The first Resolution line matching ``predicate``; with ``block``, every command and note of its sub-section."""
     if runbook is None:
         return []
     lines = runbook.section("resolution")
     hit = next((ln for ln in lines if predicate(ln)), None)
     if hit is None:
         return []
-    if hit.subsection and hit.kind == "command" and "apply" in hit.text:
+    if block and hit.subsection:
         return [ln for ln in lines if ln.subsection == hit.subsection and ln.kind in ("command", "note")]
     return [hit]
 
 
-def runbook_lines(kind: str, runbook: Runbook | None, words: tuple[str, ...] = ()) -> list[RunbookLine]:
-    """The runbook's resolution lines for a verdict kind; ``words`` name the dependency of a dependency verdict."""
-    if kind == FAILED_DEPLOYMENT:
-        return _find(runbook, lambda ln: ln.kind == "command" and "rollout undo" in ln.text)
-    if kind == CONFIGURATION_PROBLEM:
-        return _find(runbook, lambda ln: ln.kind == "command" and " apply " in f" {ln.text} ")
-    if kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG):
-        return _find(runbook, lambda ln: ln.kind == "note" and any(w in ln.text.lower() for w in words))
-    if kind in (ALL_REPLICAS_DOWN, REPLICAS_HANGING):
-        return _find(runbook, lambda ln: ln.kind == "command" and "rollout restart" in ln.text)
-    if kind == UNKNOWN:
-        return _find(runbook, lambda ln: ln.kind == "command" and " logs " in f" {ln.text} ")
-    return []
+def runbook_lines(rule: RunbookResolution | None, runbook: Runbook | None, words: tuple[str, ...] = ()
+                  ) -> list[RunbookLine]:
+    """The runbook's resolution lines for a verdict (its package's rule); ``words`` name the dependency of a
+    dependency verdict (the rule's ``{dependency}``)."""
+    if rule is None:
+        return []
+    if DEPENDENCY in rule.match:
+        texts = [rule.match.replace(DEPENDENCY, w) for w in words]
+        return _find(runbook, lambda ln: ln.kind == rule.kind and any(t in ln.text.lower() for t in texts), rule.block)
+    return _find(runbook, lambda ln: ln.kind == rule.kind and rule.match in f" {ln.text} ", rule.block)
+
+
+def rule_for(kind: str, runbook: Runbook | None) -> RunbookResolution | None:
+    """The resolution rule of the package that holds this runbook's markdown, for a verdict kind."""
+    owner = owning(runbook.path) if runbook is not None else None
+    return owner.resolution(kind) if owner is not None else None
 
 
 def resolve(
     verdict: Verdict, target: Target, profile: Profile, runbook: Runbook | None, evidence: Evidence | None = None
 ) -> Resolution:
-    """The runbook's resolution for the verdict, with the commands for ``target`` (``Target.command_for``)."""
+    """The runbook's resolution for the verdict (its package's ``diagnosis``), with the commands for ``target``
+    (``Target.command_for``)."""
     dep = profile.dependency(verdict.dependency) if verdict.dependency else None
     label = DEPENDENCY_KINDS[dep.kind].label if dep else ""
-    lines = runbook_lines(verdict.kind, runbook, (*dependency_words(dep), label.lower()) if dep else ())
+    rule = rule_for(verdict.kind, runbook)
+    lines = runbook_lines(rule, runbook, (*dependency_words(dep), label.lower()) if dep else ())
     step = lines[0].where if lines else ""
     resolution = Resolution(step, [ln.text for ln in lines if ln.kind == "command"])
     commands = [cmd for cmd in (command_for(target, action) for action in verdict.actions) if cmd]
-    if verdict.kind == FAILED_DEPLOYMENT:
-        resolution.steps = ["roll back to the previous revision"]
-    elif verdict.kind == CONFIGURATION_PROBLEM:
-        resolution.steps = ["restore the previous configuration (the runbook: kubectl apply -f previous-config.yaml)",
-                            "restart the replicas onto it"]
-    elif verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG) and dep is not None:
-        name = label if dep.name.lower() == label.lower() else f"{dep.name} ({label})"
-        hang = " and the network path to it (it accepts connections and never answers)" \
-            if verdict.kind == DEPENDENCY_HANG else ""
-        resolution.steps = [f"check and fix {name}{hang} (see its runbook), then check it again"]
+    name = (label if dep.name.lower() == label.lower() else f"{dep.name} ({label})") if dep else None
+    steps = rule.steps if rule is not None else []
+    if name is not None or not any(DEPENDENCY in s for s in steps):
+        resolution.steps = [s.replace(DEPENDENCY, name or "") for s in steps]
+    if verdict.kind in (DEPENDENCY_FAILURE, DEPENDENCY_DEGRADED, DEPENDENCY_HANG) and dep is not None:
         check = next((c for c in (evidence.dependencies if evidence else []) if c.name == verdict.dependency), None)
         if check is not None and check.command:
             commands.append(check.command)
-    elif verdict.kind in (ALL_REPLICAS_DOWN, REPLICAS_HANGING):
-        resolution.steps = ["restart the pods (rolling restart)"]
-    elif verdict.kind == UNKNOWN:
-        resolution.steps = ["read the pod logs; escalate per the runbook"]
     resolution.commands = commands
     return resolution

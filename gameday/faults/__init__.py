@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gameday import interrupts
 from gameday.errors import UsageError
 from gameday.faults.base import FAULTS, Fault, FaultContext, actionable_dependencies
 from gameday.ledger import Ledger, LedgerEntry
-from gameday.safety import guard
+from gameday.safety import guard, settings_of
 from gameday.targets.base import NothingChanged
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
     from gameday.targets.base import Target
 
-__all__ = ["FAULTS", "Fault", "FaultContext", "LedgerEntry", "actionable_dependencies", "discover", "get_fault",
-           "inject", "undo"]
+__all__ = ["FAULTS", "Fault", "FaultContext", "LedgerEntry", "actionable_dependencies", "discover", "expected_to_fire",
+           "get_fault", "inject", "undo"]
 
 
 def discover() -> dict[str, Fault]:
@@ -53,13 +54,12 @@ def inject(target: Target, ledger: Ledger, name: str, params: dict[str, Any] | N
     """Check the parameters, check safety, record in the ledger, then apply; on failure undo at once.
 
     Nothing is written to the ledger until the parameters passed their schema: against the profile (``profile``,
-    default: the configured one) before any call to the target, then against the target (named replicas exist).
+    default: the one of the settings the target was built with) before any call to the target, then against the
+    target (named replicas exist).
     """
     fault = get_fault(name)
     if profile is None:
-        from gameday.config import get_settings
-
-        profile = get_settings().service
+        profile = settings_of(target).service
     raw = params if params is not None else {}
     kind = str(target.identity().get("kind"))
     fault.validate(raw, context=FaultContext(profile, kind))
@@ -88,6 +88,18 @@ def inject(target: Target, ledger: Ledger, name: str, params: dict[str, Any] | N
     ledger.update(entry.id, state="injected")
     entry.state = "injected"
     return entry
+
+
+def expected_to_fire(fault_name: str, params: dict[str, Any] | None, profile: Profile,
+                     replicas: Sequence[str] | None = None) -> bool:
+    """Whether the fault must page (the profile's endpoint-down alert): a full outage of the service
+    (``Fault.outage``: every replica frozen, the known-bad release, a dependency the profile says it cannot work
+    without ...) that lasts (``Fault.pages``). ``replicas`` (every replica's name) lets a fault that names replicas
+    count as "all of them". Bad input (an unknown fault or dependency) raises ``UsageError``.
+    """
+    fault = get_fault(fault_name)
+    clean = fault.validate(dict(params or {}), profile)
+    return fault.pages(clean, profile, list(replicas) if replicas is not None else None)
 
 
 def undo(target: Target, ledger: Ledger, entry: LedgerEntry) -> None:

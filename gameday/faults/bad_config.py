@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from gameday.faults.base import Fault, Params
+from gameday.verdict_keys import CONFIGURATION_PROBLEM
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -36,8 +37,6 @@ class BadConfig(Fault):
         return True
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import CONFIGURATION_PROBLEM
-
         return CONFIGURATION_PROBLEM
 
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from gameday.faults.base import Fault, Params, Version
+from gameday.verdict_keys import FAILED_DEPLOYMENT
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -40,8 +41,6 @@ class BadRelease(Fault):
         return True
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import FAILED_DEPLOYMENT
-
         return FAILED_DEPLOYMENT
 
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:

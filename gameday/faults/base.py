@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from gameday.errors import UsageError
+from gameday.verdict_keys import dependency_verdict
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -188,9 +189,15 @@ class Fault(ABC):
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         """Whether users see an outage (True) or the service keeps serving, degraded (False)."""
 
+    def pages(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
+        """Whether the service's endpoint-down alert (its profile's ``alerts.endpoint_down``) must fire: an outage
+        (:meth:`outage`) that lasts past the alert's ``for:``. A fault whose outage can be a blip the alert rides
+        out says when it is not."""
+        return self.outage(params, profile, replicas)
+
     @abstractmethod
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        """The diagnosis verdict key this fault should get (see gameday.diagnose.rules) on ``target_kind``: the
+        """The diagnosis verdict key this fault should get (see gameday.verdict_keys) on ``target_kind``: the
         same change can look different from the service's side on each target (refused here, dropped there)."""
 
     # --- the change ----------------------------------------------------------------------------------
@@ -241,8 +248,6 @@ class DependencyFault(Fault):
         return False
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import dependency_verdict
-
         return dependency_verdict(profile, params["dependency"], hung=self.hangs(params, profile, target_kind))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gameday.faults.base import ReplicaFault
+from gameday.verdict_keys import REPLICAS_HANGING
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -20,8 +21,6 @@ class FreezeReplicas(ReplicaFault):
     description = "make replicas hang instead of failing fast"
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import REPLICAS_HANGING
-
         return REPLICAS_HANGING
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:

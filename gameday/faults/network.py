@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from gameday.faults.base import Fault, FaultContext, Params
+from gameday.verdict_keys import NO_OUTAGE, dependency_verdict
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -68,19 +69,14 @@ class NetworkFault(Fault):
         name = params.get("dependency")
         if isinstance(name, str) and name not in [d.name for d in profile.dependencies]:
             return f"{profile.service.name} has no {name} dependency"
-        if target_kind == "kubernetes":  # Chaos Mesh or the profile's Toxiproxy, else skipped with the reason
-            from gameday.config import get_settings
-            from gameday.targets.kubernetes.chaosmesh import engine_missing
-
-            return engine_missing(get_settings(), name if isinstance(name, str) else None)
+        # on a cluster it needs Chaos Mesh or the profile's Toxiproxy: a question for the cluster the run's settings
+        # name, asked where they are (gameday.chaos.lint.not_applicable)
         return None
 
     def outage(self, params: dict[str, Any], profile: Profile, replicas: list[str] | None = None) -> bool:
         return False
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import NO_OUTAGE
-
         return NO_OUTAGE
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
@@ -101,6 +97,4 @@ class CutFault(NetworkFault):
         return False
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        from gameday.diagnose.rules import dependency_verdict
-
         return dependency_verdict(profile, params["dependency"], hung=self.hangs(params, profile, target_kind))

@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from gameday.config import get_settings
+from gameday.guard.halt import describe, halt, resume
+from gameday.guard.records import records_for
+from gameday.safety import guard_settings
+from gameday.targets import ledger_for
 
 
 def register(app: typer.Typer) -> None:
@@ -19,14 +23,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Freeze every game day on this target, undo every fault in the ledger at once, resolve its pages, let the
         runs write their partial reports, refuse new ones until resume."""
-        from gameday.guard.halt import halt
-        from gameday.guard.records import records_for
-        from gameday.ledger import ledger_for
-        from gameday.safety import guard_settings
-
         settings = get_settings()
         guard_settings(settings)  # a halt changes the target too: the allowlist first, before any network call
-        result = halt(records_for(settings), ledger_for(settings), reason)
+        result = halt(records_for(settings), ledger_for(settings), reason, settings=settings)
         for pid in result.stopped_pids:
             how = "SIGKILL: no partial report" if pid in result.killed_pids else "ended itself on SIGTERM"
             typer.echo(f"stopped: gameday process {pid} ({how})")
@@ -41,8 +40,5 @@ def register(app: typer.Typer) -> None:
     @app.command("resume")
     def resume_command() -> None:
         """Lift a halt: game days, chaos runs and injections are allowed again."""
-        from gameday.guard.halt import describe, resume
-        from gameday.guard.records import records_for
-
         record = resume(records_for(get_settings()))
         typer.echo(f"resumed: lifted the halt {describe(record)}" if record else "not halted: nothing to resume")

@@ -27,7 +27,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gameday.abort import Undone, end_processes, freeze, thaw_briefly, undo_entries
 from gameday.errors import SafetyError
@@ -35,6 +35,9 @@ from gameday.guard import lock
 from gameday.guard.records import Records
 from gameday.ledger import Ledger
 from gameday.notify.pages import PAGE
+
+if TYPE_CHECKING:
+    from gameday.config import Settings
 
 HALT = lock.HALT
 EXIT_HALTED = 5  # documented in README "Exit codes"
@@ -81,9 +84,11 @@ def _owner_pids(ledger: Ledger, holder: dict[str, Any] | None) -> list[int]:
     return sorted(p for p in pids if p and p != os.getpid())
 
 
-def halt(records: Records, ledger: Ledger, reason: str = "", grace_s: float = GRACE_S) -> HaltResult:
+def halt(records: Records, ledger: Ledger, reason: str = "", grace_s: float = GRACE_S, *,
+         settings: Settings | None = None) -> HaltResult:
     """Record the halt, freeze every gameday process on the target, undo every fault in the ledger, then end
-    the processes (with ``grace_s`` to write their partial report) and undo what is left."""
+    the processes (with ``grace_s`` to write their partial report) and undo what is left. ``settings`` rebuild the
+    target each fault names (:func:`gameday.abort.undo_entries`)."""
     started = time.monotonic()
     record = {"by": f"{getpass.getuser()}@{socket.gethostname()}", "pid": os.getpid(), "at": time.time(),
               "reason": reason}
@@ -102,17 +107,17 @@ def halt(records: Records, ledger: Ledger, reason: str = "", grace_s: float = GR
         thaw_briefly(frozen)
     entries = ledger.entries()
     faults = [e for e in entries if e.kind not in LATER_KINDS]
-    undone = undo_entries(ledger, faults, why="halted", reset_network=True)
+    undone = undo_entries(ledger, faults, why="halted", reset_network=True, settings=settings)
     faults_undone_s = time.monotonic() - started
     open_pages = [e for e in entries if e.kind == PAGE]
     if undone.failed:  # the outage may go on: on-call must still know
         undone.failed += [f"{e.describe()}: kept open: a fault was not undone" for e in open_pages]
     else:
-        _merge(undone, undo_entries(ledger, open_pages, why="halted"))
+        _merge(undone, undo_entries(ledger, open_pages, why="halted", settings=settings))
     _, late = end_processes(frozen, "gameday", grace_s=grace_s, thaw=frozen)
     tried = {e.id for e in faults + open_pages}
     rest = [e for e in ledger.entries() if e.id not in tried]  # load generators; what a killed run left
-    _merge(undone, undo_entries(ledger, rest, why="halted"))
+    _merge(undone, undo_entries(ledger, rest, why="halted", settings=settings))
     lock.clear(records)
     return HaltResult(record, pids, killed + late, undone, faults_undone_s, time.monotonic() - started)
 

@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gameday.config import Settings
-from gameday.ledger import Ledger, ledger_for
+from gameday.ledger import Ledger
 from gameday.state import StateDir, read_json, write_json_atomic
+from gameday.targets import ledger_for
+from gameday.targets.kubernetes.client import KubeClient, KubeError
+from gameday.targets.kubernetes.cluster import cluster
+from gameday.targets.kubernetes.lease import LeaseRecord
 
 RECORD_KEY = "record"
 LEASED = ("lock",)  # records kept as Leases on kubernetes (the lock: renewed by its holder, expires without)
@@ -103,10 +107,6 @@ class KubeRecords:
     """Records as ConfigMaps ``gameday-<name>`` in the target namespace."""
 
     def __init__(self, settings: Settings) -> None:
-        from gameday.targets.kubernetes.client import KubeClient
-        from gameday.targets.kubernetes.cluster import cluster
-        from gameday.targets.kubernetes.lease import LeaseRecord
-
         self.settings = settings
         self.kube = KubeClient(settings.kubernetes.kubeconfig, settings.kubernetes.context)
         self.ns = cluster(settings).namespace
@@ -121,8 +121,6 @@ class KubeRecords:
         return ledger_for(self.settings)
 
     def _read(self, name: str) -> tuple[dict[str, Any] | None, str | None]:
-        from gameday.targets.kubernetes.client import KubeError
-
         try:
             cm = self.kube.call(f"read ConfigMap gameday-{name}", self.kube.core.read_namespaced_config_map,
                                 f"gameday-{name}", self.ns)
@@ -149,8 +147,6 @@ class KubeRecords:
                 "data": {RECORD_KEY: json.dumps(data, sort_keys=True)}}
 
     def create(self, name: str, data: dict[str, Any]) -> bool:
-        from gameday.targets.kubernetes.client import KubeError
-
         if name in self._leases:
             return self._leases[name].create(data)
         try:
@@ -163,8 +159,6 @@ class KubeRecords:
         return True
 
     def swap(self, name: str, expected: dict[str, Any] | None, data: dict[str, Any] | None) -> bool:
-        from gameday.targets.kubernetes.client import KubeError
-
         if name in self._leases:
             return self._leases[name].swap(expected, data)
         current, version = self._read(name)

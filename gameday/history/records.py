@@ -15,10 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gameday import __version__
+from pydantic import ValidationError
+
 from gameday.errors import UsageError
 from gameday.history.schema import PHASES
 from gameday.history.score import Targets, score_run
+from gameday.result import ExperimentResult, GameDayReport
+from gameday.version import __version__
 
 KINDS = ("run", "smoke", "canary")
 # reports written before service profiles existed do not name one: they were all of the reference service
@@ -121,75 +124,92 @@ def game_day_exit_code(status: str) -> int:
     return 0 if status == "passed" else 130 if status == "interrupted" else 1
 
 
-def phases_of(exp: dict[str, Any]) -> dict[str, float | None]:
+def phases_of(experiment: ExperimentResult | dict[str, Any]) -> dict[str, float | None]:
     """An experiment's phase times in seconds, from the report's timestamps."""
 
     def between(start: Any, end: Any) -> float | None:
         return round(end - start, 2) if isinstance(start, int | float) and isinstance(end, int | float) else None
 
-    alert = exp.get("alert") or {}
-    diagnosis = exp.get("diagnosis") or {}
+    exp = ExperimentResult.of(experiment)
     return {
-        "inject": between(exp.get("injected_at"), exp.get("fault_in_place_at")),
-        "detect": exp.get("time_to_detect_s"),
-        "alert": alert.get("time_to_fire_s"),
-        "diagnose": diagnosis.get("duration_s"),
-        "resolve": between(exp.get("resolution_started_at"), exp.get("recovered_at")),
-        "recover": exp.get("time_to_recover_s"),
-        "verify": exp.get("time_to_verify_s"),
+        "inject": between(exp.injected_at, exp.fault_in_place_at),
+        "detect": exp.time_to_detect_s,
+        "alert": exp.alert.time_to_fire_s if exp.alert else None,
+        "diagnose": exp.diagnosis.duration_s if exp.diagnosis else None,
+        "resolve": between(exp.resolution_started_at, exp.recovered_at),
+        "recover": exp.time_to_recover_s,
+        "verify": exp.time_to_verify_s,
     }
 
 
-def experiment_record(exp: dict[str, Any]) -> ExperimentRecord:
+def experiment_record(experiment: ExperimentResult | dict[str, Any]) -> ExperimentRecord:
     """One experiment of ``report.json``."""
-    diagnosis = exp.get("diagnosis") or {}
-    alert = exp.get("alert") or {}
-    has_alert = bool(alert) and "error" not in alert
-    checklist = [{"name": c.get("name"), "status": c.get("status"), "measured": c.get("measured") or {}}
-                 for c in exp.get("checklist") or []]
+    exp = ExperimentResult.of(experiment)
+    diagnosis, alert = exp.diagnosis, exp.alert
+    has_alert = alert is not None and alert.error is None
+    checklist = [{"name": c.name, "status": c.status, "measured": c.measured or {}} for c in exp.checklist]
     return ExperimentRecord(
-        name=str(exp["name"]),
-        verdict=str(exp.get("status", "unknown")),
-        fault=exp.get("fault"),
-        expects_outage=exp.get("expects_outage"),
+        name=str(exp.name),
+        verdict=str(exp.status or "unknown"),
+        fault=exp.fault,
+        expects_outage=exp.expects_outage,
         phases=phases_of(exp),
-        diagnosis_expected=diagnosis.get("expected"),
-        diagnosis_actual=diagnosis.get("verdict"),
-        diagnosis_correct=diagnosis.get("correct") if diagnosis else None,
-        alert_expected=alert.get("expected") if alert else None,
-        alert_fired=bool(alert.get("fired_at")) if has_alert else None,
-        alert_as_expected=alert.get("as_expected") if alert else None,
+        diagnosis_expected=diagnosis.expected if diagnosis else None,
+        diagnosis_actual=diagnosis.verdict if diagnosis else None,
+        diagnosis_correct=diagnosis.correct if diagnosis else None,
+        alert_expected=alert.expected if alert else None,
+        alert_fired=bool(alert.fired_at) if alert and has_alert else None,
+        alert_as_expected=alert.as_expected if alert else None,
         checklist=checklist,
     )
 
 
-def from_game_day(report: dict[str, Any], targets: Targets, report_dir: str | None = None) -> RunRecord:
-    """A game day's ``report.json`` as a run (the score as the report gave it, or computed with ``targets``)."""
-    if not isinstance(report, dict) or not isinstance(report.get("experiments"), list) \
+def game_day_report(report: GameDayReport | dict[str, Any]) -> GameDayReport:
+    """A game day's report, typed (UsageError, one line, when it is not one)."""
+    if isinstance(report, GameDayReport):
+        typed = report
+    elif not isinstance(report, dict) or not isinstance(report.get("experiments"), list) \
             or not isinstance(report.get("started_at"), int | float):
         raise UsageError("not a game day report (report.json needs started_at and experiments)")
-    scored = report.get("score") or score_run(report["experiments"], targets).to_dict()
-    points = {e["name"]: e for e in scored.get("experiments", [])}
+    else:
+        try:
+            typed = GameDayReport.model_validate(report)
+        except ValidationError as exc:
+            raise UsageError(f"not a game day report: {exc.error_count()} field(s) of the wrong type "
+                             f"({'.'.join(str(x) for x in exc.errors()[0]['loc'])}: {exc.errors()[0]['msg']})") from exc
+    if typed.started_at is None:
+        raise UsageError("not a game day report (report.json needs started_at and experiments)")
+    return typed
+
+
+def from_game_day(game_day: GameDayReport | dict[str, Any], targets: Targets,
+                  report_dir: str | None = None) -> RunRecord:
+    """A game day's report as a run (the score as the report gave it, or computed with ``targets``)."""
+    report = game_day_report(game_day)
+    started_at = float(report.started_at or 0.0)
+    scored = report.score or score_run(report.experiments, targets)
+    points = {e.name: e for e in scored.experiments}
     exps = []
-    for exp in report["experiments"]:
+    for exp in report.experiments:
         record = experiment_record(exp)
-        record.score = points.get(record.name, {}).get("points")
-        record.weight = points.get(record.name, {}).get("weight")
+        score = points.get(record.name)
+        record.score = score.points if score else None
+        record.weight = score.weight if score else None
         exps.append(record)
-    status = str(report.get("status", "unknown"))
+    status = str(report.status)
     return RunRecord(
-        id=str(report.get("run_id") or run_id(report["started_at"])),
+        id=str(report.run_id or run_id(started_at)),
         kind="run",
-        target=str(report.get("target", "unknown")),
-        profile=str(report.get("profile") or LEGACY_PROFILE),
-        started_at=float(report["started_at"]),
+        target=str(report.target or "unknown"),
+        profile=str(report.profile or LEGACY_PROFILE),
+        started_at=started_at,
         status=status,
-        service_version=report.get("service_version"),
-        gameday_version=report.get("gameday_version") or __version__,
-        wall_time_s=report.get("wall_time_s"),
-        score=scored.get("score"),
+        service_version=report.service_version,
+        gameday_version=report.gameday_version or __version__,
+        wall_time_s=report.wall_time_s,
+        score=scored.score,
         exit_code=game_day_exit_code(status),
-        message=_clean(report.get("message")),
+        message=_clean(report.message),
         report=report_dir,
         experiments=exps,
     )

@@ -11,14 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gameday import __version__, placeholders
+from gameday import placeholders
 from gameday.config import Settings
 from gameday.errors import GamedayError
 from gameday.history.gate import EXIT_REGRESSION, GateResult, Policy, judge
-from gameday.history.records import UNKNOWN_PROFILE, RunRecord, from_game_day, from_smoke, run_id
+from gameday.history.records import UNKNOWN_PROFILE, RunRecord, from_game_day, from_smoke, game_day_report, run_id
 from gameday.history.score import Targets, score_run
 from gameday.history.store import HistoryStore, RunFilter, history_url, open_store
+from gameday.result import GameDayReport
 from gameday.targets.base import Target
+from gameday.version import __version__
 
 TREND_RUNS = 30
 Warn = Callable[[str], None]
@@ -28,10 +30,10 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def profile_of(report: dict[str, Any], settings: Settings) -> str:
+def profile_of(report: GameDayReport | None, settings: Settings) -> str:
     """The service profile a report was run against: the report says, else the settings' profile."""
-    if report.get("profile"):
-        return str(report["profile"])
+    if report is not None and report.profile:
+        return str(report.profile)
     try:
         return settings.service.service.name
     except (GamedayError, ValueError, OSError):  # a profile that does not load: say so, never guess a service
@@ -49,23 +51,28 @@ def service_version(target: Target | None) -> str | None:
     return revision.version if revision else None
 
 
-def remember_game_day(report: dict[str, Any], settings: Settings, target: Target | None = None,
+def remember_game_day(report: GameDayReport, settings: Settings, target: Target | None = None,
                       report_dir: Path | None = None, warn: Warn = _stderr) -> None:
-    """Score the report, record it in the history and add its trends; the report dict gains
+    """Score the report, record it in the history and add its trends; the report gains
     ``run_id``, ``profile``, ``service_version``, ``gameday_version``, ``score`` and ``trends``."""
-    report.setdefault("run_id", run_id(report["started_at"]))
-    report.setdefault("profile", profile_of(report, settings))
-    report.setdefault("service_version", service_version(target))
-    report.setdefault("gameday_version", __version__)
-    report["score"] = score_run(report["experiments"], Targets.from_slo(settings.slo)).to_dict()
-    report["trends"] = None
+    fields = report.model_fields_set
+    if "run_id" not in fields:
+        report.run_id = run_id(float(report.started_at or 0.0))
+    if "profile" not in fields:
+        report.profile = profile_of(report, settings)
+    if "service_version" not in fields:
+        report.service_version = service_version(target)
+    if "gameday_version" not in fields:
+        report.gameday_version = __version__
+    report.score = score_run(report.experiments, Targets.from_slo(settings.slo))
+    report.trends = None
     try:
         store = open_store(history_url(settings))
         try:
-            run = from_game_day(placeholders.mask_value(report), Targets.from_slo(settings.slo),  # no secret kept
+            run = from_game_day(placeholders.mask_value(report.to_dict()), Targets.from_slo(settings.slo),  # no secret
                                 str(report_dir) if report_dir else None)
             store.record(run)
-            report["trends"] = trends(store, run)
+            report.trends = trends(store, run)
         finally:
             store.close()
     except Exception as exc:  # the history is a by-product: it never fails the game day (one warning line)
@@ -75,7 +82,7 @@ def remember_game_day(report: dict[str, Any], settings: Settings, target: Target
 def remember_smoke(smoke: dict[str, Any], started_at: float, settings: Settings, target: Target | None = None,
                    warn: Warn = _stderr) -> None:
     """Record a smoke (``SmokeReport.to_dict()``) in the history; never raises."""
-    remember_run(from_smoke(placeholders.mask_value(smoke), started_at, profile_of({}, settings),  # no secret kept
+    remember_run(from_smoke(placeholders.mask_value(smoke), started_at, profile_of(None, settings),  # no secret kept
                             service_version(target)), settings, warn)
 
 
@@ -107,13 +114,15 @@ def trends(store: HistoryStore, run: RunRecord, last: int = TREND_RUNS) -> dict[
     }
 
 
-def regressions(report: dict[str, Any], settings: Settings, policy: Policy | None = None) -> GateResult:
+def regressions(game_day: GameDayReport | dict[str, Any], settings: Settings,
+                policy: Policy | None = None) -> GateResult:
     """The gate over a finished game day: its experiments' figures against the history before it."""
+    report = game_day_report(game_day)
     policy = policy or Policy.from_settings(settings.history)
     store = open_store(history_url(settings))
     try:
-        history = store.phase_history(report["target"], profile_of(report, settings), before=report["started_at"],
-                                      exclude=report.get("run_id"), last=policy.window)
+        history = store.phase_history(str(report.target), profile_of(report, settings), before=report.started_at,
+                                      exclude=report.run_id, last=policy.window)
     finally:
         store.close()
     # every experiment that reached a figure is judged (a failed one's recovery is still a measurement); the
@@ -129,10 +138,12 @@ def check_gate_store(settings: Settings) -> None:
     open_store(history_url(settings)).close()
 
 
-def regression_gate(report: dict[str, Any], settings: Settings, exit_code: int, say: Warn = print) -> int:
+def regression_gate(game_day: GameDayReport | dict[str, Any], settings: Settings, exit_code: int,
+                    say: Warn = print) -> int:
     """``--fail-on-regression``: say what the gate found; the run's exit code, or EXIT_REGRESSION (4) when
     a game day that passed is slower than its history. A failed game day keeps its own exit code."""
-    if report.get("status") == "interrupted":
+    report = game_day_report(game_day)
+    if report.status == "interrupted":
         return exit_code
     result = regressions(report, settings)
     for finding in result.regressions:

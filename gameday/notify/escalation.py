@@ -1,7 +1,9 @@
-"""The runbook's escalation policy: on-call paged at once, team lead at 5 minutes, engineering manager at 15."""
+"""Who an outage reaches under an escalation policy: the runbook's (its manifest's ``escalation``, read as
+``Runbook.escalation``), e.g. on-call paged at once, team lead at 5 minutes, engineering manager at 15."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -14,22 +16,14 @@ class EscalationStep:
     how: str
 
 
-POLICY: tuple[EscalationStep, ...] = (
-    EscalationStep(0, "on-call engineer", "PagerDuty page (立即)"),
-    EscalationStep(5 * 60, "team lead", "escalation at 5 minutes"),
-    EscalationStep(15 * 60, "engineering manager", "escalation at 15 minutes"),
-)
-
-
-def steps_reached(outage_s: float | None, policy: tuple[EscalationStep, ...] = POLICY) -> list[EscalationStep]:
+def steps_reached(outage_s: float | None, policy: Sequence[EscalationStep]) -> list[EscalationStep]:
     """The steps an incident of this length reaches; none when there was no outage."""
     if outage_s is None or outage_s < 0:
         return []
     return [step for step in policy if outage_s >= step.after_s]
 
 
-def level(outage_s: float | None, policy: tuple[EscalationStep, ...] = POLICY) -> str:
+def level(outage_s: float | None, policy: Sequence[EscalationStep]) -> str:
     """The highest person reached, or "none"."""
     reached = steps_reached(outage_s, policy)
     return reached[-1].who if reached else "none"
-

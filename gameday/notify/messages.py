@@ -1,20 +1,22 @@
-"""The payloads: the runbook's stakeholder notice, PagerDuty Events API v2 events, a Slack message."""
+"""The payloads: the runbook's stakeholder notice, PagerDuty Events API v2 events, a Slack message.
+
+The notice's subject and text are the runbook's (its manifest's ``notice``, read as ``Runbook.notice``); the other
+texts here are gameday's own, about the game day.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-SUBJECT = "P0 - Service Outage"
-BODY = "All services are currently unavailable. Team is investigating."
 RESOLVED_BODY = "Service restored. Verification checklist passed."
 WITHDRAWN_BODY = "The game day ended before its service was back; its faults were undone: no outage remains."
 
 
-def stakeholder_notice(service: str, experiment: str, detected_at: float) -> dict[str, str]:
-    """The runbook's notice (Resolution / 立即行動 / 通知 stakeholders)."""
+def stakeholder_notice(subject: str, body: str, service: str, experiment: str, detected_at: float) -> dict[str, str]:
+    """The runbook's notice (Resolution / 立即行動 / 通知 stakeholders), with the runbook's subject and text."""
     when = datetime.fromtimestamp(detected_at, UTC).isoformat(timespec="seconds")
-    return {"subject": SUBJECT, "body": BODY, "service": service, "experiment": experiment, "detected_at": when}
+    return {"subject": subject, "body": body, "service": service, "experiment": experiment, "detected_at": when}
 
 
 def withdrawn_text(service: str, experiment: str, why: str) -> str:

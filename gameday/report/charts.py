@@ -8,6 +8,8 @@ from typing import Any
 
 import matplotlib
 
+from gameday.result import ExperimentResult
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -20,7 +22,7 @@ MARKERS = (
 )
 
 
-def experiment_chart(seconds: list[dict[str, Any]], experiment: dict[str, Any], t0: float,
+def experiment_chart(seconds: list[dict[str, Any]], experiment: ExperimentResult, t0: float,
                      end: float | None = None) -> str:
     """A three-panel chart (requests/s, error rate %, p95 ms) with phase markers, as a data: URI; the x axis
     stops at ``end`` (the experiment's end) when given."""
@@ -39,14 +41,14 @@ def experiment_chart(seconds: list[dict[str, Any]], experiment: dict[str, Any], 
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)
         for key, name, mcolor in MARKERS:
-            at = experiment.get(key)
+            at = getattr(experiment, key)
             if at:
                 ax.axvline(at - t0, color=mcolor, linestyle="--", linewidth=1, label=name)
     if end is not None:
         axes[0].set_xlim(right=end - t0)
     axes[0].legend(fontsize=7, loc="upper right", ncol=5)
     axes[2].set_xlabel("seconds since the experiment started", fontsize=8)
-    fig.suptitle(experiment["name"], fontsize=10)
+    fig.suptitle(experiment.name, fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -7,8 +7,23 @@ from typing import Annotated
 
 import typer
 
-from gameday.config import get_settings, use_settings
+from gameday.chaos.dry_run import print_plan
+from gameday.config import Settings, get_settings, use_settings
+from gameday.errors import UsageError
 from gameday.flags import within
+from gameday.guard import stops
+from gameday.history.remember import check_gate_store
+from gameday.load.runner import MAX_DURATION_S, MAX_USERS
+from gameday.run.session import DIAGNOSIS_MODES, GameDay, GameDayOptions
+from gameday.runbook.package import find
+
+
+def following(settings: Settings, runbook: str) -> Settings:
+    """The settings with the profile following ``runbook`` first: everything downstream (the catalogue, the game
+    day's checklist, symptoms, escalation and alert) follows the profile's first runbook."""
+    profile = settings.service
+    runbooks = [runbook, *(r for r in profile.runbooks if r != runbook)]
+    return settings.model_copy(update={"service": profile.model_copy(update={"runbooks": runbooks})})
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +32,9 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         experiment: Annotated[list[str] | None, typer.Argument(help="experiment names or files (default: all)")] = None,
+        runbook: Annotated[str | None, typer.Option(
+            "--runbook", help="the runbook package whose game day to run (default: the profile's first runbook)")]
+        = None,
         users: Annotated[int, typer.Option(help="locust users of the background load (1-200)")] = 4,
         baseline: Annotated[float, typer.Option(help="seconds of baseline load before the first fault (0-3600)")]
         = 12.0,
@@ -50,11 +68,6 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: machine-readable")] = False,
     ) -> None:
         """Run every experiment of the catalogue under load, measure, diagnose and write the report."""
-        from gameday.errors import UsageError
-        from gameday.guard import stops
-        from gameday.load.runner import MAX_DURATION_S, MAX_USERS
-        from gameday.run.session import DIAGNOSIS_MODES, GameDay, GameDayOptions
-
         if diagnosis not in DIAGNOSIS_MODES:
             raise UsageError(f"--diagnosis {diagnosis!r}: expected {' or '.join(DIAGNOSIS_MODES)}")
         within("--users", users, 1, MAX_USERS)  # every flag before the profile, the lock or the target
@@ -62,6 +75,8 @@ def register(app: typer.Typer) -> None:
         within("--verify-window", verify_window, 1, MAX_DURATION_S, "s")
         within("--wait", wait, 0, unit="s")
         settings = get_settings()
+        if runbook is not None:
+            settings = use_settings(following(settings, find(runbook).name))
         if allow_production:
             safety = settings.safety.model_copy(update={"allow_production": True})
             settings = use_settings(settings.model_copy(update={"safety": safety}))
@@ -69,12 +84,8 @@ def register(app: typer.Typer) -> None:
         if continue_after_stop:
             conditions = conditions.model_copy(update={"continue_after_stop": True})
         if dry_run:
-            from gameday.guard.dry_run import print_plan
-
             raise typer.Exit(print_plan(settings, list(experiment or []), conditions, as_json))
         if fail_on_regression:
-            from gameday.history.remember import check_gate_store
-
             check_gate_store(settings)  # a history the gate cannot read ends the run now, before any fault (exit 2)
         options = GameDayOptions(
             experiments=list(experiment or []),
@@ -92,6 +103,6 @@ def register(app: typer.Typer) -> None:
         result = GameDay(settings, options).run()
         print((result.out_dir / "summary.md").read_text())
         print(f"report: {result.out_dir / 'index.html'}")
-        for line in (result.report.get("regression_gate") or {}).get("lines", []):  # last: the gate's verdict
+        for line in result.report.regression_gate.lines if result.report.regression_gate else []:  # the gate's last
             print(line)
         raise typer.Exit(result.exit_code)

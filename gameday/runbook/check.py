@@ -14,26 +14,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from gameday.config import Settings
+from gameday.runbook.command_check import BROKEN, DRIFT, FAILING, NOT_RUN, OK, SKIPPED, CommandCheck
+from gameday.runbook.kube_check import KubectlChecker
 from gameday.runbook.kubectl import NotKubectl, fill, parse, variables
+from gameday.runbook.local_check import LocalChecker
 from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.targets.base import Target, TargetError
 
-OK, DRIFT, BROKEN, NOT_RUN, SKIPPED = "ok", "drift", "broken", "not-run", "skipped"
-FAILING = (DRIFT, BROKEN)
-
-
-@dataclass
-class CommandCheck:
-    """The verdict on one runbook command (or comment-only block)."""
-
-    line: int
-    where: str
-    command: str  # as written in the runbook
-    rendered: str  # with the variables filled in
-    status: str  # ok | drift | broken | not-run | skipped
-    detail: str
-    ran: str = ""  # what was actually run: a Target call or a kubectl command line
-
+__all__ = ["BROKEN", "DRIFT", "FAILING", "NOT_RUN", "OK", "SKIPPED", "CommandCheck", "RunbookCheck", "check_runbook",
+           "target_variables"]
 
 @dataclass
 class RunbookCheck:
@@ -149,9 +138,5 @@ def _check_one(line: RunbookLine, checker: Checker, values: dict[str, str], miss
 def make_checker(target: Target, settings: Settings, runbook: Runbook) -> Checker:
     """The checker for the target's kind: Target calls on local, the kubectl binary on Kubernetes."""
     if target.name == "kubernetes" or settings.target == "kubernetes":
-        from gameday.runbook.kube_check import KubectlChecker
-
         return KubectlChecker(settings, base_dir=runbook.path.parent)
-    from gameday.runbook.local_check import LocalChecker
-
     return LocalChecker(target, settings, base_dir=runbook.path.parent)

@@ -1,4 +1,4 @@
-"""``gameday runbook-check PATH`` and ``gameday coverage PATH``: the runbook's fidelity, as commands."""
+"""``gameday runbook-check NAME|PATH`` and ``gameday coverage NAME|PATH``: the runbook's fidelity, as commands."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from gameday.runbook.coverage import (
     default_mapping_path,
     load_mapping,
 )
-from gameday.runbook.package import RunbookPackage, find, owning
+from gameday.runbook.package import Runbook, find, owning
 from gameday.runbook.parse import parse_runbook
 from gameday.runbook.tags import collect_claims
+from gameday.targets import get_target
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -38,11 +39,11 @@ RunbookArgument = Annotated[str | None, typer.Argument(
     help="a runbook package's name (default: the profile's runbook), or a runbook's markdown file")]
 
 
-def runbook_file(name_or_path: str | None) -> tuple[Path, RunbookPackage | None]:
-    """The markdown to read and the package it belongs to (None for a loose file)."""
+def runbook_file(name_or_path: str | None) -> tuple[Path, Runbook | None]:
+    """The markdown to read and the package it belongs to (None for a loose file); no name: the profile's runbook."""
     if name_or_path is not None and (Path(name_or_path).is_file() or name_or_path.endswith(".md")):
         return Path(name_or_path), owning(Path(name_or_path))  # parsing a missing file says so
-    package = find(name_or_path)
+    package = find(name_or_path or get_settings().service.runbook)
     return package.markdown, package
 
 
@@ -51,8 +52,6 @@ def runbook_check(
     as_json: JsonOption = False,
 ) -> None:
     """Run the runbook's read-only commands against the target; report each as ok, drift or broken."""
-    from gameday.targets import get_target
-
     path_, _ = runbook_file(path)
     runbook = parse_runbook(path_)
     if not runbook.commands():
@@ -108,7 +107,8 @@ def _default_dir(name: str) -> Path:
 def coverage_command(
     path: RunbookArgument = None,
     mapping: Annotated[Path | None, typer.Option(help="coverage mapping (default: the package's)")] = None,
-    features: Annotated[Path | None, typer.Option(help="feature files (default: ./features)")] = None,
+    features: Annotated[Path | None, typer.Option(
+        help="feature files (default: the package's, features/NAME/; a loose markdown's: ./features)")] = None,
     experiments: Annotated[Path | None, typer.Option(help="experiments (default: the package's)")] = None,
     fail_under: Annotated[float | None, typer.Option(
         help="exit 1 when coverage is below this percentage (0-100)")] = None,
@@ -123,7 +123,7 @@ def coverage_command(
     markdown, package = runbook_file(path)
     runbook = parse_runbook(markdown)
     mapping = mapping or default_mapping_path(runbook.path)
-    features = features or _default_dir("features")
+    features = features or (package.features_dir if package else _default_dir("features"))
     experiments = experiments or (package.experiments_dir if package else None)
     claims = collect_claims(features, experiments, root=Path.cwd())
     report = coverage(runbook, load_mapping(mapping), claims, str(mapping))

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gameday.errors import UsageError
+from gameday.runbook.package import owning
 from gameday.runbook.parse import Runbook, RunbookLine
 from gameday.runbook.tags import Claim
 
@@ -106,8 +107,6 @@ def default_mapping_path(runbook_path: Path) -> Path:
 
     A link to a package's markdown (``docs/runbooks/service-outage.md``) finds the package it points into.
     """
-    from gameday.runbook.package import owning
-
     package = owning(runbook_path)
     if package is not None and package.markdown.resolve() == Path(runbook_path).resolve():
         return package.coverage

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gameday.config import Settings
-from gameday.runbook.check import BROKEN, DRIFT, NOT_RUN, OK, CommandCheck
+from gameday.runbook.command_check import BROKEN, DRIFT, NOT_RUN, OK, CommandCheck
 from gameday.runbook.kubectl import KubectlCommand, parse, read_only_args
 from gameday.runbook.parse import RunbookLine
 

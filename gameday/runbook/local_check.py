@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gameday.config import Settings
 from gameday.profile import Dependency, Profile
-from gameday.runbook.check import DRIFT, NOT_RUN, OK, CommandCheck
+from gameday.runbook.command_check import DRIFT, NOT_RUN, OK, CommandCheck
 from gameday.runbook.kubectl import KubectlCommand, dependency_check, parse
 from gameday.runbook.parse import RunbookLine
 from gameday.targets.base import Target

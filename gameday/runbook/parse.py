@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gameday.errors import UsageError
+from gameday.profile import DEFAULT_RUNBOOK
+from gameday.runbook.package import find
 
 SECTIONS: tuple[str, ...] = (
     "symptoms", "impact", "detection", "diagnosis", "resolution", "verification", "prevention", "escalation",
@@ -200,8 +202,7 @@ def log_patterns(runbook: Runbook | None) -> list[str]:
     return list(DEFAULT_LOG_PATTERNS)
 
 
-def default_runbook_path(name: str | None = None) -> Path:
-    """The markdown of a runbook package (default: the one the service profile follows; runbooks/<name>/)."""
-    from gameday.runbook.package import find
-
+def default_runbook_path(name: str = DEFAULT_RUNBOOK) -> Path:
+    """The markdown of a runbook package (``runbooks/<name>/``; default: the one a profile follows unless it names
+    another)."""
     return find(name).markdown

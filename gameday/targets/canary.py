@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.targets.base import Revision
+from gameday.targets.model import Revision
 
 
 @dataclass(frozen=True)

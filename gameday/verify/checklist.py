@@ -10,19 +10,21 @@
 
 Everything the service is (paths, JSON shapes, journeys, dependencies, SLO) comes from the profile
 (``settings.service``); items talk to the Target interface and ``target.base_url()`` only, so they judge any
-target and any service.
+target and any service. Which items a runbook's Verification has, and in which order, is the runbook's to say (its
+manifest's ``checklist``, read as ``Runbook.checklist``); this module defines what each item id checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from gameday.calls import Client, setup
-from gameday.config import Settings, get_settings
+from gameday.config import Settings
 from gameday.dependencies.base import DependencyCheck
+from gameday.errors import UsageError
 from gameday.profile import Profile
 from gameday.targets.base import Target, TargetError
 from gameday.verify.measurements import Measurements
@@ -241,6 +243,7 @@ def response_time_normal(target: Target, m: Measurements, settings: Settings) ->
                    verdict.item)
 
 
+# every item gameday can check, by id (a runbook's checklist chooses among them)
 CHECKLIST: tuple[ChecklistItem, ...] = (
     ChecklistItem("pods-running", "all pods running", "所有 pods 都在執行", all_pods_running),
     ChecklistItem("health-checks", "health checks pass", "Health checks 通過", health_checks_pass),
@@ -259,16 +262,19 @@ def check_item(item_id: str, target: Target, measurements: Measurements | None =
     """Run one item; a target that cannot answer is a failed item (one line), never an exception."""
     item = ITEMS[item_id]
     try:
-        return item.check(target, measurements or Measurements(), settings or get_settings())
+        return item.check(target, measurements or Measurements(), settings or Settings())
     except TargetError as exc:
         return Verdict(item.name, Status.FAIL, {"error": str(exc)}, f"target error: {exc}", item.id)
 
 
-def run_checklist(target: Target, measurements: Measurements | None = None, settings: Settings | None = None,
-                  items: tuple[str, ...] | None = None) -> list[Verdict]:
-    """The verdicts of the chosen items (all of them by default), in the runbook's order. The items are asked
-    together: each reads the service or the measured window, none changes what another reads, so the checklist
-    takes its slowest item's time, not the sum."""
-    chosen = [i for i in ITEMS if i in (items or tuple(ITEMS))]
+def run_checklist(target: Target, measurements: Measurements | None, settings: Settings | None,
+                  items: Sequence[str]) -> list[Verdict]:
+    """The verdicts of the items (a runbook's checklist: ``Runbook.checklist``), in the runbook's order. The items
+    are asked together: each reads the service or the measured window, none changes what another reads, so the
+    checklist takes its slowest item's time, not the sum."""
+    unknown = [i for i in items if i not in ITEMS]
+    if unknown:
+        raise UsageError(f"checklist item {unknown[0]!r} unknown: expected one of {', '.join(ITEMS)}")
+    chosen = list(dict.fromkeys(items))
     with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="checklist") as pool:
         return list(pool.map(lambda i: check_item(i, target, measurements, settings), chosen))

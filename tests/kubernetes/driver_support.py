@@ -20,10 +20,12 @@ import pytest
 from kubernetes import client
 
 from gameday import config as gameday_config
+from gameday import faults
 from gameday.config import KubernetesSettings, SafetySettings, Settings, use_settings
-from gameday.targets.kubernetes import KubernetesTarget
+from gameday.profile import DEFAULT_PROFILE
+from gameday.profile import load as load_profile
 from gameday.targets.kubernetes.policies import FROZEN_LABEL, MANAGED_BY
-from gameday.targets.kubernetes.target import REPLICAS_BEFORE_STOP
+from gameday.targets.kubernetes.target import REPLICAS_BEFORE_STOP, KubernetesTarget
 
 from .conftest import BACKEND, CONFIGMAP, DEPENDENCIES, Baseline, KubeTarget, backend_healthy, wait_for
 
@@ -140,3 +142,11 @@ def kube_flags(kube: KubeTarget) -> list[str]:
     """The CLI's global options selecting ``kube``'s cluster."""
     return ["--target", "kubernetes", "--kubeconfig", kube.kubeconfig, "--context", kube.context,
             "--namespace", kube.namespace]
+
+
+def not_on_kubernetes() -> set[str]:
+    """The faults that say, for the reference service's PostgreSQL, they cannot be tried on a cluster (the
+    experiment is skipped with the reason): what the cluster tests need not inject."""
+    profile = load_profile(DEFAULT_PROFILE)
+    return {name for name, fault in faults.FAULTS.items()
+            if fault.not_applicable({"dependency": "postgres"}, profile, "kubernetes")}

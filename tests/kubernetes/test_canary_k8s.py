@@ -25,8 +25,8 @@ from gameday.ledger import Ledger
 from gameday.profile import DEFAULT_PROFILE
 from gameday.runbook.package import find
 from gameday.targets.base import TargetError
-from gameday.targets.kubernetes import KubernetesTarget
 from gameday.targets.kubernetes.canary import PRIMARY_REPLICAS, TRACK, KubernetesCanary
+from gameday.targets.kubernetes.target import KubernetesTarget
 
 from ..fakekube import FakeKube
 from ..fakekube.apps import Answer

@@ -11,7 +11,7 @@ import pytest
 from gameday.config import KubernetesSettings, Settings
 from gameday.errors import UsageError
 from gameday.targets.base import TargetError
-from gameday.targets.kubernetes import KubernetesTarget
+from gameday.targets.kubernetes.target import KubernetesTarget
 from tests.fakekube import write_kubeconfig
 from tests.local_profiles import ecommerce
 

@@ -26,10 +26,11 @@ import pytest
 from kubernetes import client
 
 from gameday.chaos.probes import ProbeFailed
-from gameday.config import Settings, use_settings
+from gameday.config import Settings, get_settings, use_settings
+from gameday.context import RunContext
 from gameday.ledger import Ledger
 from gameday.state import StateDir
-from gameday.targets.kubernetes import KubernetesTarget
+from gameday.targets.kubernetes.target import KubernetesTarget
 
 from .conftest import KubeTarget, wait_for
 from .driver_support import (  # noqa: F401 (fixtures)
@@ -44,7 +45,7 @@ from .driver_support import (  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.kubernetes
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted((ROOT / "runbooks" / "service-outage" / "experiments").glob("*.json"))
+EXPERIMENTS = sorted((ROOT / "experiments" / "service-outage").glob("*.json"))
 # activities that need the service's HTTP answers (its URL is not reachable: the fake runs no service)
 HTTP_LEVEL = {
     "health_checks_pass", "smoke_endpoints_answer", "load_within_slo", "outage_symptoms_observed",
@@ -74,9 +75,10 @@ def activities(experiment: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def call(activity: dict[str, Any]) -> Any:
+    """The activity as chaostoolkit calls it: the test's settings handed down in its configuration."""
     provider = activity["provider"]
     func = getattr(importlib.import_module(provider["module"]), provider["func"])
-    return func(**provider.get("arguments", {}))
+    return func(**provider.get("arguments", {}), configuration=RunContext.from_settings(get_settings()).configuration())
 
 
 def run_target_level(experiment: dict[str, Any]) -> list[str]:
@@ -93,9 +95,8 @@ def run_target_level(experiment: dict[str, Any]) -> list[str]:
             continue
         if provider["func"] == "wait_until_healthy":
             # its target-level half (every replica ready, the rollout complete); the /readyz half needs HTTP
-            from gameday.chaos.context import current_target
-
-            assert current_target().wait_healthy(float(provider.get("arguments", {}).get("timeout", 60))), name
+            target = RunContext.from_settings(get_settings()).target
+            assert target.wait_healthy(float(provider.get("arguments", {}).get("timeout", 60))), name
             report.append(f"ran {name}: target.wait_healthy only; its /readyz part skipped: {SKIP_REASON}")
             continue
         if provider["func"] == "check_dependencies":
@@ -118,7 +119,7 @@ def _quietly(activity: dict[str, Any]) -> Any:
 
 
 def test_every_experiment_is_covered() -> None:
-    assert len(EXPERIMENTS) >= 7, "runbooks/service-outage/experiments/ is incomplete"
+    assert len(EXPERIMENTS) >= 7, "experiments/service-outage/ is incomplete"
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gameday.config import Settings
-from gameday.targets.kubernetes import KubernetesTarget
+from gameday.targets.kubernetes.target import KubernetesTarget
 
 from .conftest import KubeTarget
 from .driver_support import settings_for

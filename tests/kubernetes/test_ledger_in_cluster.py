@@ -29,7 +29,7 @@ from kubernetes import client
 from gameday.config import KubernetesSettings, Settings
 from gameday.guard import lock
 from gameday.guard.records import KubeRecords
-from gameday.ledger import ledger_for
+from gameday.targets import ledger_for
 from gameday.targets.kubernetes.ledger_store import LEDGER_LABEL, PREFIX
 from tests.fakekube import FakeKube
 
@@ -48,8 +48,8 @@ from gameday import faults
 from gameday.abort import undo_entries
 from gameday.config import get_settings
 from gameday.guard.gate import game_day_lock
-from gameday.ledger import ledger_for, set_run_id
-from gameday.targets import get_target
+from gameday.ledger import set_run_id
+from gameday.targets import get_target, ledger_for
 
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 set_run_id("run-under-test")
@@ -75,7 +75,7 @@ with game_day_lock(settings, on_halt=lambda record: signal.pthread_kill(main, si
             signal.pause()  # the outage goes on (an experiment waiting for detection) until a signal ends the run
     finally:
         print(f"ending {{time.time()}}", file=sys.stderr, flush=True)
-        undo_entries(book, book.own())
+        undo_entries(book, book.own(), settings=settings)
         print(f"undone {{time.time()}}", file=sys.stderr, flush=True)
 """
 #: the outages of the three experiments, in force at once when the runner is killed: all-pods-down still killing

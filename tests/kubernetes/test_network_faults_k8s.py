@@ -19,6 +19,7 @@ from kubernetes import client
 
 from gameday import config as gameday_config
 from gameday import faults
+from gameday.chaos import lint
 from gameday.config import Settings, use_settings
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.rules import dependency_verdict
@@ -139,16 +140,22 @@ def test_without_chaos_mesh_or_toxiproxy_the_fault_is_skipped_with_the_reason(fr
                                                                               settings: Settings) -> None:
     assert fresh_fake.api is not None
     fresh_fake.api.set_chaos_mesh(False)
-    reason = faults.get_fault("dependency-latency").not_applicable({"dependency": "postgres"}, settings.service,
-                                                                 "kubernetes")
+    reason = _latency_skipped(settings)
     assert reason == (f"neither Chaos Mesh (no chaos-mesh.org API) nor a Toxiproxy in namespace "
                       f"{fresh_fake.namespace}")
     with pytest.raises(NotApplicableError, match="neither Chaos Mesh"):
         KubernetesTarget(settings).add_toxic("postgres", {"name": "gameday-dependency-latency", "type": "latency",
                                                           "attributes": {"latency": 100}})
     fresh_fake.api.set_chaos_mesh(True)
-    assert faults.get_fault("dependency-latency").not_applicable(
-        {"dependency": "postgres"}, settings.service, "kubernetes") is None
+    assert _latency_skipped(settings) is None
+
+
+def _latency_skipped(settings: Settings) -> str | None:
+    """Why an experiment injecting dependency-latency on postgres is skipped on the cluster ``settings`` name."""
+    experiment = {"method": [{"type": "action", "name": "inject", "provider": {
+        "type": "python", "module": "gameday.chaos.actions", "func": "inject_fault",
+        "arguments": {"fault": "dependency-latency", "params": {"dependency": "postgres"}}}}]}
+    return lint.not_applicable(experiment, settings.service, "kubernetes", settings)
 
 
 @pytest.fixture
@@ -185,8 +192,7 @@ def test_a_toxiproxy_in_the_namespace_is_driven_through_the_service_proxy(fresh_
         update={"toxiproxy": KubernetesToxiproxy(service="toxiproxy", port=8474, proxies={"postgres": "pg"})})})
     target = KubernetesTarget(settings)
     ledger = Ledger(tmp_path / "ledger.json")
-    assert faults.get_fault("dependency-latency").not_applicable({"dependency": "postgres"}, settings.service,
-                                                                 "kubernetes") is None
+    assert _latency_skipped(settings) is None
     entry = faults.inject(target, ledger, "dependency-latency", {"dependency": "postgres", "ms": 250},
                           profile=settings.service)
     toxics = httpx.get(f"{direct}/proxies/pg/toxics", timeout=5).json()

@@ -25,10 +25,10 @@ from gameday import config as gameday_config
 from gameday import faults
 from gameday.abort import undo_expired
 from gameday.config import use_settings
-from gameday.ledger import ledger_for
-from gameday.targets import get_target
+from gameday.targets import get_target, ledger_for
 
 from .conftest import KubeTarget, restore, wait_for
+from .driver_support import not_on_kubernetes
 from .test_ledger_in_cluster import baseline, cluster, kube, restored, settings  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.kubernetes
@@ -54,6 +54,7 @@ UNDONE = [
     ("dependency-flaky", {"dependency": "redis"}),
     ("dependency-partition", {"dependency": "kafka"}),
     ("dependency-bandwidth", {"dependency": "postgres"}),
+    ("restart-dependency", {"dependency": "postgres"}),
 ]
 _PATH = re.compile(r"^/(?:api/v1|apis/(?P<group>[^/]+)/[^/]+)(?:/namespaces/(?P<ns>[^/]+))?"
                    r"(?:/(?P<resource>[^/?]+))?(?:/(?P<name>[^/?]+))?(?:/(?P<sub>[^/?]+))?")
@@ -119,7 +120,7 @@ def test_the_reaper_manifests_validate_and_run_abort_expired_every_minute() -> N
 
 
 def test_every_fault_is_undone_under_the_role() -> None:
-    assert {fault for fault, _ in UNDONE} == set(faults.FAULTS)
+    assert {fault for fault, _ in UNDONE} | not_on_kubernetes() == set(faults.FAULTS)
 
 
 def test_the_role_grants_exactly_what_the_undo_of_every_fault_uses(installed: KubeTarget, baseline) -> None:  # noqa: F811
@@ -130,12 +131,12 @@ def test_the_role_grants_exactly_what_the_undo_of_every_fault_uses(installed: Ku
     book = ledger_for(gameday_config.get_settings())
     used: dict[tuple[str, str, str], str] = {}
     for fault, params in UNDONE:
-        entry = faults.inject(get_target(), book, fault, params)
+        entry = faults.inject(get_target(gameday_config.get_settings()), book, fault, params)
         book.store.update(entry.id, {"expires_at": time.time() - 1})  # its runner died a lease ago
         fake.http.requests.clear()  # (a ring of the last 2000: read after each undo)
         if fault == "hang-dependency" and params["dependency"] == "redis":
             continue  # undone with kafka's, once both are in force
-        result = undo_expired(book)
+        result = undo_expired(book, settings=gameday_config.get_settings())
         assert result.undone and not result.failed, (fault, result.lines())
         for request in fake.requests:
             seen = authorizer_view(request["method"], request["path"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from gameday.config import Settings
-from gameday.targets.kubernetes import KubernetesTarget
+from gameday.targets.kubernetes.target import KubernetesTarget
 from gameday.verify.checklist import check_item, with_restarts
 from gameday.verify.restarts import restarts_between
 from gameday.verify.verdicts import Status

@@ -1,5 +1,3 @@
-"""The kubernetes target: the runbook's operations on a cluster, through the official ``kubernetes`` client."""
-
-from gameday.targets.kubernetes.target import KubernetesTarget
-
-__all__ = ["KubernetesTarget"]
+"""The kubernetes target (:mod:`.target`): the runbook's operations on a cluster, through the official ``kubernetes``
+client. The package imports nothing itself, so that its light modules (:mod:`.cluster`, :mod:`.allowlist`) cost no
+more than they are."""

@@ -27,7 +27,7 @@ import copy
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gameday import reasons
 from gameday.targets import exposition
@@ -37,9 +37,7 @@ from gameday.targets.exposition import ExpositionError, Reading
 from gameday.targets.kubernetes import convert, rollout
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.policies import MANAGED_BY
-
-if TYPE_CHECKING:
-    from gameday.targets.kubernetes.target import KubernetesTarget
+from gameday.targets.kubernetes.rollouts import KubernetesRollouts
 
 TRACK = "gameday.io/track"
 PRIMARY_REPLICAS = "gameday.io/primary-replicas"  # on the canary Deployment: the primary's size before the canary
@@ -51,7 +49,7 @@ STALLED = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "Cr
 class KubernetesCanary(CanaryDriver):
     """A canary Deployment beside the service's Deployment."""
 
-    def __init__(self, target: KubernetesTarget) -> None:
+    def __init__(self, target: KubernetesRollouts) -> None:
         self.t = target
         self.name = f"{target.kube.deployment}-canary"
         self.version: str | None = None
@@ -312,3 +310,11 @@ class KubernetesCanary(CanaryDriver):
         except KubeError as exc:
             if exc.status != 404:
                 raise
+
+
+class KubernetesCanaries(KubernetesRollouts):
+    """The kubernetes target's canary part: it rolls out and back as the rollouts part does."""
+
+    def canary(self) -> CanaryDriver:
+        """A Deployment ``<deployment>-canary`` of the new image behind the same Service, sized by replica ratio."""
+        return KubernetesCanary(self)

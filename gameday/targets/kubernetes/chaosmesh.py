@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.kubernetes import policies
 from gameday.targets.kubernetes.client import KubeClient, KubeError
+from gameday.targets.kubernetes.cluster import cluster
 
 if TYPE_CHECKING:
     from gameday.config import Settings
@@ -269,8 +270,6 @@ def engine_missing(settings: Settings, dependency: str | None) -> str | None:
     """Why the network faults cannot run on the configured cluster (the experiment is skipped), or None: the
     profile names a Toxiproxy proxy for ``dependency``, or Chaos Mesh is installed. An API server that cannot be
     asked is not a reason to skip: the run itself reports it."""
-    from gameday.targets.kubernetes.cluster import cluster
-
     kube = settings.service.kubernetes
     named = kube.toxiproxy.proxies if kube is not None and kube.toxiproxy is not None else {}
     if dependency in named:

@@ -15,19 +15,16 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gameday import interrupts, reasons
 from gameday.state import read_json
+from gameday.targets import probes
 from gameday.targets.base import Revision, TargetError
 from gameday.targets.canary import CanaryDriver, Served, Window
-from gameday.targets.local import probes
+from gameday.targets.local.core import LocalCore
 from gameday.targets.local.requestlog import Request, RequestLog, served, switched_away
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, prepare_replicas
-
-if TYPE_CHECKING:
-    from gameday.targets.local.target import LocalTarget
-
 
 UP_STATES = ("RUNNING", "STARTING")  # supervisor's states of a process that is up (STARTING: for its startsecs)
 LB_SETTLE_S = 2.0  # HAProxy's health check (inter 500ms, rise 1) marks a ready server UP well within this
@@ -36,7 +33,7 @@ LB_SETTLE_S = 2.0  # HAProxy's health check (inter 500ms, rise 1) marks a ready 
 class LocalCanary(CanaryDriver):
     """A canary of the local stack's replicas."""
 
-    def __init__(self, target: LocalTarget) -> None:
+    def __init__(self, target: LocalCore) -> None:
         self.target = target
         self.previous: RevisionRecord | None = None
         self.new: RevisionRecord | None = None
@@ -245,3 +242,11 @@ class LocalCanary(CanaryDriver):
                 prepare_replicas(t.service, [name], {name: rev}, t.rollout.config())
             self._admit(name)  # a switch interrupted before its end may have left it out of the rotation
         return rev.public()
+
+
+class LocalCanaries(LocalCore):
+    """The local target's canary part."""
+
+    def canary(self) -> CanaryDriver:
+        """Replicas switched one at a time to the new release behind HAProxy, measured from its request log."""
+        return LocalCanary(self)

@@ -8,6 +8,7 @@ group), so signals, readiness and logs are the service's own; only a release mad
 module: importing no package keeps the start as fast as the service's own.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -37,8 +38,6 @@ def main(argv: list[str]) -> int:
 
 def _failing() -> types.ModuleType:
     """:mod:`.failing`, loaded by its path (this file imports no package, and is run with ``-I``)."""
-    import importlib.util
-
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "failing.py")
     found = importlib.util.spec_from_file_location("gameday_failing_release", path)
     assert found is not None and found.loader is not None

@@ -8,7 +8,7 @@
   endpoints that need nothing it survives without) for Prometheus, labelled ``service=<service>``;
 - ``prometheus``: scrapes the replicas (``job=<service>``, on the profile's metrics path), HAProxy's exporter and
   the probes every ``scrape_interval`` and evaluates the rules :func:`gameday.alerts.rules.local_rules` renders for
-  the profile (the local game-day windows of ``deploy/monitoring/profiles/local.yml``).
+  the profile (the local game-day windows of ``deploy/monitoring/profiles/local.yml``), linking to ``ctx.runbook``.
 
 The ports come from ``ctx.ports`` under the keys of ``PORT_KEYS`` (plus ``load-balancer`` and ``haproxy-metrics``).
 """
@@ -27,7 +27,6 @@ import jinja2
 
 from gameday import placeholders
 from gameday.alerts import rules as alert_rules
-from gameday.errors import UsageError
 from gameday.profile import Profile
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
@@ -189,8 +188,8 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
     for stale in rules_dir.glob("*.yml"):  # another service's rules, from an earlier stack
         stale.unlink()
     try:
-        rules_text = alert_rules.local_rules(ctx.profile, min_range_seconds=4 * scrape_s)
-    except (OSError, ValueError, UsageError) as exc:
+        rules_text = alert_rules.local_rules(ctx.profile, ctx.runbook, min_range_seconds=4 * scrape_s)
+    except (OSError, ValueError) as exc:
         raise TargetError(f"alerting rules: {exc}") from exc
     _write_atomic(paths["rules"], rules_text)
     _write_atomic(

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gameday.alerts.rules import RunbookLink
 from gameday.profile import Profile
 from gameday.state import StateDir
 from gameday.targets.base import TargetError
@@ -44,6 +45,7 @@ class StackContext:
     replica_names: list[str]
     python: str  # the interpreter of this environment
     service: Service  # the profile's service on this stack: its replicas, configuration and dependencies
+    runbook: RunbookLink  # the runbook the service's alerts link to (its caller looked the package up)
 
     @property
     def profile(self) -> Profile:

@@ -29,10 +29,10 @@ from gameday.dependencies import Address, kind_of
 from gameday.profile import LB_URL, BadRelease, ConfigFile, Local, Process, Profile, Release
 from gameday.state import StateDir, read_json
 from gameday.targets.base import NotApplicableError, TargetError
+from gameday.targets.local.password import SECRET_FILE, redact, write_private
 
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 RUNNABLE_KINDS = ("postgres", "redis", "kafka")  # the dependency kinds the local target can run itself
-SECRET_FILE = ("service", "secret.json")
 # the local stack's own programs and folders, which a dependency the stack runs must not be named like
 RESERVED_NAMES = frozenset({"load-balancer", "haproxy-metrics", "prometheus", "alertmanager", "blackbox",
                             "alert-receiver", "haproxy", "monitoring", "logs", "replicas", "rollout", "service",
@@ -100,30 +100,6 @@ def database_password(profile: Profile, state: StateDir) -> str:
     if isinstance(saved, dict) and isinstance(saved.get("password"), str):
         return saved["password"]
     raise TargetError(f"local.database.password_env: the environment variable {env} is not set")
-
-
-def save_password(state: StateDir, password: str) -> None:
-    """Keep the password for the processes that restart replicas later (``rollout restart`` in another shell)."""
-    path = state.path(*SECRET_FILE)
-    if not password:
-        path.unlink(missing_ok=True)
-        return
-    _write_private(path, json.dumps({"password": password}))
-
-
-def redact(text: str, secret: str) -> str:
-    """``text`` with the secret replaced: output of a setup command or PostgreSQL may echo it."""
-    return text.replace(secret, "***") if secret else text
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (it may hold the database password), in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def file_name(spec: ConfigFile) -> str:
@@ -294,7 +270,7 @@ class Service:
         lookup = self._lookup(replica, version, config, files)
         rendered_config = {key: _render(f"local.config.{key}", value, lookup) for key, value in config.items()}
         for spec in self.local.files:
-            _write_private(files[spec.name], self._file_text(spec, rendered_config, lookup))
+            write_private(files[spec.name], self._file_text(spec, rendered_config, lookup))
         release = self.release(version)
         command = list(release.command) if release is not None and release.command else list(self.local.command)
         environment = dict(self.local.environment)
@@ -333,7 +309,7 @@ class Service:
         """Render a replica for its next start; the launcher reads the returned spec file."""
         spec = self.render_replica(replica, version, config)
         path = self.spec_path(replica)
-        _write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
+        write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
         for process in self.local.processes:  # its pod's other processes run the same release (a worker)
             if process.per == "replica":
                 self.write_process(process, replica, version, config)
@@ -370,7 +346,7 @@ class Service:
         argv = [_render(f"{where}.command[{i}]", part, lookup) for i, part in enumerate(process.command)]
         spec = ReplicaSpec(command=argv, environment=env, directory=base.directory, shown=self.shown(argv))
         path = self.process_spec_path(process, replica)
-        _write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
+        write_private(path, json.dumps(asdict(spec), indent=2) + "\n")
         return path
 
     def launcher(self, replica: str, spec: Path | None = None) -> list[str]:

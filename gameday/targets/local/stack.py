@@ -13,22 +13,23 @@ from pathlib import Path
 from typing import Any
 
 from gameday import reasons
+from gameday.alerts.rules import RunbookLink
 from gameday.config import Settings
 from gameday.dependencies import kind_of
 from gameday.profile import ProfileError, missing_environment
 from gameday.state import StateDir, read_json, write_json_atomic
 from gameday.targets.base import TargetError, serving_checks
-from gameday.targets.local import components, providers, starts
+from gameday.targets.local import components, monitoring, providers, starts
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog
-from gameday.targets.local.probes import http_status, tcp_open
+from gameday.targets.local.password import redact, save_password
+from gameday.targets.local.procs import STACK_ENV, exe_path, listening_pids, send_signal, stack_processes, wait_gone
 from gameday.targets.local.programs import Program, StackContext, free_port, processes, supervisor_config
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import RolloutStore, prepare_replicas
 from gameday.targets.local.service import FAULT_PROXY, Service, proxy_port_name
 from gameday.targets.local.supervisor import STACK_FILE, SpawnFailed, Supervisor, log_path
-
-STACK_ENV = "GAMEDAY_STACK"  # every process of a stack carries its state dir in this variable
+from gameday.targets.probes import http_status, tcp_open
 
 Warn = Callable[[str], None]
 
@@ -64,20 +65,21 @@ def _programs(ctx: StackContext, settings: Settings, dependencies: DependencyPro
     programs += processes(ctx)  # local.processes: workers beside the replicas, schedulers
     programs.append(components.haproxy(ctx))
     if settings.local.monitoring:
-        from gameday.targets.local import monitoring
-
         programs += monitoring.programs(ctx, scrape_interval=settings.local.scrape_interval)
     return programs
 
 
-def up(settings: Settings, timeout: float | None = None, warn: Warn = _stderr) -> dict[str, Any]:
+def up(
+    settings: Settings, timeout: float | None = None, warn: Warn = _stderr, *, runbook: RunbookLink
+) -> dict[str, Any]:
     """Start the stack (or make sure a running one is complete) and wait until it serves.
 
     In order: the dependencies the profile does not give an address for, the external ones checked at theirs, the
     profile's setup commands (migrations), then the replicas. A new stack that fails to serve, on the way or
     waiting (a program supervisord gave up on: at once; else at ``timeout``, default the profile's start timeout),
     is taken down again: one clear line, never a half-started stack that the next ``up`` would refuse.
-    ``warn``: where a warning line goes (a record of the previous stack its provider cannot check).
+    ``warn``: where a warning line goes (a record of the previous stack its provider cannot check). ``runbook``:
+    what the service's alerts link to (the caller looks the profile's runbook package up; the targets sit below).
     """
     profile = settings.service
     local = service_mod.local_of(profile)
@@ -105,7 +107,7 @@ def up(settings: Settings, timeout: float | None = None, warn: Warn = _stderr) -
     replicas = [f"replica-{i}" for i in range(local.replicas)]
     password = service_mod.database_password(profile, state)
     try:
-        stack = _start(settings, state, replicas, provided, password, timeout)
+        stack = _start(settings, state, replicas, provided, password, timeout, runbook)
         _wait_ready(state, stack, timeout, password, measure=True)
     except BaseException as exc:
         try:
@@ -141,14 +143,15 @@ def _teardown_provider(state: StateDir, warn: Warn) -> None:
 
 
 def _start(settings: Settings, state: StateDir, replicas: list[str], provided: list[str], password: str,
-           timeout: float) -> dict[str, Any]:
+           timeout: float, runbook: RunbookLink) -> dict[str, Any]:
     """Everything of ``up`` until the replicas are started."""
     profile = settings.service
-    service_mod.save_password(state, password)
+    save_password(state, password)
     ports = _allocate_ports(replicas, provided, settings.local.monitoring,
                             tuple(d.name for d in profile.dependencies))
     service = Service(profile, state, ports, sys.executable, password)
-    ctx = StackContext(state=state, ports=ports, replica_names=replicas, python=sys.executable, service=service)
+    ctx = StackContext(state=state, ports=ports, replica_names=replicas, python=sys.executable, service=service,
+                       runbook=runbook)
     dependencies = providers.choose(settings, state)
     dependencies.start_all(ctx)
     programs = _programs(ctx, settings, dependencies)
@@ -284,7 +287,7 @@ def _refuse_fatal(state: StateDir, sup: Supervisor, secret: str, deadline: float
                ("FATAL", "BACKOFF")]
     first = fatal[0]
     reason = infos[first].get("spawnerr") or infos[first].get("description") or "gave up"
-    tail = service_mod.redact(_log_tail(log_path(state, first)), secret)
+    tail = redact(_log_tail(log_path(state, first)), secret)
     said = f"; {first}'s log ends: {tail}" if tail else f"; {first}'s log is empty"
     raise TargetError(f"cannot start: {', '.join(failing)} (supervisord: {reason}){said} (logs: {state.logs})")
 
@@ -318,9 +321,9 @@ def down(settings: Settings, timeout: float = 30.0, warn: Warn = _stderr) -> lis
     if pid is not None:
         # thaw anything frozen first, or a SIGSTOPped process would ignore SIGTERM until killed
         for leftover in stack_processes(state):
-            _signal(leftover, signal.SIGCONT)
+            send_signal(leftover, signal.SIGCONT)
         sup.shutdown()
-        _wait_gone([pid], timeout)
+        wait_gone([pid], timeout)
     killed = kill_leftovers(state)
     _teardown_provider(state, warn)  # the containers of a containers-provider stack, found by label
     stack = load_stack(state) or {}
@@ -330,48 +333,8 @@ def down(settings: Settings, timeout: float = 30.0, warn: Warn = _stderr) -> lis
         time.sleep(0.1)  # poll
     for name in ("supervisor.sock", "supervisord.pid"):
         state.path(name).unlink(missing_ok=True)
-    service_mod.save_password(state, "")  # the next ``up`` takes it from the environment again
+    save_password(state, "")  # the next ``up`` takes it from the environment again
     return killed
-
-
-def stack_processes(state: StateDir) -> list[int]:
-    """Pids of every live process started for this state directory (found by their environment)."""
-    marker = f"{STACK_ENV}={state.root}".encode()
-    own = os.getpid()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == own:
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def listening_pids(ports: list[int]) -> list[int]:
-    """Pids of the processes listening on these TCP ports of 127.0.0.1 (from /proc, no tools needed)."""
-    wanted = {f"0100007F:{p:04X}" for p in ports}
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] in wanted and fields[3] == "0A":  # LISTEN
-            inodes.add(f"socket:[{fields[9]}]")
-    if not inodes:
-        return []
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            links = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
-        except OSError:
-            continue
-        if links & inodes:
-            found.add(int(entry.name))
-    return sorted(found)
 
 
 def kill_leftovers(state: StateDir, timeout: float = 10.0) -> list[int]:
@@ -383,39 +346,13 @@ def kill_leftovers(state: StateDir, timeout: float = 10.0) -> list[int]:
     stack = load_stack(state) or {}
     ports = list((stack.get("ports") or {}).values())
     ours = {os.path.realpath(p["command"][0]) for p in stack.get("programs", [])}
-    by_port = [pid for pid in listening_pids(ports) if _exe_name(pid) in ours]  # never a stranger on a reused port
+    by_port = [pid for pid in listening_pids(ports) if exe_path(pid) in ours]  # never a stranger on a reused port
     pids = sorted((set(stack_processes(state)) | set(by_port)) - {os.getpid()})
     for pid in pids:
-        _signal(pid, signal.SIGCONT)
-        _signal(pid, signal.SIGKILL)
-    _wait_gone(pids, timeout)
+        send_signal(pid, signal.SIGCONT)
+        send_signal(pid, signal.SIGKILL)
+    wait_gone(pids, timeout)
     if pids:
         for name in ("supervisor.sock", "supervisord.pid"):
             state.path(name).unlink(missing_ok=True)
     return pids
-
-
-def _exe_name(pid: int) -> str:
-    try:
-        return os.path.realpath(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        return ""
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return status.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)  # poll

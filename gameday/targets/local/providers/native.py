@@ -9,7 +9,7 @@ from gameday.state import StateDir
 from gameday.targets.base import DependencyState
 from gameday.targets.local import components
 from gameday.targets.local.programs import Program, StackContext
-from gameday.targets.local.providers import DependencyProvider, write_record
+from gameday.targets.local.providers.base import DependencyProvider, write_record
 from gameday.targets.local.supervisor import Supervisor
 
 

@@ -8,14 +8,18 @@ in force and the resolution the experiment's method would take.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gameday.chaos import lint
+from gameday.chaos.catalogue import CatalogueEntry, catalogue
 from gameday.config import Settings, StopConditions
 from gameday.guard import stops
-from gameday.run.catalogue import CatalogueEntry
+from gameday.safety import guard_settings
+from gameday.targets import get_target
 from gameday.targets.base import Target
+from gameday.targets.kubernetes.cluster import cluster
 
 INJECT = "inject_fault"
 
@@ -52,8 +56,6 @@ class Plan:
 
 def touches(fault: str, params: dict[str, Any], target: Target, settings: Settings) -> list[str]:
     """The objects the fault would change, by name (read-only calls only)."""
-    from gameday.targets.kubernetes.cluster import cluster
-
     kube = cluster(settings) if settings.target == "kubernetes" else None
     where = f"deployment {kube.deployment} in {kube.namespace}" if kube is not None else "the local rollout"
     if fault in ("kill-replicas", "freeze-replicas"):
@@ -122,12 +124,6 @@ def print_plan(settings: Settings, experiments: list[str], conditions: StopCondi
 
     Returns the exit code (0). Nothing is written: no ledger entry, no lock, no report directory.
     """
-    import json
-
-    from gameday.run.catalogue import catalogue
-    from gameday.safety import guard_settings
-    from gameday.targets import get_target
-
     guard_settings(settings)
     target = get_target(settings)
     target.reachable()
