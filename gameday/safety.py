@@ -5,7 +5,6 @@ from __future__ import annotations
 from gameday.config import SafetySettings, Settings
 from gameday.targets.base import Target
 from gameday.targets.kubernetes.allowlist import check as _check  # the allowlist, applied by the target too
-from gameday.targets.kubernetes.client import KubeClient
 from gameday.targets.kubernetes.cluster import cluster
 
 
@@ -34,6 +33,8 @@ def guard_settings(settings: Settings, allow_production: bool | None = None) -> 
     from the configuration or the kubeconfig file's current-context)."""
     if settings.target != "kubernetes":
         return
+    from gameday.targets.kubernetes.client import KubeClient  # the kubernetes library (~0.1 s): for a cluster only
+
     kube = cluster(settings)
     # a context named in the configuration is judged as it is: a refused one needs no kubeconfig at all
     context = kube.context or KubeClient(kube.kubeconfig, kube.context).context  # the file only; bad: one line

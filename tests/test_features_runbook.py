@@ -27,7 +27,7 @@ from steps.support import wait_for
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-FEATURE_URIS = {"features/service-outage/verification.feature", "features/service-outage/verification.zh-TW.feature"}
+FEATURE_URIS = {"service-outage/verification.feature", "service-outage/verification.zh-TW.feature"}  # pytest-bdd's uris
 ALL_ITEMS = {"pods-running", "health-checks", "api-endpoints", "smoke-tests", "error-rate", "response-time"}
 OUTAGE_ITEMS = {"pods-running", "health-checks", "api-endpoints", "smoke-tests", "error-rate"}
 

@@ -32,6 +32,7 @@ LAZY_IMPORTS = {
                                               "root package, which must not import the chaos extension",
     ("gameday/targets/__init__.py", "gameday.targets.kubernetes.target"): KUBERNETES_CLIENT,
     ("gameday/targets/__init__.py", "gameday.targets.kubernetes.ledger_store"): KUBERNETES_CLIENT,
+    ("gameday/safety.py", "gameday.targets.kubernetes.client"): KUBERNETES_CLIENT,
 }
 
 # The CLI layer: where settings are read from the environment and the run context is built and handed down.

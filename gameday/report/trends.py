@@ -11,18 +11,14 @@ import io
 from datetime import datetime
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
+from gameday.report.charts import pyplot
 
 
 def _png(fig: Any) -> str:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
+    pyplot().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -30,6 +26,8 @@ def _axis(ax: Any, ylabel: str) -> None:
     ax.set_ylabel(ylabel, fontsize=8)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=7)
+    import matplotlib.dates as mdates  # loaded with pyplot, when a chart is drawn
+
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
     for label in ax.get_xticklabels():
         label.set_rotation(20)
@@ -42,7 +40,7 @@ def trend_charts(trends: dict[str, Any] | None) -> dict[str, str]:
         return {}
     when = [datetime.fromtimestamp(r["started_at"]) for r in runs]
     charts = {}
-    fig, ax = plt.subplots(figsize=(9, 2.6), dpi=90)
+    fig, ax = pyplot().subplots(figsize=(9, 2.6), dpi=90)
     scored = [(w, r["score"]) for w, r in zip(when, runs, strict=True) if r.get("score") is not None]
     if scored:
         ax.plot([w for w, _ in scored], [s for _, s in scored], color="#2ca02c", marker="o", markersize=5,
@@ -53,7 +51,7 @@ def trend_charts(trends: dict[str, Any] | None) -> dict[str, str]:
     charts["score"] = _png(fig)
     recover = (trends or {}).get("recover_s") or {}
     if recover:
-        fig, ax = plt.subplots(figsize=(9, 3.2), dpi=90)
+        fig, ax = pyplot().subplots(figsize=(9, 3.2), dpi=90)
         for name, values in recover.items():
             points = [(w, v) for w, v in zip(when, values, strict=False) if v is not None]
             if points:
