@@ -27,12 +27,12 @@ RUNBOOK = load_runbook(ROOT / "runbooks/database-connection-issues/database-conn
 REFUSALS = {"exhaust-connections": "too many clients", "rotate-credentials": "password authentication failed"}
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll until ``condition`` holds; fail with ``what`` after ``timeout`` seconds."""
+def wait_for(condition: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Poll until ``condition`` holds; fail with ``what`` (or what it returns then) after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what if isinstance(what, str) else what()}")
         time.sleep(0.2)  # poll
 
 
@@ -106,9 +106,18 @@ def test_postgres_restart_drops_connections_and_the_service_reconnects_by_itself
     entry = faults.inject(healthy, ledger, "restart-dependency", {"dependency": "postgres"})
     try:
         assert postmaster_started(healthy) > started  # a new server: every connection the replicas had is gone
-        wait_for(lambda: all_ready(healthy), 30, "every replica ready after the restart")
-        result = diagnose(healthy, healthy.settings.service, RUNBOOK)
-        assert result.verdict.key == "no-outage", result.verdict.summary
+        # The replicas' readiness may drop for a moment once they find their pooled connections gone (HAProxy's
+        # view lags it): what the service promises is to be whole again by itself within its recovery target,
+        # and the diagnosis then to find nothing wrong.
+        seen: list[str] = []
+
+        def nothing_wrong() -> bool:
+            verdict = diagnose(healthy, healthy.settings.service, RUNBOOK).verdict
+            seen.append(f"{verdict.key}: {verdict.summary}")
+            return all_ready(healthy) and verdict.key == "no-outage"
+
+        wait_for(nothing_wrong, healthy.settings.service.slo.recover_within_s,
+                 lambda: f"no outage found after the restart (last: {seen[-1] if seen else 'none'})")
         assert {r.name: r.pid for r in healthy.replicas()} == before  # reconnected, not restarted
     finally:
         faults.undo(healthy, ledger, entry)

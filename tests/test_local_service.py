@@ -132,7 +132,9 @@ def test_bad_release_crash_loops_and_rollout_undo_restores_service(healthy):
         return all(r.phase == "CrashLoopBackOff" for r in healthy.replicas())
 
     wait_for(crash_looping, 60, interval=0.2, what="every replica in CrashLoopBackOff")
-    assert status_of(base + "/api/products") == 503
+    # a replica restarted by its back-off may take one request and die on it (502) until HAProxy marks it down:
+    # the load balancer ends up with no server to send to
+    wait_for(lambda: status_of(base + "/api/products") == 503, 20, interval=0.2, what="503: no server left")
     healthy.rollout_undo(wait=True)
     assert healthy.current_revision().version == good.version
     wait_for(lambda: status_of(base + "/api/products") == 200, 20, what="service restored by rollout undo")
