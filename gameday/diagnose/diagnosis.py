@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameday import runbooks
 from gameday.calls import Client, fillable
-from gameday.diagnose import database
 from gameday.diagnose.evidence import DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, budget_for, collect
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
-from gameday.errors import GamedayError
+from gameday.errors import GamedayError, UsageError
 from gameday.profile import Profile
 from gameday.runbook.parse import Runbook, default_runbook_path, log_patterns, parse_runbook
 from gameday.targets.base import Target
@@ -78,6 +79,31 @@ def diagnose(
     chosen = budget if budget is not None else budget_for(target, check_timeout)
     evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=chosen,
                        api=lambda: call_api(target.base_url(), profile, timeout_s=target.answer_timeout_s()))
-    verdict = database.decide(evidence, profile) or decide(evidence, profile)
+    verdict = decide_all(evidence, profile)
     resolution = resolve(verdict, target, profile, runbook, evidence)
     return Diagnosis(target.name, evidence, verdict, resolution, str(runbook.path) if runbook else "")
+
+
+Rule = Callable[[Evidence, Profile], Verdict | None]  # a runbook package's rule: a verdict, or None (not its case)
+
+
+def runbook_rules() -> list[Rule]:
+    """Every runbook package's own rules (the ``decide(evidence, profile) -> Verdict | None`` of its
+    ``diagnosis`` module, :mod:`gameday.runbooks`), in the packages' order: all of them, whatever runbook was
+    chosen, so that a cause made by hand is named too."""
+    rules = []
+    for module in runbooks.modules("diagnosis"):
+        rule = getattr(module, "decide", None)
+        if not callable(rule):
+            raise UsageError(f"{module.__file__}: a runbook's diagnosis module must define decide(evidence, profile)")
+        rules.append(rule)
+    return rules
+
+
+def decide_all(evidence: Evidence, profile: Profile) -> Verdict:
+    """The first verdict a runbook package's rules name, else the generic rules' (:func:`.rules.decide`)."""
+    for rule in runbook_rules():
+        verdict = rule(evidence, profile)
+        if verdict is not None:
+            return verdict
+    return decide(evidence, profile)

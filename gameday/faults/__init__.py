@@ -1,8 +1,9 @@
 """One fault vocabulary: each fault describes itself (name, typed parameters, outage or not, expected verdict),
 registers itself, and has an inject and an undo; the ledger records it.
 
-One module per fault in this package; importing the package imports every module in it (the way krkn walks its
-scenario plugins), and each :class:`~gameday.faults.base.Fault` subclass with a ``name`` registers itself in
+One module per fault in this package, and in each runbook package's ``faults`` (:mod:`gameday.runbooks`: a fault
+only one runbook needs lives in its folder); importing the package imports every such module (the way krkn walks
+its scenario plugins), and each :class:`~gameday.faults.base.Fault` subclass with a ``name`` registers itself in
 :data:`FAULTS`. The chaos actions, the game day, ``gameday inject`` and ``gameday abort`` all go through
 :func:`get_fault`, :func:`inject` and :func:`undo`. Undo is idempotent: it first looks whether the runbook's
 resolution already repaired things.
@@ -15,12 +16,12 @@ import pkgutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gameday import interrupts
+from gameday import interrupts, runbooks
 from gameday.errors import UsageError
 from gameday.faults.base import FAULTS, Fault, FaultContext, actionable_dependencies
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.safety import guard, settings_of
-from gameday.targets.base import NothingChanged
+from gameday.targets.model import NothingChanged
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -31,10 +32,12 @@ __all__ = ["FAULTS", "Fault", "FaultContext", "LedgerEntry", "actionable_depende
 
 
 def discover() -> dict[str, Fault]:
-    """Import every module of the package (each fault registers itself when its module is imported)."""
+    """Import every module of the package, then every runbook package's faults (each fault registers itself when
+    its module is imported)."""
     for module in pkgutil.iter_modules(__path__):
         if module.name != "base":
             importlib.import_module(f"{__name__}.{module.name}")
+    runbooks.modules("faults")
     return FAULTS
 
 

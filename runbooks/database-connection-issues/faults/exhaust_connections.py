@@ -22,14 +22,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import psycopg
 from pydantic import Field
 
 from gameday import interrupts
 from gameday.faults.base import DependencyFault, DependencyParams, Params
-from gameday.faults.postgres_admin import ON_KUBERNETES, state_dir, tcp_kwargs
-from gameday.targets.base import TargetError
-from gameday.verdict_keys import CONNECTIONS_EXHAUSTED
+from gameday.runbooks.database_connection_issues import CONNECTIONS_EXHAUSTED
+from gameday.runbooks.database_connection_issues.faults.postgres import (
+    files,
+    postgres_only,
+    tcp_kwargs,
+    wait_for_new_connection,
+)
+from gameday.targets.model import TargetError
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -96,7 +100,7 @@ class ExhaustConnections(DependencyFault):
         return postgres_only(self, params, profile, target_kind)
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        return f"{CONNECTIONS_EXHAUSTED}:{params['dependency']}"
+        return f"{CONNECTIONS_EXHAUSTED.key}:{params['dependency']}"
 
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:
         return {"pidfile": str(_pidfile(target, params["dependency"]))}
@@ -125,36 +129,8 @@ class ExhaustConnections(DependencyFault):
         pidfile.unlink(missing_ok=True)
 
 
-def postgres_only(fault: DependencyFault, params: dict[str, Any], profile: Profile,
-                  target_kind: str | None) -> str | None:
-    """Why a PostgreSQL-session fault cannot run here: not a local target, or not a PostgreSQL dependency."""
-    reason = DependencyFault.not_applicable(fault, params, profile, target_kind)
-    if reason:
-        return reason
-    if target_kind == "kubernetes":
-        return f"{fault.name} {ON_KUBERNETES}"
-    if profile.dependency(params["dependency"]).kind != "postgres":
-        return f"{params['dependency']} is not PostgreSQL"
-    return None
-
-
-def wait_for_new_connection(target: Target, dependency: str, timeout_s: float) -> None:
-    """Until PostgreSQL accepts a new connection as the service makes them (TargetError after ``timeout_s``)."""
-    kwargs = {**tcp_kwargs(target, dependency, "gameday-fault-check"), "connect_timeout": 2}
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            psycopg.connect(**kwargs).close()
-            return
-        except psycopg.OperationalError as exc:
-            if time.monotonic() > deadline:
-                raise TargetError(f"{dependency} still refuses new connections after {timeout_s:.0f}s: "
-                                  f"{' '.join(str(exc).split())[:160]}") from None
-        interrupts.pause(0.2)
-
-
 def _pidfile(target: Target, dependency: str) -> Path:
-    return state_dir(target) / "faults" / f"{HOLDER}-{dependency}.pid"
+    return files(target, dependency) / f"{HOLDER}-{dependency}.pid"
 
 
 def _first_line(proc: subprocess.Popen[str], timeout_s: float) -> str:

@@ -9,10 +9,12 @@ The runbook "Database Connection Issues" tells two causes apart by what on-call 
 - ``authentication-failed:<dep>``: the service's credentials are no longer the server's (a password rotated on one
   side only); its log says ``password authentication failed for user ...``.
 
-These rules run before :func:`gameday.diagnose.rules.decide` and name a verdict only when the service is impacted,
-its replicas are running (not crashed, not stopped), no step-3 check of that PostgreSQL failed (a stopped or hung
-server is the dependency rules' case), and the newest log line about that database, on any replica, is one of these
-refusals: an older refusal followed by another error is not this cause any more.
+``gameday diagnose`` runs these rules (this package's ``decide``, found by :mod:`gameday.runbooks`) before the
+generic ones (:func:`gameday.diagnose.rules.decide`), whatever runbook was chosen (a cause made by hand is diagnosed
+as well). They name a verdict only when the service is impacted, its replicas are running (not crashed, not
+stopped), no step-3 check of that PostgreSQL failed (a stopped or hung server is the dependency rules' case), and
+the newest log line about that database, on any replica, is one of these refusals: an older refusal followed by
+another error is not this cause any more.
 """
 
 from __future__ import annotations
@@ -24,20 +26,20 @@ from gameday.diagnose.facts import fully_up
 from gameday.diagnose.lines import dependency_words
 from gameday.diagnose.verdicts import ACTIONS, Verdict
 from gameday.profile import Profile
-from gameday.verdict_keys import AUTHENTICATION_FAILED, CONNECTIONS_EXHAUSTED
+from gameday.runbooks.database_connection_issues import AUTHENTICATION_FAILED, CONNECTIONS_EXHAUSTED
 
 # the log lines that name each cause (PostgreSQL's own words, as the drivers pass them on)
 SIGNS: dict[str, re.Pattern[str]] = {
-    CONNECTIONS_EXHAUSTED: re.compile(r"(?i)too many clients|remaining connection slots are reserved|"
-                                      r"too many connections for (role|database)|TooManyConnectionsError"),
-    AUTHENTICATION_FAILED: re.compile(r"(?i)password authentication failed|InvalidPasswordError|"
-                                      r"no password supplied|authentication failed for user"),
+    CONNECTIONS_EXHAUSTED.key: re.compile(r"(?i)too many clients|remaining connection slots are reserved|"
+                                          r"too many connections for (role|database)|TooManyConnectionsError"),
+    AUTHENTICATION_FAILED.key: re.compile(r"(?i)password authentication failed|InvalidPasswordError|"
+                                          r"no password supplied|authentication failed for user"),
 }
 SUMMARIES = {
-    CONNECTIONS_EXHAUSTED: "connections exhausted: {dep} answers but refuses new connections (too many clients: "
-                           "max_connections reached); the service cannot open the connections it needs",
-    AUTHENTICATION_FAILED: "authentication failed: {dep} answers but refuses the service's credentials (password "
-                           "authentication failed): the password was changed on one side only",
+    CONNECTIONS_EXHAUSTED.key: "connections exhausted: {dep} answers but refuses new connections (too many "
+                               "clients: max_connections reached); the service cannot open the connections it needs",
+    AUTHENTICATION_FAILED.key: "authentication failed: {dep} answers but refuses the service's credentials "
+                               "(password authentication failed): the password was changed on one side only",
 }
 # a time in plain or JSON lines ("ts": "..."); one service writes one form, so its times sort as text
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?")

@@ -1,4 +1,5 @@
-"""The Database Connection Issues runbook's resolutions, as chaostoolkit actions.
+"""The Database Connection Issues runbook's resolutions, as chaostoolkit actions (its experiments name this module:
+``gameday.runbooks.database_connection_issues.actions``).
 
 Each does what its runbook line says, through this run's ledger (the fault's own undo is exactly that change put
 back), then checks that PostgreSQL accepts a new connection again. They are resolution actions, not an undo: the

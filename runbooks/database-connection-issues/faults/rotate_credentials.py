@@ -24,9 +24,14 @@ from psycopg import sql
 from pydantic import Field
 
 from gameday.faults.base import DependencyFault, DependencyParams, Params
-from gameday.faults.exhaust_connections import postgres_only, wait_for_new_connection
-from gameday.faults.postgres_admin import admin, end_sessions, state_dir
-from gameday.verdict_keys import AUTHENTICATION_FAILED
+from gameday.runbooks.database_connection_issues import AUTHENTICATION_FAILED
+from gameday.runbooks.database_connection_issues.faults.postgres import (
+    admin,
+    end_sessions,
+    files,
+    postgres_only,
+    wait_for_new_connection,
+)
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -53,7 +58,7 @@ class RotateCredentials(DependencyFault):
         return postgres_only(self, params, profile, target_kind)
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
-        return f"{AUTHENTICATION_FAILED}:{params['dependency']}"
+        return f"{AUTHENTICATION_FAILED.key}:{params['dependency']}"
 
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:
         with admin(target, params["dependency"]) as conn:
@@ -126,7 +131,7 @@ def _trusting_again(hba: str) -> str:
 
 
 def _secret_file(target: Target, dependency: str) -> Path:
-    return state_dir(target) / "faults" / f"rotate-credentials-{dependency}.secret"
+    return files(target, dependency) / f"rotate-credentials-{dependency}.secret"
 
 
 def _write_private(path: Path, text: str) -> None:
