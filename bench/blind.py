@@ -30,8 +30,7 @@ from typing import Any
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from gameday import config as gameday_config
-from gameday.config import Settings, use_settings
+from gameday.config import Settings
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.rules import NO_OUTAGE, dependency_verdict
 from gameday.targets.base import Target
@@ -481,13 +480,13 @@ class Cluster:
 def settled_cluster(workdir: Path, settled_s: float = SETTLED_S) -> Iterator[Cluster]:
     """A fake API server seeded with the reference service and aged ``settled_s``, as an incident finds a cluster:
     its last rollout not seconds old, no ConfigMap written by someone else a moment ago. gameday reaches the service
-    through the API server's service proxy. The fake is test tooling (``tests/fakekube``), imported only here."""
+    through the API server's service proxy. The fake is test tooling (``tests/fakekube``), imported only here. The
+    cluster's settings are handed down (``Cluster.settings``), as everywhere in the bench, never made the process's."""
     from tests.fakekube import FakeKube
     from tests.kubernetes.conftest import BACKEND, KubeTarget
     from tests.kubernetes.driver_support import settings_for
 
     fake = FakeKube.start()
-    saved = list(gameday_config._current)
     target = None
     try:
         fake.seed_ecommerce("production")
@@ -497,13 +496,11 @@ def settled_cluster(workdir: Path, settled_s: float = SETTLED_S) -> Iterator[Clu
         base = settings_for(kube, workdir / "state")
         proxy = f"{fake.url}/api/v1/namespaces/production/services/{BACKEND}:80/proxy"
         settings = base.model_copy(update={"kubernetes": base.kubernetes.model_copy(update={"base_url": proxy})})
-        use_settings(settings)
         target = KubernetesTarget(settings)
         yield Cluster(fake, target, settings, KubeHands(target, settings, fake))
     finally:
         if target is not None:
             target.client.close()
-        gameday_config._current[:] = saved
         fake.stop()
 
 

@@ -424,7 +424,8 @@ def _game_day(env: dict[str, str], out: Path, cleanup: Any, profile: Profile) ->
         per[e.name] = {"status": e.status, "diagnosis": diagnosis.verdict if diagnosis else None,
                        "diagnosis_right": diagnosis.correct if diagnosis else None, **phases,
                        "overhead": overhead(e, _method_end(written[-1].parent, e), alert_for_s,
-                                            options.verify_window_s)}
+                                            options.verify_window_s,
+                                            promise_window_s(profile, written[-1].parent, e))}
     first = min((e.started_at for e in report.experiments if e.started_at is not None), default=None)
     last = max((e.finished_at for e in report.experiments if e.finished_at is not None), default=None)
     return {"exit_code": proc.returncode, "wall_s": round(wall, 1), "report": str(written[-1].parent),
@@ -459,6 +460,30 @@ def _method_end(report_dir: Path, experiment: ExperimentResult) -> float | None:
         return None
 
 
+def promise_window_s(profile: Profile, report_dir: Path, experiment: ExperimentResult) -> float:
+    """The window the profile's own promises make the experiment's method wait through: a circuit breaker's
+    (``breaker_fails_fast``: the dependency's promised ``timeout_ms``, for the first request to fail on it, then
+    ``opens_within_s``, during which the promise allows the breaker to be still closed: its verdict judges only what
+    follows). A need of the service's, declared in its profile, like the alert's ``for:``; what the probe measures
+    beyond it (``settle_s``: the breaker seen open) stays overhead. 0 when the journal cannot be read."""
+    try:
+        journal = json.loads((report_dir / str(experiment.journal or "")).read_text())
+        method = journal["experiment"]["method"]
+    except (OSError, KeyError, TypeError, ValueError):
+        return 0.0
+    total = 0.0
+    for activity in method:
+        provider = activity.get("provider") or {}
+        if provider.get("func") != "breaker_fails_fast":
+            continue
+        dependency = (provider.get("arguments") or {}).get("dependency")
+        dep = next((d for d in profile.dependencies if d.name == dependency), None)
+        promises = dep.promises if dep is not None else None
+        if promises is not None and promises.breaker is not None and promises.timeout_ms is not None:
+            total += promises.timeout_ms / 1000 + promises.breaker.opens_within_s
+    return total
+
+
 # what each stretch of an experiment is, named by the events that bound it (report timestamps; ``method_end``: when
 # the method proved recovery, see _method_end)
 _STRETCHES = {
@@ -476,11 +501,13 @@ _STRETCHES = {
 
 
 def overhead(experiment: ExperimentResult | dict[str, Any], method_end: float | None, alert_for_s: float | None,
-             verify_window_s: float) -> dict[str, Any]:
+             verify_window_s: float, promise_window_s: float = 0.0) -> dict[str, Any]:
     """How much of one experiment's wall time is not a wait its runbook needs, and where it goes: two figures.
 
     *Strict* (``overhead_s``): needed are only the alert's ``for:`` (when the game day waited for the page: an
-    outage that paged), the service's own recovery (resolution started to recovered, as the prober saw it) and the
+    outage that paged), the service's own recovery (resolution started to recovered, as the prober saw it), the
+    window the profile's promises make the method wait through (``promise_window_s``: a breaker's timeout and
+    ``opens_within_s``, :func:`promise_window_s`; in the stretch from the fault to the resolution) and the
     verification window. Everything else is overhead: the steady-state probes, the alert's lag beyond its ``for:``
     (the service taking its time to fail, the blackbox probe interval, a rate window filling, the evaluation
     interval), the wait after recovery, the verification beyond its window, scoring.
@@ -498,6 +525,8 @@ def overhead(experiment: ExperimentResult | dict[str, Any], method_end: float | 
               "method_end": method_end, "verified_at": e.verified_at, "finished_at": e.finished_at}
     present = [(name, at) for name, at in events.items() if at is not None]
     needs = {("injected_at", "alert_fired_at"): alert_for_s or 0.0,
+             ("injected_at", "resolution_started_at"): promise_window_s,
+             ("injected_at", "method_end"): promise_window_s,
              ("resolution_started_at", "recovered_at"): math.inf,
              ("method_end", "verified_at"): verify_window_s, ("method_end", "finished_at"): verify_window_s}
     active, injected = (alert.active_at if alert else None), e.injected_at
@@ -988,7 +1017,9 @@ def _details(r: dict[str, Any]) -> list[str]:
                   f"Exit {g['exit_code']}, {g['wall_s']} s, diagnoses right {right}/{len(g['experiments'])}; "
                   f"{g.get('before_first_experiment_s')} s before the first experiment (baseline {g.get('baseline_s')} "
                   "s). Per experiment and phase (seconds); *needed*: the alert's `for:` "
-                  f"({g.get('alert_for_s')} s) when the run waited for the page, the service's own recovery and the "
+                  f"({g.get('alert_for_s')} s) when the run waited for the page, the service's own recovery, the "
+                  "window its profile's promises make the method wait through (a breaker: the dependency's timeout "
+                  "and `opens_within_s`; what the probe measures after it is overhead) and the "
                   f"verification window ({g.get('verify_window_s')} s); *overhead*: the rest (strict). *beyond "
                   "needs*: the overhead less the service's own time to fail as Prometheus saw it (injection to the "
                   "paging alert's `activeAt`, from its own API in the same run; the `for:` counts from there).", "",

@@ -29,7 +29,8 @@ from gameday.faults.network import NetworkFault
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.notify import pages
 from gameday.targets import from_identity
-from gameday.targets.base import NothingChanged, Target
+from gameday.targets.base import Target
+from gameday.targets.model import NothingChanged
 
 if TYPE_CHECKING:
     from gameday.config import Settings

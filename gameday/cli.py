@@ -36,8 +36,8 @@ from gameday.run.cli import register as game_day
 from gameday.runbook.cli import register as runbook
 from gameday.runbook.package import find as find_runbook
 from gameday.targets import get_target, ledger_for
-from gameday.targets.base import TargetError
 from gameday.targets.local import stack
+from gameday.targets.model import TargetError
 from gameday.verify.cli import register as smoke
 
 app = typer.Typer(

@@ -21,7 +21,7 @@ from gameday.errors import GamedayError
 from gameday.profile import Profile, ProfileError, missing_environment, schema, shown_path
 from gameday.runbook.package import missing as missing_runbooks
 from gameday.targets import get_target
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from gameday.config import Settings, get_settings, use_settings
 from gameday.ledger import Ledger
 from gameday.state import StateDir
 from gameday.targets import get_target
-from gameday.targets.base import Target, TargetError
+from gameday.targets.base import Target
+from gameday.targets.model import TargetError
 from gameday.verify.verdicts import Verdict
 from steps.common_steps import *  # noqa: F403 - pytest-bdd step definitions are fixtures of this conftest
 from steps.detection_steps import *  # noqa: F403

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from gameday.profile import DEFAULT_PROFILE, Profile
 from gameday.profile import load as load_profile
-from gameday.targets.base import (
+from gameday.targets.base import Target
+from gameday.targets.model import (
     ConfigChange,
     DependencyCheck,
     DependencyState,
@@ -18,7 +19,6 @@ from gameday.targets.base import (
     LoadBalancer,
     Replica,
     Revision,
-    Target,
     TargetError,
 )
 

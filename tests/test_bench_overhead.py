@@ -45,3 +45,20 @@ def test_an_experiment_that_did_not_page_has_the_same_two_figures() -> None:
     e = _experiment(active_after_s=None, paged=False)
     o = overhead(e, method_end=e["recovered_at"] + 0.8, alert_for_s=15.0, verify_window_s=8.0)
     assert o["beyond_needs_s"] == o["overhead_s"]
+
+
+def test_a_promised_window_is_a_need_of_the_fault_to_resolution_stretch_only() -> None:
+    # a breaker's check that did not page: 1 s steady state, 10.1 s from the fault to the resolution of which the
+    # profile's promises (timeout 0.5 s + opens_within_s 5) are 5.5 s; the 4.6 s measured after them stay overhead
+    e = {"started_at": T0, "injected_at": T0 + 1.0, "alert": {"expected": False, "fired_at": None, "active_at": None},
+         "resolution_started_at": T0 + 11.1, "recovered_at": None, "verified_at": T0 + 20.7,
+         "finished_at": T0 + 20.8}
+    plain = overhead(e, method_end=T0 + 12.0, alert_for_s=15.0, verify_window_s=8.0)
+    promised = overhead(e, method_end=T0 + 12.0, alert_for_s=15.0, verify_window_s=8.0, promise_window_s=5.5)
+    stretch = next(s for s in promised["stretches"] if s["stretch"].startswith("fault to resolution"))
+    assert stretch["needed_s"] == 5.5 and stretch["overhead_s"] == 4.6
+    assert round(plain["overhead_s"] - promised["overhead_s"], 2) == 5.5
+    assert promised["beyond_needs_s"] == promised["overhead_s"]  # it did not page: one figure
+    # never more than the stretch lasted
+    short = overhead(e, method_end=T0 + 12.0, alert_for_s=15.0, verify_window_s=8.0, promise_window_s=50.0)
+    assert next(s for s in short["stretches"] if s["stretch"].startswith("fault to resolution"))["overhead_s"] == 0

@@ -29,6 +29,9 @@ def test_discover_lists_every_exported_action_and_probe() -> None:
     expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.probes").__all__}
     expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.steady").__all__}
     expected |= {("probe", n) for n in importlib.import_module("gameday.chaos.outcome").__all__}
+    # and each runbook package's own actions (gameday.runbooks.<name>.actions)
+    expected |= {("action", n) for n in importlib.import_module(
+        "gameday.runbooks.database_connection_issues.actions").__all__}
     assert by_type == expected
     assert ("action", "inject_fault") in by_type and ("probe", "outage_symptoms_observed") in by_type
     inject = next(a for a in found["activities"] if a["name"] == "inject_fault")

@@ -82,8 +82,8 @@ def interrupt_injection(healthy: Any, tmp_path: Path, sig: signal.Signals, delay
             proc.wait(10)
     exited = time.time()
     (received,) = data["gameday"]["signals"]
-    assert (received["phase"], received["activity"]) == ("method", "inject-kill-replicas")
-    assert [r["activity"]["name"] for r in data["run"]] == ["inject-kill-replicas"]  # the method stopped there
+    assert (received["phase"], received["activity"]) == ("method", "inject-fault")
+    assert [r["activity"]["name"] for r in data["run"]] == ["inject-fault"]  # the method stopped there
     late = [round(t - received["at"], 2) for t in kills(healthy.state.root)[before:] if t > received["at"] + 1.0]
     assert late == [], f"replicas killed after the signal (s): {late}"  # the fault stopped at its next round
     assert [(r["activity"]["name"], r["status"]) for r in data["rollbacks"]] == [("undo-faults", "succeeded")]

@@ -17,8 +17,8 @@ import pytest
 from gameday import faults
 from gameday.abort import abort_all
 from gameday.diagnose import diagnose, load_runbook
-from gameday.faults.postgres_admin import admin, tcp_kwargs
 from gameday.ledger import Ledger
+from gameday.runbooks.database_connection_issues.faults.postgres import admin, tcp_kwargs
 
 pytestmark = pytest.mark.slow
 

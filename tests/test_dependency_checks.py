@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from gameday.config import Settings
-from gameday.targets.base import UnknownDependencyError
 from gameday.targets.local.target import LocalTarget
+from gameday.targets.model import UnknownDependencyError
 from tests.helpers import wait_for
 
 

@@ -11,12 +11,12 @@ import pytest
 
 from gameday.config import Settings
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local import providers
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.providers.containers import ContainersProvider
 from gameday.targets.local.providers.native import NativeProvider
 from gameday.targets.local.service import Service
+from gameday.targets.model import TargetError
 from tests.helpers import runbook_link
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"

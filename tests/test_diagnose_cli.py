@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.cli import register
-from gameday.targets.base import ConfigChange, DependencyCheck, Revision, TargetError
+from gameday.targets.model import ConfigChange, DependencyCheck, Revision, TargetError
 from tests.diagnose_fakes import PROFILE, FakeTarget, KubeLikeTarget
 
 RUNBOOK = load_runbook()

@@ -16,7 +16,7 @@ import pytest
 from gameday.diagnose import decide
 from gameday.diagnose.diagnosis import diagnose
 from gameday.diagnose.rules import CONFIGURATION_PROBLEM, UNKNOWN
-from gameday.targets.base import ConfigChange, Revision
+from gameday.targets.model import ConfigChange, Revision
 from tests.diagnose_fakes import PROFILE
 from tests.test_diagnose_rules import NOW, config_write, down, healthy
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gameday.diagnose import database
 from gameday.diagnose.evidence import Evidence, LogMatch
 from gameday.profile import load as load_profile
-from gameday.targets.base import DependencyCheck, Endpoint, LoadBalancer, Replica
+from gameday.runbooks.database_connection_issues import diagnosis
+from gameday.targets.model import DependencyCheck, Endpoint, LoadBalancer, Replica
 
 ROOT = Path(__file__).resolve().parents[1]
 ECOMMERCE = load_profile(ROOT / "profiles/ecommerce-backend.yaml")
@@ -30,21 +30,21 @@ def evidence(lines: list[str], ready: bool = False, postgres_ok: bool = True, ph
 
 
 def test_too_many_clients_while_postgres_answers_is_connections_exhausted():
-    verdict = database.decide(evidence([TOO_MANY]), ECOMMERCE)
+    verdict = diagnosis.decide(evidence([TOO_MANY]), ECOMMERCE)
     assert verdict is not None and verdict.key == "connections-exhausted:postgres"
     assert any("too many clients" in line for line in verdict.evidence)
 
 
 def test_password_authentication_failed_in_json_logs_is_authentication_failed():
-    verdict = database.decide(evidence([TOO_MANY.replace("02:38", "02:50"), AUTH_JSON]), TICKETS)
+    verdict = diagnosis.decide(evidence([TOO_MANY.replace("02:38", "02:50"), AUTH_JSON]), TICKETS)
     assert verdict is not None and verdict.key == "authentication-failed:postgres"
 
 
 def test_no_verdict_when_the_newest_database_line_is_another_error():
-    assert database.decide(evidence([TOO_MANY, REFUSED]), ECOMMERCE) is None
+    assert diagnosis.decide(evidence([TOO_MANY, REFUSED]), ECOMMERCE) is None
 
 
 def test_no_verdict_when_healthy_stopped_or_postgres_check_fails():
-    assert database.decide(evidence([TOO_MANY], ready=True), ECOMMERCE) is None  # no outage: the general rules
-    assert database.decide(evidence([TOO_MANY], phase="Stopped"), ECOMMERCE) is None  # replicas down: not this
-    assert database.decide(evidence([TOO_MANY], postgres_ok=False), ECOMMERCE) is None  # a dependency failure
+    assert diagnosis.decide(evidence([TOO_MANY], ready=True), ECOMMERCE) is None  # no outage: the general rules
+    assert diagnosis.decide(evidence([TOO_MANY], phase="Stopped"), ECOMMERCE) is None  # replicas down: not this
+    assert diagnosis.decide(evidence([TOO_MANY], postgres_ok=False), ECOMMERCE) is None  # a dependency failure

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from gameday.diagnose.evidence import collect, line_time, match_logs
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
 from tests.diagnose_fakes import PROFILE, FakeTarget
 
 PATTERNS = ["Connection refused", "service unavailable"]

@@ -17,7 +17,7 @@ from gameday.diagnose.rules import DEPENDENCY_DEGRADED, DEPENDENCY_FAILURE, deci
 from gameday.errors import UsageError
 from gameday.faults import expected_to_fire, get_fault
 from gameday.profile import Profile
-from gameday.targets.base import DependencyCheck, Endpoint, LoadBalancer, Replica, Revision
+from gameday.targets.model import DependencyCheck, Endpoint, LoadBalancer, Replica, Revision
 from tests.diagnose_fakes import PROFILE as ECOMMERCE
 from tests.diagnose_fakes import FakeTarget
 
@@ -108,7 +108,7 @@ def test_diagnose_checks_only_the_profiles_dependencies_and_names_redis_in_the_r
     target.endpoint_list = [replace(e, ready=False, state="DOWN") for e in target.endpoint_list]
     result = diagnose(target, TICKETS, RUNBOOK)
     assert result.verdict.key == "dependency-failure:redis"
-    assert sorted(c for c in target.calls if c.startswith("check:")) == ["check:postgres", "check:redis"]
+    assert sorted({c for c in target.calls if c.startswith("check:")}) == ["check:postgres", "check:redis"]
     assert [c.name for c in result.evidence.dependencies] == ["postgres", "redis"]
     assert "Redis" in result.resolution.steps[0]
     assert result.resolution.commands == ["redis-cli -h r ping"]

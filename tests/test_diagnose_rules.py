@@ -26,8 +26,8 @@ from gameday.diagnose.rules import (
     episode,
     recent_changes,
 )
-from gameday.targets.base import ConfigChange, DependencyCheck, Endpoint, Event, LoadBalancer, Replica, Revision
 from gameday.targets.local.events import supervisor_events
+from gameday.targets.model import ConfigChange, DependencyCheck, Endpoint, Event, LoadBalancer, Replica, Revision
 from tests.diagnose_fakes import PROFILE
 
 NOW = 1_800_000_000.0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gameday.chaos import lint, runner, steady
+from gameday.chaos import defaults, lint, runner, steady
 from gameday.chaos.catalogue import catalogue
 from gameday.chaos.journal import verdict_from_journal
 from gameday.config import get_settings
@@ -74,10 +74,16 @@ def test_chaos_validate_passes(name: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_experiment_shape(name: str) -> None:
     fault, params, resolution, outage = TABLE[name]
-    exp = load(name)
+    written = load(name)
+    exp = lint.load(EXPERIMENTS / f"{name}.json")  # as chaostoolkit runs it: the runbook's defaults filled in
     lint.check_vocabulary(exp, name)
-    # steady state: one probe, the runbook package's (its Verification); the experiment names its runbook once
-    assert exp["configuration"] == {"gameday_runbook": "service-outage"}
+    # the file states only what differs from its runbook: it names the runbook once and takes the runbook's
+    # steady state and rollbacks through the control; the fault is named once (the inject_fault's argument)
+    assert written["configuration"] == {"gameday_runbook": "service-outage"}
+    assert written["controls"] == [defaults.CONTROL]
+    assert "steady-state-hypothesis" not in written and "rollbacks" not in written
+    assert lint.findings(EXPERIMENTS / f"{name}.json") == []
+    # steady state: one probe, the runbook package's (its Verification)
     probes = exp["steady-state-hypothesis"]["probes"]
     assert [(p["provider"]["module"], p["provider"]["func"]) for p in probes] == [("gameday.chaos.steady",
                                                                                    "steady_state")]

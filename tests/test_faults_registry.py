@@ -22,8 +22,9 @@ from tests.chaos_support import env_for, gameday_chaos, one_line
 from tests.diagnose_fakes import PROFILE, FakeTarget
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_FAULTS = ("__init__", "base", "network", "postgres_admin")  # the network / PostgreSQL-session faults' common parts
-FAULT_MODULES = sorted(p.stem for p in (ROOT / "gameday" / "faults").glob("*.py") if p.stem not in NOT_FAULTS)
+NOT_FAULTS = ("__init__", "base", "network", "postgres")  # the network / PostgreSQL-session faults' common parts
+FAULT_MODULES = sorted(p.stem for p in [*(ROOT / "gameday" / "faults").glob("*.py"),  # and the runbook packages'
+                                        *(ROOT / "runbooks").glob("*/faults/*.py")] if p.stem not in NOT_FAULTS)
 
 # a service without Kafka, with Redis critical, and no local section (so no known-bad release or configuration)
 SMALL_PROFILE = """\
@@ -47,7 +48,9 @@ def small_profile(tmp_path: Path) -> Path:
 def test_every_module_of_the_package_registers_its_fault() -> None:
     assert sorted(name.replace("-", "_") for name in faults.FAULTS) == FAULT_MODULES
     for name, fault in faults.FAULTS.items():
-        assert type(fault).__module__ == f"gameday.faults.{name.replace('-', '_')}"
+        module = type(fault).__module__  # gameday/faults/<name>.py, or a runbook package's faults/<name>.py
+        assert module.rpartition(".")[2] == name.replace("-", "_")
+        assert module.startswith("gameday.faults.") or module.startswith("gameday.runbooks.")
         assert fault.description and fault.parameters() is not None
 
 

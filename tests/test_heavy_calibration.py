@@ -3,20 +3,28 @@ decision functions on the timings a heavy service really has, no stack."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+import yaml
 
 from gameday.config import Settings
 from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, Evidence, budget_for
 from gameday.diagnose.rules import FAILED_DEPLOYMENT, decide, recent_changes
 from gameday.load.timeline import Second, Timeline
 from gameday.profile import load as load_profile
-from gameday.targets.base import DependencyCheck, Endpoint, LoadBalancer, Replica, Revision
+from gameday.state import StateDir
+from gameday.targets.local import monitoring
+from gameday.targets.local.programs import StackContext
+from gameday.targets.local.service import Service
 from gameday.targets.local.target import LocalTarget
+from gameday.targets.model import DependencyCheck, Endpoint, LoadBalancer, Replica, Revision
 from gameday.verify.checklist import response_time_normal
 from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.verdicts import Status, Verdict, response_time_verdict
 from tests.diagnose_fakes import PROFILE, FakeTarget
+from tests.helpers import runbook_link
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,3 +177,31 @@ def test_too_few_settled_answers_for_a_p95_judge_the_whole_window():
     verdict = response_time_normal(None, Measurements(load=window(1600.0, 389), baseline=heavy_baseline(),  # type: ignore[arg-type]
                                                       settled=window(100.0, 5)), heavy_settings())
     assert verdict.status is Status.FAIL and "judged" not in verdict.measured
+
+
+# --- the blackbox probes behind the endpoint-down alert ------------------------------------------------------------
+def _monitoring_context(tmp_path: Path, profile_path: Path) -> StackContext:
+    names = ["replica-0", "replica-1", "replica-2"]
+    keys = ["load-balancer", "haproxy-metrics", *names, *monitoring.PORT_KEYS]
+    ports = {key: 20000 + i for i, key in enumerate(keys)}
+    state = StateDir(tmp_path / "state").ensure()
+    service = Service(load_profile(profile_path), state, ports, sys.executable)
+    return StackContext(state=state, ports=ports, replica_names=names, python=sys.executable, service=service,
+                        runbook=runbook_link(service.profile))
+
+
+def _probe_timing(tmp_path: Path, profile: str) -> tuple[str, str]:
+    paths = monitoring.write_configs(_monitoring_context(tmp_path, PROJECT_ROOT / "profiles" / profile))
+    jobs = {j["job_name"]: j for j in yaml.safe_load(paths["prometheus"].read_text())["scrape_configs"]}
+    module = yaml.safe_load(paths["blackbox"].read_text())["modules"]["http_2xx"]
+    return jobs["blackbox"]["scrape_timeout"], module["timeout"]
+
+
+def test_a_heavy_services_probe_waits_its_latency_objective_not_a_fast_services_second(tmp_path: Path) -> None:
+    """heavy-shop's p95 objective is 2 s: a page that answers in 1.5 s while within it is not a failed probe (a 1 s
+    probe paged the shop as down under a slow Redis it survived)."""
+    assert _probe_timing(tmp_path, "heavy-shop.yaml") == ("2s", "2s")
+
+
+def test_a_fast_services_probe_keeps_its_one_second(tmp_path: Path) -> None:
+    assert _probe_timing(tmp_path, "ecommerce-backend.yaml") == ("1s", "1s")

@@ -31,8 +31,8 @@ from gameday.ledger import Ledger
 from gameday.run import session
 from gameday.run.background import Background
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.supervisor import Supervisor
+from gameday.targets.model import TargetError
 
 
 class _LosesASignal:

@@ -18,12 +18,12 @@ import pytest
 from gameday import config as gameday_config
 from gameday.config import Settings
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local import providers
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.events import EventLog
 from gameday.targets.local.rollout import RolloutStore
 from gameday.targets.local.supervisor import Supervisor
+from gameday.targets.model import TargetError
 from gameday.targets.probes import tcp_open
 from tests.helpers import runbook_link, status_of, wait_for
 from tests.local_profiles import ecommerce

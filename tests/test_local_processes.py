@@ -17,9 +17,9 @@ import yaml
 from gameday.profile import ProfileError
 from gameday.profile import load as load_profile
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.programs import StackContext, processes, supervisor_config
 from gameday.targets.local.service import LAUNCHER, Service
+from gameday.targets.model import TargetError
 from tests.helpers import runbook_link
 
 

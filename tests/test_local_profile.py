@@ -16,12 +16,12 @@ from gameday.config import KubernetesSettings, Settings
 from gameday.errors import UsageError
 from gameday.profile import load as load_profile
 from gameday.state import StateDir
-from gameday.targets.base import NotApplicableError, TargetError, serving_checks
 from gameday.targets.kubernetes.cluster import cluster
 from gameday.targets.local import monitoring
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.password import SECRET_FILE, save_password
 from gameday.targets.local.service import Service
+from gameday.targets.model import NotApplicableError, TargetError, serving_checks
 from tests.local_profiles import ecommerce, ticket_office
 
 PASSWORD = "pw-never-shown-7f3a"

@@ -16,10 +16,10 @@ import pytest
 
 from gameday.config import LocalSettings, Settings
 from gameday.state import StateDir
-from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.local import stack as local_stack
 from gameday.targets.local.service import proxy_port_name
 from gameday.targets.local.target import LocalTarget
+from gameday.targets.model import NotApplicableError, TargetError
 from gameday.targets.probes import tcp_open
 from tests.helpers import runbook_link, status_of, wait_for
 from tests.local_profiles import ecommerce, ticket_office

@@ -12,10 +12,10 @@ import yaml
 
 from gameday.profile import load as load_profile
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.service import Service
+from gameday.targets.model import TargetError
 from tests.helpers import runbook_link
 
 BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter")

@@ -29,10 +29,10 @@ from gameday.faults import FAULTS
 from gameday.profile import Profile, ProfileError
 from gameday.profile import load as load_profile
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
 from gameday.targets.local.service import LAUNCHER, Service
+from gameday.targets.model import TargetError
 from tests.helpers import runbook_link
 
 ROOT = Path(__file__).resolve().parents[1]

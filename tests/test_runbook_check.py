@@ -15,7 +15,7 @@ from gameday.runbook.cli import register
 from gameday.runbook.kube_check import KubectlChecker
 from gameday.runbook.local_check import LocalChecker
 from gameday.runbook.parse import default_runbook_path, parse_runbook, parse_text
-from gameday.targets.base import DependencyCheck, Replica
+from gameday.targets.model import DependencyCheck, Replica
 from tests.diagnose_fakes import FakeTarget
 
 SETTINGS = Settings()

@@ -20,10 +20,10 @@ from gameday.canary.scenarios import Expect, judge
 from gameday.diagnose.rules import FAILED_DEPLOYMENT, NO_OUTAGE
 from gameday.diagnose.rules import decide as diagnose
 from gameday.profile import BadRelease
-from gameday.targets.base import Revision
 from gameday.targets.local import starts
 from gameday.targets.local.programs import free_port
 from gameday.targets.local.service import LAUNCHER
+from gameday.targets.model import Revision
 from gameday.targets.probes import http_status
 from tests.diagnose_fakes import PROFILE
 from tests.helpers import wait_for

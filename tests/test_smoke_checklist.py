@@ -15,7 +15,7 @@ import pytest
 from gameday.config import Settings
 from gameday.dependencies.base import DependencyCheck
 from gameday.runbook.package import find
-from gameday.targets.base import Endpoint, Replica, TargetError
+from gameday.targets.model import Endpoint, Replica, TargetError
 from gameday.verify.checklist import CHECKLIST, ITEMS, check_item, run_checklist
 from gameday.verify.measurements import LoadWindow, Measurements
 from gameday.verify.verdicts import Status

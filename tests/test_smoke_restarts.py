@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from gameday.config import Settings
-from gameday.targets.base import Replica
+from gameday.targets.model import Replica
 from gameday.verify.checklist import CHECKLIST, with_restarts
 from gameday.verify.cli import print_report
 from gameday.verify.restarts import Restart, restarts_between

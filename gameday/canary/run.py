@@ -28,8 +28,9 @@ from gameday.errors import UsageError
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.load.burst import MAX_SECONDS, Burst
 from gameday.profile import Profile
-from gameday.targets.base import Revision, Target, TargetError
+from gameday.targets.base import Target
 from gameday.targets.canary import CanaryDriver, Served, Window
+from gameday.targets.model import Revision, TargetError
 
 POLL_S = 0.25
 EXIT_PROMOTED, EXIT_NOT_PROMOTED = 0, 1

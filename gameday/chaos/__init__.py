@@ -3,7 +3,8 @@
 Experiments call ``gameday.chaos.actions`` and ``gameday.chaos.probes``; they never name a target:
 each activity builds it from the run's context, which chaostoolkit hands it in the experiment's ``configuration``
 (:class:`gameday.context.RunContext`), so one experiment file runs unchanged on the local stack and on Kubernetes.
-``discover`` follows the convention of chaostoolkit extensions (``chaos discover``).
+``discover`` follows the convention of chaostoolkit extensions (``chaos discover``); it lists the runbook packages'
+own actions too (``gameday.runbooks.<name>.actions``, :mod:`gameday.runbooks`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from chaoslib.discovery.discover import discover_actions, discover_probes, initialize_discovery_result
 
+from gameday import runbooks
 from gameday.config import Settings
 from gameday.targets import get_target
 from gameday.version import __version__
@@ -27,6 +29,8 @@ def discover(discover_system: bool = True, settings: Settings | None = None) -> 
     discovery["activities"].extend(discover_probes("gameday.chaos.probes"))
     discovery["activities"].extend(discover_probes("gameday.chaos.steady"))
     discovery["activities"].extend(discover_probes("gameday.chaos.outcome"))
+    for module in runbooks.modules("actions"):
+        discovery["activities"].extend(discover_actions(module.__name__))
     if discover_system:
         discovery["system"] = _system(settings if settings is not None else Settings())
     return discovery

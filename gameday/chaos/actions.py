@@ -9,6 +9,7 @@ interface, so experiments never name a target. Each action takes the run's conte
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
@@ -21,7 +22,7 @@ from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
 from gameday.faults.network import NetworkFault
 from gameday.targets import from_identity
-from gameday.targets.base import Revision
+from gameday.targets.model import Revision
 
 __all__ = [
     "inject_fault",
@@ -150,12 +151,18 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
         proofs_s = max(HEALTH_PROOF_S, HEALTH_PROOFS * target.answer_timeout_s())
         deadline = started + timeout if timeout is not None else time.monotonic() + proofs_s
         pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS, thread_name_prefix="health-proof")
+        own = threading.local()
+
+        def proof() -> dict[str, Any]:
+            # each proof thread with a target of its own (a target's clients are not shared across threads), built
+            # once for every round it asks
+            if not hasattr(own, "ctx"):
+                own.ctx = RunContext(ctx.settings, ctx.runbook_name)
+            return health_checks(own.ctx)
+
         try:
             while time.monotonic() < deadline:
-                # each proof with a target of its own, as each check builds its own: a target's clients are not
-                # shared across threads
-                answers = _answers([pool.submit(health_checks, RunContext(ctx.settings, ctx.runbook_name))
-                                    for _ in range(HEALTH_PROOFS)])
+                answers = _answers([pool.submit(proof) for _ in range(HEALTH_PROOFS)])
                 last = next((a for a in answers if not a["ok"]), answers[-1])
                 if last["ok"]:
                     return {"healthy": True, "readiness": _readiness(last)}

@@ -57,9 +57,16 @@ def register(app: typer.Typer) -> None:
     def validate_command(
         experiments: Annotated[list[str] | None, typer.Argument(help="files or names (default: all shipped)")] = None,
     ) -> None:
-        """Check experiments (chaostoolkit's validation plus gameday's faults and dependencies); nothing runs."""
+        """Check experiments (chaostoolkit's validation plus gameday's faults and dependencies, and the lint: runbook
+        defaults left to the runbook, the fault named once); nothing runs. Exit 1 on any finding."""
         runbook = get_settings().service.runbook
         paths = [lint.resolve(e, runbook) for e in experiments] if experiments else lint.available(runbook)
+        found = 0
         for path in paths:
-            lint.load(path)
-            typer.echo(f"valid: {path}")
+            problems = lint.findings(path)
+            for line in problems:
+                typer.echo(line, err=True)
+            found += len(problems)
+            if not problems:
+                typer.echo(f"valid: {path}")
+        raise typer.Exit(1 if found else 0)

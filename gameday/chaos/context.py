@@ -4,18 +4,27 @@ safety guard, the ledger, and this run's ledger entries.
 A chaostoolkit run is one process, so "this run's faults" are the ledger entries this process wrote
 (``owner_pid`` on this host, ``owner_host``); entries of any other process belong to another run (or to one
 that was killed).
+
+Every activity of a run gets the same configuration, so the context it describes is built once per run and thread
+(:func:`run_context`), not once per activity: validating the settings, parsing the profile and the runbook package
+and building the target cost a game day a few seconds per experiment on two busy cores (each steady-state check,
+each proof of health asked again).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from gameday.config import Settings
-from gameday.context import RunContext
+from gameday.context import RUNBOOK_KEY, SETTINGS_KEY, RunContext
 from gameday.ledger import Ledger, LedgerEntry
+from gameday.profile import locate
+from gameday.runbook.package import Runbook
 from gameday.safety import guard
 from gameday.targets import ledger_for
 from gameday.targets.base import Target
@@ -23,9 +32,70 @@ from gameday.targets.base import Target
 Configuration = Mapping[str, Any] | None  # chaostoolkit's ``configuration`` as an activity receives it
 
 
+_built: dict[str, RunContext] = {}  # the configuration's key -> its context, settings and runbook loaded (shared)
+_lock = threading.Lock()
+_per_thread = threading.local()  # this thread's contexts (each with its own target): a target's clients are not
+# shared across threads
+
+
 def run_context(configuration: Configuration) -> RunContext:
-    """The run's context, rebuilt from the configuration chaostoolkit handed the activity."""
-    return RunContext.from_configuration(configuration)
+    """The run's context, from the configuration chaostoolkit handed the activity: built once per run (until
+    :func:`forget_contexts`, which the runner's reset of a run's state calls) and thread, as long as the profile
+    file is unchanged. The settings, profile and runbook package are shared by the run's threads (read only); each
+    thread gets a target of its own. A configuration without the run's settings (plain ``chaos run``) loads them from
+    the environment, each time."""
+    handed = (configuration or {}).get(SETTINGS_KEY)
+    key = _key(handed, (configuration or {}).get(RUNBOOK_KEY)) if isinstance(handed, Mapping) else None
+    if key is None:
+        return RunContext.from_configuration(configuration)
+    mine: dict[str, RunContext] = getattr(_per_thread, "contexts", None) or {}
+    if key not in mine:
+        with _lock:
+            shared = _built.get(key)
+            if shared is None:
+                shared = RunContext.from_configuration(configuration)
+                _ = shared.profile  # loaded here, once, not by the threads at the same time
+                _built.clear()  # one run's at a time
+                _built[key] = shared
+            runbook = _runbook(shared)
+        ctx = RunContext(shared.settings, shared.runbook_name)
+        if runbook is not None:
+            ctx.__dict__["runbook"] = runbook  # the cached property, filled (the dataclass is frozen)
+        _per_thread.contexts = mine = {key: ctx}
+    return mine[key]
+
+
+def _runbook(shared: RunContext) -> Runbook | None:
+    """The shared context's runbook package, loaded once; None when it cannot be (the activity that reads it gets
+    the error, as it did without the cache; one that does not is not failed by it)."""
+    try:
+        return shared.runbook
+    except Exception:
+        return None
+
+
+def forget_contexts() -> None:
+    """Build the contexts afresh from the next activity on (a new run: targets rebuilt, profile read again)."""
+    global _generation
+    with _lock:
+        _built.clear()
+        _generation += 1  # a context another thread kept from an earlier run is not used
+    _per_thread.contexts = {}
+
+
+_generation = 0
+
+
+def _key(handed: Mapping[str, Any], runbook: Any) -> str | None:
+    """What a context is built from: the settings handed down, the runbook, the profile file and its version (None:
+    no profile file to read, built each time, and the build says why)."""
+    try:
+        source = locate(handed.get("profile")).resolve()
+        stat = source.stat()
+    except OSError:
+        return None
+    version = [str(source), stat.st_mtime_ns, stat.st_size]
+    return json.dumps([_generation, dict(handed), runbook, version], sort_keys=True, default=str)
 
 
 def changing_target(ctx: RunContext) -> Target:

@@ -1,7 +1,11 @@
 """Load and check an experiment before anything runs: bad input is one clear line, and nothing is injected.
 
 Beyond chaostoolkit's own validation, every fault that gameday's activities name is checked against the fault
-registry and its typed parameters, so a typo fails here rather than halfway through a run. Whether an experiment
+registry and its typed parameters, so a typo fails here rather than halfway through a run. What is loaded is the
+effective experiment (:func:`gameday.chaos.defaults.effective`: the runbook's steady state and rollbacks filled in
+where the file leaves them to it), the same one chaostoolkit runs. :func:`findings` is the lint of a file as written:
+it must take its runbook's defaults (declare the control) rather than copy them, and name its fault once. Whether an
+experiment
 applies to the service at all (kafka-down where the profile has no Kafka) is :func:`not_applicable`: such an
 experiment is skipped with that reason, not failed. Shipped experiments live at the top level, by runbook
 (``experiments/<runbook>/``); a bare name is looked up in the runbook the caller names (the profile's, by default).
@@ -9,7 +13,9 @@ experiment is skipped with that reason, not failed. Shipped experiments live at 
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +24,7 @@ from chaoslib.experiment import ensure_experiment_is_valid
 from chaoslib.loader import load_experiment
 
 from gameday import faults
+from gameday.chaos import defaults
 from gameday.chaos.promises import unpromised
 from gameday.chaos.steady import runbook_of
 from gameday.errors import GamedayError, UsageError
@@ -68,23 +75,75 @@ def resolve(name_or_path: str, runbook: str) -> Path:
     return found
 
 
+def read(path: Path) -> dict[str, Any]:
+    """The experiment file as written (JSON or YAML, chaostoolkit's loader); one UsageError line when unreadable."""
+    return _quietly(path, lambda: load_experiment(str(path)))
+
+
 def load(path: Path) -> dict[str, Any]:
-    """Parse and validate an experiment file; any problem becomes one UsageError line."""
-    chaos_log = logging.getLogger("chaostoolkit")
-    quiet, chaos_log.disabled = chaos_log.disabled, True  # chaoslib logs the same failure at length
+    """The effective experiment (its runbook's defaults filled in), validated by chaostoolkit and against gameday's
+    vocabulary; any problem becomes one UsageError line."""
+    written = read(path)
+    if not isinstance(written, dict):
+        raise UsageError(f"{path}: malformed experiment: not a mapping")
     try:
-        experiment = load_experiment(str(path))
-        ensure_experiment_is_valid(experiment)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"{path}: malformed experiment: {first}") from exc
-    finally:
-        chaos_log.disabled = quiet
+        experiment = defaults.effective(written)
+    except GamedayError as exc:
+        raise UsageError(f"{path}: {exc}") from exc
+    _quietly(path, lambda: ensure_experiment_is_valid(experiment))
     check_vocabulary(experiment, str(path))
     named = runbook_of(experiment.get("configuration"))
     if named:
         find(named)  # the runbook it names must exist: its steady state comes from there
     return experiment
+
+
+def _quietly(path: Path, call: Any) -> Any:
+    """chaoslib's call, its failure as one line (chaoslib logs the same failure at length: silenced)."""
+    chaos_log = logging.getLogger("chaostoolkit")
+    quiet, chaos_log.disabled = chaos_log.disabled, True
+    try:
+        return call()
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{path}: malformed experiment: {first}") from exc
+    finally:
+        chaos_log.disabled = quiet
+
+
+def findings(path: Path) -> list[str]:
+    """What is wrong with an experiment as written, one line each (none: it is clean): it must declare the
+    runbook-defaults control and leave the runbook's steady state and rollbacks to it rather than copy them, and
+    name its fault once (the ``fault`` argument of its ``inject_fault``; not again in activity names, title,
+    description, tags or other arguments)."""
+    load(path)  # a malformed file, or one whose defaults cannot be had, is one UsageError line first
+    written = read(path)
+    found = []
+    if not defaults.declares_control(written):
+        found.append(f"{path}: no {defaults.CONTROL_NAME} control: declare {json.dumps(defaults.CONTROL)} so that its "
+                     "steady state and rollbacks come from its runbook")
+    else:
+        given = defaults.runbook_named(written).experiment_defaults.model_dump(by_alias=True)
+        found += [f"{path}: {key} copies its runbook's: leave it out" for key in defaults.FILLED
+                  if key in written and written[key] == given.get(key)]
+    for fault in dict.fromkeys(f for f, _ in injected(written)):
+        found += [f"{path}: names its fault {fault!r} again in {where} (the inject_fault's fault argument is the one "
+                  "place)" for where in _named_again(written, fault, path.stem)]
+    return found
+
+
+def _named_again(experiment: dict[str, Any], fault: str, name: str) -> list[str]:
+    """Where besides its ``inject_fault``'s ``fault`` argument an experiment names ``fault``."""
+    word = re.compile(rf"(?<![\w-]){re.escape(fault)}(?![\w-])")
+    places = [key for key in ("title", "description") if word.search(str(experiment.get(key) or ""))]
+    places += [f"tag {tag!r}" for tag in experiment.get("tags") or [] if str(tag) != name and fault in str(tag)]
+    for activity in activities(experiment):
+        provider = activity.get("provider") or {}
+        if fault in str(activity.get("name", "")):
+            places.append(f"activity name {activity.get('name')!r}")
+        if provider.get("func") != "inject_fault" and (provider.get("arguments") or {}).get("fault") == fault:
+            places.append(f"activity {activity.get('name')!r}'s arguments")
+    return places
 
 
 def activities(experiment: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gameday.chaos.context import forget_contexts
 from gameday.errors import GamedayError
 
 # What one run (one process) carries from probe to probe: the latency baseline measured by the first
@@ -26,5 +27,7 @@ ProbeFailed.__module__ = "gameday.chaos.probes"
 
 
 def reset_run_state() -> None:
-    """Forget the baseline and the captures of a previous run in this process (the runner calls it)."""
+    """Forget the baseline, the captures and the context (target, profile) of a previous run in this process (the
+    runner calls it)."""
     RUN.clear()
+    forget_contexts()

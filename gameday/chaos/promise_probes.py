@@ -23,6 +23,7 @@ from gameday.chaos.promises import Answer
 from gameday.faults.network import NetworkFault
 from gameday.profile import Profile
 from gameday.targets.base import Target
+from gameday.verify.verdicts import load_decided
 
 __all__ = ["breaker_fails_fast", "fallback_as_promised", "recovers_within_slo", "retries_absorb_resets"]
 
@@ -59,7 +60,9 @@ def breaker_fails_fast(dependency: str, settle_s: float = 4.0,
 def retries_absorb_resets(dependency: str, window_s: float = 6.0,
                           *, configuration: Configuration = None) -> dict[str, Any]:
     """A fraction of the connections to the dependency are reset (the method's dependency-flaky, just injected):
-    where retries are promised, users see under the SLO's error rate on the requests that need it.
+    where retries are promised, users see under the SLO's error rate on the requests that need it. Measured until
+    that error rate is decided (:func:`~gameday.verify.verdicts.load_decided`, the stopping rule of every load
+    measured "until decided"), for at most ``window_s``: undecided then is inconclusive, never a pass.
 
     Toxiproxy decides a toxic's toxicity per connection when the toxic is added: a client's pooled connections
     that were spared would be spared for good, and a pool soon holds only those. So that the share stays at
@@ -68,6 +71,7 @@ def retries_absorb_resets(dependency: str, window_s: float = 6.0,
     live connections is reset on its next request. Local target only (its fault proxy's API)."""
     ctx = run_context(configuration)
     profile, target = ctx.profile, ctx.target
+    max_rate = profile.slo.max_error_rate
     _promising(profile, dependency, "retries")
     entries = [e for e in own_entries(ledger(ctx.settings), "dependency-flaky")
                if e.params.get("dependency") == dependency]
@@ -86,9 +90,8 @@ def retries_absorb_resets(dependency: str, window_s: float = 6.0,
                        json={"toxicity": toxic["toxicity"]}).raise_for_status()
 
         answers = _users(profile, target, dependency, window_s, others=False, every=(REROLL_S, reroll),
-                         workers=FLAKY_WORKERS)
-    verdict = promises.retries_verdict(answers, dependency, entries[-1].params.get("fraction", 0.1),
-                                       profile.slo.max_error_rate)
+                         workers=FLAKY_WORKERS, decided=lambda seen: _decided(seen, True, max_rate))
+    verdict = promises.retries_verdict(answers, dependency, entries[-1].params.get("fraction", 0.1), max_rate)
     return _judged([verdict], promises.unpromised(profile, "retries"))
 
 
@@ -150,11 +153,19 @@ def _judged(verdicts: list[Any], findings: list[str]) -> dict[str, Any]:
     return {"ok": True, "verdicts": [v.to_dict() for v in verdicts], "findings": findings}
 
 
+def _decided(answers: list[Answer], needs: bool, max_rate: float) -> bool:
+    """Whether the error rate of the answers that need the dependency (``needs``) or not is decided."""
+    mine = [a for a in answers if a.needs is needs]
+    return load_decided(len(mine), sum(1 for a in mine if not a.ok), max_rate)
+
+
 def _users(profile: Profile, target: Target, dependency: str, seconds: float, others: bool,
-           every: tuple[float, Callable[[], None]] | None = None, workers: int = PROMISE_WORKERS) -> list[Any]:
+           every: tuple[float, Callable[[], None]] | None = None, workers: int = PROMISE_WORKERS,
+           decided: Callable[[list[Answer]], bool] | None = None) -> list[Any]:
     """Users calling, back to back, the endpoints that need ``dependency`` (and, with ``others``, those that do
     not) for ``seconds`` through the load balancer: every answer, timed from now. ``every``: (period, action) run
-    in this thread meanwhile (at safe points)."""
+    in this thread meanwhile (at safe points). ``decided``: the answers so far are enough for the verdict (asked at
+    each safe point): the users stop then, before ``seconds``."""
     values = RUN.get("values", {})
     needing = [e for e in profile.endpoints if dependency in profile.needs(e) and fillable(e, values)]
     if not needing:
@@ -186,6 +197,11 @@ def _users(profile: Profile, target: Target, dependency: str, seconds: float, ot
                 if every and time.monotonic() >= next_action:
                     every[1]()
                     next_action += every[0]
+                if decided is not None:
+                    with lock:
+                        seen = list(answers)
+                    if decided(seen):
+                        break
                 interrupts.pause(0.02)  # a safe point
         finally:
             stop.set()

@@ -21,6 +21,9 @@ from gameday.targets.base import Target
 __all__ = ["degraded_but_serving", "events_delivered", "outage_symptoms_observed"]
 
 EXTRA_READS = 3  # repeats of the first endpoint in a symptoms sample: one lucky answer is not "serving"
+# between two samples: a sample is a round of real requests (a dozen, or every journey three times), which paces the
+# polling by itself; a longer pause only adds to the experiment's time what the symptoms would have shown already
+POLL_S = 0.1
 
 
 def outage_symptoms_observed(within_s: float = 30.0, expect_codes: list[int] | None = None,
@@ -74,7 +77,7 @@ def observe_outage(ctx: RunContext, within_s: float = 30.0, expect_codes: list[i
                 }
             if time.monotonic() - started >= within_s:
                 break
-            interrupts.pause(0.5)  # poll (a safe point)
+            interrupts.pause(POLL_S)  # poll (a safe point)
     absent = symptoms.missing(sample.get("seen", {}), required) + [f"LB code {c}" for c in sorted(wanted - codes_seen)]
     raise ProbeFailed(
         f"symptoms not observed within {within_s:g}s: missing {', '.join(absent)} "
@@ -154,7 +157,7 @@ def observe_degraded(ctx: RunContext, dependency: str, within_s: float = 20.0, r
                 failures_seen.append({"at_s": round(time.monotonic() - started, 2), "not_ok": sample.not_ok()[:5]})
             if time.monotonic() - started >= within_s:
                 break
-            interrupts.pause(0.5)  # poll (a safe point)
+            interrupts.pause(POLL_S)  # poll (a safe point)
     raise ProbeFailed(
         f"{dependency} down: service not degraded-but-serving within {within_s:g}s "
         f"({'; '.join(sample.not_ok()[:3]) if sample else 'no sample'})"
@@ -184,7 +187,7 @@ def events_delivered(endpoint: str, until: str, within_s: float = 30.0,
                 return {"followed": total, "endpoint": endpoint, "after_s": round(time.monotonic() - started, 2)}
             if time.monotonic() - started >= within_s:
                 break
-            interrupts.pause(0.5)  # poll (a safe point)
+            interrupts.pause(POLL_S)  # poll (a safe point)
     shown = [{k: v[k] for k in sorted(target_ep.placeholder_names()) if k in v} for v in pending[:5]]
     raise ProbeFailed(f"{len(pending)}/{total} not completed within {within_s:g}s after recovery "
                       f"({endpoint} {until} not true for {shown})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from gameday import reasons
 from gameday.diagnose.evidence import Evidence
 from gameday.diagnose.lines import ago, config_line, event_line
-from gameday.targets.base import Event, Replica, Revision
+from gameday.targets.model import Event, Replica, Revision
 
 RECENT_S = 1800.0  # a change older than this is not "recent"
 BOUNCE_S = 30.0  # a configuration change and the replica kills/restarts that pick it up
@@ -168,6 +168,24 @@ def served_on(ev: Evidence, changes: list[Change], failing: list[Replica], bounc
     return [r for r in ev.replicas
             if (subject is None or r.name == subject) and r.ready and r.phase == "Running" and not r.restarts
             and r.started_at is not None and written <= r.started_at <= since]
+
+
+def served_rollout(ev: Evidence, rev: Revision, failing: list[Replica], bounce_s: float = BOUNCE_S) -> list[Replica]:
+    """Replicas that show a rollout finished and lets its replicas start and serve, clearing it of ``failing``
+    replicas that merely went unready later (a dependency restarted under them, say): the rollout finished (every
+    replica runs ``rev``: a rolling update stuck half-way leaves some on the previous one), and replicas that started
+    on it (after it was rolled out), never restarted, Running and ready now, have served on it ``bounce_s`` or more.
+    Only while no failing replica crashed (a restart, a phase other than Running): a release that dies some time
+    after it got ready is the rollout's, whoever served beside it. A young rollout is never cleared: its replicas have
+    not served on it long enough to prove anything."""
+    if not failing or any(r.restarts or r.phase != "Running" for r in failing):
+        return []
+    if not ev.replicas or not all(runs_revision(r, rev) for r in ev.replicas):
+        return []
+    rolled = rev.created_at - 1.0  # the platform's stamps are whole seconds
+    since = ev.collected_at - bounce_s
+    return [r for r in ev.replicas if r.ready and r.phase == "Running" and not r.restarts
+            and r.started_at is not None and rolled <= r.started_at <= since]
 
 
 def runs_revision(replica: Replica, rev: Revision) -> bool:

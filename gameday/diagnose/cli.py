@@ -13,7 +13,7 @@ from gameday.diagnose.diagnosis import diagnose, load_runbook
 from gameday.diagnose.render import render_text
 from gameday.errors import UsageError
 from gameday.targets import get_target
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,11 @@
 Every call runs concurrently in a thread with its own deadline, so a hanging dependency, replica or
 load balancer costs at most the budget: what did not answer in time is recorded as an error, not
 waited for. Read-only: nothing here changes the target.
+
+A dependency check that fails fast (refused, reset) is run again, up to :data:`CHECK_ATTEMPTS` times while the
+budget leaves room for one more: one connection crossing a reset is no dependency down. Every attempt is kept
+(:attr:`Evidence.dependency_attempts`), so the verdict can tell "answered 2 of 3" (flaky) from "answered none"
+(down). A check that got no answer in time is not run again: a hang would only cost the budget once more.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from gameday.targets.base import (
+from gameday.targets.base import Target
+from gameday.targets.model import (
     ConfigChange,
     DependencyCheck,
     Endpoint,
@@ -23,7 +29,6 @@ from gameday.targets.base import (
     LoadBalancer,
     Replica,
     Revision,
-    Target,
     TargetError,
 )
 
@@ -41,6 +46,10 @@ CRASH_PATTERNS: dict[str, str] = {
     "configuration error": r"(?i)\bconfiguration error\b",
 }
 DEFAULT_CHECK_TIMEOUT = 2.0
+CHECK_ATTEMPTS = 3  # a failed dependency check and its re-runs: enough to tell intermittent from down
+# a step-3 dependency check that got no answer in time (the kinds' words: "no answer within 2.0s", "timed out"),
+# as opposed to one refused or answered with an error: the dependency (or the path to it) hangs
+_CHECK_TIMED_OUT = re.compile(r"(?i)(no answer within|timed out|\btimeout\b)")
 DEFAULT_BUDGET = 7.0  # with the default timings: a 1 s readiness probe failing twice, a 2 s server timeout
 
 
@@ -75,7 +84,9 @@ class Evidence:
     history: list[Revision] = field(default_factory=list)
     config_changes: list[ConfigChange] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    dependencies: list[DependencyCheck] = field(default_factory=list)
+    dependencies: list[DependencyCheck] = field(default_factory=list)  # one per dependency: its attempts in one
+    # every attempt of each dependency's check, in order (one when the first answered): what "answered 2 of 3" reads
+    dependency_attempts: dict[str, list[DependencyCheck]] = field(default_factory=dict)
     api: list[ApiAnswer] = field(default_factory=list)
     log_matches: list[LogMatch] = field(default_factory=list)
     log_lines_read: int = 0
@@ -84,6 +95,15 @@ class Evidence:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return asdict(self)
+
+    def attempts(self, name: str) -> list[DependencyCheck]:
+        """Every attempt of ``name``'s check (evidence recorded before attempts were kept: its one check)."""
+        return self.dependency_attempts.get(name) or [c for c in self.dependencies if c.name == name]
+
+    def answered(self, name: str) -> tuple[int, int]:
+        """(how many attempts of ``name``'s check were answered, how many were made)."""
+        tried = self.attempts(name)
+        return sum(1 for c in tried if c.ok), len(tried)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
@@ -100,6 +120,8 @@ class Evidence:
             config_changes=[ConfigChange(**c) for c in data.get("config_changes", [])],
             events=[Event(**e) for e in data.get("events", [])],
             dependencies=[DependencyCheck(**d) for d in data.get("dependencies", [])],
+            dependency_attempts={name: [DependencyCheck(**d) for d in tried]
+                                 for name, tried in data.get("dependency_attempts", {}).items()},
             api=[ApiAnswer(**a) for a in data.get("api", [])],
             log_matches=[LogMatch(**m) for m in data.get("log_matches", [])],
             log_lines_read=int(data.get("log_lines_read", 0)),
@@ -191,7 +213,7 @@ def collect(
         submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
     if api is not None:
         submit("api", api)
-    checks: dict[str, DependencyCheck] = {}
+    attempts: dict[str, list[DependencyCheck]] = {}
     deadline = started + budget
     try:
         while pending:
@@ -205,7 +227,14 @@ def collect(
                 except Exception as exc:  # a failed call is evidence too, never a crash of the diagnosis
                     evidence.errors[source] = _describe(exc)
                     continue
-                _store(evidence, source, value, checks, patterns)
+                if source.startswith("dependency:"):
+                    name = source.split(":", 1)[1]
+                    tried = attempts.setdefault(name, [])
+                    tried.append(value)
+                    if again(tried, deadline - time.monotonic(), check_timeout):
+                        submit(source, target.check_dependency, name, check_timeout)
+                    continue
+                _store(evidence, source, value, patterns)
                 if source == "replicas":
                     for replica in value:
                         submit(f"logs:{replica.name}", target.logs, replica.name, log_tail)
@@ -213,21 +242,49 @@ def collect(
             evidence.errors[source] = f"no answer within the {budget:.0f}s budget"
             if source.startswith("dependency:"):
                 name = source.split(":", 1)[1]
-                checks[name] = DependencyCheck(name, False, budget, f"check did not return within {budget:.0f}s")
+                attempts.setdefault(name, []).append(
+                    DependencyCheck(name, False, budget, f"check did not return within {budget:.0f}s"))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    evidence.dependencies = [checks[d] for d in dependencies if d in checks]
+    evidence.dependency_attempts = {d: attempts[d] for d in dependencies if d in attempts}
+    evidence.dependencies = [summarize(attempts[d]) for d in dependencies if d in attempts]
     evidence.duration_s = time.monotonic() - started
     return evidence
+
+
+def check_timed_out(check: DependencyCheck) -> bool:
+    """Whether a step-3 check failed by getting no answer in time (a hang), not by a refusal or an error."""
+    return not check.ok and bool(_CHECK_TIMED_OUT.search(check.detail))
+
+
+def again(tried: list[DependencyCheck], remaining_s: float, check_timeout: float) -> bool:
+    """Whether to run a dependency's check once more: its first attempt failed fast (a refusal or a reset, not a
+    hang), fewer than :data:`CHECK_ATTEMPTS` were made, the last one did not hang either, and the budget still
+    holds a whole check (a re-run must never make the diagnosis late)."""
+    return (not tried[0].ok and len(tried) < CHECK_ATTEMPTS and not check_timed_out(tried[-1])
+            and remaining_s > check_timeout)
+
+
+def summarize(tried: list[DependencyCheck]) -> DependencyCheck:
+    """One check for a dependency from its attempts: answered when any attempt was (the first that was, with how
+    many of them were: "answered 2 of 3 checks"), else the last failure with the count: "failed 3 of 3 checks"."""
+    if len(tried) == 1:
+        return tried[0]
+    answered = [c for c in tried if c.ok]
+    failures = [c for c in tried if not c.ok]
+    if answered:
+        first = answered[0]
+        return replace(first, detail=f"{first.detail}; answered {len(answered)} of {len(tried)} checks "
+                                     f"(failed: {failures[0].detail})")
+    last = tried[-1]
+    return replace(last, detail=f"{last.detail} (failed {len(tried)} of {len(tried)} checks)")
 
 
 def _describe(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, TargetError) else f"{type(exc).__name__}: {exc}"
 
 
-def _store(
-    evidence: Evidence, source: str, value: Any, checks: dict[str, DependencyCheck], patterns: list[str]
-) -> None:
+def _store(evidence: Evidence, source: str, value: Any, patterns: list[str]) -> None:
     if source == "replicas":
         evidence.replicas = list(value)
     elif source == "endpoints":
@@ -242,8 +299,6 @@ def _store(
         evidence.events = list(value)
     elif source == "api":
         evidence.api = list(value)
-    elif source.startswith("dependency:"):
-        checks[source.split(":", 1)[1]] = value
     elif source.startswith("logs:"):
         evidence.log_lines_read += len(value)
         since = evidence.collected_at - LOG_WINDOW_S

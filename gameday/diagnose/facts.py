@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from gameday import reasons
 from gameday.diagnose.changes import episode, platform_events, recent_changes, runs_revision
-from gameday.diagnose.evidence import Evidence
+from gameday.diagnose.evidence import Evidence, check_timed_out
 from gameday.diagnose.lines import event_line
-from gameday.targets.base import Event, Replica
+from gameday.targets.model import DependencyCheck, Event, Replica
+
+__all__ = [
+    "all_replicas_down", "api_timing_out", "check_timed_out", "failing_replicas", "flaky", "fully_up",
+    "hung_replicas", "probe_timeouts", "restarted_since_rollout",
+]
 
 # a probe or check that got no answer in time, as HAProxy (L7TOUT, L4TOUT) and the kubelet word it
 _TIMED_OUT = re.compile(r"(?i)\b(L[47]TOUT|timeout|timed out|deadline exceeded)")
-# a step-3 dependency check that got no answer in time (the kinds' words: "no answer within 2.0s", "timed out"),
-# as opposed to one refused or answered with an error: the dependency (or the path to it) hangs
-_CHECK_TIMED_OUT = re.compile(r"(?i)(no answer within|timed out|\btimeout\b)")
 
 
 def fully_up(ev: Evidence) -> bool:
@@ -87,7 +88,9 @@ def api_timing_out(ev: Evidence) -> bool:
     return bool(ev.api) and all(a.status in (None, 504) for a in ev.api)
 
 
-def check_timed_out(check: Any) -> bool:
-    """Whether a step-3 check failed by getting no answer in time (a hang), not by a refusal or an error."""
-    return not check.ok and bool(_CHECK_TIMED_OUT.search(check.detail))
+def flaky(ev: Evidence, check: DependencyCheck) -> bool:
+    """A dependency that answered some attempts of its check and failed others: intermittent, not down."""
+    answered, tried = ev.answered(check.name)
+    return 0 < answered < tried
+
 

@@ -8,7 +8,7 @@ from typing import Any
 from gameday.dependencies import KINDS as DEPENDENCY_KINDS
 from gameday.diagnose.evidence import CRASH_PATTERNS, Evidence
 from gameday.profile import Dependency
-from gameday.targets.base import ConfigChange, Event, Replica
+from gameday.targets.model import ConfigChange, Event, Replica
 
 MAX_LOG_EVIDENCE = 6
 

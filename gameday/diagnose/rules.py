@@ -11,8 +11,10 @@ Order of the rules, first match wins:
 
 1. healthy — every replica and endpoint ready, the load balancer up, every dependency answering
    → ``no-outage`` (with ``recovered_from: all-replicas-down`` when every replica was killed or replaced within
-   ``RECOVERED_S`` and came back by itself).
-2. a check of one of the profile's dependencies failing → ``dependency-failure:<dep>`` for a dependency
+   ``RECOVERED_S`` and came back by itself). A dependency whose check failed fast and answered when run again
+   (:mod:`~gameday.diagnose.evidence`: "answered 2 of 3 checks") answers: intermittent failures that the service
+   serves through are named in the summary, not an outage.
+2. a check of one of the profile's dependencies failing every attempt → ``dependency-failure:<dep>`` for a dependency
    the service cannot work without (``on_outage: outage``), even while its replicas still report ready
    (their grace period, or a hung database that readiness does not notice); ``dependency-degraded:<dep>``
    for one it survives (``on_outage: degraded``) while it still serves everything, and a failure when it is
@@ -20,7 +22,10 @@ Order of the rules, first match wins:
    that check got no answer in time (run from the replicas' side: through the local target's fault proxy) for a
    critical dependency or while the service is impacted — a blackholed or frozen dependency, the runbook's
    "timeouts and 504". Critical dependencies first, each group in the profile's order. Replicas whose probes
-   time out as well are named as the alternative.
+   time out as well are named as the alternative. Only a dependency that answered none of its attempts: one that
+   answered some is intermittent, never failed (rule 1 while the service serves, ``dependency-degraded:<dep>``
+   below while it is impacted). A critical one failing every attempt is a failure even while users see no impact
+   yet: a stopped database looks so from outside during the replicas' grace period.
 3. hung replicas — Running (the process is alive), not ready, their probe *timing out* (the load balancer's
    check status ``L7TOUT``, the kubelet's ``Unhealthy`` event "context deadline exceeded"), not refused, not a
    5xx → ``replicas-hanging``; replicas ready whose every API call through the load balancer times out (504, no
@@ -28,13 +33,16 @@ Order of the rules, first match wins:
 4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
    - a rollout to a new version whose replicas crash, restarted since (ready or not at the moment: no healthy
      verdict either), or never get ready, or replicas set to run a command their revision does not have (a
-     release by hand) → ``failed-deployment``;
+     release by hand) → ``failed-deployment``; not a finished rollout whose replicas started and served on it
+     ``bounce_s`` beside ones that merely went unready later (:func:`~gameday.diagnose.changes.served_rollout`);
    - a configuration change (a ConfigMap write, a replica's file edited on disk) after the last rollout — picked
      up by a rollout, by killing or restarting the replicas within ``bounce_s``, or by replicas started since
      (a change no failing replica started on cannot be what they fail on) — with replicas failing since
      → ``configuration-problem``; not while replicas that started on it run ready and unrestarted beside failing
      ones that merely are not ready, nor beside crashing ones once they have served on it ``bounce_s`` (a
      configuration breaks replicas when they start on it: a failure that began later is another's);
+   - a dependency answering only some attempts of its check while the service is impacted and nothing above
+     explains it → ``dependency-degraded:<dep>`` (intermittent: not down);
    - replicas killed (supervisor saw a SIGKILL; pods replaced without a rollout), or no recent change at all, and
      nothing is ready → ``all-replicas-down``.
 5. anything else → ``unknown`` (with the evidence that was seen).
@@ -56,6 +64,7 @@ from gameday.diagnose.changes import (
     recent_changes,
     runs_revision,
     served_on,
+    served_rollout,
 )
 from gameday.diagnose.evidence import Evidence
 from gameday.diagnose.facts import (
@@ -63,6 +72,7 @@ from gameday.diagnose.facts import (
     api_timing_out,
     check_timed_out,
     failing_replicas,
+    flaky,
     fully_up,
     hung_replicas,
     probe_timeouts,
@@ -98,6 +108,7 @@ from gameday.diagnose.verdicts import (
     make_verdict,
 )
 from gameday.profile import Profile
+from gameday.targets.model import DependencyCheck
 
 RECOVERED_S = 60.0  # a healthy target whose replicas were all killed this recently "recovered" from an outage
 
@@ -112,6 +123,7 @@ def decide(
     now = ev.collected_at
     ordered = sorted(profile.dependencies, key=lambda d: d.on_outage != "outage")  # stable: profile order kept
     failed_checks = [c for d in ordered for c in ev.dependencies if c.name == d.name and not c.ok]
+    flaky_checks = [c for d in ordered for c in ev.dependencies if c.name == d.name and flaky(ev, c)]
     up = fully_up(ev)
     service = service_lines(ev)
     api_down = bool(ev.api) and all(a.failed for a in ev.api)  # probes pass, yet no real request succeeds
@@ -123,7 +135,8 @@ def decide(
     restarted = restarted_since_rollout(ev, recent_s, bounce_s)
     if up and not failed_checks and not api_down and not restarted:
         verdict = make_verdict(NO_OUTAGE, "no outage found: every replica and endpoint is ready and every dependency "
-                           "answers", [*service, *(dependency_line(c) for c in ev.dependencies)])
+                           f"answers{_intermittent(ev, flaky_checks)}",
+                               [*service, *(dependency_line(c) for c in ev.dependencies)])
         kills = [c for c in recent_changes(ev, RECOVERED_S, bounce_s) if c.kind == "kill"]
         if kills and len({c.subject for c in kills}) >= len(ev.replicas):
             verdict.recovered_from = ALL_REPLICAS_DOWN
@@ -181,7 +194,7 @@ def decide(
     if kind == "deployment" and (failing or restarted):
         rev = changes[-1].revision
         on_it = [r for r in [*failing, *(r for r in restarted if r not in failing)] if rev and runs_revision(r, rev)]
-        if rev is not None and on_it:
+        if rev is not None and on_it and not served_rollout(ev, rev, on_it, bounce_s):
             return make_verdict(FAILED_DEPLOYMENT,
                             f"failed deployment: revision {rev.number} ({rev.version}) was rolled out "
                             f"{ago(now - rev.created_at)} ago and {len(on_it)}/{len(ev.replicas)} of its replicas "
@@ -219,6 +232,18 @@ def decide(
                         [*service, *api_lines(ev), *crash_logs], confidence=0.6,
                         alternatives=[(UNKNOWN, 0.4)])
 
+    if flaky_checks:  # impacted (healthy otherwise, above), and nothing else explains it: the flaky dependency
+        first = flaky_checks[0]
+        answered, tried = ev.answered(first.name)
+        impact = ("every API call fails" if api_down else
+                  f"{len(failing)}/{len(ev.replicas)} replicas are not ready" if failing else "the service is impacted")
+        return make_verdict(DEPENDENCY_DEGRADED,
+                        f"dependency degraded: {first.name} answers intermittently ({answered} of {tried} checks "
+                        f"answered: not down) and {impact}",
+                        [*(dependency_line(c) for c in flaky_checks), *service, *api_lines(ev),
+                         *log_lines(ev, profile.dependency(first.name))], first.name, confidence=0.7,
+                        alternatives=[(UNKNOWN, 0.3)])
+
     if all_replicas_down(ev):
         if kind == "kill":
             cause = f"replicas were killed {ago(now - changes[-1].at)} ago"
@@ -246,6 +271,14 @@ def decide(
     return make_verdict(UNKNOWN, f"unknown: {partial}, and no recent change or failing dependency explains it",
                     [*(replica_line(r) for r in failing), *service, *(c.line for c in changes[-3:]), *crash_logs,
                      *(f"{k}: {v}" for k, v in ev.errors.items())])
+
+
+def _intermittent(ev: Evidence, flaky_checks: list[DependencyCheck]) -> str:
+    """"" or "; redis answered 2 of 3 checks (intermittent failures the service serves through)"."""
+    if not flaky_checks:
+        return ""
+    counts = ", ".join("{} answered {} of {} checks".format(c.name, *ev.answered(c.name)) for c in flaky_checks)
+    return f"; {counts} (intermittent failures the service serves through)"
 
 
 __all__ = [
@@ -288,4 +321,5 @@ __all__ = [
     "replica_line",
     "restarted_since_rollout",
     "served_on",
+    "served_rollout",
 ]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # the keys live below the faults, which name the verdict they expect: gameday.verdict_keys (re-exported here)
 from gameday.verdict_keys import (
     ALL_REPLICAS_DOWN,
-    AUTHENTICATION_FAILED,
     CONFIGURATION_PROBLEM,
-    CONNECTIONS_EXHAUSTED,
     DEPENDENCY_DEGRADED,
     DEPENDENCY_FAILURE,
     DEPENDENCY_HANG,
@@ -19,6 +18,7 @@ from gameday.verdict_keys import (
     NO_OUTAGE,
     REPLICAS_HANGING,
     UNKNOWN,
+    KindTable,
     dependency_verdict,
 )
 
@@ -28,7 +28,8 @@ __all__ = [  # the keys and dependency_verdict are re-exported: gameday.diagnose
     "dependency_verdict", "make_verdict",
 ]
 
-TITLES: dict[str, str] = {
+# a runbook package's own kinds come from its VerdictKind (gameday.verdict_keys.KindTable)
+TITLES: Mapping[str, str] = KindTable({
     NO_OUTAGE: "no outage found",
     FAILED_DEPLOYMENT: "failed deployment",
     CONFIGURATION_PROBLEM: "configuration problem",
@@ -37,12 +38,10 @@ TITLES: dict[str, str] = {
     DEPENDENCY_HANG: "dependency hang",
     ALL_REPLICAS_DOWN: "all replicas down",
     REPLICAS_HANGING: "replicas hanging",
-    CONNECTIONS_EXHAUSTED: "database connections exhausted",
-    AUTHENTICATION_FAILED: "database authentication failed",
     UNKNOWN: "unknown",
-}
+}, lambda kind: kind.title)
 # the runbook's resolution, as kubectl words (Target.command_for turns them into this target's command)
-ACTIONS: dict[str, list[str]] = {
+ACTIONS: Mapping[str, list[str]] = KindTable({
     NO_OUTAGE: [],
     FAILED_DEPLOYMENT: ["rollout undo"],
     CONFIGURATION_PROBLEM: ["restore config", "rollout restart"],
@@ -51,10 +50,8 @@ ACTIONS: dict[str, list[str]] = {
     DEPENDENCY_HANG: [],
     ALL_REPLICAS_DOWN: ["rollout restart"],
     REPLICAS_HANGING: ["rollout restart"],
-    CONNECTIONS_EXHAUSTED: [],  # the Database Connection Issues runbook's own resolution (its experiments' actions)
-    AUTHENTICATION_FAILED: [],
     UNKNOWN: ["logs"],
-}
+}, lambda kind: list(kind.actions))
 
 
 @dataclass

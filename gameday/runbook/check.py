@@ -19,7 +19,8 @@ from gameday.runbook.kube_check import KubectlChecker
 from gameday.runbook.kubectl import NotKubectl, fill, parse, variables
 from gameday.runbook.local_check import LocalChecker
 from gameday.runbook.parse import Runbook, RunbookLine
-from gameday.targets.base import Target, TargetError
+from gameday.targets.base import Target
+from gameday.targets.model import TargetError
 
 __all__ = ["BROKEN", "DRIFT", "FAILING", "NOT_RUN", "OK", "SKIPPED", "CommandCheck", "RunbookCheck", "check_runbook",
            "target_variables"]

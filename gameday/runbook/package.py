@@ -2,12 +2,13 @@
 
 The folder holds the runbook's markdown (the team's text, unchanged), its coverage map, and a manifest
 ``runbook.yaml`` with everything of the runbook that can be data: the steady state every experiment starts and ends
-in, the symptoms, the verification checklist, the resolution each diagnosis verdict takes, the escalation policy,
-the stakeholder notice, and which alert its Detection pages on. The code reads these from the :class:`Runbook`
-(it keeps no copy), so editing the manifest changes what gameday does. The runbook's other parts sit at the
-project's top level, by its name, where chaostoolkit and pytest-bdd users look for them: ``experiments/<name>/``
-and ``features/<name>/``. The service profile names the runbooks its game day follows. Packages are looked up in
-``./runbooks`` first, then in the project's ``runbooks/``; a path to a package folder works too.
+in (and the steady-state hypothesis and rollbacks its experiments get unless they state their own), the symptoms,
+the verification checklist, the resolution each diagnosis verdict takes, the escalation policy, the stakeholder
+notice, and which alert its Detection pages on. The code reads these from the :class:`Runbook` (it keeps no copy),
+so editing the manifest changes what gameday does. The runbook's other parts sit at the project's top level, by its
+name, where chaostoolkit and pytest-bdd users look for them: ``experiments/<name>/`` and ``features/<name>/``. The
+service profile names the runbooks its game day follows. Packages are looked up in ``./runbooks`` first, then in the
+project's ``runbooks/``; a path to a package folder works too.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ class Resolution(_Model):
                              description="what to do, in words ({dependency}: the dependency's name)")
 
 
+class ExperimentDefaults(_Model):
+    """What every experiment of the runbook gets unless it states its own, in chaostoolkit's form: the
+    steady-state hypothesis and the rollbacks (``gameday.chaos.defaults`` fills them in, for ``chaos run`` too)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    steady_state_hypothesis: dict[str, Any] | None = Field(None, alias="steady-state-hypothesis")
+    rollbacks: list[dict[str, Any]] | None = None
+
+
 class Manifest(_Model):
     """``runbook.yaml``: the runbook's data."""
 
@@ -101,6 +112,7 @@ class Manifest(_Model):
     markdown: str = Field(description="the runbook's text, relative to the package")
     coverage: str = Field(description="its coverage map, relative to the package")
     steady_state: SteadyState
+    experiment_defaults: ExperimentDefaults = ExperimentDefaults()
     symptoms: list[Item] = Field(default_factory=list)
     checklist: list[Item] = Field(default_factory=list)
     diagnosis: dict[str, Resolution] = Field(default_factory=dict, description="verdict kind -> its resolution")
@@ -136,6 +148,11 @@ class Runbook:
     def coverage(self) -> Path:
         """The coverage map of the runbook's lines."""
         return self.folder / self.manifest.coverage
+
+    @property
+    def experiment_defaults(self) -> ExperimentDefaults:
+        """The steady-state hypothesis and rollbacks its experiments get unless they state their own."""
+        return self.manifest.experiment_defaults
 
     @property
     def symptoms(self) -> tuple[str, ...]:

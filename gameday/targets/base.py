@@ -4,28 +4,12 @@ A target is where the profile's service runs: the embedded local stack, or a Kub
 cluster. Targets know nothing of chaos, verdicts, reports or the CLI. The vocabulary is the
 runbook's: replicas are pods, endpoints are the replicas the load balancer sends traffic to,
 revisions are the rollout history. The interface is cut by resource (:mod:`gameday.targets.parts`), what its
-operations return is :mod:`gameday.targets.model`'s; both are re-exported here.
+operations return is :mod:`gameday.targets.model`'s: import those names from there.
 """
 
 from __future__ import annotations
 
-from gameday.targets.model import (
-    ConfigChange,
-    DependencyCheck,
-    DependencyState,
-    Endpoint,
-    Event,
-    LoadBalancer,
-    NotApplicableError,
-    NothingChanged,
-    Replica,
-    Revision,
-    Status,
-    TargetError,
-    UnknownDependencyError,
-    profile_dependency,
-    serving_checks,
-)
+from gameday.targets.model import Status
 from gameday.targets.parts import (
     TargetCanaries,
     TargetConfiguration,
@@ -35,12 +19,6 @@ from gameday.targets.parts import (
     TargetReplicas,
     TargetRollouts,
 )
-
-__all__ = [
-    "ConfigChange", "DependencyCheck", "DependencyState", "Endpoint", "Event", "LoadBalancer", "NotApplicableError",
-    "NothingChanged", "Replica", "Revision", "Status", "Target", "TargetError", "UnknownDependencyError",
-    "profile_dependency", "serving_checks",
-]
 
 
 class Target(TargetReads, TargetReplicas, TargetRollouts, TargetConfiguration, TargetDependencies, TargetNetwork,

@@ -139,6 +139,21 @@ class DependencyState:
     image: str | None = None
 
 
+@dataclass(frozen=True)
+class DependencyAdmin:
+    """A superuser session to a dependency the target runs (``Target.dependency_admin``), for the faults that change
+    the server itself (its sessions, roles, client authentication): libpq's connection arguments, never through the
+    fault proxy, and a folder where such a fault keeps its own files on the machine that runs the session."""
+
+    name: str
+    host: str  # where the superuser session connects: a Unix-socket folder or a host
+    port: int
+    user: str
+    database: str
+    client_host: str  # the dependency's own TCP host: connections made there are made as the service makes them
+    files: str  # a folder for the fault's own files (a holder's pid, a saved secret), kept with the target's state
+
+
 @dataclass
 class Status:
     """Everything ``gameday status`` shows."""

@@ -12,6 +12,7 @@ from typing import Any
 from gameday.targets.canary import CanaryDriver
 from gameday.targets.model import (
     ConfigChange,
+    DependencyAdmin,
     DependencyCheck,
     DependencyState,
     Endpoint,
@@ -196,6 +197,11 @@ class TargetDependencies(ABC):
     @abstractmethod
     def release_dependency(self, name: str) -> None:
         """Undo :meth:`hang_dependency`."""
+
+    def dependency_admin(self, name: str) -> DependencyAdmin:
+        """A superuser session to a dependency this target runs, for a fault that changes the server itself (a
+        runbook's PostgreSQL-session faults); NotApplicableError, with the reason, where the target offers none."""
+        raise NotApplicableError(f"this target opens no superuser session to {name}")
 
 
 class TargetNetwork:

@@ -26,7 +26,8 @@ from gameday.config import Settings
 from gameday.dependencies.base import DependencyCheck
 from gameday.errors import UsageError
 from gameday.profile import Profile
-from gameday.targets.base import Target, TargetError
+from gameday.targets.base import Target
+from gameday.targets.model import TargetError
 from gameday.verify.measurements import Measurements
 from gameday.verify.restarts import Restart
 from gameday.verify.verdicts import (

@@ -56,7 +56,8 @@ def register(app: typer.Typer) -> None:
             "--rollback-on-failure", help="on failure, roll back to the previous revision and verify again")] = False,
         users: Annotated[int | None, typer.Option(
             help="locust users of the load window (1-50; default: the profile's load.users)")] = None,
-        max_load_seconds: Annotated[float, typer.Option(help="longest load window (3-300 s)")] = 20.0,
+        max_load_seconds: Annotated[float | None, typer.Option(
+            help="longest load window (3-300 s; default: the profile's verify.window_s)")] = None,
         out_dir: Annotated[Path | None, typer.Option(help="keep the load timeline and stats here")] = None,
     ) -> None:
         """Post-deploy smoke: the runbook's verification checklist; exit 0 only when every item passes."""

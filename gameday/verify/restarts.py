@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gameday.targets.base import Replica
+from gameday.targets.model import Replica
 
 
 @dataclass(frozen=True)

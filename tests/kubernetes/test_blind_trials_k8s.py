@@ -21,7 +21,7 @@ import pytest
 from bench.blind import KUBE_TRIALS, SETTLED_S, Cluster, Trial, run_trial, settled_cluster, trials_for
 from gameday.diagnose import decide
 from gameday.diagnose.rules import ALL_REPLICAS_DOWN, CONFIGURATION_PROBLEM, FAILED_DEPLOYMENT, NO_OUTAGE
-from gameday.targets.base import ConfigChange
+from gameday.targets.model import ConfigChange
 from tests.diagnose_fakes import PROFILE
 from tests.fakekube.timefmt import parse_time
 from tests.kubernetes.conftest import BACKEND, wait_for

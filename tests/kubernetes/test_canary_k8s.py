@@ -24,9 +24,9 @@ from gameday.errors import UsageError
 from gameday.ledger import Ledger
 from gameday.profile import DEFAULT_PROFILE
 from gameday.runbook.package import find
-from gameday.targets.base import TargetError
 from gameday.targets.kubernetes.canary import PRIMARY_REPLICAS, TRACK, KubernetesCanary
 from gameday.targets.kubernetes.target import KubernetesTarget
+from gameday.targets.model import TargetError
 
 from ..fakekube import FakeKube
 from ..fakekube.apps import Answer

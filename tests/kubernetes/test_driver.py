@@ -19,9 +19,9 @@ from kubernetes import client
 
 from gameday import reasons
 from gameday.config import Settings
-from gameday.targets.base import TargetError
 from gameday.targets.kubernetes.policies import FROZEN_LABEL, freeze_policy_name, hang_policy_name
 from gameday.targets.kubernetes.target import CHECK_ADDRESS, REPLICAS_BEFORE_STOP, KubernetesTarget
+from gameday.targets.model import TargetError
 
 from .conftest import BACKEND, CONFIGMAP, KubeTarget, wait_for
 from .driver_support import (  # noqa: F401 (fixtures)

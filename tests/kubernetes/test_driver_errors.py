@@ -10,8 +10,8 @@ import pytest
 
 from gameday.config import KubernetesSettings, Settings
 from gameday.errors import UsageError
-from gameday.targets.base import TargetError
 from gameday.targets.kubernetes.target import KubernetesTarget
+from gameday.targets.model import TargetError
 from tests.fakekube import write_kubeconfig
 from tests.local_profiles import ecommerce
 

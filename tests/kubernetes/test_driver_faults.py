@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,40 @@ def any_not_ready(kube: KubeTarget) -> bool:
     return any(not any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in items)
 
 
+@dataclass(frozen=True)
+class Before:
+    """What a fault's effect is judged against, seen before the inject: the backend's pod names, and the uid of every
+    pod of the namespace (a StatefulSet's pod keeps its name when it is made anew: only its uid tells)."""
+
+    backend: set[str]
+    uids: dict[str, str]
+
+
+def before_fault(kube: KubeTarget) -> Before:
+    """The pods as they are now (uid -> name)."""
+    items = kube.core().list_namespaced_pod(kube.namespace).items
+    return Before(pods(kube), {p.metadata.uid: p.metadata.name for p in items})
+
+
+def restarted(kube: KubeTarget, dependency: str, before: Before) -> bool:
+    """Every pod of the dependency's StatefulSet was made anew since ``before`` (none of its uids is left), and it is
+    back at one ready replica: its replica count alone is the same whether it restarted or not."""
+    sts = kube.apps().read_namespaced_stateful_set(dependency, kube.namespace)
+    selector = ",".join(f"{k}={v}" for k, v in sorted((sts.spec.selector.match_labels or {}).items()))
+    items = [p for p in kube.core().list_namespaced_pod(kube.namespace, label_selector=selector).items
+             if p.metadata.deletion_timestamp is None]
+    return (bool(items) and not {p.metadata.uid for p in items} & before.uids.keys()
+            and sts.spec.replicas == 1 and (sts.status.ready_replicas or 0) == 1)
+
+
 # fault -> (params, check that it took effect)
-EFFECTS: dict[str, tuple[dict[str, Any], Callable[[KubeTarget, KubernetesTarget, set[str]], bool]]] = {
-    "kill-replicas": ({}, lambda kube, t, before: not before & pods(kube)),
+EFFECTS: dict[str, tuple[dict[str, Any], Callable[[KubeTarget, KubernetesTarget, Before], bool]]] = {
+    "kill-replicas": ({}, lambda kube, t, before: not before.backend & pods(kube)),
     "freeze-replicas": ({}, lambda kube, t, before: gameday_policies(kube) == [freeze_policy_name(BACKEND)]
                         and {(r.phase, r.ready) for r in t.replicas()} == {("Running", False)}),
     "bad-release": ({}, lambda kube, t, before: backend_image(kube).endswith(":1.5.0-broken")),
     "bad-config": ({}, lambda kube, t, before: config_data(kube)["DB_HOST"] == "postgres-typo"
-                   and not before & pods(kube)),
+                   and not before.backend & pods(kube)),
     "stop-dependency": ({"dependency": "postgres"}, lambda kube, t, before: sts_replicas(kube, "postgres") == 0),
     "hang-dependency": ({"dependency": "kafka"}, lambda kube, t, before: gameday_policies(kube)
                         == [hang_policy_name("kafka")]),
@@ -82,8 +109,9 @@ EFFECTS: dict[str, tuple[dict[str, Any], Callable[[KubeTarget, KubernetesTarget,
                              ("dependency-flaky", {"dependency": "redis"}),
                              ("dependency-partition", {"dependency": "kafka"}),
                              ("dependency-bandwidth", {"dependency": "postgres"}))},
-    # a failover: stopped and started again within the inject, so what is seen after it is PostgreSQL back
-    "restart-dependency": ({"dependency": "postgres"}, lambda kube, t, before: sts_replicas(kube, "postgres") == 1),
+    # a failover: stopped and started again within the inject, so what is seen after it is PostgreSQL back, in a
+    # pod made anew
+    "restart-dependency": ({"dependency": "postgres"}, lambda kube, t, before: restarted(kube, "postgres", before)),
 }
 
 
@@ -107,13 +135,13 @@ def test_fault_inject_and_undo_with_the_ledger(name: str, target: KubernetesTarg
                                                k8s_settings: Settings) -> None:
     params, took_effect = EFFECTS[name]
     ledger = Ledger(StateDir(k8s_settings.state_dir).ensure().ledger)
-    before_pods = pods(kube)
+    before = before_fault(kube)
     before_config, before_image = config_data(kube), backend_image(kube)
     entry = faults.inject(target, ledger, name, params)
     assert entry.state == "injected" and entry.target == target.identity()
     [recorded] = ledger.entries()
     assert (recorded.id, recorded.fault, recorded.target["kind"]) == (entry.id, name, "kubernetes")
-    wait_for(lambda: took_effect(kube, target, before_pods), 20, message=f"{name} in effect")
+    wait_for(lambda: took_effect(kube, target, before), 20, message=f"{name} in effect")
     # undo from the ledger entry alone, as another process would
     faults.undo(from_identity(recorded.target, k8s_settings), ledger, recorded)
     assert ledger.empty()
@@ -125,6 +153,19 @@ def test_fault_inject_and_undo_with_the_ledger(name: str, target: KubernetesTarg
     again = ledger.add(faults.LedgerEntry(fault=name, params=params, target=target.identity(), undo=recorded.undo))
     faults.undo(target, ledger, again)
     assert ledger.empty() and backend_ok(kube)
+
+
+def test_the_restart_check_fails_when_the_dependency_did_not_restart(target: KubernetesTarget,
+                                                                     kube: KubeTarget) -> None:
+    """PostgreSQL back at one ready replica is what a restart that did nothing leaves too: the check must tell."""
+    _, took_effect = EFFECTS["restart-dependency"]
+    before = before_fault(kube)
+    target.start_dependency("postgres", wait=True, timeout=15)  # running already: left as is, nothing restarted
+    assert sts_replicas(kube, "postgres") == 1 and not took_effect(kube, target, before)
+    target.stop_dependency("redis")  # another dependency restarted
+    target.start_dependency("redis", wait=True, timeout=15)
+    assert not took_effect(kube, target, before)
+    assert restarted(kube, "redis", before)
 
 
 def test_get_target_builds_the_kubernetes_target(k8s_settings: Settings) -> None:

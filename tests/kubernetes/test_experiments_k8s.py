@@ -16,7 +16,6 @@ state fails first and nothing is injected.
 from __future__ import annotations
 
 import importlib
-import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from gameday.chaos import lint
 from gameday.chaos.probes import ProbeFailed
 from gameday.config import Settings, get_settings, use_settings
 from gameday.context import RunContext
@@ -126,7 +126,7 @@ def test_every_experiment_is_covered() -> None:
 def test_experiment_target_level_parts_on_the_kubernetes_target(path: Path, target: KubernetesTarget,
                                                                 kube: KubeTarget, k8s_settings: Settings,
                                                                 chaos_env: None) -> None:
-    experiment = json.loads(path.read_text())
+    experiment = lint.load(path)  # as chaostoolkit runs it: its runbook's steady state and rollbacks filled in
     before = snapshot(kube)
     book = Ledger(StateDir(k8s_settings.state_dir).ensure().ledger)
     report = run_target_level(experiment)

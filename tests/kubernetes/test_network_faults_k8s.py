@@ -25,10 +25,10 @@ from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.rules import dependency_verdict
 from gameday.ledger import Ledger
 from gameday.profile import KubernetesToxiproxy
-from gameday.targets.base import NotApplicableError
 from gameday.targets.kubernetes import chaosmesh
 from gameday.targets.kubernetes.policies import hang_policy_name
 from gameday.targets.kubernetes.target import KubernetesTarget
+from gameday.targets.model import NotApplicableError
 
 from .conftest import BACKEND, KubeTarget, wait_for
 from .driver_support import settings_for

@@ -31,13 +31,13 @@ from typing import Any
 
 from gameday import reasons
 from gameday.targets import exposition
-from gameday.targets.base import Revision, TargetError
 from gameday.targets.canary import CanaryDriver, Served, Window
 from gameday.targets.exposition import ExpositionError, Reading
 from gameday.targets.kubernetes import convert, rollout
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.policies import MANAGED_BY
 from gameday.targets.kubernetes.rollouts import KubernetesRollouts
+from gameday.targets.model import Revision, TargetError
 
 TRACK = "gameday.io/track"
 PRIMARY_REPLICAS = "gameday.io/primary-replicas"  # on the canary Deployment: the primary's size before the canary

@@ -39,10 +39,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.kubernetes import policies
 from gameday.targets.kubernetes.client import KubeClient, KubeError
 from gameday.targets.kubernetes.cluster import cluster
+from gameday.targets.model import NotApplicableError, TargetError
 
 if TYPE_CHECKING:
     from gameday.config import Settings

@@ -4,6 +4,11 @@ Every call goes through :meth:`KubeClient.call` (typed, pydantic-validated answe
 (the JSON as the server sent it, for pod templates that must round-trip unchanged). Whatever goes wrong
 - a missing or malformed kubeconfig, an unknown context, an API server that does not answer, an API
 error, an answer that does not validate - becomes a :class:`KubeError` (a ``TargetError``) with one line.
+
+The kubernetes library (and urllib3 under it) is imported when a :class:`KubeClient` is made, not with this module:
+~0.2 s that every command would pay otherwise, since the guard's records import this module on every start, whatever
+the target. It is imported there, in the caller's thread, so that no API call pays it inside a time budget (the
+diagnosis's parallel calls); the methods' own imports of it then only look it up.
 """
 
 from __future__ import annotations
@@ -13,16 +18,16 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pydantic
-import urllib3
 import yaml
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
+
+if TYPE_CHECKING:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 
@@ -69,6 +74,8 @@ class KubeClient:
     """A lazily built ``ApiClient`` for one kubeconfig file and context."""
 
     def __init__(self, kubeconfig: str | None, context: str | None, timeout: float = REQUEST_TIMEOUT_S) -> None:
+        import kubernetes.client  # noqa: F401  (the library, ~0.2 s: now, before any call; see the module's doc)
+
         self.kubeconfig = str(Path(kubeconfig).expanduser()) if kubeconfig else default_kubeconfig()
         self.requested_context = context
         self.timeout = timeout
@@ -123,6 +130,9 @@ class KubeClient:
         """The ApiClient, built on first use from the kubeconfig (its own Configuration, not the global one)."""
         with self._lock:
             if self._api is None:
+                from kubernetes import client, config
+                from kubernetes.config.config_exception import ConfigException
+
                 context = self.context
                 configuration = client.Configuration()
                 configuration.retries = 1  # an API server that is down answers in one line, quickly
@@ -150,32 +160,47 @@ class KubeClient:
     # --- API groups --------------------------------------------------------------------------------
     @property
     def core(self) -> client.CoreV1Api:
+        from kubernetes import client
+
         return client.CoreV1Api(self.api)
 
     @property
     def apps(self) -> client.AppsV1Api:
+        from kubernetes import client
+
         return client.AppsV1Api(self.api)
 
     @property
     def networking(self) -> client.NetworkingV1Api:
+        from kubernetes import client
+
         return client.NetworkingV1Api(self.api)
 
     @property
     def custom(self) -> client.CustomObjectsApi:
         """Custom resources (Chaos Mesh's NetworkChaos) and their API discovery."""
+        from kubernetes import client
+
         return client.CustomObjectsApi(self.api)
 
     @property
     def coordination(self) -> client.CoordinationV1Api:
+        from kubernetes import client
+
         return client.CoordinationV1Api(self.api)
 
     @property
     def version(self) -> client.VersionApi:
+        from kubernetes import client
+
         return client.VersionApi(self.api)
 
     # --- calls -------------------------------------------------------------------------------------
     def call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call an API method; any failure becomes a one-line :class:`KubeError` naming ``what``."""
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         kwargs.setdefault("_request_timeout", self.timeout)
         try:
             return fn(*args, **kwargs)
@@ -190,6 +215,29 @@ class KubeClient:
             raise KubeError(
                 f"cannot reach the API server {self.host} (context {self.context}): {_one_line(reason)}"
             ) from None
+
+    def create_or_replace(self, what: str, create: Callable[..., Any], replace: Callable[..., Any], namespace: str,
+                          body: dict[str, Any]) -> None:
+        """Create ``body`` in ``namespace``, or replace the object of the same name with it whole: an object left by a
+        run that died (or written by an older gameday) ends up with this spec, labels and annotations, never a merge
+        of both (a patch would keep the old selector's extra labels). The replace names no resourceVersion, so it is
+        unconditional, as the API server allows for the kinds gameday writes (NetworkPolicies); one deleted between
+        the create and the replace is created again."""
+        name = body["metadata"]["name"]
+        for _ in range(3):
+            try:
+                self.call(f"create {what} {name}", create, namespace, body)
+                return
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+            try:
+                self.call(f"replace {what} {name}", replace, name, namespace, body)
+                return
+            except KubeError as exc:
+                if exc.status != 404:
+                    raise
+        raise KubeError(f"create {what} {name}: created and deleted by someone else three times in a row", 409)
 
     def text(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         """Call an API method whose answer is not a Kubernetes object (a pod's metrics through the pod proxy): the

@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from gameday import reasons
-from gameday.targets.base import ConfigChange, NotApplicableError
 from gameday.targets.kubernetes import convert
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.core import KubernetesCore
+from gameday.targets.model import ConfigChange, NotApplicableError
 
 CONFIG_CAUSE = "gameday.io/change-cause"
 

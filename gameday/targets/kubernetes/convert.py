@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gameday.targets.base import Endpoint, Event, Replica
 from gameday.targets.kubernetes.rollout import HASH_LABEL, image_tag
+from gameday.targets.model import Endpoint, Event, Replica
 
 # a waiting container's reason is a better phase than the pod's "Running"/"Pending" (kubectl's STATUS column)
 WAITING_REASONS_SHOWN = frozenset({

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gameday.config import Settings
-from gameday.targets.base import Event, NotApplicableError, Status, Target, TargetError
+from gameday.targets.base import Target
 from gameday.targets.kubernetes import allowlist, commands, convert, policies, rollout
 from gameday.targets.kubernetes.client import KubeClient, KubeError
 from gameday.targets.kubernetes.cluster import cluster
+from gameday.targets.model import Event, NotApplicableError, Status, TargetError
 
 POLL_S = 0.1
 # how long a rollout and the pods' readiness may take when the caller gives no deadline: a real Deployment's is its

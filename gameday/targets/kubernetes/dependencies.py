@@ -9,11 +9,18 @@ from typing import Any
 
 from gameday import reasons
 from gameday.dependencies import Address, kind_of
-from gameday.targets.base import DependencyCheck, DependencyState, TargetError, profile_dependency
 from gameday.targets.kubernetes import commands, policies
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.core import POLL_S
 from gameday.targets.kubernetes.reachability import KubernetesReachability
+from gameday.targets.model import (
+    DependencyAdmin,
+    DependencyCheck,
+    DependencyState,
+    NotApplicableError,
+    TargetError,
+    profile_dependency,
+)
 
 REPLICAS_BEFORE_STOP = "gameday.io/replicas-before-stop"
 CHECK_ADDRESS = "gameday.io/check-address"  # on a dependency's Service: host:port reachable from the runner
@@ -195,14 +202,8 @@ class KubernetesDependencies(KubernetesReachability):
         labels = {name: self._selector_labels(name)[2] for name in cut}
         for name, fault in sorted(cut.items()):
             body = policies.hang_policy(name, self.app_labels, labels, fault=fault)
-            try:
-                self.client.call("create networkpolicy", self.client.networking.create_namespaced_network_policy,
-                                 self.ns, body)
-            except KubeError as exc:
-                if exc.status != 409:
-                    raise
-                self.client.call("update networkpolicy", self.client.networking.patch_namespaced_network_policy,
-                                 body["metadata"]["name"], self.ns, {"spec": body["spec"]})
+            self.client.create_or_replace("networkpolicy", self.client.networking.create_namespaced_network_policy,
+                                          self.client.networking.replace_namespaced_network_policy, self.ns, body)
 
     def hang_dependency(self, name: str) -> None:
         self._guard()
@@ -225,3 +226,12 @@ class KubernetesDependencies(KubernetesReachability):
                 raise
         self._write_hang_policies({n: f for n, f in cut.items() if n != name})
         self._record(reasons.DEPENDENCY_RELEASED, "StatefulSet", workload, f"egress to {name} allowed again (gameday)")
+
+    def dependency_admin(self, name: str) -> DependencyAdmin:
+        """None on a cluster: a dependency's superuser credentials are its operator's (a PostgreSQL operator's
+        secret, a managed database's master user), and gameday acts through the service's namespace with the
+        service's rights only; a runbook's server-side faults (PostgreSQL sessions, roles) are skipped with this
+        reason."""
+        profile_dependency(self.profile, name)  # an unknown name is that error, not this one
+        raise NotApplicableError(f"{name}: the kubernetes target opens no superuser session to a dependency (its "
+                                 "admin credentials are its operator's; gameday holds the service's rights only)")

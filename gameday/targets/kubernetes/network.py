@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameday.targets.base import NotApplicableError, TargetError, profile_dependency
 from gameday.targets.kubernetes import chaosmesh
 from gameday.targets.kubernetes.reachability import KubernetesReachability
 from gameday.targets.kubernetes.toxiproxy import ToxiproxyInNamespace
+from gameday.targets.model import NotApplicableError, TargetError, profile_dependency
 
 
 class KubernetesNetwork(KubernetesReachability):

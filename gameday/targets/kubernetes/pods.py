@@ -10,11 +10,11 @@ from datetime import datetime
 
 from gameday import reasons
 from gameday.targets import probes
-from gameday.targets.base import Endpoint, LoadBalancer, NothingChanged, Replica, TargetError, serving_checks
 from gameday.targets.kubernetes import convert, policies, rollout
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.core import ROLLOUT_TIMEOUT_S
 from gameday.targets.kubernetes.rollouts import KubernetesRollouts
+from gameday.targets.model import Endpoint, LoadBalancer, NothingChanged, Replica, TargetError, serving_checks
 
 _TS = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d) ?(.*)$")
 
@@ -127,12 +127,8 @@ class KubernetesPods(KubernetesRollouts):
         self._guard()
         chosen = self._select(names)
         body = policies.freeze_policy(self.kube.deployment, self.app_labels)
-        try:
-            self.client.call("create networkpolicy", self.client.networking.create_namespaced_network_policy,
-                             self.ns, body)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
+        self.client.create_or_replace("networkpolicy", self.client.networking.create_namespaced_network_policy,
+                                      self.client.networking.replace_namespaced_network_policy, self.ns, body)
         frozen = []
         for name in chosen:
             try:

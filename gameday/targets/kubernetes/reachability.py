@@ -9,10 +9,10 @@ import ipaddress
 from typing import Any
 
 from gameday.dependencies import kind_of
-from gameday.targets.base import profile_dependency
 from gameday.targets.kubernetes import chaosmesh, policies
 from gameday.targets.kubernetes.client import KubeError
 from gameday.targets.kubernetes.core import KubernetesCore
+from gameday.targets.model import profile_dependency
 
 
 class KubernetesReachability(KubernetesCore):

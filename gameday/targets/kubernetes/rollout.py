@@ -14,7 +14,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from gameday.targets.base import Revision, TargetError
+from gameday.targets.model import Revision, TargetError
 
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"  # the numbers a reused ReplicaSet had before

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gameday import reasons
-from gameday.targets.base import Revision, TargetError
 from gameday.targets.kubernetes import commands, rollout
 from gameday.targets.kubernetes.core import POLL_S, ROLLOUT_TIMEOUT_S, KubernetesCore
+from gameday.targets.model import Revision, TargetError
 
 STALLED_REASONS = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
                              "CreateContainerError", "InvalidImageName", "RunContainerError"})

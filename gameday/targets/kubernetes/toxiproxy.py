@@ -19,8 +19,8 @@ from typing import Any
 
 import urllib3
 
-from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.kubernetes.client import KubeClient, _one_line
+from gameday.targets.model import NotApplicableError, TargetError
 
 
 class ToxiproxyInNamespace:

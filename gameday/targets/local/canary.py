@@ -20,11 +20,11 @@ from typing import Any
 from gameday import interrupts, reasons
 from gameday.state import read_json
 from gameday.targets import probes
-from gameday.targets.base import Revision, TargetError
 from gameday.targets.canary import CanaryDriver, Served, Window
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.requestlog import Request, RequestLog, served, switched_away
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, prepare_replicas
+from gameday.targets.model import Revision, TargetError
 
 UP_STATES = ("RUNNING", "STARTING")  # supervisor's states of a process that is up (STARTING: for its startsecs)
 LB_SETTLE_S = 2.0  # HAProxy's health check (inter 500ms, rise 1) marks a ready server UP well within this

@@ -13,10 +13,10 @@ import jinja2
 
 from gameday.profile import Database
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.password import redact
 from gameday.targets.local.programs import Program, StackContext
 from gameday.targets.local.service import FAULT_PROXY, local_of, proxy_port_name
+from gameday.targets.model import TargetError
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE_RECORD = "gameday-database.json"  # which database and user a data directory was made for

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from gameday import reasons
 from gameday.state import StateDir, read_json
-from gameday.targets.base import ConfigChange, TargetError
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.rollout import prepare_replicas
 from gameday.targets.local.service import Service
+from gameday.targets.model import ConfigChange, TargetError
 
 LIVE_CONFIG = ("rollout", "config.json")  # the live configuration (the ConfigMap): RolloutStore keeps it there
 

@@ -14,7 +14,7 @@ from gameday.profile import Profile
 from gameday.profile import load as load_profile
 from gameday.state import StateDir, read_json
 from gameday.targets import probes
-from gameday.targets.base import Event, Target, TargetError
+from gameday.targets.base import Target
 from gameday.targets.local import service as service_mod
 from gameday.targets.local import starts
 from gameday.targets.local.components import HAPROXY_CHECK_INTER_S
@@ -25,6 +25,7 @@ from gameday.targets.local.rollout import PODS_FILE, RolloutStore
 from gameday.targets.local.service import Service, database_password
 from gameday.targets.local.stack import load_stack
 from gameday.targets.local.supervisor import NOT_RUNNING, Supervisor
+from gameday.targets.model import Event, TargetError
 
 
 class LocalCore(Target):

@@ -1,21 +1,30 @@
 """The local target's dependencies: run by a provider (supervisor or containers), checked as the runbook's step 3
-checks them, stopped, started, hung and released.
+checks them, stopped, started, hung and released; a superuser session to the PostgreSQL it runs itself.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 from gameday import interrupts, reasons
 from gameday.dependencies import KINDS, Address
 from gameday.profile import Dependency
 from gameday.targets import probes
-from gameday.targets.base import DependencyCheck, DependencyState, NotApplicableError, TargetError, profile_dependency
 from gameday.targets.local import providers
 from gameday.targets.local import service as service_mod
+from gameday.targets.local.components import DATABASE_RECORD
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.service import proxy_port_name
+from gameday.targets.model import (
+    DependencyAdmin,
+    DependencyCheck,
+    DependencyState,
+    NotApplicableError,
+    TargetError,
+    profile_dependency,
+)
 
 
 class LocalDependencies(LocalCore):
@@ -85,3 +94,24 @@ class LocalDependencies(LocalCore):
         if provider.release(self._dependency(name)):
             self.event_log.record("Normal", reasons.DEPENDENCY_RELEASED, name,
                                   f"{name} resumed ({provider.release_how})")
+
+    def dependency_admin(self, name: str) -> DependencyAdmin:
+        """A superuser session to a PostgreSQL the stack runs itself: over its Unix socket, which ``initdb
+        --auth=trust`` trusts, as the profile's database user (who owns the cluster). Never through the service's TCP
+        address: that may pass through the fault proxy, and a fault may change how it authenticates. The
+        containers provider's PostgreSQL has no such socket here: NotApplicableError, with the reason."""
+        dep = profile_dependency(self.profile, self._dependency(name))
+        if dep.kind != "postgres":
+            raise NotApplicableError(f"{name} is {dep.kind}: the local target opens superuser sessions to "
+                                     "PostgreSQL only")
+        record_file = self.state.path(name, DATABASE_RECORD)
+        try:
+            record = json.loads(record_file.read_text())
+        except (OSError, ValueError):
+            record = None
+        if not isinstance(record, dict) or not record.get("user"):
+            raise NotApplicableError(f"{name}: no superuser session here: the stack does not run this PostgreSQL "
+                                     f"itself (no {record_file}; a container's has no trusted socket)")
+        return DependencyAdmin(name=name, host=str(self.state.path(name, "run")), port=self.port(name),
+                               user=str(record["user"]), database=str(record.get("database") or "postgres"),
+                               client_host="127.0.0.1", files=str(self.state.subdir("faults")))

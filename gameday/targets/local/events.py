@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gameday import reasons
 from gameday.state import StateDir
-from gameday.targets.base import Event
+from gameday.targets.model import Event
 
 GAMEDAY = "gameday"
 SUPERVISORD = "supervisord"

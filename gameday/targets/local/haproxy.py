@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
 
 
 @dataclass(frozen=True)

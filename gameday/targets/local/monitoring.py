@@ -29,8 +29,8 @@ from gameday import placeholders
 from gameday.alerts import rules as alert_rules
 from gameday.profile import Profile
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.programs import Program, StackContext
+from gameday.targets.model import TargetError
 
 PORT_KEYS = ("prometheus", "alertmanager", "blackbox", "alert-receiver")
 # the blackbox exporter ends a probe this long before Prometheus's scrape timeout (its default, 0.5 s, would leave
@@ -168,7 +168,10 @@ def write_configs(ctx: StackContext, scrape_interval: str = "1s", probe_interval
     if missing := [k for k in (*PORT_KEYS, "load-balancer", "haproxy-metrics") if k not in ctx.ports]:
         raise TargetError(f"monitoring needs ports for: {', '.join(missing)}")
     scrape_s = alert_rules.parse_duration(scrape_interval)
-    probe_s = max(alert_rules.parse_duration(probe_interval), scrape_s)
+    # a probe waits (and so is sent no more often than) the service's own latency objective, its p95: a heavy
+    # service's page queued behind others in a synchronous worker answers in over a second while within its SLO,
+    # and a probe that gave up sooner paged it as down; 500 ms objectives keep the 1 s probe
+    probe_s = max(alert_rules.parse_duration(probe_interval), scrape_s, ctx.profile.slo.p95_ms / 1000)
     base = monitoring_dir(ctx.state)
     # A fresh stack starts on empty monitoring data: Prometheus writes no staleness markers when it stops (the
     # old stack's series would stay current for 5 minutes) and Alertmanager's notification log would hold back

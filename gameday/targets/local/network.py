@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from gameday.targets.base import NotApplicableError, TargetError, profile_dependency
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.service import FAULT_PROXY
+from gameday.targets.model import NotApplicableError, TargetError, profile_dependency
 
 
 class LocalNetwork(LocalCore):

@@ -10,8 +10,8 @@ from pathlib import Path
 from gameday.alerts.rules import RunbookLink
 from gameday.profile import Profile
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.service import RESERVED_NAMES, Service
+from gameday.targets.model import TargetError
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 
 from gameday import interrupts, reasons
 from gameday.targets import probes
-from gameday.targets.base import Endpoint, LoadBalancer, NothingChanged, Replica, TargetError, serving_checks
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.events import supervisor_events
+from gameday.targets.model import Endpoint, LoadBalancer, NothingChanged, Replica, TargetError, serving_checks
 
 LB_SETTLE_S = 2.0  # HAProxy's checks (every HAPROXY_CHECK_INTER_S) have a ready replica back in rotation within this
 
@@ -174,9 +174,11 @@ class LocalReplicas(LocalCore):
         checks = serving_checks(self.profile)
         while time.monotonic() < deadline:
             # a replica that is ready but not yet back in HAProxy's rotation (its next check, <= 0.5 s) is not
-            # healthy: the diagnosis would rightly call the service impacted
+            # healthy: the diagnosis would rightly call the service impacted; each check waits as long as a client
+            # does through HAProxy (the profile's timeout: a heavy service's page queued on a busy runner took >2 s)
             if all(r.ready for r in self.replicas()) and self._all_in_rotation() and all(
-                probes.http_status(self.base_url() + path, timeout=2.0) == status for path, status in checks
+                probes.http_status(self.base_url() + path, timeout=self.answer_timeout_s()) == status
+                for path, status in checks
             ):
                 return True
             interrupts.pause(0.2)  # poll (a safe point: an interrupt Python lost lands here)

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass, field
 
 from gameday.state import StateDir, read_json, write_json_atomic
-from gameday.targets.base import Revision, TargetError
 from gameday.targets.local.service import Service
+from gameday.targets.model import Revision, TargetError
 
 PODS_FILE = ("rollout", "pods.json")  # which revision (and version) each replica runs, and since when
 

@@ -8,10 +8,10 @@ import contextlib
 import time
 
 from gameday import interrupts, reasons
-from gameday.targets.base import Revision, TargetError
 from gameday.targets.local import starts
 from gameday.targets.local.replicas import LocalReplicas
 from gameday.targets.local.rollout import RevisionRecord, config_hash, prepare_replicas
+from gameday.targets.model import Revision, TargetError
 
 
 class LocalRollouts(LocalReplicas):

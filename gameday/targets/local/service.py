@@ -28,8 +28,8 @@ from gameday import placeholders
 from gameday.dependencies import Address, kind_of
 from gameday.profile import LB_URL, BadRelease, ConfigFile, Local, Process, Profile, Release
 from gameday.state import StateDir, read_json
-from gameday.targets.base import NotApplicableError, TargetError
 from gameday.targets.local.password import SECRET_FILE, redact, write_private
+from gameday.targets.model import NotApplicableError, TargetError
 
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 RUNNABLE_KINDS = ("postgres", "redis", "kafka")  # the dependency kinds the local target can run itself

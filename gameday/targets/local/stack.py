@@ -16,9 +16,8 @@ from gameday import reasons
 from gameday.alerts.rules import RunbookLink
 from gameday.config import Settings
 from gameday.dependencies import kind_of
-from gameday.profile import ProfileError, missing_environment
+from gameday.profile import Local, ProfileError, missing_environment
 from gameday.state import StateDir, read_json, write_json_atomic
-from gameday.targets.base import TargetError, serving_checks
 from gameday.targets.local import components, monitoring, providers, starts
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog
@@ -29,6 +28,7 @@ from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import RolloutStore, prepare_replicas
 from gameday.targets.local.service import FAULT_PROXY, Service, proxy_port_name
 from gameday.targets.local.supervisor import STACK_FILE, SpawnFailed, Supervisor, log_path
+from gameday.targets.model import TargetError, serving_checks
 from gameday.targets.probes import http_status, tcp_open
 
 Warn = Callable[[str], None]
@@ -99,7 +99,7 @@ def up(
         providers.for_stack(state).start_stopped()
         stack = load_stack(state)
         assert stack is not None
-        _wait_ready(state, stack, timeout, service_mod.database_password(profile, state))
+        _wait_ready(state, stack, timeout, service_mod.database_password(profile, state), local)
         return stack
     provided = service_mod.runnable(profile)
     kill_leftovers(state)
@@ -108,7 +108,7 @@ def up(
     password = service_mod.database_password(profile, state)
     try:
         stack = _start(settings, state, replicas, provided, password, timeout, runbook)
-        _wait_ready(state, stack, timeout, password, measure=True)
+        _wait_ready(state, stack, timeout, password, local, measure=True)
     except BaseException as exc:
         try:
             down(settings, warn=warn)
@@ -224,10 +224,16 @@ def _await_dependencies(state: StateDir, service: Service, provided: list[str], 
                                f"external dependency {dep.name} at {dep.address} does not answer: {check.detail}")
 
 
-def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: str, measure: bool = False) -> None:
+def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: str, local: Local,
+                measure: bool = False) -> None:
     """Until every program answers and the load balancer serves the profile's checks; a program supervisord gave
     up on ends the wait at once. ``secret``: the database password, never quoted from a log. ``measure``: the
-    replicas were just started: keep each one's time to ready in the stack's record (:mod:`.starts`)."""
+    replicas were just started: keep each one's time to ready in the stack's record (:mod:`.starts`).
+
+    Each answer is waited for as long as the profile's ``local`` section says the service may take: a replica's
+    readiness as long as HAProxy's check waits (``readiness.timeout_s``), a page through the load balancer as long
+    as HAProxy waits for it (``lb_timeout_s``, then its 504). A heavy service on a busy runner answered its first
+    pages in over 2 s, and a fixed 2 s wait ran ``up`` out of its deadline with every replica serving."""
     began = time.monotonic()
     deadline = began + timeout
     pending = {p["name"]: p for p in stack["programs"]}
@@ -241,7 +247,8 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: 
             if readiness == "running":  # a worker: listens on nothing
                 ok = infos.get(name, {}).get("statename") == "RUNNING"
             elif readiness.startswith("http:"):
-                ok = http_status(f"http://127.0.0.1:{prog['port']}{readiness[5:]}") == 200
+                ok = http_status(f"http://127.0.0.1:{prog['port']}{readiness[5:]}",
+                                 timeout=local.readiness.timeout_s) == 200
             else:
                 ok = tcp_open(prog["port"])
             if ok:
@@ -252,7 +259,8 @@ def _wait_ready(state: StateDir, stack: dict[str, Any], timeout: float, secret: 
             time.sleep(0.1)  # poll
     checks = [(str(path), int(status)) for path, status in stack.get("serving", [])]
     while not pending and time.monotonic() < deadline:
-        if all(http_status(stack["load_balancer_url"] + path, timeout=2.0) == status for path, status in checks):
+        if all(http_status(stack["load_balancer_url"] + path, timeout=local.lb_timeout_s + 1.0) == status
+               for path, status in checks):
             if measure:
                 stack[starts.STACK_KEY] = ready_in
                 write_json_atomic(state.path(STACK_FILE), stack)

@@ -19,7 +19,7 @@ from typing import Any
 from supervisor.xmlrpc import UnixStreamHTTPConnection
 
 from gameday.state import StateDir, read_json
-from gameday.targets.base import TargetError
+from gameday.targets.model import TargetError
 
 NOT_RUNNING = "the local stack is not running (gameday up)"  # what every command that needs it says
 STACK_FILE = "stack.json"  # the stack's record (written by ``up``): its programs, each with the pod it is part of
@@ -32,13 +32,31 @@ class SpawnFailed(TargetError):
 
 
 class _ClosingTransport(xmlrpc.client.Transport):
-    """XML-RPC over a Unix socket, one connection per call, closed with its response before the call returns."""
+    """XML-RPC over a Unix socket, one connection per call, closed with its response before the call returns.
 
-    def __init__(self, socket_path: Path) -> None:
+    A call whose connection fails while supervisord's process lives is asked again for up to ``RETRY_S``: on a
+    runner at load 20-40 its single-threaded socket server once dropped one connection while it spawned a heavy
+    service's replicas, and ``up`` took that for a stack that was not running and stopped it. Asked again, a start
+    already done answers ALREADY_STARTED and a stop NOT_RUNNING, both handled by their callers."""
+
+    RETRY_S = 5.0  # supervisord's own socket, not the service: the pause of one busy scheduler round or a few
+
+    def __init__(self, socket_path: Path, alive: Any = None) -> None:
         super().__init__()
         self.socket_path = socket_path
+        self.alive = alive or (lambda: False)
 
     def single_request(self, host: Any, handler: str, request_body: bytes, verbose: bool = False) -> Any:
+        deadline = time.monotonic() + self.RETRY_S
+        while True:
+            try:
+                return self._request_once(handler, request_body, verbose)
+            except OSError:
+                if time.monotonic() >= deadline or not self.alive():
+                    raise
+                time.sleep(0.1)  # its process lives: the next connection, within the deadline above
+
+    def _request_once(self, handler: str, request_body: bytes, verbose: bool) -> Any:
         self.verbose = verbose  # parse_response reads it
         connection = UnixStreamHTTPConnection("localhost")  # supervisord's own client names it so, too
         connection.socketfile = str(self.socket_path)
@@ -69,7 +87,8 @@ class Supervisor:
         self.pidfile = state.path("supervisord.pid")
 
     def _proxy(self) -> Any:
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=_ClosingTransport(self.socket)).supervisor
+        transport = _ClosingTransport(self.socket, alive=lambda: self.pid() is not None)
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def pid(self) -> int | None:
         """supervisord's pid when it is alive, else None."""
@@ -122,6 +141,9 @@ class Supervisor:
         try:
             return {p["name"]: p for p in self._proxy().getAllProcessInfo()}
         except (OSError, xmlrpc.client.Error) as exc:
+            pid = self.pid()
+            if pid is not None:  # its process lives: say what its socket did, not that the stack is down
+                raise TargetError(f"supervisord (pid {pid}) did not answer on {self.socket}: {exc}") from exc
             raise TargetError(NOT_RUNNING) from exc
 
     def info(self, name: str) -> dict[str, Any]:

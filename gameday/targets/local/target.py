@@ -7,7 +7,6 @@ every part stands on, and what the target says about itself), :mod:`.replicas`, 
 
 from __future__ import annotations
 
-from gameday.targets.base import Status
 from gameday.targets.local.canary import LocalCanaries
 from gameday.targets.local.configuration import LocalConfiguration
 from gameday.targets.local.dependencies import LocalDependencies
@@ -15,6 +14,7 @@ from gameday.targets.local.network import LocalNetwork
 from gameday.targets.local.replicas import LocalReplicas
 from gameday.targets.local.rollouts import LocalRollouts
 from gameday.targets.local.service import FAULT_PROXY
+from gameday.targets.model import Status
 
 
 class LocalTarget(LocalRollouts, LocalReplicas, LocalConfiguration, LocalDependencies, LocalNetwork, LocalCanaries):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from gameday.config import Settings
 from gameday.state import StateDir
-from gameday.targets.base import TargetError
 from gameday.targets.local.components import PG_BIN, require_binary, tansu_binary
 from gameday.targets.local.providers.base import DependencyProvider, record, write_record
 from gameday.targets.local.providers.containers import ContainersProvider, engine_error
 from gameday.targets.local.providers.native import NativeProvider
+from gameday.targets.model import TargetError
 
 __all__ = ["DependencyProvider", "choose", "for_stack", "record", "write_record"]
 

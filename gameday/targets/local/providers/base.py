@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from gameday.state import StateDir, read_json, write_json_atomic
-from gameday.targets.base import DependencyState
 from gameday.targets.local.programs import Program, StackContext
+from gameday.targets.model import DependencyState
 
 RECORD_FILE = "dependencies.json"
 

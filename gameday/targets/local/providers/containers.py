@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from gameday.config import Settings
 from gameday.state import StateDir
-from gameday.targets.base import DependencyState, TargetError
 from gameday.targets.local.programs import StackContext, free_port
 from gameday.targets.local.providers.base import DependencyProvider, record, write_record
+from gameday.targets.model import DependencyState, TargetError
 from gameday.targets.probes import tcp_open
 
 if TYPE_CHECKING:

@@ -6,11 +6,11 @@ import signal
 from pathlib import Path
 
 from gameday.state import StateDir
-from gameday.targets.base import DependencyState
 from gameday.targets.local import components
 from gameday.targets.local.programs import Program, StackContext
 from gameday.targets.local.providers.base import DependencyProvider, write_record
 from gameday.targets.local.supervisor import Supervisor
+from gameday.targets.model import DependencyState
 
 
 def process_state_letter(pid: int) -> str:
