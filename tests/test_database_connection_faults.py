@@ -121,3 +121,32 @@ def test_postgres_restart_drops_connections_and_the_service_reconnects_by_itself
         assert {r.name: r.pid for r in healthy.replicas()} == before  # reconnected, not restarted
     finally:
         faults.undo(healthy, ledger, entry)
+
+
+def test_the_settle_probe_waits_out_a_dip_and_fails_a_service_that_stays_unready(healthy, settings) -> None:
+    import signal
+    import threading
+
+    from gameday.chaos.probes import ProbeFailed
+    from gameday.context import RunContext
+    from gameday.runbooks.database_connection_issues.actions import settles_by_itself
+
+    run = RunContext.from_settings(settings, "database-connection-issues").configuration()
+    calm = settles_by_itself(1, 30, configuration=run)
+    assert calm["dips"] == [] and calm["watched_s"] >= 1
+    pid = int(healthy.supervisor.info("replica-0")["pid"])
+    os.kill(pid, signal.SIGSTOP)  # its readiness probe goes unanswered: not ready, as a replica on a dead pool
+    thaw = threading.Timer(3.0, os.kill, (pid, signal.SIGCONT))
+    thaw.start()
+    try:
+        dipped = settles_by_itself(1, 30, configuration=run)
+    finally:
+        thaw.cancel()
+        os.kill(pid, signal.SIGCONT)
+    assert [d["unready"] for d in dipped["dips"]] == [["replica-0"]] and dipped["dips"][0]["lasted_s"] > 0
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ProbeFailed, match="replica-0 not ready again"):
+            settles_by_itself(1, 2, configuration=run)
+    finally:
+        os.kill(pid, signal.SIGCONT)
