@@ -77,3 +77,11 @@ class RunContext:
     def runbook(self) -> Runbook:
         """The runbook package followed, loaded once for this context."""
         return find(self.runbook_name)
+
+    def for_thread(self) -> RunContext:
+        """This context for another thread: the same settings (the profile loaded once) and, when loaded, the same
+        runbook package; a target of its own, built on use (a target's clients are not shared across threads)."""
+        twin = RunContext(self.settings, self.runbook_name)
+        if "runbook" in self.__dict__:  # where cached_property keeps what it loaded
+            twin.__dict__["runbook"] = self.__dict__["runbook"]
+        return twin

@@ -60,6 +60,7 @@ class Diagnosis(Model):
     verdict: str | None = None
     summary: str | None = None
     expected: str | None = None
+    accepted: list[str] = []  # also right: a partial fault that did tip the service over
     correct: bool | None = None
     command: str | None = None
     duration_s: Number | None = None

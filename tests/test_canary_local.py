@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 from gameday.ledger import Ledger
@@ -161,3 +165,25 @@ def test_a_killed_canary_is_undone_by_abort(healthy: LocalTarget) -> None:
     assert "undone: canary" in res.stdout
     assert versions(healthy) == {before.version}  # type: ignore[union-attr]
     assert Ledger(healthy.state.ledger).empty()
+
+
+def test_an_undo_ends_once_a_replica_left_running_but_not_ready_serves_again(healthy: LocalTarget) -> None:
+    # an interrupted switch can leave a replica that supervisor calls RUNNING (its start seconds passed) but that
+    # does not answer yet; the undo is done once it serves, not once HAProxy was told to take it back
+    driver = healthy.canary()
+    pid = int(healthy.supervisor.info("replica-0")["pid"])
+    thaw_after_s = 4.0  # beyond the load balancer's settle time: returning without waiting would come first
+    os.kill(pid, signal.SIGSTOP)
+    thaw = threading.Timer(thaw_after_s, os.kill, (pid, signal.SIGCONT))
+    thaw.start()
+    try:
+        began = time.monotonic()
+        driver.undo(driver.saved(), timeout=30)
+        took = time.monotonic() - began
+        url = f"http://127.0.0.1:{healthy.port('replica-0')}{healthy.profile.service.readiness_path}"
+        assert httpx.get(url, timeout=2).status_code == 200, f"undo returned after {took:.1f}s, replica not ready"
+        assert took >= thaw_after_s - 0.5
+    finally:
+        thaw.cancel()
+        os.kill(pid, signal.SIGCONT)
+    assert healthy.wait_healthy(timeout=30)

@@ -451,3 +451,46 @@ def test_a_ready_replica_out_of_the_load_balancers_rotation_is_named_not_a_vague
     verdict = decide(ev, PROFILE)
     assert verdict.kind == UNKNOWN
     assert f"1/3 endpoints out of the load balancer's rotation ({NAMES[1]} DOWN)" in verdict.summary
+
+
+def _slow_redis_logs(replica_name: str, timeout_word: str = "timed out after 0.3s") -> list[LogMatch]:
+    return [LogMatch(replica_name, "service unavailable",
+                     f"GET /_status/ready -> 503 service unavailable (redis: {timeout_word} (127.0.0.1:6379))")] * 3
+
+
+def test_a_slow_dependency_the_failing_replicas_log_as_timing_out_degrades_the_service() -> None:
+    """Redis answers every check (slowly), one replica is out: its own logs say Redis timed out."""
+    ev = healthy()
+    ev.replicas = [replace(r, ready=False, started_at=NOW - 600) if r.name == "replica-1" else r for r in ev.replicas]
+    ev.log_matches = _slow_redis_logs("replica-1")
+    verdict = decide(ev, PROFILE)
+    assert verdict.key == f"{DEPENDENCY_DEGRADED}:redis", verdict.summary
+    ev.history.append(Revision(2, "1.5.0", "rolled out ten minutes ago", NOW - 600))  # ran on it since, unrestarted
+    ev.replicas = [replace(r, revision=2, version="1.5.0") for r in ev.replicas]
+    assert decide(ev, PROFILE).key == f"{DEPENDENCY_DEGRADED}:redis"
+    assert "timed out" in verdict.summary and "1/3 replicas are not ready" in verdict.summary
+
+
+@pytest.mark.parametrize("case", ["no timeout in the line", "another replica's lines", "a stopped replica",
+                                  "redis failing its checks", "a replica just started", "a restarted replica"])
+def test_the_slow_dependency_rule_needs_a_timeout_from_a_failing_live_replica_and_an_answering_check(case) -> None:
+    ev = healthy()
+    out = "replica-1"
+    ev.replicas = [replace(r, ready=False, started_at=NOW - 600) if r.name == out else r for r in ev.replicas]
+    ev.log_matches = _slow_redis_logs(out)
+    if case == "no timeout in the line":
+        ev.log_matches = _slow_redis_logs(out, "not checked yet")
+    elif case == "another replica's lines":
+        ev.log_matches = _slow_redis_logs("replica-0")
+    elif case == "a stopped replica":
+        ev.replicas = [replace(r, phase="Stopped") if r.name == out else r for r in ev.replicas]
+    elif case == "a replica just started":  # a release failing at its start: the change's rules, whatever it logs
+        ev.replicas = [replace(r, started_at=NOW - 5) if r.name == out else r for r in ev.replicas]
+    elif case == "a restarted replica":
+        ev.replicas = [replace(r, restarts=1) if r.name == out else r for r in ev.replicas]
+    else:
+        ev = failing_check(ev, "redis")
+    verdict = decide(ev, PROFILE)
+    assert verdict.kind != DEPENDENCY_DEGRADED or case == "redis failing its checks", verdict.summary
+    if case == "redis failing its checks":  # a check that fails is rule 2's: the dependency is down
+        assert "does not answer" in verdict.summary

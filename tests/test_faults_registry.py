@@ -219,3 +219,19 @@ def test_gameday_inject_refuses_bad_parameters_and_leaves_the_ledger_empty(healt
     assert Ledger(healthy.state.ledger).empty()
     revisions = healthy.history()
     assert revisions[-1].version != {"a": 1} and all(isinstance(r.version, str) for r in revisions)
+
+
+def test_a_partial_network_fault_accepts_no_outage_or_its_dependency_degraded_and_others_only_their_own() -> None:
+    from tests.diagnose_fakes import PROFILE
+
+    for name in ("dependency-latency", "dependency-flaky", "dependency-bandwidth"):
+        fault = faults.get_fault(name)
+        params = fault.validate({"dependency": "redis"}, context=faults.FaultContext(PROFILE, "local"))
+        assert fault.expected_verdict(params, PROFILE, "local") == "no-outage", name
+        assert fault.also_accepted(params, PROFILE, "local") == ("dependency-degraded:redis",), name
+    kill = faults.get_fault("kill-replicas")
+    params = kill.validate({}, context=faults.FaultContext(PROFILE, "local"))
+    assert kill.also_accepted(params, PROFILE, "local") == ()
+    entries = {e.name: e for e in catalogue(["dependency-latency", "all-pods-down"], PROFILE, "local")}
+    assert entries["dependency-latency"].also_accepted == ("dependency-degraded:redis",)
+    assert entries["all-pods-down"].also_accepted == ()

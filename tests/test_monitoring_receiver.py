@@ -213,3 +213,40 @@ def test_to_unix() -> None:
     assert client.to_unix(datetime(1970, 1, 1, 0, 1, tzinfo=UTC)) == 60.0
     assert client.to_unix(datetime(1970, 1, 1, 0, 1)) == 60.0
     assert client.to_unix(5) == 5.0
+
+
+class _Scrapes:
+    """Prometheus as the window's queries see it: HAProxy scraped every second from ``first``; ``now`` advances
+    with each look at the latest scrape."""
+
+    def __init__(self, first: float, now: float) -> None:
+        self.first, self.now, self.evaluated_at = first, now, []  # type: list[float]
+
+    def scalar(self, prom_url: str, expr: str, at: float | None = None, timeout: float = 10.0) -> float | None:
+        if expr.startswith("max(timestamp("):
+            self.now += 1.0
+            return float(int(self.now - self.first)) + self.first if self.now >= self.first else None
+        if expr.startswith("min(count_over_time("):
+            assert at is not None
+            window_s = float(expr.split("[")[1].split("ms]")[0]) / 1000
+            return float(sum(1 for k in range(100) if at - window_s < self.first + k <= at))
+        self.evaluated_at.append(at)  # type: ignore[arg-type]
+        return 5.0 if 'code="5xx"' in expr else 100.0
+
+
+def test_a_short_window_is_measured_to_a_scrape_that_gives_it_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a one-second window (scraped every second) asked before its last scrape: measured to the second scrape after
+    # its start, evaluated at that scrape, never at a moment whose range holds one sample
+    prom = _Scrapes(first=1000.5, now=1000.0)
+    monkeypatch.setattr(client, "query_scalar", prom.scalar)
+    monkeypatch.setattr(client.interrupts, "pause", lambda s: None)
+    stats = client.scraped_window_stats("http://127.0.0.1:1", SELECT, 1001.0, 1002.0, timeout=5)
+    assert stats.error_ratio == pytest.approx(0.05)
+    assert set(prom.evaluated_at) == {1002.5} and stats.end == 1002.5  # scrapes at 1001.5 and 1002.5
+
+
+def test_a_window_without_two_scrapes_by_the_deadline_has_no_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client, "query_scalar", lambda *a, **k: None)  # nothing scraped at all
+    monkeypatch.setattr(client.interrupts, "pause", lambda s: None)
+    stats = client.scraped_window_stats("http://127.0.0.1:1", SELECT, 1001.0, 1002.0, timeout=0)
+    assert stats.error_ratio is None and stats.lb_requests is None

@@ -349,3 +349,32 @@ def error_ratio_and_p95(
     if values["service_5xx"] is None and values["service_requests"] is not None:
         values["service_5xx"] = 0.0
     return WindowStats(start=s, end=e, queries=queries, **values)
+
+
+def scraped_window_stats(
+    prom_url: str, select: Selectors, start: Time, end: Time, timeout: float, quantile: float = 0.95
+) -> WindowStats:
+    """:func:`error_ratio_and_p95` from ``start`` to the first scrape of HAProxy's counters at or after ``end`` with
+    two of its scrapes in the window.
+
+    ``increase()`` needs two samples of a series in its range. Asked right after ``end``, the last scrape is not in
+    yet; a window shorter than two scrape intervals holds one scrape at most: either way no figure, or a figure
+    that depends on when Prometheus last scraped. So the window is measured up to a scrape Prometheus already has,
+    extended (on the same load) until it holds two. After ``timeout``: what there is then (``None`` figures where a
+    series still has one sample).
+    """
+    s, e = to_unix(start), to_unix(end)
+    if e <= s:
+        raise ValueError("end must be after start")
+    deadline = time.monotonic() + timeout
+    latest_expr = f"max(timestamp({select.lb_responses}))"
+    while True:
+        latest = query_scalar(prom_url, latest_expr)
+        if latest is not None and latest >= e:
+            window = f"{max(1, round((latest - s) * 1000))}ms"
+            scrapes = query_scalar(prom_url, f"min(count_over_time({select.lb_responses}[{window}]))", latest)
+            if scrapes is not None and scrapes >= 2:
+                return error_ratio_and_p95(prom_url, select, s, latest, quantile)
+        if time.monotonic() >= deadline:
+            return error_ratio_and_p95(prom_url, select, s, max(e, latest or e), quantile)
+        interrupts.pause(0.25)  # the next scrape (a safe point)

@@ -18,7 +18,6 @@ from gameday import faults, interrupts
 from gameday.chaos import kube
 from gameday.chaos.context import Configuration, changing_target, ledger, own_entries, run_context
 from gameday.chaos.probes import health_checks
-from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
 from gameday.faults.network import NetworkFault
 from gameday.targets import from_identity
@@ -157,7 +156,7 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
             # each proof thread with a target of its own (a target's clients are not shared across threads), built
             # once for every round it asks
             if not hasattr(own, "ctx"):
-                own.ctx = RunContext(ctx.settings, ctx.runbook_name)
+                own.ctx = ctx.for_thread()
             return health_checks(own.ctx)
 
         try:

@@ -31,6 +31,7 @@ class CatalogueEntry:
     params: dict[str, Any]
     expects_outage: bool  # False: the service keeps serving (degraded), as the profile says
     expected_verdict: str | None = None  # the diagnosis it should get (None when skipped)
+    also_accepted: tuple[str, ...] = ()  # diagnoses right besides the expected one (Fault.also_accepted)
     skip: str | None = None  # why it does not apply to this service on this target
 
 
@@ -49,7 +50,8 @@ def entry(name_or_path: str, profile: Profile, target_kind: str | None) -> Catal
     fault = faults.get_fault(name)
     clean = fault.validate(params, context=faults.FaultContext(profile, target_kind))
     return CatalogueEntry(path.stem, path, title, name, params, expects_outage=fault.outage(clean, profile),
-                          expected_verdict=fault.expected_verdict(clean, profile, target_kind))
+                          expected_verdict=fault.expected_verdict(clean, profile, target_kind),
+                          also_accepted=fault.also_accepted(clean, profile, target_kind))
 
 
 def catalogue(names: list[str] | None, profile: Profile, target_kind: str | None) -> list[CatalogueEntry]:

@@ -13,6 +13,7 @@ each proof of health asked again).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -24,7 +25,6 @@ from gameday.config import Settings
 from gameday.context import RUNBOOK_KEY, SETTINGS_KEY, RunContext
 from gameday.ledger import Ledger, LedgerEntry
 from gameday.profile import locate
-from gameday.runbook.package import Runbook
 from gameday.safety import guard
 from gameday.targets import ledger_for
 from gameday.targets.base import Target
@@ -33,6 +33,7 @@ Configuration = Mapping[str, Any] | None  # chaostoolkit's ``configuration`` as 
 
 
 _built: dict[str, RunContext] = {}  # the configuration's key -> its context, settings and runbook loaded (shared)
+_generation = 0  # counts forget_contexts(): part of every key, so a context another thread kept is not used again
 _lock = threading.Lock()
 _per_thread = threading.local()  # this thread's contexts (each with its own target): a target's clients are not
 # shared across threads
@@ -55,23 +56,18 @@ def run_context(configuration: Configuration) -> RunContext:
             if shared is None:
                 shared = RunContext.from_configuration(configuration)
                 _ = shared.profile  # loaded here, once, not by the threads at the same time
+                _load_runbook(shared)
                 _built.clear()  # one run's at a time
                 _built[key] = shared
-            runbook = _runbook(shared)
-        ctx = RunContext(shared.settings, shared.runbook_name)
-        if runbook is not None:
-            ctx.__dict__["runbook"] = runbook  # the cached property, filled (the dataclass is frozen)
-        _per_thread.contexts = mine = {key: ctx}
+        _per_thread.contexts = mine = {key: shared.for_thread()}
     return mine[key]
 
 
-def _runbook(shared: RunContext) -> Runbook | None:
-    """The shared context's runbook package, loaded once; None when it cannot be (the activity that reads it gets
-    the error, as it did without the cache; one that does not is not failed by it)."""
-    try:
-        return shared.runbook
-    except Exception:
-        return None
+def _load_runbook(shared: RunContext) -> None:
+    """Load the shared context's runbook package once, for every thread; one that cannot be loaded is left for the
+    activity that reads it to raise (one that does not read it is not failed by it)."""
+    with contextlib.suppress(Exception):
+        _ = shared.runbook
 
 
 def forget_contexts() -> None:
@@ -81,9 +77,6 @@ def forget_contexts() -> None:
         _built.clear()
         _generation += 1  # a context another thread kept from an earlier run is not used
     _per_thread.contexts = {}
-
-
-_generation = 0
 
 
 def _key(handed: Mapping[str, Any], runbook: Any) -> str | None:

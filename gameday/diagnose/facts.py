@@ -7,12 +7,13 @@ import re
 from gameday import reasons
 from gameday.diagnose.changes import episode, platform_events, recent_changes, runs_revision
 from gameday.diagnose.evidence import Evidence, check_timed_out
-from gameday.diagnose.lines import event_line
+from gameday.diagnose.lines import dependency_words, event_line
+from gameday.profile import Dependency, Profile
 from gameday.targets.model import DependencyCheck, Event, Replica
 
 __all__ = [
     "all_replicas_down", "api_timing_out", "check_timed_out", "failing_replicas", "flaky", "fully_up",
-    "hung_replicas", "probe_timeouts", "restarted_since_rollout",
+    "hung_replicas", "logged_dependency", "probe_timeouts", "restarted_since_rollout",
 ]
 
 # a probe or check that got no answer in time, as HAProxy (L7TOUT, L4TOUT) and the kubelet word it
@@ -94,3 +95,17 @@ def flaky(ev: Evidence, check: DependencyCheck) -> bool:
     return 0 < answered < tried
 
 
+
+
+def logged_dependency(ev: Evidence, profile: Profile, replicas: set[str]) -> tuple[Dependency, int] | None:
+    """The dependency that the log lines of ``replicas`` (those matching the runbook's patterns) name as timing out
+    most, with how many lines do, among the dependencies every check of which answered: the service's word on what
+    its failing calls wait on when the dependency is slow rather than down ("503 service unavailable (redis: timed
+    out after 0.3s)"). A line that names it without a timeout (a replica starting, "not checked yet") says nothing
+    of its speed. None when no such line names one; a tie goes to the profile's order."""
+    answered = [d for d in profile.dependencies
+                if (checks := [c for c in ev.dependencies if c.name == d.name]) and all(c.ok for c in checks)]
+    timing_out = [m.line.lower() for m in ev.log_matches if m.replica in replicas and _TIMED_OUT.search(m.line)]
+    counts = [(d, sum(1 for line in timing_out if any(w in line for w in dependency_words(d)))) for d in answered]
+    named = [(d, n) for d, n in counts if n]
+    return max(named, key=lambda item: item[1]) if named else None

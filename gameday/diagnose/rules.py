@@ -30,7 +30,11 @@ Order of the rules, first match wins:
    check status ``L7TOUT``, the kubelet's ``Unhealthy`` event "context deadline exceeded"), not refused, not a
    5xx → ``replicas-hanging``; replicas ready whose every API call through the load balancer times out (504, no
    answer) → ``replicas-hanging`` at a lower confidence (a network policy or the load balancer could do the same).
-4. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
+4. replicas alive but not ready (or every API call failing), each running unrestarted for ``bounce_s`` or more, every
+   check of a dependency answering, and those replicas' own log lines saying it timed out (a slow dependency that
+   tips some calls past their timeouts) → ``dependency-degraded:<dep>`` (the one named most), before any change
+   is blamed: what has run for a while and now times out on a dependency says what it waits on.
+5. otherwise the latest *recent change* (within ``recent_s``) explains the failure:
    - a rollout to a new version whose replicas crash, restarted since (ready or not at the moment: no healthy
      verdict either), or never get ready, or replicas set to run a command their revision does not have (a
      release by hand) → ``failed-deployment``; not a finished rollout whose replicas started and served on it
@@ -45,7 +49,7 @@ Order of the rules, first match wins:
      explains it → ``dependency-degraded:<dep>`` (intermittent: not down);
    - replicas killed (supervisor saw a SIGKILL; pods replaced without a rollout), or no recent change at all, and
      nothing is ready → ``all-replicas-down``.
-5. anything else → ``unknown`` (with the evidence that was seen).
+6. anything else → ``unknown`` (with the evidence that was seen).
 
 Where the evidence fits two causes, the verdict names the likelier with its ``confidence`` and the other in
 ``alternatives``.
@@ -75,6 +79,7 @@ from gameday.diagnose.facts import (
     flaky,
     fully_up,
     hung_replicas,
+    logged_dependency,
     probe_timeouts,
     restarted_since_rollout,
 )
@@ -190,6 +195,21 @@ def decide(
     failing = failing_replicas(ev)
     kind, changes = episode(recent_changes(ev, recent_s, bounce_s), bounce_s)
     crash_logs = log_lines(ev)
+
+    # alive, failing, and running long enough unrestarted that what they run has proven itself (a release failing
+    # at its start is the rule below's, whatever its logs blame)
+    waiting = [r for r in ev.replicas if r.phase == "Running" and (api_down or not r.ready)]
+    settled = bool(waiting) and all(not r.restarts and r.started_at is not None and r.started_at <= now - bounce_s
+                                    for r in waiting)
+    if settled and (failing or api_down) and (logged := logged_dependency(ev, profile, {r.name for r in waiting})):
+        dep, lines = logged
+        impact = ("every API call fails" if api_down else f"{len(failing)}/{len(ev.replicas)} replicas are not ready")
+        return make_verdict(DEPENDENCY_DEGRADED,
+                        f"dependency degraded: {dep.name} answers its checks, but {lines} of the failing replicas' "
+                        f"log lines say it timed out (slow, not down) and {impact}",
+                        [*(dependency_line(c) for c in ev.dependencies if c.name == dep.name), *service,
+                         *(replica_line(r) for r in failing), *api_lines(ev), *log_lines(ev, dep)], dep.name,
+                        confidence=0.6, alternatives=[(UNKNOWN, 0.4)])
 
     if kind == "deployment" and (failing or restarted):
         rev = changes[-1].revision

@@ -200,6 +200,12 @@ class Fault(ABC):
         """The diagnosis verdict key this fault should get (see gameday.verdict_keys) on ``target_kind``: the
         same change can look different from the service's side on each target (refused here, dropped there)."""
 
+    def also_accepted(self, params: dict[str, Any], profile: Profile,
+                      target_kind: str | None = None) -> tuple[str, ...]:
+        """Verdicts besides :meth:`expected_verdict` that name this fault rightly: a partial fault may or may not
+        tip the service over, depending on its timeouts and its load, and either outcome, diagnosed, is right."""
+        return ()
+
     # --- the change ----------------------------------------------------------------------------------
     def snapshot(self, target: Target, params: dict[str, Any]) -> dict[str, Any]:
         """What the undo will need, read before anything changes."""

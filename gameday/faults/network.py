@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from gameday.faults.base import Fault, FaultContext, Params
-from gameday.verdict_keys import NO_OUTAGE, dependency_verdict
+from gameday.verdict_keys import DEPENDENCY_DEGRADED, NO_OUTAGE, dependency_verdict
 
 if TYPE_CHECKING:
     from gameday.profile import Profile
@@ -78,6 +78,13 @@ class NetworkFault(Fault):
 
     def expected_verdict(self, params: dict[str, Any], profile: Profile, target_kind: str | None = None) -> str:
         return NO_OUTAGE
+
+    def also_accepted(self, params: dict[str, Any], profile: Profile,
+                      target_kind: str | None = None) -> tuple[str, ...]:
+        """Besides no outage, the dependency named as degrading the service: a slower or flaky dependency that tips
+        some of the service's calls past their timeouts (a replica's readiness, a request of several round trips)
+        impacts it, and the diagnosis that names it is right."""
+        return (f"{DEPENDENCY_DEGRADED}:{profile.dependency(params['dependency']).name}",)
 
     def inject(self, target: Target, params: dict[str, Any]) -> None:
         target.add_toxic(params["dependency"], {"name": self.toxic_name(), **self.toxic(params)})

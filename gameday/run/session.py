@@ -327,14 +327,15 @@ class GameDay:
     def _diagnose(self, track: ExperimentTrack) -> Diagnosis:
         started = time.time()
         found = diagnose(self.target, self.settings.service)
-        expected = next(e.expected_verdict for e in self.entries if e.name == track.name)
+        entry = next(e for e in self.entries if e.name == track.name)
         verdict = found.verdict.to_dict()
         return Diagnosis(
             at=started,
             verdict=verdict.get("key"),
             summary=verdict.get("summary") or verdict.get("title"),
-            expected=expected,
-            correct=verdict.get("key") == expected,
+            expected=entry.expected_verdict,
+            accepted=list(entry.also_accepted),
+            correct=verdict.get("key") == entry.expected_verdict or verdict.get("key") in entry.also_accepted,
             command="; ".join(found.resolution.commands) or "; ".join(found.resolution.steps),
             duration_s=round(time.time() - started, 2),
         )

@@ -119,13 +119,14 @@ class Verification:
 
     def _prometheus_cross_check(self, window: LoadWindow) -> dict[str, Any] | None:
         """The verification window's error rate and p95 against Prometheus' own numbers (HAProxy's counters), over
-        the seconds of the window when only the background load ran (none: not cross-checked)."""
+        the seconds of the window when only the background load ran (none: not cross-checked), Prometheus's up to
+        its first scrape that has them all (:func:`alerts.scraped_window_stats`)."""
         prom = self.target.prometheus_url()
         if not prom or window.start is None or window.end is None or not window.requests:
             return None
         try:
-            theirs = alerts.error_ratio_and_p95(prom, Selectors.of(self.settings.service), window.start,
-                                                window.end + 1)
+            theirs = alerts.scraped_window_stats(prom, Selectors.of(self.settings.service), window.start,
+                                                 window.end + 1, timeout=CROSS_CHECK_WAIT_S)
         except alerts.PrometheusError as exc:
             return {"error": str(exc)}
         ours_rate = window.failures / window.requests

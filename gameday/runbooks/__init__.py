@@ -18,6 +18,7 @@ packages by part at run time, so no layer imports one above it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.util
@@ -53,12 +54,19 @@ def roots(cwd: Path | None = None) -> list[Path]:
 
 def folders(cwd: Path | None = None) -> dict[str, Path]:
     """module name -> folder of every runbook package that carries Python (the first found by each name)."""
+    return dict(_scan((cwd or Path.cwd()).resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _scan(cwd: Path) -> tuple[tuple[str, Path], ...]:
+    """The packages seen from ``cwd``, scanned once per working directory: the verdict kinds and the finder ask on
+    every lookup, and the folders do not change under a run."""
     found: dict[str, Path] = {}
     for root in roots(cwd):
         for folder in sorted(root.iterdir()):
             if (folder / MANIFEST).is_file() and (folder / INIT).is_file():
                 found.setdefault(module_name(folder.name), folder)
-    return found
+    return tuple(found.items())
 
 
 class RunbookFinder(importlib.abc.MetaPathFinder):
@@ -104,6 +112,13 @@ def modules(part: str) -> list[ModuleType]:
     """Every package's module ``part`` (``faults``, ``diagnosis``, ``actions``), imported, in the packages' order;
     a part that is a folder is imported whole (each module of it, as ``gameday/faults/`` is). A package without
     that part is left out."""
+    return list(_modules(part, Path.cwd().resolve()))
+
+
+@functools.lru_cache(maxsize=16)
+def _modules(part: str, cwd: Path) -> tuple[ModuleType, ...]:
+    """:func:`modules`, imported once per part and working directory (a failed import is not kept: it is raised
+    again on the next call)."""
     found: list[ModuleType] = []
     for name, package in discover().items():
         folder = Path(package.__file__ or "").parent
@@ -114,4 +129,4 @@ def modules(part: str) -> list[ModuleType]:
         for sub in pkgutil.iter_modules(getattr(module, "__path__", [])):
             if not sub.name.startswith("_"):
                 found.append(_import(f"{module.__name__}.{sub.name}", folder))
-    return found
+    return tuple(found)

@@ -21,13 +21,13 @@ from gameday import interrupts, reasons
 from gameday.state import read_json
 from gameday.targets import probes
 from gameday.targets.canary import CanaryDriver, Served, Window
+from gameday.targets.local.components import LB_SETTLE_S
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.requestlog import Request, RequestLog, served, switched_away
 from gameday.targets.local.rollout import PODS_FILE, RevisionRecord, prepare_replicas
 from gameday.targets.model import Revision, TargetError
 
 UP_STATES = ("RUNNING", "STARTING")  # supervisor's states of a process that is up (STARTING: for its startsecs)
-LB_SETTLE_S = 2.0  # HAProxy's health check (inter 500ms, rise 1) marks a ready server UP well within this
 
 
 class LocalCanary(CanaryDriver):
@@ -104,6 +104,16 @@ class LocalCanary(CanaryDriver):
         t.supervisor.stop(name)
         prepare_replicas(t.service, [name], {name: rev}, t.rollout.config(), restarted=True)
         t.supervisor.start(name)
+        self._await_ready(name, rev, timeout)
+        # back into the load balancer only once seen ready: a release that dies at its first request must not
+        # die before anyone saw it ready. Its health check lets traffic in within a check interval.
+        self._entered[name] = time.time()
+        self._pids[name] = (self._pids_now() or {}).get(name, 0)  # restarted by us, not crashed
+        self._admit(name)
+
+    def _await_ready(self, name: str, rev: RevisionRecord, timeout: float) -> None:
+        """Until the replica's own readiness endpoint answers 200 (TargetError after ``timeout``)."""
+        t = self.target
         deadline = time.monotonic() + timeout
         url = f"http://127.0.0.1:{t.port(name)}{t.profile.service.readiness_path}"
         while probes.http_status(url, timeout=0.5) != 200:
@@ -112,11 +122,6 @@ class LocalCanary(CanaryDriver):
                 raise TargetError(f"replica {name} on revision {rev.number} ({rev.version}) did not get ready "
                                   f"within {timeout:.0f}s")
             interrupts.pause(0.05)  # poll (a safe point)
-        # back into the load balancer only once seen ready: a release that dies at its first request must not
-        # die before anyone saw it ready. Its health check lets traffic in within a check interval.
-        self._entered[name] = time.time()
-        self._pids[name] = (self._pids_now() or {}).get(name, 0)  # restarted by us, not crashed
-        self._admit(name)
 
     def _admit(self, name: str) -> None:
         """Into the load balancer's rotation; wait (a little) until its health check has it UP."""
@@ -240,7 +245,10 @@ class LocalCanary(CanaryDriver):
                 continue
             if pods[name]["revision"] != rev.number:  # same template, renumbered: the same pod, relabelled
                 prepare_replicas(t.service, [name], {name: rev}, t.rollout.config())
-            self._admit(name)  # a switch interrupted before its end may have left it out of the rotation
+            # a switch interrupted before its end may have left it starting (supervisor's RUNNING comes after its
+            # start seconds, not once the service is ready) and out of the rotation: done once it serves again
+            self._await_ready(name, rev, timeout)
+            self._admit(name)
         return rev.public()
 
 

@@ -21,6 +21,7 @@ from gameday.targets.model import TargetError
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE_RECORD = "gameday-database.json"  # which database and user a data directory was made for
 HAPROXY_CHECK_INTER_S = 0.5  # HAProxy's health-check interval (inter), written into haproxy.cfg; the target times by it
+LB_SETTLE_S = 2.0  # HAProxy's checks (every HAPROXY_CHECK_INTER_S, rise 1) have a ready replica UP well within this
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("gameday.targets.local", "templates"),
     undefined=jinja2.StrictUndefined,

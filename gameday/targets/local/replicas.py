@@ -12,11 +12,10 @@ from typing import Any
 from gameday import interrupts, reasons
 from gameday.targets import probes
 from gameday.targets.local import service as service_mod
+from gameday.targets.local.components import LB_SETTLE_S
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.events import supervisor_events
 from gameday.targets.model import Endpoint, LoadBalancer, NothingChanged, Replica, TargetError, serving_checks
-
-LB_SETTLE_S = 2.0  # HAProxy's checks (every HAPROXY_CHECK_INTER_S) have a ready replica back in rotation within this
 
 
 class LocalReplicas(LocalCore):
