@@ -92,3 +92,28 @@ def test_every_replica_frozen_shows_the_outage_symptoms(healthy: Any) -> None:
     assert set(result["observed"]) >= {"health check failing", "load balancer 503/504", "all API endpoints failing",
                                        "zero successful requests"}
 
+
+
+@pytest.mark.slow
+def test_recovery_is_not_proven_while_a_survivable_dependency_still_fails_the_calls_that_need_it(healthy: Any) -> None:
+    """Redis pausing its writes (``CLIENT PAUSE ... WRITE``, by hand): it answers PING, every replica stays ready and
+    every health check passes, yet adding to a cart fails. Not recovered until the smoke endpoints answer again."""
+    import time
+
+    import redis
+
+    from gameday.chaos.actions import RecoveryFailed
+
+    pause_s = 6.0
+    client = redis.Redis(host="127.0.0.1", port=healthy.port("redis"))
+    client.execute_command("CLIENT", "PAUSE", int(pause_s * 1000), "WRITE")
+    began = time.monotonic()
+    try:
+        assert probes.health_checks_pass()["ok"]  # what the probes alone say: healthy
+        with pytest.raises(RecoveryFailed, match="add-to-cart"):
+            actions.wait_until_healthy(timeout=2)
+        assert time.monotonic() - began < pause_s, "the pause ended before the check: it proved nothing"
+    finally:
+        client.execute_command("CLIENT", "UNPAUSE")
+        client.close()
+    assert actions.wait_until_healthy(timeout=30)["healthy"]

@@ -15,9 +15,11 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from gameday import faults, interrupts
+from gameday.calls import exercise
 from gameday.chaos import kube
 from gameday.chaos.context import Configuration, changing_target, ledger, own_entries, run_context
 from gameday.chaos.probes import health_checks
+from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
 from gameday.faults.network import NetworkFault
 from gameday.targets import from_identity
@@ -132,7 +134,9 @@ def thaw_replicas(*, configuration: Configuration = None) -> dict[str, Any]:
 
 
 def wait_until_healthy(timeout: float | None = None, *, configuration: Configuration = None) -> dict[str, Any]:
-    """Wait until every replica is ready and the health checks pass (every dependency answering too).
+    """Wait until every replica is ready, the health checks pass (every dependency answering too) and the smoke
+    endpoints answer as expected (what the steady state after asks: the calls that need a dependency the service
+    survives without are the only ones that show the replicas use it again).
 
     The load balancer's readiness path answers from one replica at a time: the health checks must pass
     ``HEALTH_PROOFS`` times, one per replica. They are asked together (round robin sends concurrent requests to
@@ -164,14 +168,26 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
                 answers = _answers([pool.submit(proof) for _ in range(HEALTH_PROOFS)])
                 last = next((a for a in answers if not a["ok"]), answers[-1])
                 if last["ok"]:
-                    return {"healthy": True, "readiness": _readiness(last)}
+                    smoke = _smoke(ctx)
+                    if not smoke:
+                        return {"healthy": True, "readiness": _readiness(last), "smoke": "every endpoint answered"}
+                    last = {**last, "smoke": smoke}
                 interrupts.pause(0.05)  # poll (a safe point); the answers, not the pauses, are the proof
         finally:
             pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for checks in flight
     states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
     waited = time.monotonic() - started
+    smoke = f"; {last['smoke'][0]}" if last.get("smoke") else ""
     raise RecoveryFailed(f"service not healthy within {waited:.0f}s after the resolution ({states}; readiness "
-                         f"{_readiness(last)!r})")
+                         f"{_readiness(last)!r}{smoke})")
+
+
+def _smoke(ctx: RunContext) -> list[str]:
+    """The smoke endpoints and journeys that did not answer as expected (none: recovered). The probes of a
+    dependency the service survives without say nothing of it (its readiness stays 200 while it is down): only the
+    calls that need it show that the replicas use it again, as the steady state after will ask."""
+    results, _ = exercise(ctx.profile, ctx.target.base_url(), ctx.target.answer_timeout_s())
+    return [r.describe() for r in results if not r.ok]
 
 
 def _answers(futures: list[Future[dict[str, Any]]]) -> list[dict[str, Any]]:
