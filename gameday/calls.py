@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from gameday import placeholders
+from gameday import placeholders, tls
 from gameday.profile import (
     REQUEST_BUILTINS,
     Assertion,
@@ -201,7 +201,7 @@ class Client:
         # and no cookies kept between calls: each journey run is a session of its own (:meth:`journey`); calls
         # outside a journey (endpoints, probes) carry none, as the profile wrote them
         self._http = httpx.Client(base_url=self.base_url, follow_redirects=False, trust_env=False,
-                                  cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
+                                  cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])), verify=tls.context())
 
     def __enter__(self) -> Client:
         return self

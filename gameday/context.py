@@ -25,6 +25,10 @@ from gameday.targets.base import Target
 
 RUNBOOK_KEY = "gameday_runbook"  # the experiment's configuration key naming its runbook package
 SETTINGS_KEY = "gameday_settings"  # the run's settings, as the runner hands them to the activities
+# the load a game day keeps the service under, as its experiments' steady state may read it: {"timeline": its
+# per-second file, "baseline_p95_ms"/"baseline_spread_ms": that load's before any fault, "burst_p95_ms"/
+# "burst_spread_ms": the steady state's own burst's before any fault}
+LOAD_KEY = "gameday_load"
 # left out of what an experiment's configuration carries (the journal keeps a copy of it): the history store's URL
 # may hold a password, and no activity reads it
 NOT_HANDED_DOWN = frozenset({"history"})

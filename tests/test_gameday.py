@@ -51,6 +51,13 @@ def test_a_short_game_day_measures_recovers_and_reports(healthy, settings, tmp_p
     window = outage["verification_window"]
     assert outage["recovered_at"] < outage["method_ended_at"] <= window["start"] < outage["method_ended_at"] + 1
     assert window["start"] < journal_end and window["end"] - window["start"] >= 4
+    # the steady state before the first fault was read off the game day's own load (its baseline seconds), without
+    # a burst; the one after the method was measured by the burst (the background's recent seconds held the outage)
+    states = json.loads(Path(outage["journal"]).read_text())["steady_states"]
+    load = {when: next(c["output"] for c in state["probes"][0]["output"]["checks"] if c["name"].startswith("error"))
+            for when, state in states.items() if state}
+    assert "background load" in load["before"].get("source", ""), load["before"]
+    assert "source" not in load["after"] and load["after"]["requests"] > 0, load["after"]
     for name in ("index.html", "report.json", "junit.xml", "summary.md"):
         assert (result.out_dir / name).exists()
     assert report["ledger_clean"] and Ledger(healthy.state.ledger).empty()

@@ -224,6 +224,8 @@ class _Scrapes:
 
     def scalar(self, prom_url: str, expr: str, at: float | None = None, timeout: float = 10.0) -> float | None:
         if expr.startswith("max(timestamp("):
+            if at is not None:  # evaluated at a moment: the last scrape at or before it
+                return float(int(min(at, self.now) - self.first)) + self.first if at >= self.first else None
             self.now += 1.0
             return float(int(self.now - self.first)) + self.first if self.now >= self.first else None
         if expr.startswith("min(count_over_time("):
@@ -243,6 +245,17 @@ def test_a_short_window_is_measured_to_a_scrape_that_gives_it_two(monkeypatch: p
     stats = client.scraped_window_stats("http://127.0.0.1:1", SELECT, 1001.0, 1002.0, timeout=5)
     assert stats.error_ratio == pytest.approx(0.05)
     assert set(prom.evaluated_at) == {1002.5} and stats.end == 1002.5  # scrapes at 1001.5 and 1002.5
+
+
+def test_a_window_with_two_scrapes_is_measured_within_it_never_past_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # scraped every second from 1000.5; a window 1001-1004 asked at 1000: once a scrape at or after 1004 is in, it is
+    # measured to its last scrape inside (1003.5), never to the later one (the next experiment may be under way)
+    prom = _Scrapes(first=1000.5, now=1000.0)
+    monkeypatch.setattr(client, "query_scalar", prom.scalar)
+    monkeypatch.setattr(client.interrupts, "pause", lambda s: None)
+    stats = client.scraped_window_stats("http://127.0.0.1:1", SELECT, 1001.0, 1004.0, timeout=10)
+    assert set(prom.evaluated_at) == {1003.5} and stats.end == 1003.5
+    assert stats.error_ratio == pytest.approx(0.05)
 
 
 def test_a_window_without_two_scrapes_by_the_deadline_has_no_figure(monkeypatch: pytest.MonkeyPatch) -> None:

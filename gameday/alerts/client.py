@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from gameday import interrupts
+from gameday import interrupts, tls
 from gameday.alerts.rules import Selectors
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in a range query
@@ -135,7 +135,7 @@ def wait_for_received_alert(
 def _api(prom_url: str, endpoint: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
     url = prom_url.rstrip("/") + endpoint
     try:
-        resp = httpx.get(url, params=params, timeout=timeout)
+        resp = httpx.get(url, params=params, timeout=timeout, verify=tls.context())
     except httpx.HTTPError as exc:
         raise PrometheusError(f"Prometheus unreachable at {url}: {exc}") from exc
     try:
@@ -354,14 +354,16 @@ def error_ratio_and_p95(
 def scraped_window_stats(
     prom_url: str, select: Selectors, start: Time, end: Time, timeout: float, quantile: float = 0.95
 ) -> WindowStats:
-    """:func:`error_ratio_and_p95` from ``start`` to the first scrape of HAProxy's counters at or after ``end`` with
-    two of its scrapes in the window.
+    """:func:`error_ratio_and_p95` from ``start`` to the last scrape of HAProxy's counters at or before ``end``, once
+    Prometheus has scraped past ``end``; a window too short to hold two scrapes, to the first scrape after ``end``
+    that gives it two.
 
     ``increase()`` needs two samples of a series in its range. Asked right after ``end``, the last scrape is not in
     yet; a window shorter than two scrape intervals holds one scrape at most: either way no figure, or a figure
-    that depends on when Prometheus last scraped. So the window is measured up to a scrape Prometheus already has,
-    extended (on the same load) until it holds two. After ``timeout``: what there is then (``None`` figures where a
-    series still has one sample).
+    that depends on when Prometheus last scraped. So the window is measured up to a scrape Prometheus already has:
+    within it when it holds two (what follows ``end`` may be another experiment's fault: the next one starts as soon
+    as this one is verified), else extended until it holds two. After ``timeout``: what there is then (``None``
+    figures where a series still has one sample).
     """
     s, e = to_unix(start), to_unix(end)
     if e <= s:
@@ -371,10 +373,14 @@ def scraped_window_stats(
     while True:
         latest = query_scalar(prom_url, latest_expr)
         if latest is not None and latest >= e:
-            window = f"{max(1, round((latest - s) * 1000))}ms"
-            scrapes = query_scalar(prom_url, f"min(count_over_time({select.lb_responses}[{window}]))", latest)
-            if scrapes is not None and scrapes >= 2:
-                return error_ratio_and_p95(prom_url, select, s, latest, quantile)
+            within = query_scalar(prom_url, latest_expr, e)  # the last scrape at or before the window's end
+            for at in (within, latest):
+                if at is None or at <= s:
+                    continue
+                window = f"{max(1, round((at - s) * 1000))}ms"
+                scrapes = query_scalar(prom_url, f"min(count_over_time({select.lb_responses}[{window}]))", at)
+                if scrapes is not None and scrapes >= 2:
+                    return error_ratio_and_p95(prom_url, select, s, at, quantile)
         if time.monotonic() >= deadline:
             return error_ratio_and_p95(prom_url, select, s, max(e, latest or e), quantile)
         interrupts.pause(0.25)  # the next scrape (a safe point)

@@ -18,7 +18,7 @@ from gameday import faults, interrupts
 from gameday.calls import exercise
 from gameday.chaos import kube
 from gameday.chaos.context import Configuration, changing_target, ledger, own_entries, run_context
-from gameday.chaos.probes import health_checks
+from gameday.chaos.probes import health_checks, readiness_answers
 from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
 from gameday.faults.network import NetworkFault
@@ -139,42 +139,54 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
     survives without are the only ones that show the replicas use it again).
 
     The load balancer's readiness path answers from one replica at a time: the health checks must pass
-    ``HEALTH_PROOFS`` times, one per replica. They are asked together (round robin sends concurrent requests to
-    successive replicas, as it does successive ones), so the proof takes one check's time, not three: a round with
-    any failure is asked again. Fails the step with the replicas' states when that does not happen within
-    ``timeout`` (by default the target's own deadline for its replicas to get healthy, from the service, then as
-    long again for the proofs).
+    ``HEALTH_PROOFS`` times, one per replica (the replicas' states and the dependencies once: they are the same
+    whichever replica answers). They are asked together, with the smoke endpoints beside them (round robin sends
+    concurrent requests to successive replicas, as it does successive ones), so a round takes its slowest call's
+    time, not their sum: a round with any failure is asked again. The target's own wait for its replicas comes
+    first (at once when they are healthy already). Fails the step with the replicas' states when that does not
+    happen within ``timeout`` (by default the target's own deadline for its replicas to get healthy, from the
+    service, then as long again for the proofs).
     """
     ctx = run_context(configuration)
     target = ctx.target
     started = time.monotonic()
-    last: dict[str, Any] = {}
-    if target.wait_healthy(timeout):
-        # the proofs get what is left of ``timeout``, or (the target's own deadline) a few answers' time
-        proofs_s = max(HEALTH_PROOF_S, HEALTH_PROOFS * target.answer_timeout_s())
-        deadline = started + timeout if timeout is not None else time.monotonic() + proofs_s
-        pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS, thread_name_prefix="health-proof")
-        own = threading.local()
+    pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS + 1, thread_name_prefix="health-proof")
+    own = threading.local()
 
-        def proof() -> dict[str, Any]:
-            # each proof thread with a target of its own (a target's clients are not shared across threads), built
-            # once for every round it asks
-            if not hasattr(own, "ctx"):
-                own.ctx = ctx.for_thread()
-            return health_checks(own.ctx)
+    def mine() -> RunContext:
+        # each proof thread with a target of its own (a target's clients are not shared across threads), built
+        # once for every round it asks
+        if not hasattr(own, "ctx"):
+            own.ctx = ctx.for_thread()
+        return own.ctx
 
-        try:
+    def proven() -> dict[str, Any]:
+        """One round: the health checks once per replica and the smoke endpoints, together; ``ok`` when all pass."""
+        smoke = pool.submit(lambda: _smoke(mine()))
+        # the replicas' states and the dependencies once; the readiness path (one replica's answer) once per replica
+        answers = _answers([pool.submit(lambda: health_checks(mine())),
+                            *(pool.submit(lambda: readiness_answers(mine())) for _ in range(HEALTH_PROOFS - 1))])
+        failed = _answers([smoke])[0]
+        checks = next((a for a in answers if not a["ok"]), answers[-1])
+        return {**checks, "ok": checks["ok"] and not failed, **({"smoke": failed} if failed else {})}
+
+    last: dict[str, Any] = {"ok": False}
+    try:
+        # the target's own idea of healthy first (every replica ready and in the load balancer's rotation, a
+        # cluster's rollout done): at once when it already is
+        if target.wait_healthy(timeout):
+            # the proofs get what is left of ``timeout``, or (the target's own deadline) a few answers' time
+            proofs_s = max(HEALTH_PROOF_S, HEALTH_PROOFS * target.answer_timeout_s())
+            deadline = started + timeout if timeout is not None else time.monotonic() + proofs_s
             while time.monotonic() < deadline:
-                answers = _answers([pool.submit(proof) for _ in range(HEALTH_PROOFS)])
-                last = next((a for a in answers if not a["ok"]), answers[-1])
+                last = proven()
                 if last["ok"]:
-                    smoke = _smoke(ctx)
-                    if not smoke:
-                        return {"healthy": True, "readiness": _readiness(last), "smoke": "every endpoint answered"}
-                    last = {**last, "smoke": smoke}
+                    break
                 interrupts.pause(0.05)  # poll (a safe point); the answers, not the pauses, are the proof
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for checks in flight
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # an interrupt does not wait for checks in flight
+    if last["ok"]:
+        return {"healthy": True, "readiness": _readiness(last), "smoke": "every endpoint answered"}
     states = ", ".join(f"{r.name} {r.phase}{' ready' if r.ready else ''}" for r in target.replicas())
     waited = time.monotonic() - started
     smoke = f"; {last['smoke'][0]}" if last.get("smoke") else ""

@@ -26,6 +26,11 @@ class ProbeFailed(GamedayError):
 ProbeFailed.__module__ = "gameday.chaos.probes"
 
 
+def method_started() -> None:
+    """The run's method has begun (the runner says so): from now on the steady state is the one after the fault."""
+    RUN["method_started"] = True
+
+
 def reset_run_state() -> None:
     """Forget the baseline, the captures and the context (target, profile) of a previous run in this process (the
     runner calls it)."""

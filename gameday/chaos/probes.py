@@ -24,6 +24,7 @@ from gameday.calls import Client, exercise
 from gameday.chaos.context import Configuration, foreign_entries, ledger, run_context
 from gameday.chaos.probe_state import RUN
 from gameday.chaos.probe_state import ProbeFailed as ProbeFailed  # the failure experiments' journals name
+from gameday.chaos.probe_state import method_started as method_started  # the runner's
 from gameday.chaos.probe_state import reset_run_state as reset_run_state  # the runner's
 from gameday.chaos.promise_probes import (
     breaker_fails_fast,
@@ -32,9 +33,10 @@ from gameday.chaos.promise_probes import (
     retries_absorb_resets,
 )
 from gameday.chaos.symptom_probes import degraded_but_serving, events_delivered, outage_symptoms_observed
-from gameday.context import RunContext
+from gameday.context import LOAD_KEY, RunContext
 from gameday.errors import UsageError
 from gameday.load.burst import MAX_REQUESTS, MAX_USERS, Burst
+from gameday.load.timeline import Timeline
 from gameday.profile import Profile
 from gameday.verify.checklist import check_dependencies as check_all_dependencies
 from gameday.verify.measurements import LoadWindow
@@ -61,6 +63,9 @@ __all__ = [
 
 _RUN = RUN  # the run's state under the name the tests knew it by
 
+# the newest second of a running load older than this (it ended before now by more than locust's write lag): stale,
+# no evidence of the present
+RECENT_FRESH_S = 3.0
 ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL|Traceback|refused|unavailable)\b", re.IGNORECASE)
 
 
@@ -74,16 +79,24 @@ def health_checks(ctx: RunContext) -> dict[str, Any]:
     """:func:`health_checks_pass` in a context (the recovery's proofs ask it again and again)."""
     target, profile = ctx.target, ctx.profile
     replicas = target.replicas()
-    with Client(target.base_url(), target.answer_timeout_s()) as client:
-        readiness = client.get(profile.service.readiness_path, name="readiness")
+    readiness = readiness_answers(ctx)
     deps = check_all_dependencies(target, profile)
-    ok = bool(replicas) and all(r.ready for r in replicas) and readiness.ok and all(c.ok for c in deps.values())
+    ok = bool(replicas) and all(r.ready for r in replicas) and readiness["ok"] and all(c.ok for c in deps.values())
     return {
         "ok": ok,
         "replicas": [{"name": r.name, "phase": r.phase, "ready": r.ready} for r in replicas],
-        "readiness": {**readiness.to_dict(), "body": readiness.body},
+        "readiness": readiness["readiness"],
         "dependencies": {n: {"ok": c.ok, "detail": c.detail} for n, c in deps.items()},
     }
+
+
+def readiness_answers(ctx: RunContext) -> dict[str, Any]:
+    """The readiness path once through the load balancer (which asks one replica): the part of the health checks
+    that differs from replica to replica."""
+    target = ctx.target
+    with Client(target.base_url(), target.answer_timeout_s()) as client:
+        readiness = client.get(ctx.profile.service.readiness_path, name="readiness")
+    return {"ok": readiness.ok, "readiness": {**readiness.to_dict(), "body": readiness.body}}
 
 
 def smoke_endpoints_answer(*, configuration: Configuration = None) -> dict[str, Any]:
@@ -107,17 +120,35 @@ def load_within_slo(window_s: float | None = None, *, configuration: Configurati
     state, and one measurement of a second or two can land on a neighbour's spike on a shared machine (the reasoning
     of an alert's ``for:``). The first one stays in the output (``first_burst``). Errors are never measured again: a
     failed request is a failure whatever else runs on the machine.
+
+    In a game day, before the method, the load the service is already under comes first: the game day's own
+    background load (the profile's users, through the load balancer, as users reach it), its most recent seconds
+    (:func:`recent_load`). When they pass both verdicts the steady state holds without a burst of its own, as an
+    on-call engineer reads the last minutes of the dashboard before touching anything; anything else (undecided,
+    failing, stale, no background load) is measured by the burst as without it. After the method the burst always
+    judges: the background's recent seconds then hold the outage.
     """
     ctx = run_context(configuration)
     profile, knobs, target = ctx.profile, ctx.settings.slo, ctx.target
     cap = profile.verify.window_s if window_s is None else window_s
     if not 1 <= cap <= 600:
         raise UsageError(f"load_within_slo: window_s 1-600, got {cap:g}")
+    handed = (configuration or {}).get(LOAD_KEY)
+    handed = handed if isinstance(handed, dict) else {}
+    if handed.get("timeline") and not RUN.get("method_started"):
+        recent = recent_load(Timeline.read(handed["timeline"]), time.time(), profile, cap, knobs.confidence,
+                             baseline_p95_ms=handed.get("baseline_p95_ms"), tolerance=knobs.baseline_tolerance,
+                             slack_ms=knobs.baseline_slack_ms, baseline_spread_ms=handed.get("baseline_spread_ms"))
+        if recent is not None and recent["ok"]:
+            return recent
     base_url = target.base_url()
+    # the baseline of this run's first burst, else the game day's burst baseline (measured before any fault)
+    baseline = (RUN.get("baseline_p95_ms"), RUN.get("baseline_spread_ms")) if "baseline_p95_ms" in RUN else (
+        handed.get("burst_p95_ms"), handed.get("burst_spread_ms"))
     result = slow_burst_measured_again(lambda: measure_steady_load(
-        profile, base_url, cap, knobs.confidence, baseline_p95_ms=RUN.get("baseline_p95_ms"),
+        profile, base_url, cap, knobs.confidence, baseline_p95_ms=baseline[0],
         tolerance=knobs.baseline_tolerance, slack_ms=knobs.baseline_slack_ms,
-        request_timeout_s=target.answer_timeout_s(), baseline_spread_ms=RUN.get("baseline_spread_ms")))
+        request_timeout_s=target.answer_timeout_s(), baseline_spread_ms=baseline[1]))
     if result["ok"] and RUN.get("baseline_p95_ms") is None:
         RUN["baseline_p95_ms"] = result["p95_ms"]
         RUN["baseline_spread_ms"] = result["spread_ms"]  # its own noise: the slack of later latency verdicts
@@ -161,8 +192,36 @@ def measure_steady_load(profile: Profile, base_url: str, window_s: float, confid
             interrupts.pause(0.05)  # poll (a safe point)
     finally:
         timeline = burst.stop()
-    duration = time.monotonic() - started
-    not_sent = burst.not_sent()
+    return judge_load(timeline, time.monotonic() - started, window_s, burst.not_sent(), profile, confidence,
+                      baseline_p95_ms=baseline_p95_ms, tolerance=tolerance, slack_ms=slack_ms,
+                      baseline_spread_ms=baseline_spread_ms)
+
+
+def recent_load(timeline: Timeline, now: float, profile: Profile, cap_s: float, confidence: float = 0.95,
+                baseline_p95_ms: float | None = None, tolerance: float = 2.0, slack_ms: float = 50.0,
+                baseline_spread_ms: float | None = None) -> dict[str, Any] | None:
+    """The steady state judged on the most recent seconds of a load already running (``timeline``): the fewest
+    whole seconds back from its newest that decide the error-rate verdict (at most ``cap_s``), judged as a burst is
+    (:func:`judge_load`; latency against the baseline of *that* load). None when they cannot be judged: no second
+    newer than :data:`RECENT_FRESH_S` (the load stalled, or ended), or undecided within ``cap_s``."""
+    if not timeline.seconds or now - (timeline.seconds[-1].t + 1) > RECENT_FRESH_S:
+        return None
+    end = timeline.seconds[-1].t + 1
+    for back in range(1, int(cap_s) + 1):
+        window = timeline.window(end - back, end)
+        if load_decided(window.requests, window.failures, profile.slo.max_error_rate, confidence):
+            judged = judge_load(window, float(back), cap_s, {}, profile, confidence, baseline_p95_ms=baseline_p95_ms,
+                                tolerance=tolerance, slack_ms=slack_ms, baseline_spread_ms=baseline_spread_ms)
+            return {**judged, "source": f"the game day's background load, its last {back} s (to {end:.0f})"}
+    return None
+
+
+def judge_load(timeline: Timeline, duration: float, window_s: float, not_sent: dict[str, int], profile: Profile,
+               confidence: float = 0.95, baseline_p95_ms: float | None = None, tolerance: float = 2.0,
+               slack_ms: float = 50.0, baseline_spread_ms: float | None = None) -> dict[str, Any]:
+    """A measured load's verdicts: its error rate at the SLO (on what the service answered) and the response time
+    of its successful requests (SLO, and ``baseline_p95_ms``), with the figures they were decided on."""
+    max_rate = profile.slo.max_error_rate
     pct = f"{max_rate:.0%}" if (max_rate * 100).is_integer() else f"{max_rate:.2%}"
     errors = measured_error_rate_verdict(
         timeline.requests, timeline.failures, duration, window_s, max_rate, confidence,

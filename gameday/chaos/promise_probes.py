@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from gameday import faults, interrupts, symptoms
+from gameday import faults, interrupts, symptoms, tls
 from gameday.calls import Client, fillable
 from gameday.chaos import promises
 from gameday.chaos.context import Configuration, ledger, own_entries, run_context
@@ -83,7 +83,7 @@ def retries_absorb_resets(dependency: str, window_s: float = 6.0,
     api = (target.status().to_dict().get("fault_proxy") or {}).get("api_url")
     if not api:
         raise ProbeFailed(f"{dependency}: the target has no fault proxy API to roll the resets again")
-    with httpx.Client(base_url=api, timeout=2.0) as proxy:
+    with httpx.Client(base_url=api, timeout=2.0, verify=tls.context()) as proxy:
 
         def reroll() -> None:  # Toxiproxy's toxic update: every live connection rolls its toxicity again
             proxy.post(f"/proxies/{dependency}/toxics/{toxic['name']}",

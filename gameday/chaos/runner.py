@@ -47,7 +47,7 @@ from gameday.chaos.context import ledger, own_entries
 from gameday.chaos.journal import JournalRecorder, MaskedFormatter, verdict_from_journal
 from gameday.chaos.steady import runbook_of
 from gameday.config import Settings
-from gameday.context import RunContext
+from gameday.context import LOAD_KEY, RunContext
 from gameday.errors import UsageError
 from gameday.guard.gate import game_day_lock
 from gameday.guard.lock import GameDayLock
@@ -155,6 +155,7 @@ class _SignalGuard(RunEventHandler):
 
     def start_method(self, experiment: Any) -> None:
         interrupts.checkpoint()
+        probes.method_started()
 
     def start_hypothesis_after(self, experiment: Any) -> None:
         interrupts.checkpoint()
@@ -216,13 +217,15 @@ def run(
     log_to_stderr: bool = False,
     controls: list[dict[str, Any]] | None = None,
     lock_wait_s: float = 0.0,
+    load: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run one experiment (a file or a shipped name) with rollbacks always and the ledger emptied afterwards.
 
     ``controls`` are chaostoolkit controls added to the experiment for this run (the game day's phase tracker).
     The target's game-day lock is held for the run (a game day calling this holds it already); ``lock_wait_s``:
     how long to wait for another holder. ``settings``: the run's (default: loaded from the environment); the
-    activities get them through the experiment's configuration.
+    activities get them through the experiment's configuration, and ``load`` too: the load a game day keeps the
+    service under (``LOAD_KEY``), which the steady state before the method may judge on.
     """
     if threading.current_thread() is not threading.main_thread():
         raise UsageError("run experiments from the main thread: only it can take SIGINT/SIGTERM for the cleanup")
@@ -239,6 +242,8 @@ def run(
         if controls:
             experiment["controls"] = [*(experiment.get("controls") or []), *controls]
         experiment["configuration"] = handed_down(experiment, settings)
+        if load:
+            experiment["configuration"][LOAD_KEY] = load
         journal_path = Path(journal_path or default_journal_path(path.stem, settings)).resolve()
         recorder = JournalRecorder(journal_path, str(path))
         signals = _SignalGuard(recorder)

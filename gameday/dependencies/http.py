@@ -6,6 +6,7 @@ import time
 
 import httpx
 
+from gameday import tls
 from gameday.dependencies.base import Address, DependencyCheck, DependencyKind
 
 
@@ -22,7 +23,7 @@ class Http(DependencyKind):
         url = f"http://{address.host}:{address.port}{address.path or '/'}"
         start = time.monotonic()
         try:
-            status = httpx.get(url, timeout=timeout).status_code
+            status = httpx.get(url, timeout=timeout, verify=tls.context()).status_code
         except httpx.HTTPError as exc:
             return DependencyCheck(name, False, time.monotonic() - start, str(exc) or type(exc).__name__,
                                    f"curl {url}")

@@ -67,17 +67,19 @@ def diagnose(
     profile: Profile,
     runbook: Runbook | None = None,
     *,
-    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    check_timeout: float | None = None,
     budget: float | None = None,
 ) -> Diagnosis:
     """The runbook's diagnosis steps 1-3 on ``target`` running ``profile``'s service, its verdict and resolution.
 
     ``budget``: default, from the target's own timings (:func:`~gameday.diagnose.evidence.budget_for`); the API is
     called with the wait gameday's clients give the service (``target.answer_timeout_s()``, beyond its load
-    balancer's timeout): a page queued behind others on a heavy service is slow, not down."""
+    balancer's timeout): a page queued behind others on a heavy service is slow, not down. Each dependency's check
+    waits ``check_timeout`` or, by default, its profile's ``check_timeout_s``."""
     names = [d.name for d in profile.dependencies]
-    chosen = budget if budget is not None else budget_for(target, check_timeout)
-    evidence = collect(target, log_patterns(runbook), names, check_timeout=check_timeout, budget=chosen,
+    waits = {d.name: d.check_timeout_s if check_timeout is None else check_timeout for d in profile.dependencies}
+    chosen = budget if budget is not None else budget_for(target, max(waits.values(), default=DEFAULT_CHECK_TIMEOUT))
+    evidence = collect(target, log_patterns(runbook), names, check_timeouts=waits, budget=chosen,
                        api=lambda: call_api(target.base_url(), profile, timeout_s=target.answer_timeout_s()))
     verdict = decide_all(evidence, profile)
     resolution = resolve(verdict, target, profile, runbook, evidence)

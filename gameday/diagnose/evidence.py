@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from gameday.profile.dependency import CHECK_TIMEOUT_S
 from gameday.targets.base import Target
 from gameday.targets.model import (
     ConfigChange,
@@ -45,7 +46,7 @@ CRASH_PATTERNS: dict[str, str] = {
     "panic": r"(?i)\bpanic\b",
     "configuration error": r"(?i)\bconfiguration error\b",
 }
-DEFAULT_CHECK_TIMEOUT = 2.0
+DEFAULT_CHECK_TIMEOUT = CHECK_TIMEOUT_S  # a dependency the profile gives no check_timeout_s
 CHECK_ATTEMPTS = 3  # a failed dependency check and its re-runs: enough to tell intermittent from down
 # a step-3 dependency check that got no answer in time (the kinds' words: "no answer within 2.0s", "timed out"),
 # as opposed to one refused or answered with an error: the dependency (or the path to it) hangs
@@ -184,6 +185,7 @@ def collect(
     dependencies: Sequence[str],
     *,
     check_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    check_timeouts: Mapping[str, float] | None = None,
     budget: float = DEFAULT_BUDGET,
     log_tail: int = 100,
     event_limit: int = 30,
@@ -191,7 +193,8 @@ def collect(
 ) -> Evidence:
     """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds.
 
-    ``dependencies``: the names of the service's dependencies (its profile's), checked in that order.
+    ``dependencies``: the names of the service's dependencies (its profile's), checked in that order, each waited
+    for ``check_timeouts[name]`` (its profile's ``check_timeout_s``) where given, else ``check_timeout``.
     ``api``: calls the service's endpoints through the load balancer (a release can pass every probe and still
     answer 5xx to every real request: only its API shows it).
     """
@@ -209,8 +212,9 @@ def collect(
     submit("history", target.history)
     submit("config_changes", target.config_changes)
     submit("events", target.events, event_limit)
+    waits = {dep: (check_timeouts or {}).get(dep, check_timeout) for dep in dependencies}
     for dep in dependencies:
-        submit(f"dependency:{dep}", target.check_dependency, dep, check_timeout)
+        submit(f"dependency:{dep}", target.check_dependency, dep, waits[dep])
     if api is not None:
         submit("api", api)
     attempts: dict[str, list[DependencyCheck]] = {}
@@ -231,8 +235,8 @@ def collect(
                     name = source.split(":", 1)[1]
                     tried = attempts.setdefault(name, [])
                     tried.append(value)
-                    if again(tried, deadline - time.monotonic(), check_timeout):
-                        submit(source, target.check_dependency, name, check_timeout)
+                    if again(tried, deadline - time.monotonic(), waits[name]):
+                        submit(source, target.check_dependency, name, waits[name])
                     continue
                 _store(evidence, source, value, patterns)
                 if source == "replicas":

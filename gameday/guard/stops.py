@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from gameday import tls
 from gameday.alerts import client as prometheus
 from gameday.config import (
     BlastRadiusCondition,
@@ -107,7 +108,7 @@ def _check_url(url: str, what: str) -> None:
 
 def _http_ok(h: HttpCondition) -> bool:
     try:
-        return httpx.get(h.url, timeout=h.timeout_s).is_success
+        return httpx.get(h.url, timeout=h.timeout_s, verify=tls.context()).is_success
     except httpx.HTTPError:
         return False
 
@@ -232,7 +233,7 @@ def _promql(c: PromqlCondition) -> Callable[[Signals, float], tuple[bool, str, f
 def _http(c: HttpCondition) -> Callable[[Signals, float], tuple[bool, str, float | None]]:
     def check(signals: Signals, now: float) -> tuple[bool, str, float | None]:
         try:
-            status = httpx.get(c.url, timeout=c.timeout_s).status_code
+            status = httpx.get(c.url, timeout=c.timeout_s, verify=tls.context()).status_code
         except httpx.HTTPError as exc:  # refused, reset, slower than the timeout: no answer to judge
             raise Unevaluable(_no_answer(c.url, exc, c.timeout_s)) from exc
         return not 200 <= status < 300, f"HTTP {status}", None

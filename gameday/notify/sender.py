@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from gameday import tls
+
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 ROUTING_KEY_ENV = "GAMEDAY_PAGERDUTY_ROUTING_KEY"
 SLACK_URL_ENV = "GAMEDAY_SLACK_WEBHOOK_URL"
@@ -101,4 +103,4 @@ class Notifier:
     reraise=True,
 )
 def _post_with_retries(url: str, body: dict[str, Any], timeout: float) -> httpx.Response:
-    return httpx.post(url, json=body, timeout=timeout)
+    return httpx.post(url, json=body, timeout=timeout, verify=tls.context())

@@ -8,6 +8,10 @@ from gameday.dependencies import KINDS
 from gameday.profile.base import Name, OnOutage, StrictModel
 from gameday.profile.traffic import ExpectField
 
+# how long the runbook's step-3 check waits for a new connection's answer before calling the dependency hung, unless
+# the profile says otherwise (``check_timeout_s``)
+CHECK_TIMEOUT_S = 2.0
+
 
 class Breaker(StrictModel):
     """A circuit breaker's promise: once the dependency times out, requests needing it fail fast."""
@@ -54,6 +58,11 @@ class Dependency(StrictModel):
         "default: its outage is cut at the service's side (egress denied), the dependency itself untouched")
     promises: Promises | None = Field(
         None, description="its timeout, breaker, retries and fallback, as the service promises them")
+    check_timeout_s: float = Field(
+        CHECK_TIMEOUT_S, gt=0, le=60,
+        description="how long the runbook's step-3 check (a new connection: pg_isready, PING, ApiVersions) waits for "
+        "an answer before the dependency counts as hung; a managed database far away or a slow TLS handshake needs "
+        "more, and every diagnosis of a hang waits this long")
 
     @field_validator("kind")
     @classmethod

@@ -12,10 +12,11 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gameday import interrupts
 from gameday.abort import load_entry
+from gameday.chaos.probes import measure_steady_load
 from gameday.config import Settings, StopConditions
 from gameday.errors import GamedayError
 from gameday.guard import stops
@@ -51,6 +52,7 @@ class Background:
         self.prober: probing.Prober | None = None
         self.watcher: stops.Watcher | None = None
         self.baseline: LoadWindow | None = None
+        self.steady_state: dict[str, Any] = {}  # what the experiments' steady state reads of it (LOAD_KEY)
 
     def start(self, experiments: int, ledger: Ledger | None, stop_conditions: StopConditions,
               on_stop: Callable[[stops.Fired], None]) -> None:
@@ -86,9 +88,25 @@ class Background:
             window = self.timeline().window(start + 1, time.time())
             if window.duration >= self.options.baseline_s and window.requests:
                 self.baseline = LoadWindow.from_timeline(window)
+                self.steady_state = self._steady_state_load(self.baseline)
                 return
             interrupts.pause(0.5)  # poll (a safe point)
         raise GamedayError("no load measured during the baseline window: locust did not reach the service")
+
+    def _steady_state_load(self, baseline: LoadWindow) -> dict[str, Any]:
+        """What the experiments' steady state reads of the game day's load (``LOAD_KEY``): its timeline and its
+        baseline, judged on before the method (:func:`gameday.chaos.probes.recent_load`), and the baseline of the
+        steady state's own burst, measured here once before any fault (the burst that judges the steady state after
+        the method compares with it: the same load, at its own concurrency)."""
+        profile, knobs = self.settings.service, self.settings.slo
+        burst = measure_steady_load(profile, self.target.base_url(), profile.verify.window_s, knobs.confidence,
+                                    request_timeout_s=self.target.answer_timeout_s())
+        return {
+            "timeline": str(self.load.timeline_path) if self.load else None,
+            "baseline_p95_ms": baseline.ok_p95_ms, "baseline_spread_ms": baseline.ok_spread_ms,
+            "burst_p95_ms": burst["p95_ms"] if burst["ok"] else None,
+            "burst_spread_ms": burst["spread_ms"] if burst["ok"] else None,
+        }
 
     def end_load_soon(self) -> None:
         """Ask locust to end now: it writes its stats while the run resolves and scores; stop() collects them."""

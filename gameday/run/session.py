@@ -106,9 +106,13 @@ def preflight(target: Target, settings: Settings) -> Ledger:
     target.reachable()
     ledger = ledger_for(settings)  # kubernetes: in the cluster, where any machine can undo it
     ledger.ensure_empty()
-    if not target.wait_healthy(timeout=20):
+    started = time.monotonic()
+    # the target's own start budget (local: measured at up; a cluster: its rollout deadline), never a constant: a
+    # replica of a heavy service still starting after `up` needs its start time, not ours
+    if not target.wait_healthy():
         not_ready = [r.name for r in target.replicas() if not r.ready]
-        raise GamedayError(f"system not healthy before the game day (not ready: {', '.join(not_ready) or 'service'})")
+        raise GamedayError(f"system not healthy before the game day (not ready within {time.monotonic() - started:.0f}"
+                           f" s, the target's start budget: {', '.join(not_ready) or 'service'})")
     return ledger
 
 
@@ -285,7 +289,7 @@ class GameDay:
         follower.start()
         try:
             result = runner.run(str(entry.path), journal_path=self.out_dir / "journals" / f"{entry.name}.json",
-                                settings=self.settings, controls=CONTROLS)
+                                settings=self.settings, controls=CONTROLS, load=self.background.steady_state)
         finally:
             set_current(None)
             stop_following.set()

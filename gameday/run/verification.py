@@ -126,7 +126,7 @@ class Verification:
             return None
         try:
             theirs = alerts.scraped_window_stats(prom, Selectors.of(self.settings.service), window.start,
-                                                 window.end + 1, timeout=CROSS_CHECK_WAIT_S)
+                                                 window.end, timeout=CROSS_CHECK_WAIT_S)
         except alerts.PrometheusError as exc:
             return {"error": str(exc)}
         ours_rate = window.failures / window.requests

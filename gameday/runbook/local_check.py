@@ -174,7 +174,7 @@ class LocalChecker:
         if given and wanted and given != wanted:
             flag = kind.address_option[0]
             return DRIFT, f"{flag} {given} is not the target's {key} ({wanted})", "target.config()"
-        check = self.target.check_dependency(dep.name, timeout=2.0)
+        check = self.target.check_dependency(dep.name, timeout=dep.check_timeout_s)
         answer = "OK" if check.ok else "NOT OK"
         detail = f"{dep.name} {answer} in {check.latency_s * 1000:.0f} ms: {check.detail}"
         return OK, detail, f"target.check_dependency({dep.name!r})  # {check.command}"

@@ -179,8 +179,9 @@ class TargetDependencies(ABC):
         """Each dependency's process/workload state."""
 
     @abstractmethod
-    def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
-        """The runbook's step-3 check (pg_isready, redis-cli ping, Kafka ApiVersions)."""
+    def check_dependency(self, name: str, timeout: float | None = None) -> DependencyCheck:
+        """The runbook's step-3 check (pg_isready, redis-cli ping, Kafka ApiVersions), waiting ``timeout`` seconds
+        for an answer (default: the profile's ``check_timeout_s`` for it)."""
 
     @abstractmethod
     def stop_dependency(self, name: str) -> None:

@@ -10,6 +10,8 @@ import socket
 
 import httpx
 
+from gameday import tls
+
 
 def tcp_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
     """Whether something accepts connections on host:port."""
@@ -23,7 +25,7 @@ def tcp_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:
 def http_status(url: str, timeout: float = 0.5) -> int | None:
     """The HTTP status of a GET, or None when nothing answered in time."""
     try:
-        return httpx.get(url, timeout=timeout).status_code
+        return httpx.get(url, timeout=timeout, verify=tls.context()).status_code
     except httpx.HTTPError:
         return None
 
@@ -33,7 +35,7 @@ def http_probe(url: str, timeout: float) -> tuple[int | None, str]:
     (a hung process: the connection is accepted, never answered), ``refused`` when nothing listens, else the
     error's name; an answer is (status, "")."""
     try:
-        return httpx.get(url, timeout=timeout).status_code, ""
+        return httpx.get(url, timeout=timeout, verify=tls.context()).status_code, ""
     except httpx.TimeoutException:
         return None, "timeout"
     except httpx.ConnectError as exc:

@@ -38,8 +38,6 @@ from gameday.verify.verdicts import (
     response_time_verdict,
 )
 
-DEPENDENCY_TIMEOUT_S = 2.0
-
 Check = Callable[[Target, Measurements, Settings], Verdict]
 
 
@@ -169,13 +167,15 @@ def smoke_tests_pass(target: Target, m: Measurements, settings: Settings) -> Ver
 
 
 # --- 5. dependencies answer ---------------------------------------------------------------------
-def check_dependencies(target: Target, profile: Profile, timeout: float = DEPENDENCY_TIMEOUT_S,
+def check_dependencies(target: Target, profile: Profile, timeout: float | None = None,
                        ) -> dict[str, DependencyCheck]:
     """The diagnosis' step 3 for every dependency of the profile, at once: a NEW connection from outside the
-    service each (pooled connections of a frozen database still work; a new one does not)."""
+    service each (pooled connections of a frozen database still work; a new one does not), each waited for as long
+    as ``timeout`` or, by default, its profile's ``check_timeout_s``."""
     def one(name: str) -> DependencyCheck:
         try:
-            return target.check_dependency(name, timeout=timeout)
+            wait_s = profile.dependency(name).check_timeout_s if timeout is None else timeout
+            return target.check_dependency(name, timeout=wait_s)
         except TargetError as exc:
             return DependencyCheck(name, False, 0.0, str(exc))
 

@@ -85,11 +85,12 @@ class KubernetesDependencies(KubernetesReachability):
             return workload, port, f"{ingress[0].ip or ingress[0].hostname}:{port}"
         return workload, port, None
 
-    def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
+    def check_dependency(self, name: str, timeout: float | None = None) -> DependencyCheck:
         """The kind's check from the service's side: first whether the NetworkPolicies of the namespace let its
         pods connect at all (whoever wrote them), then at the profile's address (an external dependency), at the
         address its Service is reachable at from here, else through its workload's readiness."""
         dep = profile_dependency(self.profile, name)
+        timeout = dep.check_timeout_s if timeout is None else timeout
         kind = kind_of(dep.kind)
         start = time.monotonic()
         if dep.address is not None:

@@ -52,9 +52,10 @@ class LocalDependencies(LocalCore):
             return DependencyState(dep.name, "external", dep.address or "")
         return provider.state_of(dep.name, f"127.0.0.1:{self.port(dep.name)}")
 
-    def check_dependency(self, name: str, timeout: float = 2.0) -> DependencyCheck:
+    def check_dependency(self, name: str, timeout: float | None = None) -> DependencyCheck:
         """The kind's check (pg_isready, redis-cli ping ...) where the stack runs it, or at an external address."""
         dep = profile_dependency(self.profile, name)
+        timeout = dep.check_timeout_s if timeout is None else timeout
         try:
             proxied = self.stack["ports"].get(proxy_port_name(name))
         except TargetError:  # no stack: an external dependency is still checked at its own address

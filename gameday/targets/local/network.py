@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from gameday import tls
 from gameday.targets.local.core import LocalCore
 from gameday.targets.local.service import FAULT_PROXY
 from gameday.targets.model import NotApplicableError, TargetError, profile_dependency
@@ -24,7 +25,8 @@ class LocalNetwork(LocalCore):
             raise NotApplicableError("this local stack runs no fault proxy (started before it existed): "
                                      "'gameday down' and 'gameday up' it")
         try:
-            answer = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=5.0)
+            answer = httpx.request(method, f"http://127.0.0.1:{port}{path}", json=body, timeout=5.0,
+                                   verify=tls.context())
         except httpx.HTTPError as exc:
             raise TargetError(f"the fault proxy on 127.0.0.1:{port} does not answer: {exc or type(exc).__name__}"
                               ) from None
@@ -57,7 +59,7 @@ class LocalNetwork(LocalCore):
         if port is None:
             return None
         try:
-            proxies = httpx.get(f"http://127.0.0.1:{port}/proxies", timeout=2.0).json()
+            proxies = httpx.get(f"http://127.0.0.1:{port}/proxies", timeout=2.0, verify=tls.context()).json()
         except (httpx.HTTPError, ValueError) as exc:
             return {"pid": pid, "api_port": port, "error": str(exc) or type(exc).__name__, "proxies": []}
         return {"pid": pid, "api_port": port, "api_url": f"http://127.0.0.1:{port}",
