@@ -7,16 +7,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from gameday.dependencies import KINDS
-from gameday.dependencies.base import Address
+from gameday.config import Settings
 from gameday.diagnose import diagnose, load_runbook
 from gameday.diagnose.evidence import check_timed_out
 from gameday.profile import PROJECT_ROOT, Profile
 from gameday.profile import load as load_profile
 from gameday.profile.dependency import CHECK_TIMEOUT_S
+from gameday.targets import get_target
 from gameday.targets.model import DependencyCheck
 from gameday.verify.checklist import check_dependencies
 from tests.diagnose_fakes import FakeTarget
@@ -98,10 +99,19 @@ def silent_server() -> Iterator[int]:
 
 
 @pytest.mark.parametrize("wait_s", [0.3, 1.2])
-def test_a_real_check_of_a_hung_dependency_gives_up_at_its_timeout(silent_server: int, wait_s: float) -> None:
-    """The wait is the given one, both ways: not cut short at a shorter default, not stretched to a constant."""
+def test_the_local_target_s_check_of_a_hung_dependency_waits_the_profile_s_timeout(
+        silent_server: int, wait_s: float, tmp_path: Path) -> None:
+    """Through the target, with no timeout given: the profile's ``check_timeout_s`` is the wait (a Redis at an
+    external address that accepts and never answers), not the old constant 2 s, and not cut short."""
+    text = (PROJECT_ROOT / "profiles" / "ticket-office.yaml").read_text()
+    line = "  - {name: redis, kind: redis, on_outage: outage}"
+    assert line in text
+    (tmp_path / "profile.yaml").write_text(text.replace(line, (
+        f"  - {{name: redis, kind: redis, on_outage: outage, address: '127.0.0.1:{silent_server}', "
+        f"check_timeout_s: {wait_s}}}")))
+    target = get_target(Settings(profile=tmp_path / "profile.yaml", state_dir=tmp_path / "state"))
     started = time.monotonic()
-    check = KINDS["redis"].check("redis", Address("127.0.0.1", silent_server), wait_s)
+    check = target.check_dependency("redis")
     took = time.monotonic() - started
     assert not check.ok and check_timed_out(check), check.detail
-    assert wait_s * 0.9 <= took < wait_s + 1.0, took
+    assert f"no answer within {wait_s}s" in check.detail and took >= wait_s * 0.9, (check.detail, took)
