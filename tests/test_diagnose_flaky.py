@@ -172,7 +172,7 @@ def test_a_rerun_never_makes_the_diagnosis_late():
     """A budget with no room for another whole check: the failure is recorded as it was, once."""
     target = ScriptedTarget({"redis": [REFUSED, OK]})
     started = time.monotonic()
-    ev = collect(target, [], ["redis"], check_timeout=2.0, budget=1.5)
+    ev = collect(target, [], ["redis"], check_timeouts={"redis": 2.0}, budget=1.5)
     assert time.monotonic() - started < 1.5
     assert ev.answered("redis") == (0, 1)
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import yaml
 
 from gameday.config import Settings
-from gameday.diagnose.evidence import DEFAULT_BUDGET, DEFAULT_CHECK_TIMEOUT, Evidence, budget_for
+from gameday.diagnose.evidence import DEFAULT_BUDGET, Evidence, budget_for
 from gameday.diagnose.rules import FAILED_DEPLOYMENT, decide, recent_changes
 from gameday.load.timeline import Second, Timeline
 from gameday.profile import load as load_profile
+from gameday.profile.dependency import CHECK_TIMEOUT_S
 from gameday.state import StateDir
 from gameday.targets.local import monitoring
 from gameday.targets.local.programs import StackContext
@@ -94,8 +95,8 @@ def test_the_evidence_budget_outlasts_the_heavy_profiles_own_readiness_probes():
     readiness = heavy.local.readiness
     probes_s = readiness.failure_threshold * readiness.timeout_s
     budget = budget_for(TimedLikeLocal(profile=heavy))
-    assert budget >= probes_s + DEFAULT_CHECK_TIMEOUT + 2.0, budget
-    assert budget >= TimedLikeLocal(profile=heavy).answer_timeout_s() + DEFAULT_CHECK_TIMEOUT
+    assert budget >= probes_s + CHECK_TIMEOUT_S + 2.0, budget
+    assert budget >= TimedLikeLocal(profile=heavy).answer_timeout_s() + CHECK_TIMEOUT_S
     assert budget_for(TimedLikeLocal(profile=PROFILE)) == DEFAULT_BUDGET
     assert budget_for(FakeTarget()) == DEFAULT_BUDGET  # a target with the interface's defaults (5 s answers)
 

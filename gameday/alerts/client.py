@@ -321,6 +321,11 @@ class WindowStats:
         return (self.service_5xx or 0.0) / self.service_requests
 
 
+def _range(start: float, end: float) -> str:
+    """A PromQL range selector spanning ``[start, end]`` to the millisecond (at least one)."""
+    return f"{max(1, round((end - start) * 1000))}ms"
+
+
 def error_ratio_and_p95(
     prom_url: str, select: Selectors, start: Time, end: Time, quantile: float = 0.95
 ) -> WindowStats:
@@ -334,7 +339,7 @@ def error_ratio_and_p95(
     s, e = to_unix(start), to_unix(end)
     if e <= s:
         raise ValueError("end must be after start")
-    window = f"{max(1, round((e - s) * 1000))}ms"
+    window = _range(s, e)
     queries = {
         "lb_requests": f"sum(increase({select.lb_responses}[{window}]))",
         "lb_5xx": f"sum(increase({select.lb_5xx}[{window}]))",
@@ -377,8 +382,7 @@ def scraped_window_stats(
             for at in (within, latest):
                 if at is None or at <= s:
                     continue
-                window = f"{max(1, round((at - s) * 1000))}ms"
-                scrapes = query_scalar(prom_url, f"min(count_over_time({select.lb_responses}[{window}]))", at)
+                scrapes = query_scalar(prom_url, f"min(count_over_time({select.lb_responses}[{_range(s, at)}]))", at)
                 if scrapes is not None and scrapes >= 2:
                     return error_ratio_and_p95(prom_url, select, s, at, quantile)
         if time.monotonic() >= deadline:

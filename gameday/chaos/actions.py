@@ -15,10 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from gameday import faults, interrupts
-from gameday.calls import exercise
 from gameday.chaos import kube
 from gameday.chaos.context import Configuration, changing_target, ledger, own_entries, run_context
-from gameday.chaos.probes import health_checks, readiness_answers
+from gameday.chaos.probes import health_checks, readiness_answers, smoke
 from gameday.context import RunContext
 from gameday.errors import GamedayError, UsageError
 from gameday.faults.network import NetworkFault
@@ -198,8 +197,7 @@ def _smoke(ctx: RunContext) -> list[str]:
     """The smoke endpoints and journeys that did not answer as expected (none: recovered). The probes of a
     dependency the service survives without say nothing of it (its readiness stays 200 while it is down): only the
     calls that need it show that the replicas use it again, as the steady state after will ask."""
-    results, _ = exercise(ctx.profile, ctx.target.base_url(), ctx.target.answer_timeout_s())
-    return [r.describe() for r in results if not r.ok]
+    return smoke(ctx)[0]
 
 
 def _answers(futures: list[Future[dict[str, Any]]]) -> list[dict[str, Any]]:

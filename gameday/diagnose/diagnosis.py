@@ -10,11 +10,12 @@ from typing import Any
 
 from gameday import runbooks
 from gameday.calls import Client, fillable
-from gameday.diagnose.evidence import DEFAULT_CHECK_TIMEOUT, ApiAnswer, Evidence, budget_for, collect
+from gameday.diagnose.evidence import ApiAnswer, Evidence, budget_for, collect
 from gameday.diagnose.resolution import Resolution, resolve
 from gameday.diagnose.rules import Verdict, decide
 from gameday.errors import GamedayError, UsageError
 from gameday.profile import Profile
+from gameday.profile.dependency import CHECK_TIMEOUT_S
 from gameday.runbook.parse import Runbook, default_runbook_path, log_patterns, parse_runbook
 from gameday.targets.base import Target
 
@@ -78,7 +79,7 @@ def diagnose(
     waits ``check_timeout`` or, by default, its profile's ``check_timeout_s``."""
     names = [d.name for d in profile.dependencies]
     waits = {d.name: d.check_timeout_s if check_timeout is None else check_timeout for d in profile.dependencies}
-    chosen = budget if budget is not None else budget_for(target, max(waits.values(), default=DEFAULT_CHECK_TIMEOUT))
+    chosen = budget if budget is not None else budget_for(target, max(waits.values(), default=CHECK_TIMEOUT_S))
     evidence = collect(target, log_patterns(runbook), names, check_timeouts=waits, budget=chosen,
                        api=lambda: call_api(target.base_url(), profile, timeout_s=target.answer_timeout_s()))
     verdict = decide_all(evidence, profile)

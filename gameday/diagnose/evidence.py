@@ -46,7 +46,6 @@ CRASH_PATTERNS: dict[str, str] = {
     "panic": r"(?i)\bpanic\b",
     "configuration error": r"(?i)\bconfiguration error\b",
 }
-DEFAULT_CHECK_TIMEOUT = CHECK_TIMEOUT_S  # a dependency the profile gives no check_timeout_s
 CHECK_ATTEMPTS = 3  # a failed dependency check and its re-runs: enough to tell intermittent from down
 # a step-3 dependency check that got no answer in time (the kinds' words: "no answer within 2.0s", "timed out"),
 # as opposed to one refused or answered with an error: the dependency (or the path to it) hangs
@@ -170,7 +169,7 @@ def match_logs(
     return out
 
 
-def budget_for(target: Target, check_timeout: float = DEFAULT_CHECK_TIMEOUT) -> float:
+def budget_for(target: Target, check_timeout: float = CHECK_TIMEOUT_S) -> float:
     """How long the evidence may take on ``target``: the default budget, plus how much later its platform's own
     timings let a symptom show (:meth:`Target.symptom_lag_s`: reading a hung replica costs its readiness probe's
     ``failure_threshold`` x ``timeout_s``, three 5 s probes on a heavy service), and never less than one API call's
@@ -184,7 +183,6 @@ def collect(
     patterns: list[str],
     dependencies: Sequence[str],
     *,
-    check_timeout: float = DEFAULT_CHECK_TIMEOUT,
     check_timeouts: Mapping[str, float] | None = None,
     budget: float = DEFAULT_BUDGET,
     log_tail: int = 100,
@@ -194,7 +192,7 @@ def collect(
     """Run steps 1-3 and the logs concurrently; give up on whatever has not answered within ``budget`` seconds.
 
     ``dependencies``: the names of the service's dependencies (its profile's), checked in that order, each waited
-    for ``check_timeouts[name]`` (its profile's ``check_timeout_s``) where given, else ``check_timeout``.
+    for ``check_timeouts[name]`` (its profile's ``check_timeout_s``), else the default ``check_timeout_s``.
     ``api``: calls the service's endpoints through the load balancer (a release can pass every probe and still
     answer 5xx to every real request: only its API shows it).
     """
@@ -212,7 +210,7 @@ def collect(
     submit("history", target.history)
     submit("config_changes", target.config_changes)
     submit("events", target.events, event_limit)
-    waits = {dep: (check_timeouts or {}).get(dep, check_timeout) for dep in dependencies}
+    waits = {dep: (check_timeouts or {}).get(dep, CHECK_TIMEOUT_S) for dep in dependencies}
     for dep in dependencies:
         submit(f"dependency:{dep}", target.check_dependency, dep, waits[dep])
     if api is not None:

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,6 +167,32 @@ def test_the_restart_check_fails_when_the_dependency_did_not_restart(target: Kub
     target.start_dependency("redis", wait=True, timeout=15)
     assert not took_effect(kube, target, before)
     assert restarted(kube, "redis", before)
+
+
+def test_a_start_after_a_stop_waits_for_the_controller_to_delete_the_pods(
+        target: KubernetesTarget, kube: KubeTarget, requires_fake: FakeKube) -> None:
+    """The StatefulSet controller deletes the pods of a workload scaled to zero when it next runs, as a real one
+    does: scaled back before that, nothing would restart (restart-dependency's stop then start, at once). Here its
+    controllers are held while the stop and the start are asked; the start waits for the pod to go, then scales."""
+    before = before_fault(kube)
+    started: list[BaseException | None] = []
+    with requires_fake.controllers._pass_lock:  # no controller pass meanwhile
+        target.stop_dependency("redis")
+        worker = threading.Thread(target=lambda: started.append(_start(target, "redis")), daemon=True)
+        worker.start()
+        worker.join(1.0)
+        assert worker.is_alive(), "started again while its pod still ran: scaled back before it was ever deleted"
+    worker.join(20)
+    assert started == [None]
+    assert restarted(kube, "redis", before)
+
+
+def _start(target: KubernetesTarget, name: str) -> BaseException | None:
+    try:
+        target.start_dependency(name, wait=True, timeout=15)
+    except BaseException as exc:  # the test thread reports it
+        return exc
+    return None
 
 
 def test_get_target_builds_the_kubernetes_target(k8s_settings: Settings) -> None:

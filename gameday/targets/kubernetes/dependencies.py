@@ -161,20 +161,36 @@ class KubernetesDependencies(KubernetesReachability):
         self.release_dependency(name)
         saved = (obj.metadata.annotations or {}).get(REPLICAS_BEFORE_STOP)
         want = int(saved) if saved and saved.isdigit() and int(saved) > 0 else 1
+        deadline = time.monotonic() + timeout
         if not obj.spec.replicas:
+            self._wait_pods_gone(obj, deadline)
             self._scale(kind, workload, want)
             self._record(reasons.DEPENDENCY_STARTED, kind, workload, f"{name} scaled back to {want} by gameday")
         else:
             want = obj.spec.replicas
         if saved is not None:
             self._annotate(kind, workload, {REPLICAS_BEFORE_STOP: None})
-        deadline = time.monotonic() + timeout
         while wait:
             found = self._workload(name)
-            if found and found[1].status and (found[1].status.ready_replicas or 0) >= 1:
+            if found and _ready(found[1]):
                 return
             if time.monotonic() > deadline:
                 raise TargetError(f"{name} did not come back within {timeout:.0f}s ({kind.lower()}/{workload})")
+            time.sleep(POLL_S)  # poll
+
+    def _wait_pods_gone(self, obj: Any, deadline: float) -> None:
+        """Wait (until ``deadline``) for a workload scaled to zero to have no pod left, terminating ones included.
+        Its controller deletes them later, asynchronously: scaled back before it did, it leaves them running, and
+        "start after stop" would restart nothing (a restart-dependency that drops no connection). Pods that outlive
+        the deadline (a finalizer) do not keep it at zero: it is scaled back anyway, never left down."""
+        labels = dict(obj.spec.selector.match_labels or {}) if obj.spec.selector else {}
+        if not labels:
+            return  # nothing selects its pods: the scale is all that can be done
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        while self.client.call("list pods", self.client.core.list_namespaced_pod, self.ns,
+                               label_selector=selector).items:
+            if time.monotonic() > deadline:
+                return
             time.sleep(POLL_S)  # poll
 
     def _selector_labels(self, name: str) -> tuple[str, Any, dict[str, str]]:
@@ -236,3 +252,13 @@ class KubernetesDependencies(KubernetesReachability):
         profile_dependency(self.profile, name)  # an unknown name is that error, not this one
         raise NotApplicableError(f"{name}: the kubernetes target opens no superuser session to a dependency (its "
                                  "admin credentials are its operator's; gameday holds the service's rights only)")
+
+
+def _ready(workload: Any) -> bool:
+    """A ready replica, in a status its controller wrote after the workload's last change (its scale): a status
+    older than the scale may still count the replicas the scale to zero took away."""
+    status = workload.status
+    if status is None or (status.ready_replicas or 0) < 1:
+        return False
+    generation, observed = workload.metadata.generation, status.observed_generation
+    return generation is None or observed is None or observed >= generation

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from gameday.state import StateDir
 
 STACK_ENV = "GAMEDAY_STACK"  # every process of a stack carries its state dir in this variable
+_VARIABLE = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def stack_processes(state: StateDir) -> list[int]:
@@ -54,6 +56,18 @@ def listening_pids(ports: list[int]) -> list[int]:
         if links & inodes:
             found.add(int(entry.name))
     return sorted(found)
+
+
+def lost_its_environment(pid: int) -> bool:
+    """Whether the process wrote over its environment (Redis and PostgreSQL put their process title there): then
+    the variable every stack process carries cannot be read, and only its port and program say it is ours. A
+    process whose environment still reads as variables is a stranger if it lacks ours, whatever it runs (a Python
+    server on a port a stopped stack used is not a replica). Unreadable (not ours to read): not ours either."""
+    try:
+        entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return not any(_VARIABLE.match(entry) for entry in entries)
 
 
 def exe_path(pid: int) -> str:

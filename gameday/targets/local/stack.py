@@ -22,7 +22,15 @@ from gameday.targets.local import components, monitoring, providers, starts
 from gameday.targets.local import service as service_mod
 from gameday.targets.local.events import EventLog
 from gameday.targets.local.password import redact, save_password
-from gameday.targets.local.procs import STACK_ENV, exe_path, listening_pids, send_signal, stack_processes, wait_gone
+from gameday.targets.local.procs import (
+    STACK_ENV,
+    exe_path,
+    listening_pids,
+    lost_its_environment,
+    send_signal,
+    stack_processes,
+    wait_gone,
+)
 from gameday.targets.local.programs import Program, StackContext, free_port, processes, supervisor_config
 from gameday.targets.local.providers import DependencyProvider
 from gameday.targets.local.rollout import RolloutStore, prepare_replicas
@@ -349,12 +357,15 @@ def kill_leftovers(state: StateDir, timeout: float = 10.0) -> list[int]:
     """SIGKILL whatever a crashed or killed stack left running: found by environment marker and by port.
 
     Some programs (Redis, PostgreSQL) rewrite their process title over their environment, so the
-    marker alone is not enough: anything still listening on one of the stack's ports goes too.
+    marker alone is not enough: a process listening on one of the stack's ports goes too when it runs one of the
+    stack's programs and its environment is gone. Never a stranger on a reused port: the ports are the last stack's,
+    free for anyone since it stopped, and a stranger running the same program (another Python server) still has
+    an environment of its own, without the marker.
     """
     stack = load_stack(state) or {}
     ports = list((stack.get("ports") or {}).values())
     ours = {os.path.realpath(p["command"][0]) for p in stack.get("programs", [])}
-    by_port = [pid for pid in listening_pids(ports) if exe_path(pid) in ours]  # never a stranger on a reused port
+    by_port = [pid for pid in listening_pids(ports) if exe_path(pid) in ours and lost_its_environment(pid)]
     pids = sorted((set(stack_processes(state)) | set(by_port)) - {os.getpid()})
     for pid in pids:
         send_signal(pid, signal.SIGCONT)
