@@ -18,6 +18,7 @@ from gameday.calls import Call
 from gameday.chaos import lint, runner
 from gameday.chaos.promises import (
     Answer,
+    breaker_decided,
     breaker_verdict,
     fallback_verdict,
     retries_verdict,
@@ -111,6 +112,18 @@ def test_breaker_verdict_passes_when_failures_turn_fast_and_says_why_it_fails() 
     assert none.status is Status.FAIL and "no timeout at work" in none.explanation
     few = breaker_verdict(_answers(opening + fast[:5]), "redis", 500, 5, 100)
     assert few.status is Status.INCONCLUSIVE
+
+
+def test_the_breaker_probe_stops_once_its_verdict_has_what_it_judges_open_or_not() -> None:
+    opening = [(0.5 + i / 10, False, 510.0) for i in range(6)]
+    assert not breaker_decided(_answers(opening, others=500), 5)  # still inside the breaker's allowance
+    fast = [(6.0 + i / 100, False, 12.0) for i in range(10)]
+    assert not breaker_decided(_answers(opening + fast[:9]), 5)
+    assert breaker_decided(_answers(opening + fast), 5)
+    slow = [(6.0 + i / 2, False, 530.0) for i in range(10)]  # never opened: decided too, and a FAIL
+    assert breaker_decided(_answers(opening + slow), 5)
+    assert breaker_verdict(_answers(opening + slow), "redis", 500, 5, 100).status is Status.FAIL
+    assert not breaker_decided(_answers([(1.0, True, 1010.0)] * 30), 5)  # no failure: the allowance never began
 
 
 def test_unaffected_verdict_judges_only_what_does_not_need_the_dependency() -> None:

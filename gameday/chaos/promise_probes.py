@@ -39,7 +39,9 @@ def breaker_fails_fast(dependency: str, settle_s: float = 4.0,
     """The dependency is slower than the service's promised timeout (the method's dependency-latency, just
     injected): requests that do not need it keep the SLO, and where a breaker is promised the failures of those
     that need it drop under ``fail_fast_ms`` (p95) within ``opens_within_s`` of the first timeout. Measured for
-    ``opens_within_s + settle_s`` through the load balancer; raises with the verdict's reason."""
+    ``opens_within_s + settle_s`` through the load balancer at most, and until both verdicts are decided (enough
+    failures after the breaker's allowance, the other endpoints' error rate decided); raises with the verdict's
+    reason."""
     ctx = run_context(configuration)
     profile, target = ctx.profile, ctx.target
     dep = _promising(profile, dependency, "breaker")
@@ -50,8 +52,11 @@ def breaker_fails_fast(dependency: str, settle_s: float = 4.0,
     if not injected or injected[-1] <= timeout_ms:
         raise ProbeFailed(f"{dependency}: no dependency-latency above its promised {timeout_ms:g} ms timeout was "
                           f"injected by this run (got {injected or 'none'}): nothing would show the breaker")
-    answers = _users(profile, target, dependency, breaker.opens_within_s + settle_s, others=True)
-    verdicts = [promises.unaffected_verdict(answers, dependency, profile.slo.p95_ms, profile.slo.max_error_rate),
+    max_rate = profile.slo.max_error_rate
+    answers = _users(profile, target, dependency, breaker.opens_within_s + settle_s, others=True,
+                     decided=lambda seen: promises.breaker_decided(seen, breaker.opens_within_s)
+                     and _decided(seen, False, max_rate))
+    verdicts = [promises.unaffected_verdict(answers, dependency, profile.slo.p95_ms, max_rate),
                 promises.breaker_verdict(answers, dependency, timeout_ms, breaker.opens_within_s,
                                          breaker.fail_fast_ms)]
     return _judged(verdicts, promises.unpromised(profile, "breaker"))

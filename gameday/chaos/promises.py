@@ -100,6 +100,14 @@ def breaker_verdict(answers: Sequence[Answer], dependency: str, timeout_ms: floa
                    f"(p95 of {len(late)}) from {opens_within_s:g}s after the first timeout, under {fail_fast_ms:g} ms")
 
 
+def breaker_decided(answers: Sequence[Answer], opens_within_s: float) -> bool:
+    """Whether :func:`breaker_verdict` has what it judges: ``MIN_FAILURES`` failures of requests needing the
+    dependency from ``opens_within_s`` after the first one. Measuring on adds nothing to its verdict (open and fast,
+    or still waiting out the timeout, is then in its p95) and only lengthens the outage."""
+    failed = [a.at_s for a in answers if a.needs and not a.ok]
+    return bool(failed) and sum(1 for at in failed if at >= min(failed) + opens_within_s) >= MIN_FAILURES
+
+
 def unaffected_verdict(answers: Sequence[Answer], dependency: str, slo_p95_ms: float, max_rate: float,
                        confidence: float = 0.95) -> Verdict:
     """The requests that do not need ``dependency`` keep the SLO while it is faulty: error rate and p95."""

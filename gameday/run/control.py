@@ -1,8 +1,9 @@
 """A chaostoolkit control that lets the game day see each experiment's phases as they happen.
 
-The game day registers it as a global control (``settings["controls"]``). Before the first resolution
-action of the method it lets the current :class:`~gameday.run.track.ExperimentTrack` do what the
-on-call engineer does between detection and resolution: wait for the page, diagnose.
+The game day registers it as a global control (``settings["controls"]``). From the end of the first probe after
+the fault (the symptom seen) to the first resolution action of the method, the current
+:class:`~gameday.run.track.ExperimentTrack` does what the on-call engineer does between detection and resolution:
+wait for the page, diagnose.
 """
 
 from __future__ import annotations
@@ -39,10 +40,15 @@ def before_activity_control(context: dict[str, Any], **kwargs: Any) -> None:
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **kwargs: Any) -> None:
-    """Record when the fault is in place."""
+    """Record when the fault is in place; once the first probe after it (the symptom's) ended, the page and the
+    diagnosis begin beside the rest of the method."""
     track = current_track()
-    if track is not None and _func(context) in INJECT_FUNCS:
+    if track is None or track.phase == "rollbacks":
+        return
+    if _func(context) in INJECT_FUNCS:
         track.mark_injected(time.time())
+    elif context.get("type") == "probe" and track.fault_in_place_at and track.method_ended_at is None:
+        track.begin_diagnosis()
 
 
 def before_rollback_control(context: dict[str, Any], **kwargs: Any) -> None:

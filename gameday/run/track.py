@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gameday import interrupts
 from gameday.run.prober import Observation
 
 _current: list[ExperimentTrack] = []
@@ -47,6 +48,7 @@ class ExperimentTrack:
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _hook_threads: list[threading.Thread] = field(default_factory=list)
+    _diagnosing: threading.Thread | None = None  # the pre-resolution hooks, once begun
     _fail_runs: dict[str, list[float]] = field(default_factory=dict)
     _ok_run: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,9 +72,27 @@ class ExperimentTrack:
         self.resolution_action = action
         self.phase = "resolving"
 
-    def before_resolution(self) -> None:
-        """Between detection and resolution: page, diagnose (each hook bounded by itself)."""
+    def begin_diagnosis(self) -> None:
+        """The symptom was seen (the method's first probe after the fault ended): the on-call engineer's part (wait
+        for the page, diagnose) begins now, in a thread, beside the runbook checks the method runs next, rather than
+        after them: an engineer who saw the symptom does not wait for a colleague's dependency check to time out
+        before running their own (measured: a hung dependency's check timeout was waited twice in a row)."""
+        if self._diagnosing is not None or self.resolution_started_at:
+            return
         self.phase = "diagnosing"
+        self._diagnosing = threading.Thread(target=self._pre_resolution, daemon=True, name=f"diagnose-{self.name}")
+        self._diagnosing.start()
+
+    def before_resolution(self) -> None:
+        """Between detection and resolution: the page and the diagnosis are done before the first resolution action
+        (begun here when no probe came before it). Waited for at safe points: a Ctrl-C lands within 0.1 s."""
+        self.begin_diagnosis()
+        assert self._diagnosing is not None
+        while self._diagnosing.is_alive():
+            self._diagnosing.join(0.1)
+            interrupts.checkpoint()
+
+    def _pre_resolution(self) -> None:
         for hook in self.pre_resolution:
             self._run_hook(hook)  # a hook must never stop the resolution
 

@@ -252,7 +252,7 @@ class ChaosMesh:
 
     def delete_all(self) -> list[str]:
         """Every NetworkChaos gameday made in the namespace (``abort``/``halt``'s backstop)."""
-        selector = ",".join(f"{k}={v}" for k, v in policies.MANAGED_BY.items())
+        selector = policies.format_selector(policies.MANAGED_BY)
         try:
             listed = self.client.call("list networkchaos", self.client.custom.list_namespaced_custom_object,
                                       GROUP, VERSION, self.namespace, PLURAL, label_selector=selector)

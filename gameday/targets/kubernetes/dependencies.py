@@ -186,7 +186,7 @@ class KubernetesDependencies(KubernetesReachability):
         labels = dict(obj.spec.selector.match_labels or {}) if obj.spec.selector else {}
         if not labels:
             return  # nothing selects its pods: the scale is all that can be done
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        selector = policies.format_selector(labels)
         while self.client.call("list pods", self.client.core.list_namespaced_pod, self.ns,
                                label_selector=selector).items:
             if time.monotonic() > deadline:

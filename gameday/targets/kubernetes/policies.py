@@ -49,6 +49,11 @@ def parse_selector(selector: str) -> dict[str, str]:
     return labels
 
 
+def format_selector(labels: dict[str, str]) -> str:
+    """matchLabels as the ``label_selector`` of a list call (:func:`parse_selector`'s inverse, keys sorted)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 def freeze_policy_name(deployment: str) -> str:
     """The one freeze policy of a deployment."""
     return f"gameday-freeze-{deployment}"

@@ -104,7 +104,7 @@ class KubernetesReachability(KubernetesCore):
             labels, port, protocol = self._dependency_pods(name)
             if not labels:
                 return None
-            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            selector = policies.format_selector(labels)
             for pod in self._pod_peers(selector, namespace_labels):
                 number = pod.ports.get(port, (0, ""))[0] if isinstance(port, str) and not port.isdigit() else int(port)
                 if number:

@@ -101,7 +101,7 @@ class LocalCanary(CanaryDriver):
         t.event_log.record("Normal", reasons.SCALING_REPLICA_SET, t._object("deployment"),
                            f"Replica {name} replaced by revision {rev.number} ({rev.version})")
         self._lb(name, "maint")
-        t.supervisor.stop(name)
+        t.supervisor.replace(name)  # a new pod: its crash loop counts from zero
         prepare_replicas(t.service, [name], {name: rev}, t.rollout.config(), restarted=True)
         t.supervisor.start(name)
         self._await_ready(name, rev, timeout)

@@ -38,7 +38,7 @@ class LocalRollouts(LocalReplicas):
         deadline = time.monotonic() + limit
         for i, name in enumerate(names):
             self._lb_state(name, "maint")
-            self.supervisor.stop(name)
+            self.supervisor.replace(name)  # a new pod: its crash loop counts from zero
             prepare_replicas(service, [name], {name: rev}, config, restarted=True)
             self.supervisor.start(name)
             started = time.monotonic()
@@ -57,7 +57,7 @@ class LocalRollouts(LocalReplicas):
                 interrupts.pause(0.1)  # poll (a safe point)
         for program, process, replica in service.process_programs(names):
             if replica is None:  # a scheduler runs the new release too, once its replicas do (theirs went with them)
-                self.supervisor.stop(program)
+                self.supervisor.replace(program)
                 service.write_process(process, None, rev.version, config)
                 self.supervisor.start(program)
         return rev.public()

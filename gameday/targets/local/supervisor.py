@@ -202,6 +202,27 @@ class Supervisor:
                     raise TargetError(f"{name} still stopping after {STOPPING_LIMIT_S:.0f}s") from None
                 time.sleep(0.05)  # poll: supervisord SIGKILLs it after its stopwaitsecs
 
+    def replace(self, name: str) -> None:
+        """Stop ``name``'s pod for a new one (a rollout, a canary): each program is stopped, then removed from
+        supervisord and added back from its configuration, so the new pod's crash loop starts counting at zero, as a
+        new pod's restart back-off does. supervisord zeroes its retry count only once a start lasted ``startsecs``:
+        a replica stopped while backing off (a rollout undo of a crash-looping release) kept its count, and the next
+        bad release went FATAL at its first crash (measured in the bench: the rollout stalled at that replica
+        before it was ever ready, the others kept serving the good release, no probe failed for 30 s).
+
+        Not started: the caller renders the new release first. Asked again after a dropped connection (see
+        :class:`_ClosingTransport`), a removal already done answers BAD_NAME and an addition ALREADY_ADDED."""
+        for program in self.pod(name):
+            self._stop(program, True)
+            for call, done in (("removeProcessGroup", "BAD_NAME"), ("addProcessGroup", "ALREADY_ADDED")):
+                try:
+                    getattr(self._proxy(), call)(program)
+                except OSError as exc:
+                    raise TargetError(NOT_RUNNING) from exc
+                except xmlrpc.client.Fault as exc:
+                    if done not in exc.faultString:
+                        raise TargetError(f"cannot replace {program}: {exc.faultString}") from exc
+
     def signal_group(self, name: str, sig: signal.Signals) -> int | None:
         """Send a signal to a program's whole process group (postgres backends included), and to those of the
         rest of its pod (a replica's worker); the program's own pid, or None when it was not running."""
