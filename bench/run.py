@@ -141,7 +141,7 @@ def _prober_tail(prober: Prober, applied: float) -> list[str]:
 
 def bench_detection(target: LocalTarget, settings: Settings, trials: int) -> dict[str, Any]:
     """From the moment the fault is applied to gameday's detection decision (the prober's 2nd failed probe of one
-    series; a probe that outlasts the latency SLO has failed).
+    series; a probe fails at its own timeout: an endpoint's `timeout_s`, the health check's readiness timeout).
 
     The clock starts at the injection's own timestamp, the ledger entry's ``created_at``: written just before the
     fault's first change, for every fault alike. A fault that takes effect late (the bad release passes its probes and
@@ -163,7 +163,7 @@ def bench_detection(target: LocalTarget, settings: Settings, trials: int) -> dic
         latencies, injects, undetected = [], [], []
         for _ in range(trials):
             _wait_healthy(target)
-            prober = Prober.for_profile(settings.service, target.base_url()).start()
+            prober = Prober.for_profile(settings.service, target.base_url(), target.health_timeout_s()).start()
             try:
                 _wait(lambda p=prober: len(p.snapshot()) >= 6, 10)
                 called = time.time()

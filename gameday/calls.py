@@ -213,9 +213,9 @@ class Client:
         """Close the connection pool."""
         self._http.close()
 
-    def get(self, path: str, name: str | None = None, expect: int = 200) -> Call:
-        """A plain GET (health and readiness paths)."""
-        return self._send(name or path, "GET", path, {}, None, expect, [], self.timeout_s or 3.0)
+    def get(self, path: str, name: str | None = None, expect: int = 200, timeout_s: float = 3.0) -> Call:
+        """A plain GET (health and readiness paths), failed after ``timeout_s`` (the client's own when it has one)."""
+        return self._send(name or path, "GET", path, {}, None, expect, [], self.timeout_s or timeout_s)
 
     def call(self, request: Request, values: dict[str, Any] | None = None, name: str | None = None,
              session: httpx.Cookies | None = None, keep_text: bool = False) -> Call:

@@ -101,15 +101,20 @@ def test_degraded_is_serving_only_when_readiness_and_every_unaffected_call_work(
 # --- the prober's decisions -------------------------------------------------------------------------------
 def test_the_probes_are_the_health_path_and_the_profile_detection_endpoints() -> None:
     profile = load_profile()
-    probes = probes_of(profile)
+    probes = probes_of(profile, health_timeout_s=1.5)
     assert [p.name for p in probes] == ["health", *profile.detection.probes]
     assert probes[0].path == profile.service.health_path and probes[0].endpoint is None
+    # each fails at the service's own definition of failed, never at the latency SLO: the health check at the
+    # platform's readiness timeout, an endpoint at its profile timeout_s
+    assert probes[0].timeout_s == 1.5
+    by_name = {e.name: e for e in profile.endpoints}
+    assert [p.timeout_s for p in probes[1:]] == [by_name[p.name].timeout_s for p in probes[1:]]
 
 
 def test_detection_needs_two_failures_in_a_row_of_one_series_by_completion() -> None:
     obs = [_obs(10.0, 200), _obs(10.1, 503), _obs(10.2, 200, "order-lookup"), _obs(10.3, 200)]
     assert outage_decided(obs, 10.0) is None  # one failure, then an answer
-    # a hang: the probes time out at the SLO (0.5 s); the second one completes at 10.85
+    # a hang: the probes time out (here at 0.5 s); the second one completes at 10.85
     hang = [_obs(10.0, 200), _obs(10.1, None, ms=500), _obs(10.35, None, ms=500), _obs(10.2, 200, "order-lookup")]
     assert detected_at(hang, 10.0) == pytest.approx(10.85)
     assert outage_decided(hang, 10.2) is None  # the first failure started before `since`

@@ -36,6 +36,9 @@ class Detection(StrictModel):
 
     probes: list[str] = Field(default_factory=list, description="endpoint names probed (default: every endpoint)")
     setup: str | None = Field(None, description="a journey run once first; its captures are usable in probe paths")
+    hz: float = Field(
+        20.0, gt=0, le=50, description="probes per second, every series together: what the prober adds to the "
+        "load (a few % of a fast service; one synchronous worker per replica wants a few per second)")
 
 
 class Verify(StrictModel):

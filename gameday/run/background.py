@@ -72,7 +72,7 @@ class Background:
         self.load = LoadRun(spec).start()
         if ledger is not None:
             ledger.add(load_entry([p.pid for p in self.load.procs], self.target.identity()))
-        self.prober = probing.Prober.for_profile(self.settings.service, base).start()
+        self.prober = probing.Prober.for_profile(self.settings.service, base, self.target.health_timeout_s()).start()
         signals = stops.Signals(outage_now, self.prober.snapshot, self.target.prometheus_url())
         self.watcher = stops.Watcher(stop_conditions, signals, on_stop).start()
 

@@ -4,9 +4,17 @@ It answers "when did users first see the outage, and when was it over" from obse
 What is probed comes from the profile: the health path, then ``detection.probes`` (default: every endpoint),
 after the ``detection.setup`` journey has run once for the values those endpoints need (an order to look up).
 
-A probe that has not answered within the latency SLO (``slo.p95_ms``) counts as failed when it times out: a hung
-service is seen as soon as a crashed one, not after the load balancer's own server timeout. Each series is probed on
-a fixed schedule by a few staggered threads, so a hanging request does not delay the next probe.
+A probe fails when it gets a wrong answer or none within the time the service's own definitions give it: an endpoint
+its profile ``timeout_s`` ("seconds before the request counts as failed"), the health path the platform's health-check
+timeout (:meth:`~gameday.targets.parts.TargetReads.health_timeout_s`, what takes a replica out of rotation). A page
+slower than the latency SLO but answered within those is *slow*: the latency verdicts judge it, never the outage
+(measured: a shop with one synchronous worker per replica answered its pages in 2-3 s under a slow cache, its SLO
+p95 2 s; a prober timing out at the SLO called that an outage and paged).
+
+What the prober adds to the service's load comes from the profile too: ``detection.hz`` probes per second in all,
+and per series at most as many in flight as its schedule sends within the latency SLO. A service slower than its SLO
+is probed as fast as it answers (a closed loop), never piled on by probes waiting out their timeouts; a slot missed
+that way is skipped, never sent late in a burst.
 """
 
 from __future__ import annotations
@@ -33,17 +41,24 @@ class Probe:
     name: str
     endpoint: Endpoint | None = None
     path: str = ""
+    health_timeout_s: float = 1.0  # the health path's (an endpoint's is its own timeout_s)
+
+    @property
+    def timeout_s(self) -> float:
+        """When a request of this series without an answer counts as failed."""
+        return self.health_timeout_s if self.endpoint is None else self.endpoint.timeout_s
 
     def send(self, client: Client, values: dict[str, Any]) -> Call:
         """One request of this series."""
         if self.endpoint is None:
-            return client.get(self.path, name=self.name)
+            return client.get(self.path, name=self.name, timeout_s=self.health_timeout_s)
         return client.endpoint(self.endpoint, values)
 
 
-def probes_of(profile: Profile) -> list[Probe]:
-    """The profile's probes: the health path first, then the detection endpoints."""
-    return [Probe(HEALTH, path=profile.service.health_path), *(Probe(e.name, e) for e in profile.probe_endpoints())]
+def probes_of(profile: Profile, health_timeout_s: float) -> list[Probe]:
+    """The profile's probes: the health path first (failed at ``health_timeout_s``), then the detection endpoints."""
+    return [Probe(HEALTH, path=profile.service.health_path, health_timeout_s=health_timeout_s),
+            *(Probe(e.name, e) for e in profile.probe_endpoints())]
 
 
 def setup_values(profile: Profile, client: Client) -> dict[str, Any]:
@@ -55,17 +70,19 @@ def setup_values(profile: Profile, client: Client) -> dict[str, Any]:
 
 
 class Prober:
-    """Probe each series at ``hz / len(probes)`` per second until stopped; a probe times out at ``timeout``."""
+    """Probe each series at ``hz / len(probes)`` per second until stopped; a probe times out at its series'
+    :attr:`Probe.timeout_s`; a series has at most what its schedule sends in ``in_flight_s`` (+1) in flight."""
 
     def __init__(self, base_url: str, probes: list[Probe], values: dict[str, Any] | None = None,
-                 hz: float = 20.0, timeout: float = 0.5) -> None:
+                 hz: float = 20.0, in_flight_s: float = 0.5) -> None:
         if not probes:
             raise GamedayError("nothing to probe")
-        self.client = Client(base_url, timeout_s=timeout)
+        self.client = Client(base_url)  # each request bounded by its own series' timeout
         self.probes = probes
         self.values = dict(values or {})
         self.interval = 1.0 / hz
-        self.timeout = timeout
+        self.timeout = max(p.timeout_s for p in probes)
+        self.in_flight_s = in_flight_s
         self.observations: list[Observation] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -73,18 +90,20 @@ class Prober:
         self.listeners: list[Callable[[Observation], None]] = []
 
     @classmethod
-    def for_profile(cls, profile: Profile, base_url: str, hz: float = 20.0) -> Prober:
-        """The profile's probes, with the setup journey's captures, timing out at the latency SLO."""
-        timeout = profile.slo.p95_ms / 1000
+    def for_profile(cls, profile: Profile, base_url: str, health_timeout_s: float) -> Prober:
+        """The profile's probes at its ``detection.hz``, with the setup journey's captures; the health path fails at
+        ``health_timeout_s`` (the target's :meth:`~gameday.targets.parts.TargetReads.health_timeout_s`)."""
         with Client(base_url) as client:
             values = setup_values(profile, client)
-        return cls(base_url, probes_of(profile), values, hz=hz, timeout=timeout)
+        return cls(base_url, probes_of(profile, health_timeout_s), values, hz=profile.detection.hz,
+                   in_flight_s=profile.slo.p95_ms / 1000)
 
     def start(self) -> Prober:
-        """Start probing: per series, enough staggered threads that a probe waiting its timeout delays nothing."""
+        """Start probing: per series, staggered threads enough that a probe answered within the latency SLO (or
+        failed sooner) delays nothing; a slower one delays that thread's next slot, which is skipped."""
         period = self.interval * len(self.probes)  # one series' probe interval
-        threads = math.ceil(self.timeout / period) + 1
         for i, probe in enumerate(self.probes):
+            threads = math.ceil(min(probe.timeout_s, self.in_flight_s) / period) + 1
             for k in range(threads):
                 offset = i * self.interval + k * period
                 t = threading.Thread(target=self._loop, args=(probe, period * threads, offset), daemon=True,
@@ -113,7 +132,10 @@ class Prober:
             for listener in tuple(self.listeners):
                 listener(obs)
             next_at += period
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
+            now = time.monotonic()
+            if next_at < now:  # the answer outlasted this thread's slots: skip them, never catch up in a burst
+                next_at += math.ceil((now - next_at) / period) * period
+            self._stop.wait(max(0.0, next_at - now))
 
     def snapshot(self, since: float = 0.0) -> list[Observation]:
         """Observations at or after ``since``, by time."""

@@ -40,6 +40,11 @@ class TargetReads(ABC):
         cluster: its timeout is not known here, 5 s)."""
         return 5.0
 
+    def health_timeout_s(self) -> float:
+        """How long a health check may go unanswered before it fails, as the platform's own probe judges it (a
+        readiness probe's ``timeoutSeconds``; Kubernetes' default: 1 s)."""
+        return 1.0
+
     def symptom_lag_s(self) -> float:
         """How much later than on a fast service an outage's symptoms can show here, from the platform's own
         settings: a hung request is a 504 only after the load balancer's timeout, a replica is out of rotation only

@@ -72,6 +72,26 @@ def test_replicas_are_the_pods_with_phase_readiness_restarts_and_revision(target
         assert r.address and r.address.endswith(":8000")
 
 
+def test_the_health_timeout_is_the_containers_readiness_probe_timeout(target: KubernetesTarget,
+                                                                       kube: KubeTarget) -> None:
+    """The prober fails a health check when the kubelet would: at the service container's timeoutSeconds."""
+    apps = kube.apps()
+    container = apps.read_namespaced_deployment(BACKEND, kube.namespace).spec.template.spec.containers[0]
+    seeded = container.readiness_probe.timeout_seconds
+
+    def probe_timeout(seconds: int) -> None:
+        apps.patch_namespaced_deployment(BACKEND, kube.namespace, {"spec": {"template": {"spec": {"containers": [
+            {"name": container.name, "readinessProbe": {"timeoutSeconds": seconds}}]}}}})
+
+    assert target.health_timeout_s() == float(seeded)
+    probe_timeout(4)
+    try:
+        assert target.health_timeout_s() == 4.0
+    finally:
+        probe_timeout(seeded)
+    assert target.health_timeout_s() == float(seeded)
+
+
 def test_endpoints_and_service(target: KubernetesTarget, kube: KubeTarget) -> None:
     endpoints = target.endpoints()
     assert {e.name for e in endpoints} == live_pods(kube)

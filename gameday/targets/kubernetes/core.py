@@ -110,6 +110,17 @@ class KubernetesCore(Target):
             port = svc.spec.ports[0].port if svc.spec.ports else 80
         return f"http://{self.kube.service}.{self.ns}.svc.cluster.local:{port}"
 
+    def health_timeout_s(self) -> float:
+        """The service container's readiness probe ``timeoutSeconds``, what the kubelet fails a check at; the API's
+        default (1 s) when it sets none or the Deployment cannot be read."""
+        with contextlib.suppress(KubeError, TargetError):
+            name = self._container_name()
+            for container in self._deployment().spec.template.spec.containers:
+                probe = container.readiness_probe
+                if container.name == name and probe is not None and probe.timeout_seconds:
+                    return float(probe.timeout_seconds)
+        return 1.0
+
     def reachable(self) -> None:
         _ = self.client.context  # a missing or bad kubeconfig, an unknown context
         self.client.call("API server version", self.client.version.get_code, _request_timeout=5.0)

@@ -98,6 +98,10 @@ class LocalCore(Target):
         """3 s beyond the profile's ``local.lb_timeout_s``, HAProxy's server timeout."""
         return service_mod.local_of(self.profile).lb_timeout_s + 3.0
 
+    def health_timeout_s(self) -> float:
+        """The replicas' readiness probe timeout (``local.readiness.timeout_s``), HAProxy's ``timeout check`` too."""
+        return service_mod.local_of(self.profile).readiness.timeout_s
+
     def symptom_lag_s(self) -> float:
         """Beyond the defaults (a 2 s server timeout, a 1 s probe failing twice): the profile's longer ones."""
         local = service_mod.local_of(self.profile)
