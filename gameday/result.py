@@ -84,7 +84,9 @@ class Alert(Model):
     after_detection_s: Number | None = None
     as_expected: bool | None = None
     not_judged: str | None = None
-    waited_s: Number | None = None
+    waited_s: Number | None = None  # how long the run waited for the page
+    needs_s: Number | None = None  # the rule's for:: how long the service must be down in one piece to page
+    longest_down_s: Number | None = None  # the longest the service was down in one piece, as the probes saw it
 
 
 class Escalation(Model):

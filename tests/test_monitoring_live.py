@@ -29,6 +29,7 @@ from gameday.faults import expected_to_fire
 from gameday.ledger import Ledger
 from gameday.profile import DEFAULT_PROFILE
 from gameday.profile import load as load_profile
+from gameday.run.paging import paging_rule_s
 from gameday.targets.local.monitoring import received_alerts_path
 from tests.helpers import status_of, wait_for
 
@@ -131,6 +132,15 @@ def _outage_fires_and_resolves(target: Any, fault: str, params: dict[str, Any], 
     assert times.fired_at <= times.received_firing_at <= times.fired_at + RECEIVER_DELAY_S
     assert times.resolved_at is not None and times.resolved_at - recovered <= mon.fire_within
     assert times.received_resolved_at is not None and times.received_resolved_at >= times.received_firing_at
+
+
+def test_the_page_wait_reads_the_rule_prometheus_runs(fresh_monitoring) -> None:
+    """The game day's page wait (run.paging) is calibrated on the loaded rule: `for:`, rate window, evaluations."""
+    mon = _monitoring(fresh_monitoring)
+    rule = paging_rule_s(mon.prom, ALERT)
+    assert rule is not None and rule[0] == mon.for_s
+    assert rule[1] == pytest.approx(mon.for_s + mon.range_s + 2 * mon.scrape_s)
+    assert paging_rule_s(mon.prom, "NoSuchAlert") is None
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def late_service() -> Iterator[str]:
 
 def test_a_slow_service_is_probed_as_fast_as_it_answers_not_piled_on(late_service: str) -> None:
     hz, in_flight_s = 20.0, 0.5  # one series: a probe every 50 ms, at most 11 in flight
-    prober = Prober(late_service, [Probe(HEALTH, path="/healthz", health_timeout_s=3.0)], hz=hz,
+    prober = Prober(late_service, [Probe(HEALTH, path="/healthz", timeout_s=3.0)], hz=hz,
                     in_flight_s=in_flight_s).start()
     started = time.monotonic()
     deadline = started + 3 * LATE_S + 1
@@ -75,7 +75,7 @@ def test_a_service_fast_again_is_probed_on_schedule_not_in_a_catch_up_burst(late
     """Each thread's slow answers made it miss slots; once the service answers at once, those slots are skipped. Sent
     late instead, 11 threads each fire the slots they missed back to back: a burst on a service just recovering."""
     hz = 20.0
-    prober = Prober(late_service, [Probe(HEALTH, path="/healthz", health_timeout_s=3.0)], hz=hz,
+    prober = Prober(late_service, [Probe(HEALTH, path="/healthz", timeout_s=3.0)], hz=hz,
                     in_flight_s=0.5).start()
     deadline = time.monotonic() + 3 * LATE_S + 1
     while time.monotonic() < deadline and len(prober.snapshot()) < 11:  # every thread has missed slots

@@ -154,9 +154,10 @@ def prometheus_alerts(prom_url: str, alertname: str | None = None, timeout: floa
 
 
 def alerting_rules(prom_url: str, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
-    """The alerting rules Prometheus has loaded (``/api/v1/rules``), by name: ``query``, ``duration``, ``state``."""
+    """The alerting rules Prometheus has loaded (``/api/v1/rules``), by name: ``query``, ``duration``, ``state``,
+    and ``interval``, their group's evaluation interval."""
     groups = _api(prom_url, "/api/v1/rules", {"type": "alert"}, timeout=timeout)["groups"]
-    return {r["name"]: r for g in groups for r in g["rules"]}
+    return {r["name"]: {**r, "interval": g.get("interval")} for g in groups for r in g["rules"]}
 
 
 def query(prom_url: str, expr: str, at: Time | None = None, timeout: float = 10.0) -> list[dict[str, Any]]:

@@ -149,7 +149,7 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
     ctx = run_context(configuration)
     target = ctx.target
     started = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=HEALTH_PROOFS + 1, thread_name_prefix="health-proof")
+    pool = ThreadPoolExecutor(max_workers=2 * HEALTH_PROOFS, thread_name_prefix="health-proof")
     own = threading.local()
 
     def mine() -> RunContext:
@@ -161,11 +161,14 @@ def wait_until_healthy(timeout: float | None = None, *, configuration: Configura
 
     def proven() -> dict[str, Any]:
         """One round: the health checks once per replica and the smoke endpoints, together; ``ok`` when all pass."""
-        smoke = pool.submit(lambda: _smoke(mine()))
+        # the smoke once per replica too: a replica whose breaker on the restored dependency is still open (until
+        # its own next check: ~0.5 s on the reference service) fails the calls that need it, and one pass through
+        # round robin reached it by chance only (measured: a proof passed, the steady state after hit it, 503)
+        smokes = [pool.submit(lambda: _smoke(mine())) for _ in range(HEALTH_PROOFS)]
         # the replicas' states and the dependencies once; the readiness path (one replica's answer) once per replica
         answers = _answers([pool.submit(lambda: health_checks(mine())),
                             *(pool.submit(lambda: readiness_answers(mine())) for _ in range(HEALTH_PROOFS - 1))])
-        failed = _answers([smoke])[0]
+        failed = [text for found in _answers(smokes) for text in found]
         checks = next((a for a in answers if not a["ok"]), answers[-1])
         return {**checks, "ok": checks["ok"] and not failed, **({"smoke": failed} if failed else {})}
 

@@ -27,3 +27,12 @@ def level(outage_s: float | None, policy: Sequence[EscalationStep]) -> str:
     """The highest person reached, or "none"."""
     reached = steps_reached(outage_s, policy)
     return reached[-1].who if reached else "none"
+
+
+def escalates_after_s(policy: Sequence[EscalationStep]) -> float | None:
+    """How long an outage lasts before it reaches anyone beyond whoever it pages first: the first later step. A
+    page still missing then has broken the runbook's own promise, however slowly the alert's rule was written;
+    ``None`` for a policy of one step."""
+    if not policy:
+        return None
+    return min((s.after_s for s in policy if s.after_s > policy[0].after_s), default=None)

@@ -41,24 +41,19 @@ class Probe:
     name: str
     endpoint: Endpoint | None = None
     path: str = ""
-    health_timeout_s: float = 1.0  # the health path's (an endpoint's is its own timeout_s)
-
-    @property
-    def timeout_s(self) -> float:
-        """When a request of this series without an answer counts as failed."""
-        return self.health_timeout_s if self.endpoint is None else self.endpoint.timeout_s
+    timeout_s: float = 1.0  # when a request of this series without an answer counts as failed
 
     def send(self, client: Client, values: dict[str, Any]) -> Call:
         """One request of this series."""
         if self.endpoint is None:
-            return client.get(self.path, name=self.name, timeout_s=self.health_timeout_s)
+            return client.get(self.path, name=self.name, timeout_s=self.timeout_s)
         return client.endpoint(self.endpoint, values)
 
 
 def probes_of(profile: Profile, health_timeout_s: float) -> list[Probe]:
     """The profile's probes: the health path first (failed at ``health_timeout_s``), then the detection endpoints."""
-    return [Probe(HEALTH, path=profile.service.health_path, health_timeout_s=health_timeout_s),
-            *(Probe(e.name, e) for e in profile.probe_endpoints())]
+    return [Probe(HEALTH, path=profile.service.health_path, timeout_s=health_timeout_s),
+            *(Probe(e.name, e, timeout_s=e.timeout_s) for e in profile.probe_endpoints())]
 
 
 def setup_values(profile: Profile, client: Client) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from gameday.chaos.catalogue import CatalogueEntry
 from gameday.config import Settings
 from gameday.notify import escalation
 from gameday.result import Alert, Diagnosis, Escalation, ExperimentResult
+from gameday.run import paging
 from gameday.run import prober as probing
 from gameday.run.track import ExperimentTrack
 from gameday.run.verification import Verified
@@ -32,7 +33,6 @@ class JudgeOptions(Protocol):
 
     diagnosis: str
     wait_for_alert: bool
-    alert_timeout_s: float
 
 
 class Scorer:
@@ -146,6 +146,10 @@ class Scorer:
             not_judged = "the experiment was cut short"
         elif expected and not fired and not self.options.wait_for_alert:
             not_judged = "the run did not wait for the alert (--no-alert-wait)"
+        longest = round(track.longest_down_s(time.time()), 1)
+        needs = track.page_for_s
+        if not_judged is None and expected and not fired:
+            not_judged = paging.not_due(longest, needs, escalation.escalates_after_s(self.runbook.escalation))
         return Alert(
             **times.as_dict(),
             # Prometheus's activeAt of the alert the run was paged by: when its expression first held (the
@@ -156,7 +160,9 @@ class Scorer:
             after_detection_s=delta(detected, times.fired_at),
             as_expected=None if not_judged else fired == expected,
             not_judged=not_judged,
-            waited_s=self.options.alert_timeout_s if self.options.wait_for_alert and expected else None,
+            waited_s=None if track.page_waited_s is None else round(track.page_waited_s, 1),
+            needs_s=None if needs is None else round(needs, 1),
+            longest_down_s=longest,
         )
 
     def misjudged(self, diagnosis: Diagnosis | None, alert: Alert | None) -> list[str]:
@@ -168,7 +174,9 @@ class Scorer:
             wrong.append(f"diagnosis wrong: {diagnosis.verdict}, expected {diagnosis.expected}")
         name = self.runbook.paging_alert_name(self.settings.service)
         if alert and alert.as_expected is False:
-            wrong.append(f"{name} did not fire within {alert.waited_s or self.options.alert_timeout_s:g}s"
+            needs = "?" if alert.needs_s is None else f"{alert.needs_s:g}"
+            wrong.append(f"{name} did not fire: waited {alert.waited_s or 0:g}s, the service down "
+                         f"{alert.longest_down_s or 0:g}s in a row, the rule's for: {needs}s"
                          if alert.expected else f"{name} fired although no outage was expected")
         return wrong
 

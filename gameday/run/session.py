@@ -72,7 +72,7 @@ class GameDayOptions:
     baseline_s: float = 12.0
     verify_window_s: float = 8.0
     wait_for_alert: bool = True
-    alert_timeout_s: float = 45.0
+    alert_timeout_s: float = 45.0  # the page's due time when Prometheus has no paging rule to read (run.paging)
     reports_dir: Path | None = None
     live: bool = True
     stop_conditions: StopConditions | None = None  # default: the configuration's (settings.stop_conditions)

@@ -43,6 +43,14 @@ class ExperimentTrack:
     recovered_at: float | None = None
     method_ended_at: float | None = None  # the method's last activity ended (the steady state after begins)
     alert_active_at: float | None = None  # the page's activeAt in Prometheus (when its expression first held)
+    page_waited_s: float | None = None  # how long the on-call engineer waited for the page (run.paging)
+    page_for_s: float | None = None  # the paging rule's for:, as Prometheus runs it
+    # the service as the probes see it since the injection: down while some probed path's last answer failed
+    # (what a blackbox alert's min(probe_success) == 0 sees), up once every path answers again
+    down_since: float | None = None
+    up_since: float | None = None
+    _longest_down_s: float = 0.0
+    _path_ok: dict[str, bool] = field(default_factory=dict)
     pre_resolution: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_detected: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
     on_recovered: list[Callable[[ExperimentTrack], None]] = field(default_factory=list)
@@ -119,10 +127,28 @@ class ExperimentTrack:
                     if self.phase == "waiting for symptoms":
                         self.phase = "outage"
                     fire = self.on_detected
+            self._availability(obs.path, obs.ok, done)
         for hook in fire:
             thread = threading.Thread(target=self._run_hook, args=(hook,), daemon=True)
             self._hook_threads.append(thread)
             thread.start()
+
+    def _availability(self, path: str, ok: bool, at: float) -> None:
+        """Down from the first failed answer while every path answered, up again once every path answers."""
+        self._path_ok[path] = ok
+        if not ok and self.down_since is None:
+            self.down_since, self.up_since = at, None
+        elif ok and all(self._path_ok.values()) and (self.down_since is not None or self.up_since is None):
+            if self.down_since is not None:
+                self._longest_down_s = max(self._longest_down_s, at - self.down_since)
+            self.down_since, self.up_since = None, at
+
+    def longest_down_s(self, now: float) -> float:
+        """The longest time the service was down without a break since the injection, the current outage included:
+        what a rule's ``for:`` needs to have seen before it can page."""
+        with self._lock:
+            current = now - self.down_since if self.down_since is not None else 0.0
+            return max(self._longest_down_s, current)
 
     def _run_hook(self, hook: Callable[[ExperimentTrack], None]) -> None:
         try:

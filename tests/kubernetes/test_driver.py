@@ -12,6 +12,7 @@ import http.server
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -379,6 +380,22 @@ def test_stop_dependency_scales_to_zero_and_start_restores_the_previous_count(ta
     assert target.check_dependency("redis").ok
     target.start_dependency("redis")  # idempotent: already running, left as is
     assert apps.read_namespaced_stateful_set("redis", kube.namespace).spec.replicas == 2
+
+
+def test_a_stop_undone_by_another_machine_meanwhile_is_not_waited_out(target: KubernetesTarget,
+                                                                      kube: KubeTarget) -> None:
+    """A runner and a ``halt`` from another machine undo the same stop at once: the runner read the StatefulSet at
+    0 replicas, the halt scaled it back first, and the runner waited for the new pod to go, which it never does
+    (the halt test timed out at 30 s in a loaded ``make test``). It stops waiting once the workload is scaled back."""
+    target.stop_dependency("redis")
+    read_stopped = kube.apps().read_namespaced_stateful_set("redis", kube.namespace)
+    assert read_stopped.spec.replicas == 0
+    target.start_dependency("redis", wait=True, timeout=15)  # the other machine, first
+    started = time.monotonic()
+    target._wait_pods_gone("redis", read_stopped, started + 20)  # the runner's wait, on what it had read
+    assert time.monotonic() - started < 5
+    target.start_dependency("redis", wait=True, timeout=15)
+    assert target.check_dependency("redis").ok
 
 
 def test_start_dependency_defaults_to_one_replica(target: KubernetesTarget, kube: KubeTarget) -> None:

@@ -58,11 +58,11 @@ class KubernetesCore(Target):
         return self.client.raw(f"deployment/{self.kube.deployment}", self.client.apps.read_namespaced_deployment,
                                self.kube.deployment, self.ns)
 
-    def _container_name(self) -> str:
-        """The service's container in the pod template: the profile's, else named like the deployment, else the
-        first."""
+    def _container_name(self, containers: list[Any] | None = None) -> str:
+        """The service's container in the pod template (``containers``, read from the Deployment when not given):
+        the profile's, else named like the deployment, else the first."""
         if self._container is None:
-            containers = self._deployment().spec.template.spec.containers
+            containers = self._deployment().spec.template.spec.containers if containers is None else containers
             names = [c.name for c in containers]
             if self.kube.container is not None and self.kube.container not in names:
                 raise TargetError(f"deployment {self.kube.deployment!r} has no container {self.kube.container!r} "
@@ -114,8 +114,9 @@ class KubernetesCore(Target):
         """The service container's readiness probe ``timeoutSeconds``, what the kubelet fails a check at; the API's
         default (1 s) when it sets none or the Deployment cannot be read."""
         with contextlib.suppress(KubeError, TargetError):
-            name = self._container_name()
-            for container in self._deployment().spec.template.spec.containers:
+            containers = self._deployment().spec.template.spec.containers
+            name = self._container_name(containers)
+            for container in containers:
                 probe = container.readiness_probe
                 if container.name == name and probe is not None and probe.timeout_seconds:
                     return float(probe.timeout_seconds)

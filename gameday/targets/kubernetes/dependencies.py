@@ -163,7 +163,7 @@ class KubernetesDependencies(KubernetesReachability):
         want = int(saved) if saved and saved.isdigit() and int(saved) > 0 else 1
         deadline = time.monotonic() + timeout
         if not obj.spec.replicas:
-            self._wait_pods_gone(obj, deadline)
+            self._wait_pods_gone(name, obj, deadline)
             self._scale(kind, workload, want)
             self._record(reasons.DEPENDENCY_STARTED, kind, workload, f"{name} scaled back to {want} by gameday")
         else:
@@ -178,18 +178,21 @@ class KubernetesDependencies(KubernetesReachability):
                 raise TargetError(f"{name} did not come back within {timeout:.0f}s ({kind.lower()}/{workload})")
             time.sleep(POLL_S)  # poll
 
-    def _wait_pods_gone(self, obj: Any, deadline: float) -> None:
+    def _wait_pods_gone(self, name: str, obj: Any, deadline: float) -> None:
         """Wait (until ``deadline``) for a workload scaled to zero to have no pod left, terminating ones included.
         Its controller deletes them later, asynchronously: scaled back before it did, it leaves them running, and
         "start after stop" would restart nothing (a restart-dependency that drops no connection). Pods that outlive
-        the deadline (a finalizer) do not keep it at zero: it is scaled back anyway, never left down."""
+        the deadline (a finalizer) do not keep it at zero: it is scaled back anyway, never left down. Scaled back
+        meanwhile by someone else (a ``halt`` from another machine undoing the same stop), its new pods will never
+        go: the wait ends there (measured: a runner undoing its stop beside the halt waited out the whole 30 s)."""
         labels = dict(obj.spec.selector.match_labels or {}) if obj.spec.selector else {}
         if not labels:
             return  # nothing selects its pods: the scale is all that can be done
         selector = policies.format_selector(labels)
         while self.client.call("list pods", self.client.core.list_namespaced_pod, self.ns,
                                label_selector=selector).items:
-            if time.monotonic() > deadline:
+            found = self._workload(name)
+            if time.monotonic() > deadline or (found is not None and found[1].spec.replicas):
                 return
             time.sleep(POLL_S)  # poll
 
